@@ -1,0 +1,147 @@
+//! The public error types, one per kind of operation.
+
+use std::fmt;
+use std::time::Duration;
+
+/// One bad `OTEL_*` variable: its name, the value found and what is accepted.
+///
+/// Produced by [`Config::from_vars`](crate::Config::from_vars) and
+/// [`Telemetry::from_env`](crate::Telemetry::from_env) (as part of
+/// [`ConfigError::InvalidEnv`]) and, by the lossy readers, reported as a warning
+/// before the default is used instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvIssue {
+    /// The variable's name, e.g. `OTEL_BSP_MAX_QUEUE_SIZE`.
+    pub var: &'static str,
+    /// The value that was found.
+    pub value: String,
+    /// What the variable accepts, e.g. `a non-negative integer`.
+    pub expected: String,
+    /// The setting the variable feeds, e.g. `traces.batch.max_queue_size`.
+    pub setting: &'static str,
+}
+
+impl fmt::Display for EnvIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={:?} is not {}", self.var, self.value, self.expected)
+    }
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// One or more `OTEL_*` variables hold values that are not accepted. Fix or unset
+    /// each one listed, or use the lossy reader (`from_env_lossy`), which warns and
+    /// falls back to the default as the OpenTelemetry specification describes.
+    #[error("{} invalid environment variable{}: {}", issues.len(), if issues.len() == 1 { "" } else { "s" }, join(issues))]
+    InvalidEnv {
+        /// Every bad variable, in a stable order.
+        issues: Vec<EnvIssue>,
+    },
+    /// A value set in code is out of range or malformed; the message names the setter.
+    #[error("{setting} = {value:?} is not accepted: expected {expected}")]
+    InvalidSetting {
+        /// The setting, named like its setter (e.g. `sampler ratio`).
+        setting: &'static str,
+        /// The value that was given.
+        value: String,
+        /// What the setting accepts.
+        expected: String,
+    },
+}
+
+fn join(issues: &[EnvIssue]) -> String {
+    issues
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Why [`TelemetryBuilder::build`](crate::TelemetryBuilder::build) failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The configuration is invalid; the inner error names each bad value.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The configuration asks for something this build of the crate leaves out.
+    /// Enable the named cargo feature of `telemetry`.
+    #[error("{what} needs the `{feature}` feature of the telemetry crate, which this build does not enable")]
+    FeatureDisabled {
+        /// What was asked for, e.g. `OTLP over gRPC`.
+        what: &'static str,
+        /// The cargo feature to enable.
+        feature: &'static str,
+    },
+    /// The background export thread could not be started (the OS refused a thread).
+    #[error("could not start the export thread for {signal}: {source}")]
+    Thread {
+        /// The signal whose pipeline failed to start.
+        signal: &'static str,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Why [`Telemetry::try_init`](crate::Telemetry::try_init) failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InitError {
+    /// Building the pipeline failed.
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    /// A global `tracing` subscriber was already installed (by this crate or another).
+    /// Use [`Telemetry::layer`](crate::Telemetry::layer) to compose with it instead.
+    #[error("a global tracing subscriber is already installed; compose telemetry.layer() into it instead")]
+    AlreadyInstalled,
+}
+
+/// Why a flush or shutdown did not finish cleanly. The pipeline never blocks past
+/// its timeout: whatever could not be delivered is counted in the report.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ShutdownError {
+    /// The timeout passed before everything was delivered; what was left is counted as
+    /// dropped with reason `shutdown`.
+    #[error("{signal}: gave up after {timeout:?} with {undelivered} item(s) undelivered")]
+    Timeout {
+        /// The signal that did not finish.
+        signal: &'static str,
+        /// The timeout that ran out.
+        timeout: Duration,
+        /// How many items were not delivered.
+        undelivered: u64,
+    },
+    /// The exporter failed; the items of the failed batches are counted as dropped.
+    #[error("{signal}: export failed: {message}")]
+    Export {
+        /// The signal whose export failed.
+        signal: &'static str,
+        /// The last export error.
+        message: String,
+    },
+    /// The pipeline was already shut down; the call did nothing.
+    #[error("telemetry is already shut down")]
+    AlreadyShutdown,
+}
+
+/// Any error of this crate, for applications that use `?` on all of them.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// See [`BuildError`].
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    /// See [`InitError`].
+    #[error(transparent)]
+    Init(#[from] InitError),
+    /// See [`ShutdownError`].
+    #[error(transparent)]
+    Shutdown(#[from] ShutdownError),
+    /// See [`ConfigError`].
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}

@@ -1,0 +1,315 @@
+//! The console exporter: one indented tree per trace, printed when its root span ends.
+//! Also home of the tree renderer that [`crate::testing`] uses for snapshots.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::time::{Duration, SystemTime};
+
+use opentelemetry::trace::{SpanId, SpanKind, Status, TraceId};
+use opentelemetry::{KeyValue, Value};
+use opentelemetry_sdk::trace::SpanData;
+
+use super::{BoxFuture, Delivered, ExportError, Exporter};
+
+/// Spans waiting for their root before printing; past this, the oldest traces print
+/// as they are.
+const MAX_PENDING_SPANS: usize = 10_000;
+
+/// Prints spans to stdout as trees.
+#[derive(Default)]
+pub(crate) struct ConsoleExporter {
+    pending: HashMap<TraceId, Vec<SpanData>>,
+    order: Vec<TraceId>,
+    pending_spans: usize,
+}
+
+impl ConsoleExporter {
+    fn print(&self, text: &str) {
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        // A closed stdout is not worth failing over.
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+    }
+
+    fn take(&mut self, trace: TraceId) -> Vec<SpanData> {
+        self.order.retain(|t| *t != trace);
+        let spans = self.pending.remove(&trace).unwrap_or_default();
+        self.pending_spans -= spans.len();
+        spans
+    }
+}
+
+impl Exporter<SpanData> for ConsoleExporter {
+    fn export(&mut self, batch: Vec<SpanData>) -> BoxFuture<'_, Result<Delivered, ExportError>> {
+        let mut complete = Vec::new();
+        for span in batch {
+            let trace = span.span_context.trace_id();
+            if is_root(&span) {
+                complete.push(trace);
+            }
+            self.pending_spans += 1;
+            let entry = self.pending.entry(trace).or_default();
+            if entry.is_empty() {
+                self.order.push(trace);
+            }
+            entry.push(span);
+        }
+        let mut text = String::new();
+        for trace in complete {
+            let spans = self.take(trace);
+            if !spans.is_empty() {
+                text.push_str(&render(&spans, &Style::CONSOLE));
+            }
+        }
+        while self.pending_spans > MAX_PENDING_SPANS {
+            let Some(oldest) = self.order.first().copied() else { break };
+            let spans = self.take(oldest);
+            text.push_str(&render(&spans, &Style::CONSOLE));
+        }
+        if !text.is_empty() {
+            self.print(&text);
+        }
+        Box::pin(async { Ok(Delivered::default()) })
+    }
+
+    fn target(&self) -> &str {
+        "console"
+    }
+
+    fn shutdown(&mut self) {
+        let mut text = String::new();
+        for trace in std::mem::take(&mut self.order) {
+            if let Some(spans) = self.pending.remove(&trace) {
+                text.push_str(&render(&spans, &Style::CONSOLE));
+            }
+        }
+        self.pending_spans = 0;
+        if !text.is_empty() {
+            self.print(&text);
+        }
+    }
+}
+
+fn is_root(span: &SpanData) -> bool {
+    span.parent_span_id == SpanId::INVALID || span.parent_span_is_remote
+}
+
+/// What a rendering shows.
+pub(crate) struct Style {
+    /// Trace ids, durations and event offsets (off for snapshots).
+    pub timing: bool,
+    /// Attribute keys never shown.
+    pub hidden: &'static [&'static str],
+    /// Attribute key prefixes never shown.
+    pub hidden_prefixes: &'static [&'static str],
+}
+
+impl Style {
+    pub(crate) const CONSOLE: Style = Style {
+        timing: true,
+        hidden: &["busy_ns", "idle_ns", "target", "level", "thread.id", "thread.name"],
+        hidden_prefixes: &["code."],
+    };
+    /// Deterministic: no ids, times, thread or source-line attributes.
+    #[cfg(feature = "testing")]
+    pub(crate) const SNAPSHOT: Style = Style {
+        timing: false,
+        hidden: &[
+            "busy_ns",
+            "idle_ns",
+            "thread.id",
+            "thread.name",
+            "code.line.number",
+            "code.file.path",
+            "code.lineno",
+            "code.filepath",
+            "code.column.number",
+            "code.module.name",
+            "target",
+        ],
+        hidden_prefixes: &[],
+    };
+
+    fn shows(&self, key: &str) -> bool {
+        !self.hidden.contains(&key) && !self.hidden_prefixes.iter().any(|p| key.starts_with(p))
+    }
+}
+
+/// Renders spans as one tree per trace, traces in order of their first span's start,
+/// children in order of start time.
+pub(crate) fn render(spans: &[SpanData], style: &Style) -> String {
+    let mut traces: BTreeMap<(SystemTime, u128), Vec<&SpanData>> = BTreeMap::new();
+    let mut by_trace: HashMap<TraceId, Vec<&SpanData>> = HashMap::new();
+    for span in spans {
+        by_trace.entry(span.span_context.trace_id()).or_default().push(span);
+    }
+    for (trace, members) in by_trace {
+        let first = members.iter().map(|s| s.start_time).min().unwrap_or(SystemTime::UNIX_EPOCH);
+        traces.insert((first, u128::from_be_bytes(trace.to_bytes())), members);
+    }
+    let mut out = String::new();
+    for ((_, trace), members) in traces {
+        if style.timing {
+            let _ = writeln!(out, "trace {}", TraceId::from_bytes(trace.to_be_bytes()));
+        } else {
+            out.push_str("trace\n");
+        }
+        let ids: HashSet<SpanId> = members.iter().map(|s| s.span_context.span_id()).collect();
+        let mut children: HashMap<SpanId, Vec<&SpanData>> = HashMap::new();
+        let mut roots = Vec::new();
+        for span in &members {
+            if span.parent_span_id != SpanId::INVALID && ids.contains(&span.parent_span_id) {
+                children.entry(span.parent_span_id).or_default().push(span);
+            } else {
+                roots.push(*span);
+            }
+        }
+        let order = |a: &&SpanData, b: &&SpanData| {
+            a.start_time.cmp(&b.start_time).then_with(|| a.name.cmp(&b.name))
+        };
+        roots.sort_by(order);
+        for list in children.values_mut() {
+            list.sort_by(order);
+        }
+        let count = roots.len();
+        for (i, root) in roots.into_iter().enumerate() {
+            write_span(&mut out, root, &children, "", i + 1 == count, style);
+        }
+    }
+    out
+}
+
+fn write_span(
+    out: &mut String,
+    span: &SpanData,
+    children: &HashMap<SpanId, Vec<&SpanData>>,
+    prefix: &str,
+    last: bool,
+    style: &Style,
+) {
+    let branch = if last { "└─ " } else { "├─ " };
+    let _ = write!(out, "{prefix}{branch}{}", span.name);
+    match span.span_kind {
+        SpanKind::Internal => {}
+        SpanKind::Server => out.push_str(" [server]"),
+        SpanKind::Client => out.push_str(" [client]"),
+        SpanKind::Producer => out.push_str(" [producer]"),
+        SpanKind::Consumer => out.push_str(" [consumer]"),
+    }
+    if style.timing {
+        let took = span.end_time.duration_since(span.start_time).unwrap_or_default();
+        let _ = write!(out, " {}", human(took));
+    }
+    match &span.status {
+        Status::Unset => {}
+        Status::Ok => out.push_str(" OK"),
+        Status::Error { description } if description.is_empty() => out.push_str(" ERROR"),
+        Status::Error { description } => {
+            let _ = write!(out, " ERROR: {description}");
+        }
+    }
+    let mut attrs: Vec<&KeyValue> = span.attributes.iter().filter(|kv| style.shows(kv.key.as_str())).collect();
+    if !style.timing {
+        attrs.sort_by(|a, b| a.key.as_str().cmp(b.key.as_str()));
+    }
+    write_attrs(out, attrs);
+    out.push('\n');
+
+    let inner = format!("{prefix}{}", if last { "   " } else { "│  " });
+    let kids = children.get(&span.span_context.span_id());
+    let has_kids = kids.is_some_and(|k| !k.is_empty());
+    let bar = if has_kids { "│" } else { " " };
+    for event in span.events.iter() {
+        let _ = write!(out, "{inner}{bar}  ");
+        if style.timing {
+            let offset = event.timestamp.duration_since(span.start_time).unwrap_or_default();
+            let _ = write!(out, "+{} ", human(offset));
+        }
+        let level = event
+            .attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == "level")
+            .map(|kv| kv.value.to_string());
+        if let Some(level) = level {
+            let _ = write!(out, "{level} ");
+        }
+        out.push_str(&event.name);
+        let mut attrs: Vec<&KeyValue> = event
+            .attributes
+            .iter()
+            .filter(|kv| !matches!(kv.key.as_str(), "level" | "target") && style.shows(kv.key.as_str()))
+            .filter(|kv| !kv.key.as_str().starts_with("code."))
+            .collect();
+        if !style.timing {
+            attrs.sort_by(|a, b| a.key.as_str().cmp(b.key.as_str()));
+        }
+        write_attrs(out, attrs);
+        out.push('\n');
+    }
+    if span.events.dropped_count > 0 {
+        let _ = writeln!(out, "{inner}{bar}  ({} more events dropped)", span.events.dropped_count);
+    }
+    for link in span.links.iter() {
+        let _ = write!(out, "{inner}{bar}  link");
+        if style.timing {
+            let _ = write!(out, " {}:{}", link.span_context.trace_id(), link.span_context.span_id());
+        }
+        out.push('\n');
+    }
+    if let Some(kids) = kids {
+        let n = kids.len();
+        for (i, kid) in kids.iter().enumerate() {
+            write_span(out, kid, children, &inner, i + 1 == n, style);
+        }
+    }
+}
+
+fn write_attrs(out: &mut String, attrs: Vec<&KeyValue>) {
+    for (i, kv) in attrs.into_iter().enumerate() {
+        out.push_str(if i == 0 { "  " } else { " " });
+        let _ = write!(out, "{}=", kv.key);
+        match &kv.value {
+            Value::String(s) => {
+                let s = s.as_str();
+                if s.is_empty() || s.contains(char::is_whitespace) || s.contains('"') {
+                    let _ = write!(out, "{s:?}");
+                } else {
+                    out.push_str(s);
+                }
+            }
+            other => {
+                let _ = write!(out, "{other}");
+            }
+        }
+    }
+}
+
+/// `850ns`, `12.3µs`, `4.56ms`, `1.20s`.
+pub(crate) fn human(d: Duration) -> String {
+    let nanos = d.as_nanos();
+    if nanos < 1_000 {
+        format!("{nanos}ns")
+    } else if nanos < 1_000_000 {
+        format!("{:.1}µs", nanos as f64 / 1e3)
+    } else if nanos < 1_000_000_000 {
+        format!("{:.2}ms", nanos as f64 / 1e6)
+    } else {
+        format!("{:.2}s", nanos as f64 / 1e9)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(human(Duration::from_nanos(850)), "850ns");
+        assert_eq!(human(Duration::from_nanos(12_340)), "12.3µs");
+        assert_eq!(human(Duration::from_micros(4_560)), "4.56ms");
+        assert_eq!(human(Duration::from_millis(1_200)), "1.20s");
+    }
+}

@@ -1,0 +1,134 @@
+//! Export: the exporter trait, the batching pipeline and the exporters behind it.
+//!
+//! The application thread only pushes into a bounded queue ([`pipeline`]); a
+//! background thread owning a small tokio runtime batches and calls the exporter, so
+//! exporting works the same with no runtime, a current-thread or a multi-thread one.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+pub(crate) mod console;
+pub(crate) mod otlp;
+pub(crate) mod pipeline;
+
+/// A boxed, sendable future, as the exporter trait returns.
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What a collector accepted from one export request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Delivered {
+    /// Items the collector rejected in a partial success (never resent).
+    pub rejected: u64,
+    /// The collector's message accompanying a partial success.
+    pub message: Option<String>,
+}
+
+/// One background export's failure, as reported in health and diagnostics.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExportError {
+    /// No connection could be made, or it broke before a response came.
+    #[error("connection failed: {reason} ({endpoint})")]
+    Connect {
+        /// Where the request went.
+        endpoint: String,
+        /// What the transport said.
+        reason: String,
+    },
+    /// The request took longer than the export timeout.
+    #[error("no response within {timeout:?} ({endpoint})")]
+    Timeout {
+        /// Where the request went.
+        endpoint: String,
+        /// The timeout that passed.
+        timeout: Duration,
+    },
+    /// The collector answered with an HTTP error status.
+    #[error("HTTP {status} from {endpoint}{}", message.as_deref().map(|m| format!(": {m}")).unwrap_or_default())]
+    Http {
+        /// Where the request went.
+        endpoint: String,
+        /// The HTTP status code.
+        status: u16,
+        /// The server's `Retry-After`, if any.
+        retry_after: Option<Duration>,
+        /// The message of the response body, if any.
+        message: Option<String>,
+    },
+    /// The collector answered with a gRPC error status.
+    #[error("gRPC {code} from {endpoint}: {message}")]
+    Grpc {
+        /// Where the request went.
+        endpoint: String,
+        /// The gRPC status code name, e.g. `Unavailable`.
+        code: GrpcCode,
+        /// The delay of a `google.rpc.RetryInfo` detail, if any.
+        retry_after: Option<Duration>,
+        /// The status message.
+        message: String,
+    },
+    /// The batch could not be encoded, or is larger than OTLP allows.
+    #[error("could not encode the request: {0}")]
+    Encode(String),
+    /// The pipeline is shut down.
+    #[error("the exporter is shut down")]
+    Shutdown,
+}
+
+/// A gRPC status code, kept as a number with a readable name.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct GrpcCode(pub i32);
+
+impl GrpcCode {
+    /// The code's canonical name, e.g. `UNAVAILABLE`.
+    pub fn name(self) -> &'static str {
+        const NAMES: [&str; 17] = [
+            "OK",
+            "CANCELLED",
+            "UNKNOWN",
+            "INVALID_ARGUMENT",
+            "DEADLINE_EXCEEDED",
+            "NOT_FOUND",
+            "ALREADY_EXISTS",
+            "PERMISSION_DENIED",
+            "RESOURCE_EXHAUSTED",
+            "FAILED_PRECONDITION",
+            "ABORTED",
+            "OUT_OF_RANGE",
+            "UNIMPLEMENTED",
+            "INTERNAL",
+            "UNAVAILABLE",
+            "DATA_LOSS",
+            "UNAUTHENTICATED",
+        ];
+        usize::try_from(self.0)
+            .ok()
+            .and_then(|i| NAMES.get(i).copied())
+            .unwrap_or("UNKNOWN")
+    }
+}
+
+impl fmt::Display for GrpcCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl fmt::Debug for GrpcCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}({})", self.name(), self.0)
+    }
+}
+
+/// Sends batches of one signal somewhere. Called from the export thread only, one
+/// call at a time.
+pub(crate) trait Exporter<T>: Send + 'static {
+    /// Sends one batch.
+    fn export(&mut self, batch: Vec<T>) -> BoxFuture<'_, Result<Delivered, ExportError>>;
+    /// Where batches go, for messages (an URL, `console`, ...).
+    fn target(&self) -> &str;
+    /// Called once when the pipeline stops, after the last export.
+    fn shutdown(&mut self) {}
+}

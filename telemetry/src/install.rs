@@ -1,0 +1,736 @@
+//! [`Telemetry`]: build the pipelines, hand out the layer, shut down with a guard.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::InstrumentationScope;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanProcessor, Tracer as SdkTracer, TracerProviderBuilder};
+use opentelemetry_sdk::Resource;
+use tracing_core::Subscriber;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt as _;
+
+use crate::config::{
+    BatchConfig, Compression, Config, ExporterKind, Propagator, Protocol, Sampler, Signal,
+};
+use crate::error::{BuildError, ConfigError, EnvIssue, InitError, ShutdownError};
+use crate::export::console::ConsoleExporter;
+use crate::export::otlp::{OtlpExporter, Traces};
+use crate::export::pipeline::Pipeline;
+use crate::export::Exporter;
+use crate::layer::TelemetryLayer;
+use crate::propagation::Propagators;
+
+type ProviderHook = Box<dyn FnOnce(TracerProviderBuilder) -> TracerProviderBuilder + Send>;
+type ConfigOp = Box<dyn FnOnce(&mut Config) + Send>;
+
+/// Builds a [`Telemetry`]: start from [`Telemetry::builder`] (code only),
+/// [`Telemetry::from_env`] (strict) or [`Telemetry::from_env_lossy`], then call setters.
+/// Settings made in code beat the environment.
+#[must_use = "a builder does nothing until `build()` or `init()` is called"]
+pub struct TelemetryBuilder {
+    vars: Option<Vec<(String, String)>>,
+    strict: bool,
+    ops: Vec<(&'static str, ConfigOp)>,
+    hooks: Vec<ProviderHook>,
+    errors: Vec<ConfigError>,
+}
+
+impl fmt::Debug for TelemetryBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TelemetryBuilder")
+            .field("reads_env", &self.vars.is_some())
+            .field("strict", &self.strict)
+            .field("settings", &self.ops.iter().map(|(k, _)| *k).collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+macro_rules! setter {
+    ($(#[$doc:meta])* $name:ident, $setting:literal, $ty:ty, |$c:ident, $v:ident| $body:expr) => {
+        $(#[$doc])*
+        pub fn $name(self, value: $ty) -> Self {
+            self.op($setting, move |$c: &mut Config| {
+                let $v = value;
+                $body
+            })
+        }
+    };
+}
+
+impl TelemetryBuilder {
+    fn new(vars: Option<Vec<(String, String)>>, strict: bool) -> Self {
+        TelemetryBuilder {
+            vars,
+            strict,
+            ops: Vec::new(),
+            hooks: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// Reads the given variables instead of the process environment (as
+    /// [`Telemetry::from_env`] would read them), for tests and embedding.
+    pub fn vars<I, K, V>(mut self, vars: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        self.vars = Some(vars.into_iter().map(|(k, v)| (k.into(), v.into())).collect());
+        self
+    }
+
+    fn op(mut self, setting: &'static str, f: impl FnOnce(&mut Config) + Send + 'static) -> Self {
+        self.ops.push((setting, Box::new(f)));
+        self
+    }
+
+    fn op_checked(
+        mut self,
+        setting: &'static str,
+        check: Result<(), ConfigError>,
+        f: impl FnOnce(&mut Config) + Send + 'static,
+    ) -> Self {
+        match check {
+            Ok(()) => self.op(setting, f),
+            Err(e) => {
+                self.errors.push(e);
+                self
+            }
+        }
+    }
+
+    /// `service.name`. Default: `OTEL_SERVICE_NAME`, else `unknown_service:<exe>`.
+    pub fn service_name(self, name: impl Into<String>) -> Self {
+        let name = name.into();
+        self.op("service.name", move |c| c.service_name = Some(name))
+    }
+
+    /// `service.version`. Default: unset (or from `OTEL_RESOURCE_ATTRIBUTES`).
+    pub fn service_version(self, version: impl Into<String>) -> Self {
+        let version = version.into();
+        self.op("service.version", move |c| c.service_version = Some(version))
+    }
+
+    /// `deployment.environment.name` (e.g. `production`). Default: unset.
+    pub fn deployment_environment(self, environment: impl Into<String>) -> Self {
+        let environment = environment.into();
+        self.op("deployment.environment.name", move |c| {
+            c.deployment_environment = Some(environment)
+        })
+    }
+
+    setter!(
+        /// Turns every signal on or off. Default: on, unless `OTEL_SDK_DISABLED=true`.
+        /// Off, the layer is a no-op that allocates nothing; propagation still works.
+        enabled, "enabled", bool, |c, v| c.enabled = v);
+    setter!(
+        /// Where spans go. Default: `OTEL_TRACES_EXPORTER`, else OTLP when an endpoint is
+        /// configured and the console when none is.
+        traces_exporter, "traces.exporter", ExporterKind, |c, v| c.set_exporter(Signal::Traces, v));
+    setter!(
+        /// Where metrics go (see [`traces_exporter`](Self::traces_exporter)).
+        metrics_exporter, "metrics.exporter", ExporterKind, |c, v| c.set_exporter(Signal::Metrics, v));
+    setter!(
+        /// Where logs go (see [`traces_exporter`](Self::traces_exporter)).
+        logs_exporter, "logs.exporter", ExporterKind, |c, v| c.set_exporter(Signal::Logs, v));
+    setter!(
+        /// The OTLP protocol of every signal. Default: `OTEL_EXPORTER_OTLP_PROTOCOL`, else
+        /// `http/protobuf`.
+        protocol, "otlp.protocol", Protocol, |c, v| c.set_protocol(None, v));
+    setter!(
+        /// Timeout of one OTLP request; zero means none. Default:
+        /// `OTEL_EXPORTER_OTLP_TIMEOUT`, else 10 s.
+        timeout, "otlp.timeout", Duration, |c, v| c.set_timeout(None, v));
+    setter!(
+        /// Request compression. Default: `OTEL_EXPORTER_OTLP_COMPRESSION`, else none.
+        compression, "otlp.compression", Compression, |c, v| c.set_compression(None, v));
+    setter!(
+        /// Batch settings of the span pipeline. Default: `OTEL_BSP_*`, else
+        /// [`BatchConfig::TRACES`].
+        traces_batch, "traces.batch", BatchConfig, |c, v| c.traces_batch = v);
+    setter!(
+        /// Batch settings of the log pipeline. Default: `OTEL_BLRP_*`, else
+        /// [`BatchConfig::LOGS`].
+        logs_batch, "logs.batch", BatchConfig, |c, v| c.logs_batch = v);
+    setter!(
+        /// How long [`Telemetry::shutdown`] and the guard wait at most. Default: 5 s.
+        shutdown_timeout, "shutdown_timeout", Duration, |c, v| c.shutdown_timeout = v);
+    setter!(
+        /// How long between metric pushes. Default: `OTEL_METRIC_EXPORT_INTERVAL`, else 60 s.
+        metric_export_interval, "metrics.interval", Duration, |c, v| c.metric_export_interval = v);
+
+    /// The sampler. Default: `OTEL_TRACES_SAMPLER` / `_ARG`, else
+    /// `parentbased_always_on`. A ratio outside 0..=1 fails `build()`.
+    pub fn sampler(self, sampler: Sampler) -> Self {
+        self.op("sampler", move |c| c.sampler = sampler)
+    }
+
+    /// The propagation formats, in order. Default: `OTEL_PROPAGATORS`, else
+    /// `tracecontext,baggage`. An empty list turns propagation off.
+    pub fn propagators(self, formats: impl IntoIterator<Item = Propagator>) -> Self {
+        let mut list: Vec<Propagator> = Vec::new();
+        for p in formats {
+            if !list.contains(&p) {
+                list.push(p);
+            }
+        }
+        self.op("propagators", move |c| c.propagators = list)
+    }
+
+    /// Adds a resource attribute. Attributes set here beat `OTEL_RESOURCE_ATTRIBUTES`.
+    pub fn resource_attribute(self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        let (k, v) = (key.into(), value.into());
+        self.op("resource.code", move |c| {
+            c.resource_attributes.retain(|(key, _)| *key != k);
+            c.resource_attributes.push((k, v));
+        })
+    }
+
+    /// The OTLP endpoint of every signal, e.g. `http://collector:4318` (HTTP appends
+    /// `/v1/<signal>`) or `http://collector:4317` for gRPC. Beats every
+    /// `OTEL_EXPORTER_OTLP_*ENDPOINT` variable. Default: none (the console is used).
+    pub fn endpoint(self, endpoint: impl Into<String>) -> Self {
+        let endpoint = endpoint.into();
+        let check = crate::config::normalise_endpoint(&endpoint, Protocol::Grpc, true, None).map(|_| ());
+        self.op_checked("otlp.endpoint", check, move |c| c.set_endpoint(None, endpoint))
+    }
+
+    /// The OTLP endpoint of spans only, used as is (no path is appended).
+    pub fn traces_endpoint(self, endpoint: impl Into<String>) -> Self {
+        let endpoint = endpoint.into();
+        let check = crate::config::normalise_endpoint(&endpoint, Protocol::Grpc, true, None).map(|_| ());
+        self.op_checked("otlp.endpoint.traces", check, move |c| {
+            c.set_endpoint(Some(Signal::Traces), endpoint)
+        })
+    }
+
+    /// Adds a header (gRPC metadata) to every OTLP request, e.g. an API key.
+    pub fn header(self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        let (name, value) = (name.into(), value.into());
+        let check = crate::config::check_header(&name, &value);
+        self.op_checked("otlp.headers.code", check, move |c| c.add_header(None, name, value))
+    }
+
+    /// Adds an OpenTelemetry SDK span processor beside the configured exporter (for
+    /// example a custom exporter's processor). It sees every recorded span.
+    pub fn with_span_processor<P: SpanProcessor + 'static>(mut self, processor: P) -> Self {
+        self.hooks.push(Box::new(move |b| b.with_span_processor(processor)));
+        self
+    }
+
+    /// Captures spans in memory (and exports them nowhere else unless an exporter is
+    /// chosen in code), for tests.
+    #[cfg(feature = "testing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+    pub fn in_memory(self, exporter: &crate::testing::InMemoryExporter) -> Self {
+        let exporter = exporter.clone();
+        let chosen = self.ops.iter().any(|(k, _)| *k == "traces.exporter");
+        let this = self.with_span_processor(exporter);
+        if chosen {
+            this
+        } else {
+            this.traces_exporter(ExporterKind::None)
+        }
+    }
+
+    /// Resolves the configuration: environment (if asked for) first, then code.
+    fn resolve(&mut self) -> Result<(Config, Vec<EnvIssue>), BuildError> {
+        if let Some(e) = self.errors.first() {
+            return Err(e.clone().into());
+        }
+        let (mut config, issues) = match self.vars.take() {
+            Some(vars) => Config::from_vars_lossy(vars),
+            None => (Config::default(), Vec::new()),
+        };
+        let overridden: BTreeSet<&'static str> = self.ops.iter().map(|(k, _)| *k).collect();
+        // Code beats the environment: an endpoint set in code beats the per-signal
+        // variables too. (Headers and resource attributes add up, code winning per key.)
+        if overridden.contains("otlp.endpoint") {
+            for s in [None, Some(Signal::Traces), Some(Signal::Metrics), Some(Signal::Logs)] {
+                config.clear_endpoint(s);
+            }
+        }
+        for (_, op) in self.ops.drain(..) {
+            op(&mut config);
+        }
+        let issues: Vec<EnvIssue> = issues
+            .into_iter()
+            .filter(|i| {
+                !overridden.iter().any(|o| {
+                    i.setting == *o || i.setting.strip_prefix(o).is_some_and(|rest| rest.starts_with('.'))
+                })
+            })
+            .collect();
+        config.validate()?;
+        Ok((config, issues))
+    }
+
+    /// Builds the pipelines. Nothing global is touched: compose
+    /// [`Telemetry::layer`] into your subscriber, or use [`init`](Self::init).
+    ///
+    /// # Errors
+    /// - [`BuildError::Config`] with [`ConfigError::InvalidEnv`] when reading the
+    ///   environment strictly and a variable is bad (each one is listed), or
+    ///   [`ConfigError::InvalidSetting`] when a value set in code is not accepted;
+    /// - [`BuildError::Thread`] when the OS refuses the export thread.
+    pub fn build(mut self) -> Result<Telemetry, BuildError> {
+        let (config, issues) = self.resolve()?;
+        if self.strict && !issues.is_empty() {
+            return Err(ConfigError::InvalidEnv { issues }.into());
+        }
+        for issue in &issues {
+            crate::diagnostics::config_warning(format_args!("{issue}; using the default"));
+        }
+        Telemetry::start(config, issues, std::mem::take(&mut self.hooks))
+    }
+
+    /// Builds and installs globally: a `tracing` subscriber (registry, `EnvFilter` from
+    /// `RUST_LOG` with default `info`, this layer), the tracer provider and the
+    /// propagator. Never panics: on failure it warns on stderr and returns a guard that
+    /// does nothing.
+    pub fn init(self) -> TelemetryGuard {
+        match self.try_init() {
+            Ok(guard) => guard,
+            Err(e) => {
+                crate::diagnostics::config_warning(format_args!("telemetry is off: {e}"));
+                TelemetryGuard { telemetry: None }
+            }
+        }
+    }
+
+    /// The fallible twin of [`init`](Self::init).
+    ///
+    /// # Errors
+    /// [`InitError::Build`] when building fails, [`InitError::AlreadyInstalled`] when a
+    /// global subscriber exists already.
+    pub fn try_init(self) -> Result<TelemetryGuard, InitError> {
+        let telemetry = self.build()?;
+        let filter = match tracing_subscriber::EnvFilter::try_from_default_env() {
+            Ok(f) => f,
+            Err(e) => {
+                if std::env::var_os("RUST_LOG").is_some() {
+                    crate::diagnostics::config_warning(format_args!(
+                        "RUST_LOG is not a valid filter ({e}); using `info`"
+                    ));
+                }
+                tracing_subscriber::EnvFilter::new("info")
+            }
+        };
+        tracing_subscriber::registry()
+            .with(filter)
+            .with(telemetry.layer())
+            .try_init()
+            .map_err(|_| InitError::AlreadyInstalled)?;
+        telemetry.set_globals();
+        Ok(telemetry.guard())
+    }
+}
+
+/// The entry point: owns the pipelines, hands out the [`layer`](Telemetry::layer) and
+/// the [`guard`](Telemetry::guard). Cheap to clone.
+///
+/// # Examples
+/// ```
+/// use tracing_subscriber::prelude::*;
+///
+/// let telemetry = telemetry::Telemetry::builder()
+///     .service_name("checkout")
+///     .traces_exporter(telemetry::ExporterKind::None)
+///     .build()?;
+/// let subscriber = tracing_subscriber::registry().with(telemetry.layer());
+/// tracing::subscriber::with_default(subscriber, || {
+///     tracing::info_span!("handle", order = 42).in_scope(|| tracing::info!("processing"));
+/// });
+/// telemetry.shutdown()?;
+/// # Ok::<(), telemetry::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Telemetry {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    resource: Resource,
+    provider: Option<SdkTracerProvider>,
+    tracer: Option<SdkTracer>,
+    traces: Option<Arc<Pipeline<SpanData>>>,
+    propagators: Arc<Propagators>,
+    warnings: Vec<EnvIssue>,
+    shutdown: Mutex<Option<ShutdownReport>>,
+}
+
+impl fmt::Debug for Telemetry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Telemetry")
+            .field("enabled", &self.inner.config.enabled)
+            .field("traces", &self.inner.config.exporter(Signal::Traces))
+            .finish()
+    }
+}
+
+impl Telemetry {
+    /// A builder that reads no environment variable.
+    pub fn builder() -> TelemetryBuilder {
+        TelemetryBuilder::new(None, false)
+    }
+
+    /// A builder that reads the `OTEL_*` variables strictly: `build()` fails on any bad
+    /// value, naming each variable, its value and the accepted forms.
+    pub fn from_env() -> TelemetryBuilder {
+        TelemetryBuilder::new(Some(std::env::vars().collect()), true)
+    }
+
+    /// A builder that reads the `OTEL_*` variables as the specification says: a bad
+    /// value is reported once on stderr and its default is used.
+    pub fn from_env_lossy() -> TelemetryBuilder {
+        TelemetryBuilder::new(Some(std::env::vars().collect()), false)
+    }
+
+    /// The one-call setup: `from_env_lossy()`, then [`TelemetryBuilder::init`].
+    ///
+    /// ```no_run
+    /// let _guard = telemetry::Telemetry::init();
+    /// tracing::info!("hello");
+    /// ```
+    pub fn init() -> TelemetryGuard {
+        Telemetry::from_env_lossy().init()
+    }
+
+    /// The fallible twin of [`Telemetry::init`].
+    ///
+    /// # Errors
+    /// See [`TelemetryBuilder::try_init`].
+    pub fn try_init() -> Result<TelemetryGuard, InitError> {
+        Telemetry::from_env_lossy().try_init()
+    }
+
+    fn start(config: Config, warnings: Vec<EnvIssue>, hooks: Vec<ProviderHook>) -> Result<Telemetry, BuildError> {
+        let resource = crate::resource::build(&config);
+        let propagators = Arc::new(Propagators::new(&config.propagators));
+        let mut provider = None;
+        let mut tracer = None;
+        let mut traces = None;
+        if config.enabled {
+            let exporter: Option<Box<dyn Exporter<SpanData>>> = match config.exporter(Signal::Traces) {
+                ExporterKind::Otlp => Some(Box::new(OtlpExporter::<Traces>::new(
+                    config.otlp(Signal::Traces)?,
+                    &resource,
+                ))),
+                ExporterKind::Console => Some(Box::<ConsoleExporter>::default()),
+                ExporterKind::None | ExporterKind::Prometheus => None,
+            };
+            let mut builder = SdkTracerProvider::builder()
+                .with_resource(resource.clone())
+                .with_sampler(sdk_sampler(&config.sampler))
+                .with_max_attributes_per_span(config.span_attribute_limit)
+                .with_max_events_per_span(config.span_event_limit)
+                .with_max_links_per_span(config.span_link_limit);
+            if let Some(exporter) = exporter {
+                let mut batch = config.traces_batch;
+                if config.exporter(Signal::Traces) == ExporterKind::Console {
+                    // A person is watching: print soon after a trace ends.
+                    batch.schedule_delay = batch.schedule_delay.min(Duration::from_millis(500));
+                }
+                let pipeline = Arc::new(Pipeline::start(Signal::Traces, batch, exporter)?);
+                builder = builder.with_span_processor(QueueProcessor {
+                    pipeline: pipeline.clone(),
+                    flush_timeout: config.shutdown_timeout,
+                });
+                traces = Some(pipeline);
+            }
+            for hook in hooks {
+                builder = hook(builder);
+            }
+            let p = builder.build();
+            tracer = Some(p.tracer_with_scope(
+                InstrumentationScope::builder("telemetry")
+                    .with_version(env!("CARGO_PKG_VERSION"))
+                    .build(),
+            ));
+            provider = Some(p);
+        }
+        Ok(Telemetry {
+            inner: Arc::new(Inner {
+                config,
+                resource,
+                provider,
+                tracer,
+                traces,
+                propagators,
+                warnings,
+                shutdown: Mutex::new(None),
+            }),
+        })
+    }
+
+    /// The layer to add to a `tracing_subscriber::registry()`.
+    pub fn layer<S>(&self) -> TelemetryLayer<S>
+    where
+        S: Subscriber + for<'span> LookupSpan<'span>,
+    {
+        TelemetryLayer::new(self.inner.tracer.clone())
+    }
+
+    /// A guard that flushes and shuts down when dropped (bounded by the shutdown
+    /// timeout). Keep it alive until the end of `main`.
+    pub fn guard(&self) -> TelemetryGuard {
+        TelemetryGuard {
+            telemetry: Some(self.clone()),
+        }
+    }
+
+    /// Registers this instance's tracer provider and propagator as OpenTelemetry's
+    /// globals, so `opentelemetry::global::tracer(..)` and crates that inject headers
+    /// through the global propagator use them. [`init`](Self::init) does this.
+    pub fn set_globals(&self) {
+        if let Some(provider) = &self.inner.provider {
+            opentelemetry::global::set_tracer_provider(provider.clone());
+        }
+        opentelemetry::global::set_text_map_propagator(PropagatorHandle(self.inner.propagators.clone()));
+    }
+
+    /// The effective configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The resource every signal carries.
+    pub fn resource(&self) -> &Resource {
+        &self.inner.resource
+    }
+
+    /// The configured propagators (they work even when telemetry is disabled).
+    pub fn propagators(&self) -> &Propagators {
+        &self.inner.propagators
+    }
+
+    /// The bad environment values that the lossy reader replaced by defaults.
+    pub fn warnings(&self) -> &[EnvIssue] {
+        &self.inner.warnings
+    }
+
+    /// The SDK tracer provider, for direct use of the OpenTelemetry API (`None` when
+    /// telemetry is disabled).
+    pub fn tracer_provider(&self) -> Option<&SdkTracerProvider> {
+        self.inner.provider.as_ref()
+    }
+
+    /// Counters of the span pipeline so far.
+    pub fn traces_report(&self) -> SignalReport {
+        SignalReport::of(self.inner.traces.as_deref())
+    }
+
+    /// Exports everything recorded so far, waiting at most the shutdown timeout.
+    ///
+    /// # Errors
+    /// [`ShutdownError::Timeout`] when the collector did not answer in time,
+    /// [`ShutdownError::Export`] when it refused, [`ShutdownError::AlreadyShutdown`]
+    /// after a shutdown.
+    pub fn force_flush(&self) -> Result<(), ShutdownError> {
+        if let Some(p) = &self.inner.traces {
+            p.flush(self.inner.config.shutdown_timeout)?;
+        }
+        if let Some(provider) = &self.inner.provider {
+            // Other processors (in-memory, user-added).
+            let _ = provider.force_flush();
+        }
+        Ok(())
+    }
+
+    /// Flushes and stops every pipeline, waiting at most the shutdown timeout (5 s by
+    /// default) even if the collector hangs. Safe to call twice: the second call
+    /// returns [`ShutdownError::AlreadyShutdown`].
+    ///
+    /// # Errors
+    /// [`ShutdownError::Timeout`] with the number of items left undelivered, or
+    /// [`ShutdownError::Export`] when the last export failed.
+    pub fn shutdown(&self) -> Result<ShutdownReport, ShutdownError> {
+        let mut done = match self.inner.shutdown.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if done.is_some() {
+            return Err(ShutdownError::AlreadyShutdown);
+        }
+        let timeout = self.inner.config.shutdown_timeout;
+        let result = match &self.inner.traces {
+            Some(p) => p.shutdown(timeout),
+            None => Ok(()),
+        };
+        if let Some(provider) = &self.inner.provider {
+            // Our processor is stopped already; this stops user-added ones.
+            let _ = provider.shutdown_with_timeout(timeout);
+        }
+        let report = ShutdownReport {
+            traces: self.traces_report(),
+        };
+        *done = Some(report.clone());
+        result.map(|()| report)
+    }
+}
+
+/// A guard that shuts telemetry down when dropped; see [`Telemetry::guard`].
+#[must_use = "dropping the guard at once shuts telemetry down; bind it with `let _guard = ...`"]
+pub struct TelemetryGuard {
+    telemetry: Option<Telemetry>,
+}
+
+impl fmt::Debug for TelemetryGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TelemetryGuard")
+            .field("active", &self.telemetry.is_some())
+            .finish()
+    }
+}
+
+impl TelemetryGuard {
+    /// The telemetry this guard shuts down (`None` for the inert guard `init` returns
+    /// after a failure).
+    pub fn telemetry(&self) -> Option<&Telemetry> {
+        self.telemetry.as_ref()
+    }
+
+    /// Shuts down now and returns the report, instead of waiting for the drop.
+    ///
+    /// # Errors
+    /// See [`Telemetry::shutdown`].
+    pub fn shutdown(mut self) -> Result<ShutdownReport, ShutdownError> {
+        match self.telemetry.take() {
+            Some(t) => t.shutdown(),
+            None => Err(ShutdownError::AlreadyShutdown),
+        }
+    }
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        if let Some(t) = self.telemetry.take() {
+            match t.shutdown() {
+                Ok(_) | Err(ShutdownError::AlreadyShutdown) => {}
+                Err(e) => crate::diagnostics::config_warning(format_args!("shutdown: {e}")),
+            }
+        }
+    }
+}
+
+/// What happened to one signal's items: every item received is exported, dropped or
+/// still pending.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SignalReport {
+    /// Items handed to the pipeline.
+    pub received: u64,
+    /// Items the collector (or console) accepted.
+    pub exported: u64,
+    /// Items dropped, for any reason.
+    pub dropped: u64,
+    /// Items dropped because the queue was full.
+    pub dropped_queue_full: u64,
+    /// Items dropped because their export failed.
+    pub dropped_export_failed: u64,
+    /// Items the collector rejected in a partial success.
+    pub dropped_rejected: u64,
+    /// Items still queued when the shutdown timeout ran out.
+    pub dropped_shutdown: u64,
+    /// Items queued or being exported right now.
+    pub pending: u64,
+}
+
+impl SignalReport {
+    fn of<T>(pipeline: Option<&Pipeline<T>>) -> SignalReport {
+        let Some(p) = pipeline else {
+            return SignalReport::default();
+        };
+        let s = &p.stats;
+        SignalReport {
+            received: s.received.load(Ordering::Acquire),
+            exported: s.exported.load(Ordering::Acquire),
+            dropped: s.dropped(),
+            dropped_queue_full: s.dropped_queue_full.load(Ordering::Acquire),
+            dropped_export_failed: s.dropped_export_failed.load(Ordering::Acquire),
+            dropped_rejected: s.dropped_rejected.load(Ordering::Acquire),
+            dropped_shutdown: s.dropped_shutdown.load(Ordering::Acquire),
+            pending: s.pending(),
+        }
+    }
+}
+
+/// What [`Telemetry::shutdown`] delivered, per signal.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct ShutdownReport {
+    /// Spans.
+    pub traces: SignalReport,
+}
+
+/// Hands spans from the SDK to the pipeline's queue without blocking.
+#[derive(Debug)]
+struct QueueProcessor {
+    pipeline: Arc<Pipeline<SpanData>>,
+    flush_timeout: Duration,
+}
+
+impl SpanProcessor for QueueProcessor {
+    fn on_start(&self, _span: &mut opentelemetry_sdk::trace::Span, _cx: &opentelemetry::Context) {}
+
+    fn on_end(&self, span: SpanData) {
+        if span.span_context.is_sampled() && !self.pipeline.is_shut_down() {
+            self.pipeline.push(span);
+        }
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        match self.pipeline.flush(self.flush_timeout) {
+            Ok(()) => Ok(()),
+            Err(ShutdownError::AlreadyShutdown) => Err(OTelSdkError::AlreadyShutdown),
+            Err(ShutdownError::Timeout { timeout, .. }) => Err(OTelSdkError::Timeout(timeout)),
+            Err(e) => Err(OTelSdkError::InternalFailure(e.to_string())),
+        }
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        match self.pipeline.shutdown(timeout) {
+            Ok(()) | Err(ShutdownError::AlreadyShutdown) => Ok(()),
+            Err(ShutdownError::Timeout { timeout, .. }) => Err(OTelSdkError::Timeout(timeout)),
+            Err(e) => Err(OTelSdkError::InternalFailure(e.to_string())),
+        }
+    }
+}
+
+fn sdk_sampler(s: &Sampler) -> opentelemetry_sdk::trace::Sampler {
+    use opentelemetry_sdk::trace::Sampler as Sdk;
+    match s {
+        Sampler::AlwaysOn => Sdk::AlwaysOn,
+        Sampler::AlwaysOff => Sdk::AlwaysOff,
+        Sampler::TraceIdRatio(r) => Sdk::TraceIdRatioBased(*r),
+        Sampler::ParentBased(inner) => Sdk::ParentBased(Box::new(sdk_sampler(inner))),
+    }
+}
+
+/// Lets the global propagator share this instance's propagators.
+#[derive(Debug)]
+struct PropagatorHandle(Arc<Propagators>);
+
+impl opentelemetry::propagation::TextMapPropagator for PropagatorHandle {
+    fn inject_context(&self, cx: &opentelemetry::Context, injector: &mut dyn opentelemetry::propagation::Injector) {
+        self.0.inject_context(cx, injector);
+    }
+    fn extract_with_context(
+        &self,
+        cx: &opentelemetry::Context,
+        extractor: &dyn opentelemetry::propagation::Extractor,
+    ) -> opentelemetry::Context {
+        self.0.extract_with_context(cx, extractor)
+    }
+    fn fields(&self) -> opentelemetry::propagation::text_map_propagator::FieldIter<'_> {
+        self.0.fields()
+    }
+}

@@ -1,0 +1,130 @@
+//! # telemetry
+//!
+//! One `tracing` layer that turns ordinary `tracing` spans and events into
+//! OpenTelemetry traces, exported in the background by a batching pipeline that never
+//! blocks the application, even when the collector is down.
+//!
+//! ## Quickstart (no collector needed)
+//!
+//! With no endpoint configured, finished traces print to the console as trees:
+//!
+//! ```
+//! use tracing_subscriber::prelude::*;
+//!
+//! fn main() -> Result<(), telemetry::Error> {
+//!     let telemetry = telemetry::Telemetry::from_env_lossy()
+//!         .service_name("checkout")
+//!         .build()?;
+//!     let subscriber = tracing_subscriber::registry().with(telemetry.layer());
+//!     let _guard = telemetry.guard(); // flushes and shuts down on drop
+//!     tracing::subscriber::with_default(subscriber, || {
+//!         let _span = tracing::info_span!("handle", order = 42).entered();
+//!         tracing::info!("processing");
+//!     });
+//!     Ok(())
+//! }
+//! ```
+//!
+//! The one-line form installs a global subscriber (with an `EnvFilter` from `RUST_LOG`,
+//! default `info`) and returns the guard:
+//!
+//! ```no_run
+//! let _guard = telemetry::Telemetry::init();
+//! ```
+//!
+//! Point it at a collector with `OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318`
+//! (or `.endpoint(..)` in code).
+//!
+//! ## Configuration
+//!
+//! Precedence: settings made in code > per-signal variables > generic variables >
+//! defaults. [`Telemetry::from_env`] fails on a bad value, naming each variable, its
+//! value and what is accepted; [`Telemetry::from_env_lossy`] (used by `init`) warns and
+//! uses the default, as the OpenTelemetry specification says.
+//!
+//! | variable | default | accepted |
+//! |---|---|---|
+//! | `OTEL_SDK_DISABLED` | `false` | `true` / `false` |
+//! | `OTEL_SERVICE_NAME` | `unknown_service:<exe>` | any |
+//! | `OTEL_RESOURCE_ATTRIBUTES` | – | `k=v,k2=v2`, percent-encoded |
+//! | `OTEL_PROPAGATORS` | `tracecontext,baggage` | `tracecontext`, `baggage`, `b3`, `b3multi`, `none` |
+//! | `OTEL_TRACES_SAMPLER` | `parentbased_always_on` | `always_on`, `always_off`, `traceidratio`, `parentbased_*` |
+//! | `OTEL_TRACES_SAMPLER_ARG` | `1.0` | 0 to 1 |
+//! | `OTEL_{TRACES,METRICS,LOGS}_EXPORTER` | console, or `otlp` with an endpoint | `otlp`, `console`, `none` (+`prometheus` for metrics) |
+//! | `OTEL_EXPORTER_OTLP_PROTOCOL` | `http/protobuf` | `grpc`, `http/protobuf`, `http/json` |
+//! | `OTEL_EXPORTER_OTLP_ENDPOINT` | `http://localhost:4318` (gRPC 4317) | URL; HTTP appends `v1/<signal>` |
+//! | `OTEL_EXPORTER_OTLP_{SIGNAL}_ENDPOINT` | – | URL, used as is |
+//! | `OTEL_EXPORTER_OTLP_[{SIGNAL}_]HEADERS` | – | `k=v,k2=v2` |
+//! | `OTEL_EXPORTER_OTLP_[{SIGNAL}_]TIMEOUT` | `10000` | milliseconds, 0 = none |
+//! | `OTEL_EXPORTER_OTLP_[{SIGNAL}_]COMPRESSION` | none | `gzip`, `none` |
+//! | `OTEL_EXPORTER_OTLP_[{SIGNAL}_]INSECURE` | `false` | `true` / `false` (gRPC without scheme) |
+//! | `OTEL_BSP_SCHEDULE_DELAY`, `_EXPORT_TIMEOUT`, `_MAX_QUEUE_SIZE`, `_MAX_EXPORT_BATCH_SIZE` | 5000, 30000, 2048, 512 | ms, ms, count, count ≤ queue |
+//! | `OTEL_BLRP_*` (same four) | 1000, 30000, 2048, 512 | as above |
+//! | `OTEL_METRIC_EXPORT_INTERVAL`, `_TIMEOUT` | 60000, 30000 | ms |
+//! | `OTEL_ATTRIBUTE_COUNT_LIMIT`, `OTEL_SPAN_{ATTRIBUTE,EVENT,LINK}_COUNT_LIMIT` | 128 | count |
+//! | `OTEL_EXPORTER_PROMETHEUS_HOST`, `_PORT` | `localhost`, `9464` | host, port |
+//!
+//! ## Feature flags
+//!
+//! - `grpc`, `http-proto`, `http-json`, `gzip` (default): OTLP transports and compression.
+//! - `testing`: [`testing::InMemoryExporter`] and the span-tree renderer for your tests.
+//!
+//! ## Minimum supported Rust version
+//!
+//! 1.88.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+mod config;
+mod diagnostics;
+mod error;
+mod export;
+mod install;
+mod layer;
+mod propagation;
+mod resource;
+
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
+
+pub use config::{
+    BatchConfig, Compression, Config, ExporterKind, OtlpTarget, Propagator, Protocol, Sampler,
+    Signal,
+};
+pub use error::{BuildError, ConfigError, EnvIssue, Error, InitError, ShutdownError};
+pub use export::{ExportError, GrpcCode};
+pub use install::{ShutdownReport, SignalReport, Telemetry, TelemetryBuilder, TelemetryGuard};
+pub use layer::TelemetryLayer;
+pub use propagation::{B3Propagator, HeaderExtractor, HeaderInjector, Propagators};
+pub use resource::SDK_NAME;
+pub use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+/// The names of every `OTEL_*` variable this crate reads, as constants.
+pub mod env {
+    pub use crate::config::{
+        OTEL_ATTRIBUTE_COUNT_LIMIT, OTEL_EXPORTER_OTLP_COMPRESSION, OTEL_EXPORTER_OTLP_ENDPOINT,
+        OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_INSECURE, OTEL_EXPORTER_OTLP_PROTOCOL,
+        OTEL_EXPORTER_OTLP_TIMEOUT, OTEL_EXPORTER_PROMETHEUS_HOST, OTEL_EXPORTER_PROMETHEUS_PORT,
+        OTEL_LOGS_EXPORTER, OTEL_METRICS_EXPORTER, OTEL_METRIC_EXPORT_INTERVAL,
+        OTEL_METRIC_EXPORT_TIMEOUT, OTEL_PROPAGATORS, OTEL_RESOURCE_ATTRIBUTES, OTEL_SDK_DISABLED,
+        OTEL_SERVICE_NAME, OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, OTEL_SPAN_EVENT_COUNT_LIMIT,
+        OTEL_SPAN_LINK_COUNT_LIMIT, OTEL_TRACES_EXPORTER, OTEL_TRACES_SAMPLER,
+        OTEL_TRACES_SAMPLER_ARG,
+    };
+}
+
+/// The OpenTelemetry crates this crate is built on, re-exported so your code uses the
+/// very same versions.
+pub mod otel {
+    pub use opentelemetry as api;
+    pub use opentelemetry_proto as proto;
+    pub use opentelemetry_sdk as sdk;
+    pub use tracing_opentelemetry;
+}
+
+/// What most programs import: `use telemetry::prelude::*;`.
+pub mod prelude {
+    pub use crate::{OpenTelemetrySpanExt, Telemetry, TelemetryGuard};
+}
