@@ -1,1 +1,118 @@
-fn main(){}
+//! The quickstart: a small checkout service's workload, traced with one layer.
+//!
+//! ```text
+//! cargo run --example quickstart
+//! ```
+//!
+//! With no collector configured, every finished trace prints to the console as a tree.
+//! Point it at a collector with `OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318`.
+
+use std::fmt;
+use std::time::Duration;
+
+use tracing::{info, info_span, warn, Instrument as _};
+
+/// A payment that did not go through.
+#[derive(Debug)]
+struct CardDeclined {
+    order: u64,
+}
+
+impl fmt::Display for CardDeclined {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "card declined for order {}", self.order)
+    }
+}
+
+impl std::error::Error for CardDeclined {}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // One call: reads OTEL_* variables, installs the subscriber, returns the guard that
+    // flushes and shuts down when `main` returns.
+    let _guard = telemetry::Telemetry::from_env_lossy()
+        .service_name("checkout")
+        .service_version("1.4.2")
+        .init();
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        for order in [1001, 1002, 1003] {
+            if let Err(e) = handle_checkout(order).await {
+                warn!(order, error = %e, "checkout failed");
+            }
+        }
+    });
+    info!("quickstart finished");
+    Ok(())
+}
+
+/// A server span with nested sync and async work.
+async fn handle_checkout(order: u64) -> Result<(), CardDeclined> {
+    let span = info_span!(
+        "POST /checkout",
+        otel.kind = "server",
+        http.request.method = "POST",
+        http.route = "/checkout",
+        order.id = order,
+    );
+    async move {
+        info!(order, "processing order");
+        let items = load_cart(order);
+        reserve_stock(order, items)
+            .instrument(info_span!("reserve_stock", items))
+            .await;
+        charge(order, items).await?;
+        info!(order, "order confirmed");
+        Ok(())
+    }
+    .instrument(span)
+    .await
+}
+
+/// Synchronous work in its own span.
+fn load_cart(order: u64) -> u64 {
+    let _span = info_span!("load_cart", order.id = order).entered();
+    std::thread::sleep(Duration::from_millis(2));
+    let items = order % 5 + 1;
+    info!(items, "cart loaded");
+    items
+}
+
+async fn reserve_stock(order: u64, items: u64) {
+    for sku in 0..items.min(2) {
+        async {
+            tokio::time::sleep(Duration::from_millis(3)).await;
+        }
+        .instrument(info_span!(
+            "db.query",
+            db.operation.name = "UPDATE",
+            sku,
+            order.id = order
+        ))
+        .await;
+    }
+}
+
+/// A client call that fails for one order: the error becomes the span's status and an
+/// exception event.
+async fn charge(order: u64, items: u64) -> Result<(), CardDeclined> {
+    let span = info_span!(
+        "payments.charge",
+        otel.kind = "client",
+        amount_cents = items * 1250
+    );
+    async move {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        if order == 1003 {
+            let e = CardDeclined { order };
+            tracing::error!(error = &e as &dyn std::error::Error, "payment refused");
+            return Err(e);
+        }
+        Ok(())
+    }
+    .instrument(span)
+    .await
+}

@@ -495,7 +495,10 @@ impl Config {
     /// Checks values set in code; the environment readers already validate theirs.
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         check_sampler(&self.sampler)?;
-        for (setting, batch) in [("traces batch", &self.traces_batch), ("logs batch", &self.logs_batch)] {
+        for (setting, batch) in [
+            ("traces batch", &self.traces_batch),
+            ("logs batch", &self.logs_batch),
+        ] {
             if batch.max_queue_size == 0 {
                 return Err(ConfigError::InvalidSetting {
                     setting,
@@ -503,7 +506,9 @@ impl Config {
                     expected: "a queue of at least one item".into(),
                 });
             }
-            if batch.max_export_batch_size == 0 || batch.max_export_batch_size > batch.max_queue_size {
+            if batch.max_export_batch_size == 0
+                || batch.max_export_batch_size > batch.max_queue_size
+            {
                 return Err(ConfigError::InvalidSetting {
                     setting,
                     value: format!(
@@ -585,7 +590,9 @@ pub(crate) fn normalise_endpoint(
         let scheme = if insecure { "http" } else { "https" };
         format!("{scheme}://{raw}")
     } else {
-        return Err(bad("an http:// or https:// URL, like http://localhost:4318"));
+        return Err(bad(
+            "an http:// or https:// URL, like http://localhost:4318",
+        ));
     };
     let uri: http::Uri = with_scheme
         .parse()
@@ -636,7 +643,13 @@ impl EnvReader {
             .filter(|v| !v.is_empty())
     }
 
-    fn issue(&mut self, var: &'static str, value: &str, expected: impl Into<String>, setting: &'static str) {
+    fn issue(
+        &mut self,
+        var: &'static str,
+        value: &str,
+        expected: impl Into<String>,
+        setting: &'static str,
+    ) {
         self.issues.push(EnvIssue {
             var,
             value: value.to_string(),
@@ -702,7 +715,12 @@ impl EnvReader {
             Signal::Logs => "logs.exporter",
         };
         // A list is allowed by the specification; we take the first entry.
-        let first = v.split(',').next().unwrap_or("").trim().to_ascii_lowercase();
+        let first = v
+            .split(',')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         match first.as_str() {
             "otlp" => Some(ExporterKind::Otlp),
             "console" | "logging" => Some(ExporterKind::Console),
@@ -759,13 +777,19 @@ impl EnvReader {
     fn endpoint(&mut self, var: &'static str, setting: &'static str) -> Option<String> {
         let v = self.get(var)?;
         let looks_ok = (v.starts_with("http://") || v.starts_with("https://"))
-            && v.parse::<http::Uri>().is_ok_and(|u| u.host().is_some_and(|h| !h.is_empty()));
+            && v.parse::<http::Uri>()
+                .is_ok_and(|u| u.host().is_some_and(|h| !h.is_empty()));
         // gRPC also accepts host:port without a scheme.
         let host_port = !v.contains("://") && v.contains(':');
         if looks_ok || host_port {
             Some(v)
         } else {
-            self.issue(var, &v, "an http:// or https:// URL, like http://localhost:4318", setting);
+            self.issue(
+                var,
+                &v,
+                "an http:// or https:// URL, like http://localhost:4318",
+                setting,
+            );
             None
         }
     }
@@ -774,7 +798,10 @@ impl EnvReader {
         macro_rules! var {
             ($suffix:literal, $name:literal) => {
                 match signal {
-                    None => (concat!("OTEL_EXPORTER_OTLP_", $suffix), concat!("otlp.", $name)),
+                    None => (
+                        concat!("OTEL_EXPORTER_OTLP_", $suffix),
+                        concat!("otlp.", $name),
+                    ),
                     Some(Signal::Traces) => (
                         concat!("OTEL_EXPORTER_OTLP_TRACES_", $suffix),
                         concat!("otlp.", $name, ".traces"),
@@ -823,7 +850,9 @@ impl EnvReader {
 
     fn sampler(&mut self) -> Sampler {
         let arg = self.get(OTEL_TRACES_SAMPLER_ARG);
-        let name = self.get(OTEL_TRACES_SAMPLER).map(|s| s.to_ascii_lowercase());
+        let name = self
+            .get(OTEL_TRACES_SAMPLER)
+            .map(|s| s.to_ascii_lowercase());
         let mut ratio = || -> f64 {
             let Some(raw) = arg.clone() else { return 1.0 };
             match raw.parse::<f64>() {
@@ -906,7 +935,11 @@ impl EnvReader {
                 "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",
             )
         };
-        let setting = if prefix == "BSP" { "traces.batch" } else { "logs.batch" };
+        let setting = if prefix == "BSP" {
+            "traces.batch"
+        } else {
+            "logs.batch"
+        };
         let mut out = defaults;
         if let Some(d) = self.millis(delay, setting) {
             out.schedule_delay = d;
@@ -971,7 +1004,12 @@ impl EnvReader {
         c.logs_batch = self.batch("BLRP", BatchConfig::LOGS);
         if let Some(d) = self.millis(OTEL_METRIC_EXPORT_INTERVAL, "metrics.interval") {
             if d.is_zero() {
-                self.issue(OTEL_METRIC_EXPORT_INTERVAL, "0", "a positive number of milliseconds", "metrics.interval");
+                self.issue(
+                    OTEL_METRIC_EXPORT_INTERVAL,
+                    "0",
+                    "a positive number of milliseconds",
+                    "metrics.interval",
+                );
             } else {
                 c.metric_export_interval = d;
             }
@@ -996,7 +1034,12 @@ impl EnvReader {
         if let Some(raw) = self.get(OTEL_EXPORTER_PROMETHEUS_PORT) {
             match raw.parse::<u16>() {
                 Ok(p) => c.prometheus_port = p,
-                Err(_) => self.issue(OTEL_EXPORTER_PROMETHEUS_PORT, &raw, "a port number from 0 to 65535", "prometheus"),
+                Err(_) => self.issue(
+                    OTEL_EXPORTER_PROMETHEUS_PORT,
+                    &raw,
+                    "a port number from 0 to 65535",
+                    "prometheus",
+                ),
             }
         }
         c
@@ -1015,10 +1058,14 @@ pub(crate) fn parse_pairs(raw: &str) -> Result<Vec<(String, String)>, String> {
         let Some((k, v)) = member.split_once('=') else {
             return Err(format!("a list of key=value pairs (`{member}` has no `=`)"));
         };
-        let k = decode(k.trim()).ok_or_else(|| format!("percent-encoded key=value pairs (`{k}` has a bad % escape)"))?;
-        let v = decode(v.trim()).ok_or_else(|| format!("percent-encoded key=value pairs (`{v}` has a bad % escape)"))?;
+        let k = decode(k.trim())
+            .ok_or_else(|| format!("percent-encoded key=value pairs (`{k}` has a bad % escape)"))?;
+        let v = decode(v.trim())
+            .ok_or_else(|| format!("percent-encoded key=value pairs (`{v}` has a bad % escape)"))?;
         if k.is_empty() {
-            return Err(format!("a list of key=value pairs (`{member}` has an empty key)"));
+            return Err(format!(
+                "a list of key=value pairs (`{member}` has an empty key)"
+            ));
         }
         out.push((k, v));
     }

@@ -9,7 +9,9 @@ use std::time::Duration;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::InstrumentationScope;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
-use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanProcessor, Tracer as SdkTracer, TracerProviderBuilder};
+use opentelemetry_sdk::trace::{
+    SdkTracerProvider, SpanData, SpanProcessor, Tracer as SdkTracer, TracerProviderBuilder,
+};
 use opentelemetry_sdk::Resource;
 use tracing_core::Subscriber;
 use tracing_subscriber::layer::SubscriberExt as _;
@@ -47,7 +49,10 @@ impl fmt::Debug for TelemetryBuilder {
         f.debug_struct("TelemetryBuilder")
             .field("reads_env", &self.vars.is_some())
             .field("strict", &self.strict)
-            .field("settings", &self.ops.iter().map(|(k, _)| *k).collect::<Vec<_>>())
+            .field(
+                "settings",
+                &self.ops.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -75,15 +80,32 @@ impl TelemetryBuilder {
         }
     }
 
-    /// Reads the given variables instead of the process environment (as
-    /// [`Telemetry::from_env`] would read them), for tests and embedding.
+    /// Reads the given variables instead of the process environment, for tests and
+    /// embedding. Strictness stays that of the constructor: after
+    /// [`Telemetry::from_env`] a bad value fails `build()`; after
+    /// [`Telemetry::from_env_lossy`] or [`Telemetry::builder`] it warns.
+    ///
+    /// ```
+    /// let err = telemetry::Telemetry::from_env()
+    ///     .vars([("OTEL_BSP_MAX_QUEUE_SIZE", "-5")])
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "1 invalid environment variable: OTEL_BSP_MAX_QUEUE_SIZE=\"-5\" is not a positive integer"
+    /// );
+    /// ```
     pub fn vars<I, K, V>(mut self, vars: I) -> Self
     where
         I: IntoIterator<Item = (K, V)>,
         K: Into<String>,
         V: Into<String>,
     {
-        self.vars = Some(vars.into_iter().map(|(k, v)| (k.into(), v.into())).collect());
+        self.vars = Some(
+            vars.into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        );
         self
     }
 
@@ -116,7 +138,9 @@ impl TelemetryBuilder {
     /// `service.version`. Default: unset (or from `OTEL_RESOURCE_ATTRIBUTES`).
     pub fn service_version(self, version: impl Into<String>) -> Self {
         let version = version.into();
-        self.op("service.version", move |c| c.service_version = Some(version))
+        self.op("service.version", move |c| {
+            c.service_version = Some(version)
+        })
     }
 
     /// `deployment.environment.name` (e.g. `production`). Default: unset.
@@ -199,14 +223,18 @@ impl TelemetryBuilder {
     /// `OTEL_EXPORTER_OTLP_*ENDPOINT` variable. Default: none (the console is used).
     pub fn endpoint(self, endpoint: impl Into<String>) -> Self {
         let endpoint = endpoint.into();
-        let check = crate::config::normalise_endpoint(&endpoint, Protocol::Grpc, true, None).map(|_| ());
-        self.op_checked("otlp.endpoint", check, move |c| c.set_endpoint(None, endpoint))
+        let check =
+            crate::config::normalise_endpoint(&endpoint, Protocol::Grpc, true, None).map(|_| ());
+        self.op_checked("otlp.endpoint", check, move |c| {
+            c.set_endpoint(None, endpoint)
+        })
     }
 
     /// The OTLP endpoint of spans only, used as is (no path is appended).
     pub fn traces_endpoint(self, endpoint: impl Into<String>) -> Self {
         let endpoint = endpoint.into();
-        let check = crate::config::normalise_endpoint(&endpoint, Protocol::Grpc, true, None).map(|_| ());
+        let check =
+            crate::config::normalise_endpoint(&endpoint, Protocol::Grpc, true, None).map(|_| ());
         self.op_checked("otlp.endpoint.traces", check, move |c| {
             c.set_endpoint(Some(Signal::Traces), endpoint)
         })
@@ -216,13 +244,16 @@ impl TelemetryBuilder {
     pub fn header(self, name: impl Into<String>, value: impl Into<String>) -> Self {
         let (name, value) = (name.into(), value.into());
         let check = crate::config::check_header(&name, &value);
-        self.op_checked("otlp.headers.code", check, move |c| c.add_header(None, name, value))
+        self.op_checked("otlp.headers.code", check, move |c| {
+            c.add_header(None, name, value)
+        })
     }
 
     /// Adds an OpenTelemetry SDK span processor beside the configured exporter (for
     /// example a custom exporter's processor). It sees every recorded span.
     pub fn with_span_processor<P: SpanProcessor + 'static>(mut self, processor: P) -> Self {
-        self.hooks.push(Box::new(move |b| b.with_span_processor(processor)));
+        self.hooks
+            .push(Box::new(move |b| b.with_span_processor(processor)));
         self
     }
 
@@ -254,7 +285,12 @@ impl TelemetryBuilder {
         // Code beats the environment: an endpoint set in code beats the per-signal
         // variables too. (Headers and resource attributes add up, code winning per key.)
         if overridden.contains("otlp.endpoint") {
-            for s in [None, Some(Signal::Traces), Some(Signal::Metrics), Some(Signal::Logs)] {
+            for s in [
+                None,
+                Some(Signal::Traces),
+                Some(Signal::Metrics),
+                Some(Signal::Logs),
+            ] {
                 config.clear_endpoint(s);
             }
         }
@@ -265,7 +301,10 @@ impl TelemetryBuilder {
             .into_iter()
             .filter(|i| {
                 !overridden.iter().any(|o| {
-                    i.setting == *o || i.setting.strip_prefix(o).is_some_and(|rest| rest.starts_with('.'))
+                    i.setting == *o
+                        || i.setting
+                            .strip_prefix(o)
+                            .is_some_and(|rest| rest.starts_with('.'))
                 })
             })
             .collect();
@@ -413,21 +452,26 @@ impl Telemetry {
         Telemetry::from_env_lossy().try_init()
     }
 
-    fn start(config: Config, warnings: Vec<EnvIssue>, hooks: Vec<ProviderHook>) -> Result<Telemetry, BuildError> {
+    fn start(
+        config: Config,
+        warnings: Vec<EnvIssue>,
+        hooks: Vec<ProviderHook>,
+    ) -> Result<Telemetry, BuildError> {
         let resource = crate::resource::build(&config);
         let propagators = Arc::new(Propagators::new(&config.propagators));
         let mut provider = None;
         let mut tracer = None;
         let mut traces = None;
         if config.enabled {
-            let exporter: Option<Box<dyn Exporter<SpanData>>> = match config.exporter(Signal::Traces) {
-                ExporterKind::Otlp => Some(Box::new(OtlpExporter::<Traces>::new(
-                    config.otlp(Signal::Traces)?,
-                    &resource,
-                ))),
-                ExporterKind::Console => Some(Box::<ConsoleExporter>::default()),
-                ExporterKind::None | ExporterKind::Prometheus => None,
-            };
+            let exporter: Option<Box<dyn Exporter<SpanData>>> =
+                match config.exporter(Signal::Traces) {
+                    ExporterKind::Otlp => Some(Box::new(OtlpExporter::<Traces>::new(
+                        config.otlp(Signal::Traces)?,
+                        &resource,
+                    ))),
+                    ExporterKind::Console => Some(Box::<ConsoleExporter>::default()),
+                    ExporterKind::None | ExporterKind::Prometheus => None,
+                };
             let mut builder = SdkTracerProvider::builder()
                 .with_resource(resource.clone())
                 .with_sampler(sdk_sampler(&config.sampler))
@@ -451,11 +495,13 @@ impl Telemetry {
                 builder = hook(builder);
             }
             let p = builder.build();
-            tracer = Some(p.tracer_with_scope(
-                InstrumentationScope::builder("telemetry")
-                    .with_version(env!("CARGO_PKG_VERSION"))
-                    .build(),
-            ));
+            tracer = Some(
+                p.tracer_with_scope(
+                    InstrumentationScope::builder("telemetry")
+                        .with_version(env!("CARGO_PKG_VERSION"))
+                        .build(),
+                ),
+            );
             provider = Some(p);
         }
         Ok(Telemetry {
@@ -495,7 +541,9 @@ impl Telemetry {
         if let Some(provider) = &self.inner.provider {
             opentelemetry::global::set_tracer_provider(provider.clone());
         }
-        opentelemetry::global::set_text_map_propagator(PropagatorHandle(self.inner.propagators.clone()));
+        opentelemetry::global::set_text_map_propagator(PropagatorHandle(
+            self.inner.propagators.clone(),
+        ));
     }
 
     /// The effective configuration.
@@ -573,7 +621,7 @@ impl Telemetry {
         let report = ShutdownReport {
             traces: self.traces_report(),
         };
-        *done = Some(report.clone());
+        *done = Some(report);
         result.map(|()| report)
     }
 }
@@ -720,7 +768,11 @@ fn sdk_sampler(s: &Sampler) -> opentelemetry_sdk::trace::Sampler {
 struct PropagatorHandle(Arc<Propagators>);
 
 impl opentelemetry::propagation::TextMapPropagator for PropagatorHandle {
-    fn inject_context(&self, cx: &opentelemetry::Context, injector: &mut dyn opentelemetry::propagation::Injector) {
+    fn inject_context(
+        &self,
+        cx: &opentelemetry::Context,
+        injector: &mut dyn opentelemetry::propagation::Injector,
+    ) {
         self.0.inject_context(cx, injector);
     }
     fn extract_with_context(

@@ -8,7 +8,9 @@ use opentelemetry::propagation::{
     text_map_propagator::FieldIter, Extractor, Injector, TextMapCompositePropagator,
     TextMapPropagator,
 };
-use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState};
+use opentelemetry::trace::{
+    SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState,
+};
 use opentelemetry::Context;
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 
@@ -23,7 +25,9 @@ pub struct Propagators {
 
 impl fmt::Debug for Propagators {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Propagators").field("fields", &self.fields).finish()
+        f.debug_struct("Propagators")
+            .field("fields", &self.fields)
+            .finish()
     }
 }
 
@@ -139,7 +143,8 @@ impl B3Propagator {
 }
 
 fn lower_hex(s: &str) -> bool {
-    s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// A 16- or 32-hex-digit trace id, zero-padded on the left to 128 bits.
@@ -254,8 +259,14 @@ mod tests {
 
     #[test]
     fn b3_single_pads_short_trace_ids_and_reads_debug() {
-        let sc = extract(&B3Propagator::single(), &[("b3", "a3ce929d0e0e4736-00f067aa0ba902b7-d")]);
-        assert_eq!(sc.trace_id().to_string(), "0000000000000000a3ce929d0e0e4736");
+        let sc = extract(
+            &B3Propagator::single(),
+            &[("b3", "a3ce929d0e0e4736-00f067aa0ba902b7-d")],
+        );
+        assert_eq!(
+            sc.trace_id().to_string(),
+            "0000000000000000a3ce929d0e0e4736"
+        );
         assert!(sc.is_sampled() && sc.is_remote());
     }
 
@@ -270,7 +281,10 @@ mod tests {
                 ("X-B3-Sampled", "1"),
             ],
         );
-        assert_eq!(sc.trace_id().to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(
+            sc.trace_id().to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
         assert!(!sc.is_sampled());
         for bad in [
             "0",
@@ -280,7 +294,10 @@ mod tests {
             "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-x",
             "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1-00f067aa0ba902b7-extra",
         ] {
-            assert!(!extract(&B3Propagator::single(), &[("b3", bad)]).is_valid(), "{bad}");
+            assert!(
+                !extract(&B3Propagator::single(), &[("b3", bad)]).is_valid(),
+                "{bad}"
+            );
         }
     }
 
@@ -306,11 +323,30 @@ mod tests {
 
     #[test]
     fn composite_reads_traceparent_and_ignores_duplicates() {
-        let p = Propagators::new(&[Propagator::TraceContext, Propagator::TraceContext, Propagator::Baggage]);
-        assert_eq!(p.fields().collect::<Vec<_>>(), ["traceparent", "tracestate", "baggage"]);
-        let sc = extract(&p, &[("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")]);
+        let p = Propagators::new(&[
+            Propagator::TraceContext,
+            Propagator::TraceContext,
+            Propagator::Baggage,
+        ]);
+        assert_eq!(
+            p.fields().collect::<Vec<_>>(),
+            ["traceparent", "tracestate", "baggage"]
+        );
+        let sc = extract(
+            &p,
+            &[(
+                "traceparent",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            )],
+        );
         assert!(sc.is_valid() && sc.is_sampled());
-        let sc = extract(&p, &[("traceparent", "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")]);
+        let sc = extract(
+            &p,
+            &[(
+                "traceparent",
+                "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            )],
+        );
         assert!(!sc.is_valid());
     }
 }

@@ -18,7 +18,10 @@ pub(crate) fn build(config: &Config) -> Resource {
     let mut attrs: Vec<KeyValue> = Vec::with_capacity(16 + config.resource_attributes.len());
     attrs.push(KeyValue::new("telemetry.sdk.name", SDK_NAME));
     attrs.push(KeyValue::new("telemetry.sdk.language", "rust"));
-    attrs.push(KeyValue::new("telemetry.sdk.version", env!("CARGO_PKG_VERSION")));
+    attrs.push(KeyValue::new(
+        "telemetry.sdk.version",
+        env!("CARGO_PKG_VERSION"),
+    ));
     attrs.push(KeyValue::new("os.type", os_type()));
     attrs.push(KeyValue::new("process.pid", i64::from(std::process::id())));
     attrs.push(KeyValue::new("process.runtime.name", "rustc"));
@@ -78,7 +81,9 @@ mod tests {
     use opentelemetry::Key;
 
     fn get(resource: &Resource, key: &'static str) -> Option<String> {
-        resource.get(&Key::from_static_str(key)).map(|v| v.to_string())
+        resource
+            .get(&Key::from_static_str(key))
+            .map(|v| v.to_string())
     }
 
     #[test]
@@ -96,13 +101,19 @@ mod tests {
     #[test]
     fn service_name_variable_beats_resource_attributes() {
         let config = Config::from_vars([
-            ("OTEL_RESOURCE_ATTRIBUTES", "service.name=a,team=payments,deployment.environment.name=prod"),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "service.name=a,team=payments,deployment.environment.name=prod",
+            ),
             ("OTEL_SERVICE_NAME", "b"),
         ])
         .unwrap();
         let r = build(&config);
         assert_eq!(get(&r, "service.name").as_deref(), Some("b"));
         assert_eq!(get(&r, "team").as_deref(), Some("payments"));
-        assert_eq!(get(&r, "deployment.environment.name").as_deref(), Some("prod"));
+        assert_eq!(
+            get(&r, "deployment.environment.name").as_deref(),
+            Some("prod")
+        );
     }
 }

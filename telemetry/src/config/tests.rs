@@ -13,11 +13,20 @@ fn defaults_follow_the_specification() {
     let (c, issues) = lossy(&[]);
     assert!(issues.is_empty());
     assert!(c.enabled());
-    assert_eq!(c.sampler(), &Sampler::ParentBased(Box::new(Sampler::AlwaysOn)));
-    assert_eq!(c.propagators(), &[Propagator::TraceContext, Propagator::Baggage]);
+    assert_eq!(
+        c.sampler(),
+        &Sampler::ParentBased(Box::new(Sampler::AlwaysOn))
+    );
+    assert_eq!(
+        c.propagators(),
+        &[Propagator::TraceContext, Propagator::Baggage]
+    );
     assert_eq!(c.traces_batch(), BatchConfig::TRACES);
     assert_eq!(c.logs_batch(), BatchConfig::LOGS);
-    assert_eq!(c.metric_export(), (Duration::from_secs(60), Duration::from_secs(30)));
+    assert_eq!(
+        c.metric_export(),
+        (Duration::from_secs(60), Duration::from_secs(30))
+    );
     assert_eq!(c.span_limits(), (128, 128, 128));
     assert_eq!(c.prometheus_address(), ("localhost", 9464));
     // No endpoint and no exporter chosen: the console.
@@ -38,9 +47,15 @@ fn bad_numbers_warn_and_keep_the_default() {
         assert!(issues[0].to_string().contains(&format!("{bad:?}")));
     }
     for bad in ["-1", "soon", "1e3"] {
-        let (c, issues) = lossy(&[("OTEL_BSP_SCHEDULE_DELAY", bad), ("OTEL_EXPORTER_OTLP_TIMEOUT", bad)]);
+        let (c, issues) = lossy(&[
+            ("OTEL_BSP_SCHEDULE_DELAY", bad),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", bad),
+        ]);
         assert_eq!(c.traces_batch().schedule_delay, Duration::from_secs(5));
-        assert_eq!(c.otlp(Signal::Traces).unwrap().timeout, Some(Duration::from_secs(10)));
+        assert_eq!(
+            c.otlp(Signal::Traces).unwrap().timeout,
+            Some(Duration::from_secs(10))
+        );
         assert_eq!(issues.len(), 2, "{bad}");
     }
 }
@@ -78,28 +93,84 @@ fn sdk_disabled_only_for_true() {
 
 #[test]
 fn samplers_by_name_and_argument() {
-    let cases: &[(&[(&str, &str)], Sampler, usize)] = &[
-        (&[("OTEL_TRACES_SAMPLER", "always_on")], Sampler::AlwaysOn, 0),
-        (&[("OTEL_TRACES_SAMPLER", "ALWAYS_OFF")], Sampler::AlwaysOff, 0),
-        (&[("OTEL_TRACES_SAMPLER", "traceidratio"), ("OTEL_TRACES_SAMPLER_ARG", "0.25")], Sampler::TraceIdRatio(0.25), 0),
-        (&[("OTEL_TRACES_SAMPLER", "traceidratio")], Sampler::TraceIdRatio(1.0), 0),
-        (&[("OTEL_TRACES_SAMPLER", "traceidratio"), ("OTEL_TRACES_SAMPLER_ARG", "1.5")], Sampler::TraceIdRatio(1.0), 1),
-        (&[("OTEL_TRACES_SAMPLER", "traceidratio"), ("OTEL_TRACES_SAMPLER_ARG", "-0.1")], Sampler::TraceIdRatio(1.0), 1),
-        (&[("OTEL_TRACES_SAMPLER", "traceidratio"), ("OTEL_TRACES_SAMPLER_ARG", "abc")], Sampler::TraceIdRatio(1.0), 1),
-        (&[("OTEL_TRACES_SAMPLER", "parentbased_always_off")], Sampler::ParentBased(Box::new(Sampler::AlwaysOff)), 0),
+    type Case<'a> = (&'a [(&'a str, &'a str)], Sampler, usize);
+    let cases: &[Case<'_>] = &[
         (
-            &[("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"), ("OTEL_TRACES_SAMPLER_ARG", "0.1")],
+            &[("OTEL_TRACES_SAMPLER", "always_on")],
+            Sampler::AlwaysOn,
+            0,
+        ),
+        (
+            &[("OTEL_TRACES_SAMPLER", "ALWAYS_OFF")],
+            Sampler::AlwaysOff,
+            0,
+        ),
+        (
+            &[
+                ("OTEL_TRACES_SAMPLER", "traceidratio"),
+                ("OTEL_TRACES_SAMPLER_ARG", "0.25"),
+            ],
+            Sampler::TraceIdRatio(0.25),
+            0,
+        ),
+        (
+            &[("OTEL_TRACES_SAMPLER", "traceidratio")],
+            Sampler::TraceIdRatio(1.0),
+            0,
+        ),
+        (
+            &[
+                ("OTEL_TRACES_SAMPLER", "traceidratio"),
+                ("OTEL_TRACES_SAMPLER_ARG", "1.5"),
+            ],
+            Sampler::TraceIdRatio(1.0),
+            1,
+        ),
+        (
+            &[
+                ("OTEL_TRACES_SAMPLER", "traceidratio"),
+                ("OTEL_TRACES_SAMPLER_ARG", "-0.1"),
+            ],
+            Sampler::TraceIdRatio(1.0),
+            1,
+        ),
+        (
+            &[
+                ("OTEL_TRACES_SAMPLER", "traceidratio"),
+                ("OTEL_TRACES_SAMPLER_ARG", "abc"),
+            ],
+            Sampler::TraceIdRatio(1.0),
+            1,
+        ),
+        (
+            &[("OTEL_TRACES_SAMPLER", "parentbased_always_off")],
+            Sampler::ParentBased(Box::new(Sampler::AlwaysOff)),
+            0,
+        ),
+        (
+            &[
+                ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+                ("OTEL_TRACES_SAMPLER_ARG", "0.1"),
+            ],
             Sampler::ParentBased(Box::new(Sampler::TraceIdRatio(0.1))),
             0,
         ),
-        (&[("OTEL_TRACES_SAMPLER", "sometimes")], Sampler::default(), 1),
+        (
+            &[("OTEL_TRACES_SAMPLER", "sometimes")],
+            Sampler::default(),
+            1,
+        ),
     ];
     for (vars, expected, n_issues) in cases {
         let (c, issues) = lossy(vars);
         assert_eq!(c.sampler(), expected, "{vars:?}");
         assert_eq!(issues.len(), *n_issues, "{vars:?}: {issues:?}");
     }
-    let err = Config::from_vars([("OTEL_TRACES_SAMPLER", "traceidratio"), ("OTEL_TRACES_SAMPLER_ARG", "abc")]).unwrap_err();
+    let err = Config::from_vars([
+        ("OTEL_TRACES_SAMPLER", "traceidratio"),
+        ("OTEL_TRACES_SAMPLER_ARG", "abc"),
+    ])
+    .unwrap_err();
     assert_eq!(
         err.to_string(),
         "1 invalid environment variable: OTEL_TRACES_SAMPLER_ARG=\"abc\" is not a number between 0 and 1"
@@ -110,11 +181,21 @@ fn samplers_by_name_and_argument() {
 fn propagators_are_deduplicated_and_none_empties_the_list() {
     let (c, issues) = lossy(&[("OTEL_PROPAGATORS", "b3, tracecontext,b3,baggage")]);
     assert!(issues.is_empty());
-    assert_eq!(c.propagators(), &[Propagator::B3, Propagator::TraceContext, Propagator::Baggage]);
+    assert_eq!(
+        c.propagators(),
+        &[
+            Propagator::B3,
+            Propagator::TraceContext,
+            Propagator::Baggage
+        ]
+    );
     let (c, _) = lossy(&[("OTEL_PROPAGATORS", "none")]);
     assert!(c.propagators().is_empty());
     let (c, issues) = lossy(&[("OTEL_PROPAGATORS", "tracecontext,xray,b3multi")]);
-    assert_eq!(c.propagators(), &[Propagator::TraceContext, Propagator::B3Multi]);
+    assert_eq!(
+        c.propagators(),
+        &[Propagator::TraceContext, Propagator::B3Multi]
+    );
     assert_eq!(vars_of(&issues), ["OTEL_PROPAGATORS"]);
     assert!(issues[0].expected.contains("`xray` is unknown"));
 }
@@ -130,8 +211,14 @@ fn exporters_by_signal() {
     assert_eq!(c.exporter(Signal::Traces), ExporterKind::Otlp);
     assert_eq!(c.exporter(Signal::Metrics), ExporterKind::Prometheus);
     assert_eq!(c.exporter(Signal::Logs), ExporterKind::None);
-    let (c, issues) = lossy(&[("OTEL_TRACES_EXPORTER", "prometheus"), ("OTEL_LOGS_EXPORTER", "jaeger")]);
-    assert_eq!(vars_of(&issues), ["OTEL_TRACES_EXPORTER", "OTEL_LOGS_EXPORTER"]);
+    let (c, issues) = lossy(&[
+        ("OTEL_TRACES_EXPORTER", "prometheus"),
+        ("OTEL_LOGS_EXPORTER", "jaeger"),
+    ]);
+    assert_eq!(
+        vars_of(&issues),
+        ["OTEL_TRACES_EXPORTER", "OTEL_LOGS_EXPORTER"]
+    );
     assert_eq!(c.exporter(Signal::Traces), ExporterKind::Console);
 }
 
@@ -140,7 +227,10 @@ fn an_endpoint_alone_selects_otlp() {
     let (c, _) = lossy(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318")]);
     assert_eq!(c.exporter(Signal::Traces), ExporterKind::Otlp);
     assert_eq!(c.exporter(Signal::Logs), ExporterKind::Otlp);
-    let (c, _) = lossy(&[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://collector:4318/v1/traces")]);
+    let (c, _) = lossy(&[(
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "http://collector:4318/v1/traces",
+    )]);
     assert_eq!(c.exporter(Signal::Traces), ExporterKind::Otlp);
     assert_eq!(c.exporter(Signal::Logs), ExporterKind::Console);
 }
@@ -148,40 +238,81 @@ fn an_endpoint_alone_selects_otlp() {
 #[test]
 fn endpoints_join_as_the_specification_says() {
     let cases = [
-        (vec![("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318")], "http://c:4318/v1/traces"),
-        (vec![("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318/")], "http://c:4318/v1/traces"),
-        (vec![("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318/x/")], "http://c:4318/x/v1/traces"),
-        (vec![("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318/x")], "http://c:4318/x/v1/traces"),
-        (vec![("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://c:4318")], "http://c:4318/"),
-        (vec![("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://c:4318/custom")], "http://c:4318/custom"),
+        (
+            vec![("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318")],
+            "http://c:4318/v1/traces",
+        ),
+        (
+            vec![("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318/")],
+            "http://c:4318/v1/traces",
+        ),
+        (
+            vec![("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318/x/")],
+            "http://c:4318/x/v1/traces",
+        ),
+        (
+            vec![("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318/x")],
+            "http://c:4318/x/v1/traces",
+        ),
+        (
+            vec![("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://c:4318")],
+            "http://c:4318/",
+        ),
+        (
+            vec![("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://c:4318/custom")],
+            "http://c:4318/custom",
+        ),
         (
             vec![
                 ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://generic:4318"),
-                ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://specific:4318/v1/traces"),
+                (
+                    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                    "http://specific:4318/v1/traces",
+                ),
             ],
             "http://specific:4318/v1/traces",
         ),
         (
-            vec![("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"), ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317/")],
+            vec![
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317/"),
+            ],
             "http://c:4317/",
         ),
         (
-            vec![("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"), ("OTEL_EXPORTER_OTLP_ENDPOINT", "c:4317"), ("OTEL_EXPORTER_OTLP_INSECURE", "true")],
+            vec![
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "c:4317"),
+                ("OTEL_EXPORTER_OTLP_INSECURE", "true"),
+            ],
             "http://c:4317",
         ),
-        (vec![("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")], "http://localhost:4317"),
+        (
+            vec![("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")],
+            "http://localhost:4317",
+        ),
     ];
     for (vars, expected) in cases {
         let (c, issues) = lossy(&vars);
         assert!(issues.is_empty(), "{vars:?}: {issues:?}");
-        assert_eq!(c.otlp(Signal::Traces).unwrap().endpoint, expected, "{vars:?}");
+        assert_eq!(
+            c.otlp(Signal::Traces).unwrap().endpoint,
+            expected,
+            "{vars:?}"
+        );
     }
     // The generic endpoint still applies to the other signals.
     let (c, _) = lossy(&[
         ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://generic:4318"),
-        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://specific:4318/v1/traces"),
+        (
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "http://specific:4318/v1/traces",
+        ),
     ]);
-    assert_eq!(c.otlp(Signal::Logs).unwrap().endpoint, "http://generic:4318/v1/logs");
+    assert_eq!(
+        c.otlp(Signal::Logs).unwrap().endpoint,
+        "http://generic:4318/v1/logs"
+    );
 }
 
 #[test]
@@ -201,7 +332,9 @@ fn bad_endpoints_protocols_and_compression_are_named() {
             "OTEL_EXPORTER_OTLP_TRACES_INSECURE",
         ]
     );
-    assert!(issues[1].to_string().contains("one of grpc, http/protobuf, http/json"));
+    assert!(issues[1]
+        .to_string()
+        .contains("one of grpc, http/protobuf, http/json"));
 }
 
 #[test]
@@ -221,7 +354,10 @@ fn per_signal_settings_beat_generic_ones() {
     assert_eq!(t.timeout, Some(Duration::from_millis(2500)));
     assert_eq!(
         t.headers,
-        vec![("api-key".to_string(), "secret".to_string()), ("x-tenant".to_string(), "b".to_string())]
+        vec![
+            ("api-key".to_string(), "secret".to_string()),
+            ("x-tenant".to_string(), "b".to_string())
+        ]
     );
     assert_eq!(c.otlp(Signal::Logs).unwrap().protocol, Protocol::HttpJson);
 }
@@ -248,13 +384,19 @@ fn a_bad_escape_drops_all_resource_attributes() {
     assert!(issues.is_empty());
     assert_eq!(
         c.resource_attributes,
-        vec![("team".to_string(), "pay ments".to_string()), ("region".to_string(), "eu".to_string())]
+        vec![
+            ("team".to_string(), "pay ments".to_string()),
+            ("region".to_string(), "eu".to_string())
+        ]
     );
 }
 
 #[test]
 fn batch_must_fit_in_queue() {
-    let (c, issues) = lossy(&[("OTEL_BSP_MAX_QUEUE_SIZE", "100"), ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "512")]);
+    let (c, issues) = lossy(&[
+        ("OTEL_BSP_MAX_QUEUE_SIZE", "100"),
+        ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "512"),
+    ]);
     assert_eq!(c.traces_batch().max_queue_size, 100);
     assert_eq!(c.traces_batch().max_export_batch_size, 100);
     assert_eq!(vars_of(&issues), ["OTEL_BSP_MAX_EXPORT_BATCH_SIZE"]);
@@ -287,8 +429,17 @@ fn limits_and_metric_intervals() {
         ("OTEL_EXPORTER_PROMETHEUS_PORT", "70000"),
     ]);
     assert_eq!(c.span_limits(), (64, 10, 128));
-    assert_eq!(c.metric_export(), (Duration::from_secs(1), Duration::from_millis(500)));
-    assert_eq!(vars_of(&issues), ["OTEL_SPAN_LINK_COUNT_LIMIT", "OTEL_EXPORTER_PROMETHEUS_PORT"]);
+    assert_eq!(
+        c.metric_export(),
+        (Duration::from_secs(1), Duration::from_millis(500))
+    );
+    assert_eq!(
+        vars_of(&issues),
+        [
+            "OTEL_SPAN_LINK_COUNT_LIMIT",
+            "OTEL_EXPORTER_PROMETHEUS_PORT"
+        ]
+    );
 }
 
 #[test]
@@ -299,13 +450,21 @@ fn strict_reading_lists_every_bad_variable() {
         ("OTEL_SERVICE_NAME", "fine"),
     ])
     .unwrap_err();
-    let ConfigError::InvalidEnv { issues } = &err else { panic!("{err:?}") };
+    let ConfigError::InvalidEnv { issues } = &err else {
+        panic!("{err:?}")
+    };
     let mut vars = vars_of(issues);
     vars.sort_unstable();
     assert_eq!(vars, ["OTEL_BSP_MAX_QUEUE_SIZE", "OTEL_TRACES_SAMPLER"]);
     let text = err.to_string();
-    assert!(text.starts_with("2 invalid environment variables: "), "{text}");
-    assert!(text.contains("OTEL_BSP_MAX_QUEUE_SIZE=\"-5\" is not a positive integer"), "{text}");
+    assert!(
+        text.starts_with("2 invalid environment variables: "),
+        "{text}"
+    );
+    assert!(
+        text.contains("OTEL_BSP_MAX_QUEUE_SIZE=\"-5\" is not a positive integer"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -316,11 +475,20 @@ fn unrelated_variables_are_ignored() {
 
 #[test]
 fn code_values_are_validated() {
-    let mut c = Config::default();
-    c.sampler = Sampler::ParentBased(Box::new(Sampler::TraceIdRatio(1.5)));
+    let c = Config {
+        sampler: Sampler::ParentBased(Box::new(Sampler::TraceIdRatio(1.5))),
+        ..Config::default()
+    };
     let err = c.validate().unwrap_err();
-    assert_eq!(err.to_string(), "sampler ratio = \"1.5\" is not accepted: expected a number between 0 and 1");
+    assert_eq!(
+        err.to_string(),
+        "sampler ratio = \"1.5\" is not accepted: expected a number between 0 and 1"
+    );
     let mut c = Config::default();
     c.traces_batch.max_export_batch_size = 4096;
-    assert!(c.validate().unwrap_err().to_string().contains("a batch size between 1 and the queue size"));
+    assert!(c
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("a batch size between 1 and the queue size"));
 }

@@ -64,7 +64,9 @@ impl Exporter<SpanData> for ConsoleExporter {
             }
         }
         while self.pending_spans > MAX_PENDING_SPANS {
-            let Some(oldest) = self.order.first().copied() else { break };
+            let Some(oldest) = self.order.first().copied() else {
+                break;
+            };
             let spans = self.take(oldest);
             text.push_str(&render(&spans, &Style::CONSOLE));
         }
@@ -109,7 +111,14 @@ pub(crate) struct Style {
 impl Style {
     pub(crate) const CONSOLE: Style = Style {
         timing: true,
-        hidden: &["busy_ns", "idle_ns", "target", "level", "thread.id", "thread.name"],
+        hidden: &[
+            "busy_ns",
+            "idle_ns",
+            "target",
+            "level",
+            "thread.id",
+            "thread.name",
+        ],
         hidden_prefixes: &["code."],
     };
     /// Deterministic: no ids, times, thread or source-line attributes.
@@ -143,10 +152,17 @@ pub(crate) fn render(spans: &[SpanData], style: &Style) -> String {
     let mut traces: BTreeMap<(SystemTime, u128), Vec<&SpanData>> = BTreeMap::new();
     let mut by_trace: HashMap<TraceId, Vec<&SpanData>> = HashMap::new();
     for span in spans {
-        by_trace.entry(span.span_context.trace_id()).or_default().push(span);
+        by_trace
+            .entry(span.span_context.trace_id())
+            .or_default()
+            .push(span);
     }
     for (trace, members) in by_trace {
-        let first = members.iter().map(|s| s.start_time).min().unwrap_or(SystemTime::UNIX_EPOCH);
+        let first = members
+            .iter()
+            .map(|s| s.start_time)
+            .min()
+            .unwrap_or(SystemTime::UNIX_EPOCH);
         traces.insert((first, u128::from_be_bytes(trace.to_bytes())), members);
     }
     let mut out = String::new();
@@ -167,7 +183,9 @@ pub(crate) fn render(spans: &[SpanData], style: &Style) -> String {
             }
         }
         let order = |a: &&SpanData, b: &&SpanData| {
-            a.start_time.cmp(&b.start_time).then_with(|| a.name.cmp(&b.name))
+            a.start_time
+                .cmp(&b.start_time)
+                .then_with(|| a.name.cmp(&b.name))
         };
         roots.sort_by(order);
         for list in children.values_mut() {
@@ -199,7 +217,10 @@ fn write_span(
         SpanKind::Consumer => out.push_str(" [consumer]"),
     }
     if style.timing {
-        let took = span.end_time.duration_since(span.start_time).unwrap_or_default();
+        let took = span
+            .end_time
+            .duration_since(span.start_time)
+            .unwrap_or_default();
         let _ = write!(out, " {}", human(took));
     }
     match &span.status {
@@ -210,7 +231,11 @@ fn write_span(
             let _ = write!(out, " ERROR: {description}");
         }
     }
-    let mut attrs: Vec<&KeyValue> = span.attributes.iter().filter(|kv| style.shows(kv.key.as_str())).collect();
+    let mut attrs: Vec<&KeyValue> = span
+        .attributes
+        .iter()
+        .filter(|kv| style.shows(kv.key.as_str()))
+        .collect();
     if !style.timing {
         attrs.sort_by(|a, b| a.key.as_str().cmp(b.key.as_str()));
     }
@@ -218,56 +243,96 @@ fn write_span(
     out.push('\n');
 
     let inner = format!("{prefix}{}", if last { "   " } else { "│  " });
-    let kids = children.get(&span.span_context.span_id());
-    let has_kids = kids.is_some_and(|k| !k.is_empty());
-    let bar = if has_kids { "│" } else { " " };
-    for event in span.events.iter() {
-        let _ = write!(out, "{inner}{bar}  ");
+    // Events and child spans interleaved by time, so the tree reads as a timeline.
+    enum Item<'a> {
+        Event(&'a opentelemetry::trace::Event),
+        Child(&'a SpanData),
+    }
+    let mut items: Vec<(SystemTime, Item<'_>)> = span
+        .events
+        .iter()
+        .map(|e| (e.timestamp, Item::Event(e)))
+        .collect();
+    if let Some(kids) = children.get(&span.span_context.span_id()) {
+        items.extend(kids.iter().map(|k| (k.start_time, Item::Child(k))));
+    }
+    items.sort_by_key(|(t, _)| *t);
+    for link in span.links.iter() {
+        let _ = write!(out, "{inner}├→ link");
         if style.timing {
-            let offset = event.timestamp.duration_since(span.start_time).unwrap_or_default();
-            let _ = write!(out, "+{} ", human(offset));
+            let _ = write!(
+                out,
+                " {}:{}",
+                link.span_context.trace_id(),
+                link.span_context.span_id()
+            );
         }
-        let level = event
-            .attributes
-            .iter()
-            .find(|kv| kv.key.as_str() == "level")
-            .map(|kv| kv.value.to_string());
-        if let Some(level) = level {
-            let _ = write!(out, "{level} ");
-        }
-        out.push_str(&event.name);
-        let mut attrs: Vec<&KeyValue> = event
-            .attributes
-            .iter()
-            .filter(|kv| !matches!(kv.key.as_str(), "level" | "target") && style.shows(kv.key.as_str()))
-            .filter(|kv| !kv.key.as_str().starts_with("code."))
-            .collect();
-        if !style.timing {
-            attrs.sort_by(|a, b| a.key.as_str().cmp(b.key.as_str()));
-        }
-        write_attrs(out, attrs);
         out.push('\n');
     }
     if span.events.dropped_count > 0 {
-        let _ = writeln!(out, "{inner}{bar}  ({} more events dropped)", span.events.dropped_count);
+        let _ = writeln!(
+            out,
+            "{inner}├• ({} more events dropped)",
+            span.events.dropped_count
+        );
     }
-    for link in span.links.iter() {
-        let _ = write!(out, "{inner}{bar}  link");
-        if style.timing {
-            let _ = write!(out, " {}:{}", link.span_context.trace_id(), link.span_context.span_id());
-        }
-        out.push('\n');
-    }
-    if let Some(kids) = kids {
-        let n = kids.len();
-        for (i, kid) in kids.iter().enumerate() {
-            write_span(out, kid, children, &inner, i + 1 == n, style);
+    let n = items.len();
+    for (i, (_, item)) in items.into_iter().enumerate() {
+        let last_item = i + 1 == n;
+        match item {
+            Item::Child(kid) => write_span(out, kid, children, &inner, last_item, style),
+            Item::Event(event) => write_event(out, span, event, &inner, last_item, style),
         }
     }
 }
 
+fn write_event(
+    out: &mut String,
+    span: &SpanData,
+    event: &opentelemetry::trace::Event,
+    prefix: &str,
+    last: bool,
+    style: &Style,
+) {
+    let _ = write!(out, "{prefix}{}", if last { "└• " } else { "├• " });
+    if style.timing {
+        let offset = event
+            .timestamp
+            .duration_since(span.start_time)
+            .unwrap_or_default();
+        let _ = write!(out, "+{} ", human(offset));
+    }
+    if let Some(level) = event
+        .attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == "level")
+    {
+        let _ = write!(out, "{} ", level.value);
+    }
+    out.push_str(&event.name);
+    let mut attrs: Vec<&KeyValue> = event
+        .attributes
+        .iter()
+        .filter(|kv| !matches!(kv.key.as_str(), "level" | "target") && style.shows(kv.key.as_str()))
+        .filter(|kv| !kv.key.as_str().starts_with("code."))
+        .collect();
+    if !style.timing {
+        attrs.sort_by(|a, b| a.key.as_str().cmp(b.key.as_str()));
+    }
+    write_attrs(out, attrs);
+    out.push('\n');
+}
+
 fn write_attrs(out: &mut String, attrs: Vec<&KeyValue>) {
-    for (i, kv) in attrs.into_iter().enumerate() {
+    let shown = attrs.into_iter().filter(|kv| match &kv.value {
+        // Empty lists (an error's empty `exception.stacktrace`) say nothing.
+        Value::Array(a) => !a
+            .to_string()
+            .trim_matches(|c| c == '[' || c == ']')
+            .is_empty(),
+        _ => true,
+    });
+    for (i, kv) in shown.enumerate() {
         out.push_str(if i == 0 { "  " } else { " " });
         let _ = write!(out, "{}=", kv.key);
         match &kv.value {

@@ -59,9 +59,10 @@ impl Encoding for Traces {
         json: bool,
     ) -> Result<Vec<u8>, String> {
         let request = ExportTraceServiceRequest {
-            resource_spans: opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope(
-                items, resource,
-            ),
+            resource_spans:
+                opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope(
+                    items, resource,
+                ),
         };
         if json {
             serde_json::to_vec(&request).map_err(|e| e.to_string())
@@ -109,11 +110,12 @@ impl<E: Encoding> OtlpExporter<E> {
         if self.transport.is_none() {
             let transport = match self.target.protocol {
                 Protocol::Grpc => {
-                    let mut endpoint = tonic::transport::Endpoint::from_shared(self.target.endpoint.clone())
-                        .map_err(|e| ExportError::Connect {
-                            endpoint: self.target.endpoint.clone(),
-                            reason: e.to_string(),
-                        })?;
+                    let mut endpoint =
+                        tonic::transport::Endpoint::from_shared(self.target.endpoint.clone())
+                            .map_err(|e| ExportError::Connect {
+                                endpoint: self.target.endpoint.clone(),
+                                reason: e.to_string(),
+                            })?;
                     if let Some(t) = self.target.timeout {
                         endpoint = endpoint.connect_timeout(t).timeout(t);
                     }
@@ -187,10 +189,13 @@ impl<E: Encoding> OtlpExporter<E> {
                 let request = request
                     .body(Full::new(Bytes::from(body)))
                     .map_err(|e| ExportError::Encode(e.to_string()))?;
-                let response = client.request(request).await.map_err(|e| ExportError::Connect {
-                    endpoint: endpoint.clone(),
-                    reason: connect_reason(&e),
-                })?;
+                let response = client
+                    .request(request)
+                    .await
+                    .map_err(|e| ExportError::Connect {
+                        endpoint: endpoint.clone(),
+                        reason: connect_reason(&e),
+                    })?;
                 let status = response.status();
                 let retry_after = response
                     .headers()
@@ -291,7 +296,10 @@ pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
         return Some(Duration::from_secs(secs));
     }
     let when = httpdate::parse_http_date(value).ok()?;
-    Some(when.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+    Some(
+        when.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 fn grpc_error(endpoint: &str, status: &tonic::Status) -> ExportError {
@@ -325,7 +333,11 @@ fn status_message(body: &[u8], json: bool) -> Option<String> {
     let message = if json {
         serde_json::from_slice::<serde_json::Value>(body)
             .ok()
-            .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_string))
+            .and_then(|v| {
+                v.get("message")
+                    .and_then(|m| m.as_str())
+                    .map(str::to_string)
+            })
     } else {
         RpcStatus::decode(body).ok().map(|s| s.message)
     };
@@ -407,7 +419,10 @@ mod tests {
         assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
         let later = SystemTime::now() + Duration::from_secs(120);
         let d = parse_retry_after(&httpdate::fmt_http_date(later)).unwrap();
-        assert!(d > Duration::from_secs(100) && d <= Duration::from_secs(120), "{d:?}");
+        assert!(
+            d > Duration::from_secs(100) && d <= Duration::from_secs(120),
+            "{d:?}"
+        );
         assert_eq!(
             parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
             Some(Duration::ZERO)

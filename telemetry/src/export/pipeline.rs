@@ -102,7 +102,9 @@ impl<T: Send + 'static> Pipeline<T> {
     pub(crate) fn push(&self, item: T) {
         self.stats.received.fetch_add(1, Ordering::Relaxed);
         if self.tx.try_send(item).is_err() {
-            self.stats.dropped_queue_full.fetch_add(1, Ordering::Relaxed);
+            self.stats
+                .dropped_queue_full
+                .fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -195,7 +197,10 @@ impl<T: Send + 'static> Worker<T> {
     }
 
     async fn serve(mut self) {
-        let delay = self.batch_config.schedule_delay.max(Duration::from_millis(1));
+        let delay = self
+            .batch_config
+            .schedule_delay
+            .max(Duration::from_millis(1));
         let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + delay, delay);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -300,9 +305,13 @@ impl<T: Send + 'static> Worker<T> {
         match outcome {
             Ok(Delivered { rejected, message }) => {
                 let rejected = rejected.min(n);
-                self.stats.exported.fetch_add(n - rejected, Ordering::Release);
+                self.stats
+                    .exported
+                    .fetch_add(n - rejected, Ordering::Release);
                 if rejected > 0 {
-                    self.stats.dropped_rejected.fetch_add(rejected, Ordering::Release);
+                    self.stats
+                        .dropped_rejected
+                        .fetch_add(rejected, Ordering::Release);
                 }
                 if let Some(message) = message {
                     crate::diagnostics::warn(
@@ -319,7 +328,9 @@ impl<T: Send + 'static> Worker<T> {
                 if deadline.is_some() {
                     self.stats.dropped_shutdown.fetch_add(n, Ordering::Release);
                 } else {
-                    self.stats.dropped_export_failed.fetch_add(n, Ordering::Release);
+                    self.stats
+                        .dropped_export_failed
+                        .fetch_add(n, Ordering::Release);
                 }
                 self.stats.failed_exports.fetch_add(1, Ordering::Relaxed);
                 crate::diagnostics::warn(

@@ -1,0 +1,435 @@
+//! A fake OTLP collector for tests: gRPC (opentelemetry-proto's generated server) and
+//! HTTP (hyper) on 127.0.0.1 with an ephemeral port, answering from a script and
+//! keeping every decoded request. It runs on its own thread and runtime, so it keeps
+//! answering whatever the test's own runtime is doing.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::io::Read as _;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::trace::v1::Span;
+use prost::Message as _;
+
+/// What the collector answers to one request.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// Accept everything.
+    Ok,
+    /// Accept with a partial success.
+    Partial {
+        rejected: i64,
+        message: &'static str,
+    },
+    /// HTTP only: this status, with an optional `Retry-After` value.
+    Http {
+        status: u16,
+        retry_after: Option<&'static str>,
+    },
+    /// gRPC only: this code, with an optional `RetryInfo` delay.
+    Grpc {
+        code: tonic::Code,
+        retry_info: Option<Duration>,
+    },
+    /// Never answer (the request is still recorded).
+    Hang,
+    /// Answer OK after this long.
+    Delay(Duration),
+}
+
+/// One request as it arrived.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub path: String,
+    pub content_type: Option<String>,
+    pub content_encoding: Option<String>,
+    pub headers: Vec<(String, String)>,
+    /// The body after gunzip (HTTP), for golden checks of the JSON encoding.
+    pub body: Vec<u8>,
+    pub request: ExportTraceServiceRequest,
+}
+
+#[derive(Default)]
+struct State {
+    script: Mutex<VecDeque<Reply>>,
+    otherwise: Mutex<Option<Reply>>,
+    received: Mutex<Vec<Received>>,
+}
+
+impl State {
+    fn next_reply(&self) -> Reply {
+        if let Some(r) = self.script.lock().unwrap().pop_front() {
+            return r;
+        }
+        self.otherwise
+            .lock()
+            .unwrap()
+            .clone()
+            .expect("fake collector: a request arrived that the test did not script")
+    }
+}
+
+/// Which protocol the fake collector speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wire {
+    Grpc,
+    Http,
+}
+
+pub struct FakeCollector {
+    pub addr: SocketAddr,
+    pub wire: Wire,
+    state: Arc<State>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FakeCollector {
+    /// Starts a collector that answers `Ok` to everything.
+    pub fn start(wire: Wire) -> FakeCollector {
+        let c = FakeCollector::scripted(wire, []);
+        c.otherwise(Reply::Ok);
+        c
+    }
+
+    /// Starts a collector that answers these replies in order, and fails the test on
+    /// any request past them unless [`otherwise`](Self::otherwise) is set.
+    pub fn scripted(wire: Wire, replies: impl IntoIterator<Item = Reply>) -> FakeCollector {
+        let state = Arc::new(State::default());
+        state.script.lock().unwrap().extend(replies);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let st = state.clone();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                match wire {
+                    Wire::Grpc => serve_grpc(listener, st, stopped).await,
+                    Wire::Http => serve_http(listener, st, stopped).await,
+                }
+            });
+        });
+        FakeCollector {
+            addr,
+            wire,
+            state,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    /// The reply once the script is used up.
+    pub fn otherwise(&self, reply: Reply) {
+        *self.state.otherwise.lock().unwrap() = Some(reply);
+    }
+
+    /// The base endpoint to configure (`http://127.0.0.1:PORT`).
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn requests(&self) -> Vec<Received> {
+        self.state.received.lock().unwrap().clone()
+    }
+
+    /// Every span received, in arrival order.
+    pub fn spans(&self) -> Vec<Span> {
+        self.requests()
+            .into_iter()
+            .flat_map(|r| r.request.resource_spans)
+            .flat_map(|rs| rs.scope_spans)
+            .flat_map(|ss| ss.spans)
+            .collect()
+    }
+
+    pub fn span_count(&self) -> usize {
+        self.spans().len()
+    }
+}
+
+impl Drop for FakeCollector {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+// ---- gRPC ----------------------------------------------------------------------------
+
+struct Grpc(Arc<State>);
+
+#[tonic::async_trait]
+impl TraceService for Grpc {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let headers = request
+            .metadata()
+            .iter()
+            .filter_map(|kv| match kv {
+                tonic::metadata::KeyAndValueRef::Ascii(k, v) => {
+                    Some((k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+                }
+                _ => None,
+            })
+            .collect::<Vec<_>>();
+        let encoding = headers
+            .iter()
+            .find(|(k, _)| k == "grpc-encoding")
+            .map(|(_, v)| v.clone());
+        let body = request.get_ref().encode_to_vec();
+        self.0.received.lock().unwrap().push(Received {
+            path: "/opentelemetry.proto.collector.trace.v1.TraceService/Export".into(),
+            content_type: Some("application/grpc".into()),
+            content_encoding: encoding,
+            headers,
+            body,
+            request: request.into_inner(),
+        });
+        match self.0.next_reply() {
+            Reply::Ok => Ok(tonic::Response::new(ExportTraceServiceResponse::default())),
+            Reply::Partial { rejected, message } => {
+                Ok(tonic::Response::new(ExportTraceServiceResponse {
+                    partial_success: Some(ExportTracePartialSuccess {
+                        rejected_spans: rejected,
+                        error_message: message.to_string(),
+                    }),
+                }))
+            }
+            Reply::Grpc { code, retry_info } => Err(grpc_status(code, retry_info)),
+            Reply::Http { .. } => panic!("fake collector: HTTP reply scripted for gRPC"),
+            Reply::Hang => std::future::pending().await,
+            Reply::Delay(d) => {
+                tokio::time::sleep(d).await;
+                Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+            }
+        }
+    }
+}
+
+async fn serve_grpc(
+    listener: tokio::net::TcpListener,
+    state: Arc<State>,
+    stopped: tokio::sync::oneshot::Receiver<()>,
+) {
+    let service = TraceServiceServer::new(Grpc(state))
+        .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
+    tonic::transport::Server::builder()
+        .add_service(service)
+        .serve_with_incoming_shutdown(
+            tonic::transport::server::TcpIncoming::from(listener),
+            async {
+                let _ = stopped.await;
+            },
+        )
+        .await
+        .unwrap();
+}
+
+/// `google.rpc.Status` with a `RetryInfo` detail, as collectors send it.
+fn grpc_status(code: tonic::Code, retry_info: Option<Duration>) -> tonic::Status {
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct RpcStatus {
+        #[prost(int32, tag = "1")]
+        code: i32,
+        #[prost(string, tag = "2")]
+        message: String,
+        #[prost(message, repeated, tag = "3")]
+        details: Vec<Any>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct Any {
+        #[prost(string, tag = "1")]
+        type_url: String,
+        #[prost(bytes = "vec", tag = "2")]
+        value: Vec<u8>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct RetryInfo {
+        #[prost(message, optional, tag = "1")]
+        retry_delay: Option<ProtoDuration>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct ProtoDuration {
+        #[prost(int64, tag = "1")]
+        seconds: i64,
+        #[prost(int32, tag = "2")]
+        nanos: i32,
+    }
+    let message = format!("scripted {code:?}");
+    match retry_info {
+        None => tonic::Status::new(code, message),
+        Some(d) => {
+            let info = RetryInfo {
+                retry_delay: Some(ProtoDuration {
+                    seconds: d.as_secs() as i64,
+                    nanos: d.subsec_nanos() as i32,
+                }),
+            };
+            let status = RpcStatus {
+                code: code as i32,
+                message: message.clone(),
+                details: vec![Any {
+                    type_url: "type.googleapis.com/google.rpc.RetryInfo".into(),
+                    value: info.encode_to_vec(),
+                }],
+            };
+            tonic::Status::with_details(code, message, Bytes::from(status.encode_to_vec()))
+        }
+    }
+}
+
+// ---- HTTP ----------------------------------------------------------------------------
+
+async fn serve_http(
+    listener: tokio::net::TcpListener,
+    state: Arc<State>,
+    mut stopped: tokio::sync::oneshot::Receiver<()>,
+) {
+    loop {
+        let stream = tokio::select! {
+            _ = &mut stopped => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(_) => continue,
+            },
+        };
+        let state = state.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| handle_http(req, state.clone()));
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+async fn handle_http(
+    req: http::Request<hyper::body::Incoming>,
+    state: Arc<State>,
+) -> Result<http::Response<Full<Bytes>>, Infallible> {
+    let (parts, body) = req.into_parts();
+    let raw = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let content_type = header("content-type");
+    let content_encoding = header("content-encoding");
+    let body = if content_encoding.as_deref() == Some("gzip") {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(raw.as_ref())
+            .read_to_end(&mut out)
+            .expect("fake collector: bad gzip body");
+        out
+    } else {
+        raw.to_vec()
+    };
+    let json = content_type.as_deref() == Some("application/json");
+    let request = if json {
+        serde_json::from_slice::<ExportTraceServiceRequest>(&body)
+            .expect("fake collector: bad OTLP/JSON body")
+    } else {
+        ExportTraceServiceRequest::decode(body.as_slice())
+            .expect("fake collector: bad OTLP/protobuf body")
+    };
+    state.received.lock().unwrap().push(Received {
+        path: parts.uri.path().to_string(),
+        content_type: content_type.clone(),
+        content_encoding,
+        headers: parts
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect(),
+        body,
+        request,
+    });
+    let ok = |response: ExportTraceServiceResponse| {
+        let (body, ct) = if json {
+            (serde_json::to_vec(&response).unwrap(), "application/json")
+        } else {
+            (response.encode_to_vec(), "application/x-protobuf")
+        };
+        http::Response::builder()
+            .status(200)
+            .header("content-type", ct)
+            .body(Full::new(Bytes::from(body)))
+            .unwrap()
+    };
+    Ok(match state.next_reply() {
+        Reply::Ok => ok(ExportTraceServiceResponse::default()),
+        Reply::Partial { rejected, message } => ok(ExportTraceServiceResponse {
+            partial_success: Some(ExportTracePartialSuccess {
+                rejected_spans: rejected,
+                error_message: message.to_string(),
+            }),
+        }),
+        Reply::Http {
+            status,
+            retry_after,
+        } => {
+            let mut b = http::Response::builder().status(status);
+            if let Some(ra) = retry_after {
+                b = b.header("retry-after", ra);
+            }
+            b.body(Full::new(Bytes::new())).unwrap()
+        }
+        Reply::Grpc { .. } => panic!("fake collector: gRPC reply scripted for HTTP"),
+        Reply::Hang => std::future::pending().await,
+        Reply::Delay(d) => {
+            tokio::time::sleep(d).await;
+            ok(ExportTraceServiceResponse::default())
+        }
+    })
+}
+
+/// Telemetry pointed at a fake collector, with a short batch delay and the given
+/// shutdown timeout.
+pub fn telemetry_for(
+    collector: &FakeCollector,
+    protocol: telemetry::Protocol,
+    shutdown_timeout: Duration,
+) -> telemetry::Telemetry {
+    telemetry::Telemetry::builder()
+        .service_name("fake-collector-test")
+        .endpoint(collector.endpoint())
+        .protocol(protocol)
+        .traces_batch(telemetry::BatchConfig {
+            schedule_delay: Duration::from_millis(50),
+            ..telemetry::BatchConfig::TRACES
+        })
+        .shutdown_timeout(shutdown_timeout)
+        .build()
+        .expect("telemetry for the fake collector")
+}
