@@ -259,6 +259,7 @@ pub struct Config {
     pub(crate) prometheus_host: String,
     pub(crate) prometheus_port: u16,
     pub(crate) shutdown_timeout: Duration,
+    pub(crate) resilience: crate::export::resilient::ResilienceConfig,
 }
 
 impl Default for Config {
@@ -284,6 +285,7 @@ impl Default for Config {
             prometheus_host: "localhost".to_string(),
             prometheus_port: 9464,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            resilience: Default::default(),
         }
     }
 }

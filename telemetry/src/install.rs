@@ -2,7 +2,6 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,10 +21,13 @@ use crate::config::{
     BatchConfig, Compression, Config, ExporterKind, Propagator, Protocol, Sampler, Signal,
 };
 use crate::error::{BuildError, ConfigError, EnvIssue, InitError, ShutdownError};
+use crate::export::circuit::CircuitBreakerConfig;
 use crate::export::console::ConsoleExporter;
-use crate::export::otlp::{OtlpExporter, Traces};
+use crate::export::otlp::{OtlpTransport, Traces};
 use crate::export::pipeline::Pipeline;
-use crate::export::Exporter;
+use crate::export::resilient::RetryBufferConfig;
+use crate::export::retry::RetryConfig;
+use crate::health::{HealthReport, SignalHealth, SignalReport};
 use crate::layer::TelemetryLayer;
 use crate::propagation::Propagators;
 
@@ -190,6 +192,26 @@ impl TelemetryBuilder {
     setter!(
         /// How long between metric pushes. Default: `OTEL_METRIC_EXPORT_INTERVAL`, else 60 s.
         metric_export_interval, "metrics.interval", Duration, |c, v| c.metric_export_interval = v);
+
+    /// How failed exports are retried (one retry loop for every signal). Default:
+    /// [`RetryConfig::default`]: 100 ms doubling by 1.5 up to 2 s, with ±50 % jitter,
+    /// at most 5 tries and 10 s per batch.
+    pub fn retry(self, retry: RetryConfig) -> Self {
+        let check = retry.validate();
+        self.op_checked("retry", check, move |c| c.resilience.retry = retry)
+    }
+
+    /// When the circuit breaker opens and for how long. Default: open after 5
+    /// consecutive failed requests, for 30 s, then one probe.
+    pub fn circuit_breaker(self, circuit: CircuitBreakerConfig) -> Self {
+        self.op("circuit", move |c| c.resilience.circuit = circuit)
+    }
+
+    /// Bounds of the retry buffer. Default: 150,000 items or 64 MiB, about 30 s of
+    /// 5,000 spans/s.
+    pub fn retry_buffer(self, buffer: RetryBufferConfig) -> Self {
+        self.op("retry_buffer", move |c| c.resilience.buffer = buffer)
+    }
 
     /// The sampler. Default: `OTEL_TRACES_SAMPLER` / `_ARG`, else
     /// `parentbased_always_on`. A ratio outside 0..=1 fails `build()`.
@@ -401,7 +423,7 @@ struct Inner {
     resource: Resource,
     provider: Option<SdkTracerProvider>,
     tracer: Option<SdkTracer>,
-    traces: Option<Arc<Pipeline<SpanData>>>,
+    traces: Option<(Arc<Pipeline<SpanData>>, String)>,
     propagators: Arc<Propagators>,
     warnings: Vec<EnvIssue>,
     shutdown: Mutex<Option<ShutdownReport>>,
@@ -463,33 +485,44 @@ impl Telemetry {
         let mut tracer = None;
         let mut traces = None;
         if config.enabled {
-            let exporter: Option<Box<dyn Exporter<SpanData>>> =
-                match config.exporter(Signal::Traces) {
-                    ExporterKind::Otlp => Some(Box::new(OtlpExporter::<Traces>::new(
-                        config.otlp(Signal::Traces)?,
-                        &resource,
-                    ))),
-                    ExporterKind::Console => Some(Box::<ConsoleExporter>::default()),
-                    ExporterKind::None | ExporterKind::Prometheus => None,
-                };
             let mut builder = SdkTracerProvider::builder()
                 .with_resource(resource.clone())
                 .with_sampler(sdk_sampler(&config.sampler))
                 .with_max_attributes_per_span(config.span_attribute_limit)
                 .with_max_events_per_span(config.span_event_limit)
                 .with_max_links_per_span(config.span_link_limit);
-            if let Some(exporter) = exporter {
-                let mut batch = config.traces_batch;
-                if config.exporter(Signal::Traces) == ExporterKind::Console {
+            let mut batch = config.traces_batch;
+            let mut resilience = config.resilience;
+            let pipeline = match config.exporter(Signal::Traces) {
+                ExporterKind::Otlp => {
+                    let target = config.otlp(Signal::Traces)?;
+                    resilience.attempt_timeout = target.timeout;
+                    Some(Pipeline::start(
+                        Signal::Traces,
+                        batch,
+                        resilience,
+                        OtlpTransport::<Traces>::new(target, &resource),
+                    )?)
+                }
+                ExporterKind::Console => {
                     // A person is watching: print soon after a trace ends.
                     batch.schedule_delay = batch.schedule_delay.min(Duration::from_millis(500));
+                    Some(Pipeline::start(
+                        Signal::Traces,
+                        batch,
+                        resilience,
+                        ConsoleExporter::default(),
+                    )?)
                 }
-                let pipeline = Arc::new(Pipeline::start(Signal::Traces, batch, exporter)?);
+                ExporterKind::None | ExporterKind::Prometheus => None,
+            };
+            if let Some(pipeline) = pipeline {
+                let pipeline = Arc::new(pipeline);
                 builder = builder.with_span_processor(QueueProcessor {
                     pipeline: pipeline.clone(),
                     flush_timeout: config.shutdown_timeout,
                 });
-                traces = Some(pipeline);
+                traces = Some((pipeline, target_name(&config, Signal::Traces)));
             }
             for hook in hooks {
                 builder = hook(builder);
@@ -574,7 +607,34 @@ impl Telemetry {
 
     /// Counters of the span pipeline so far.
     pub fn traces_report(&self) -> SignalReport {
-        SignalReport::of(self.inner.traces.as_deref())
+        self.inner
+            .traces
+            .as_ref()
+            .map(|(p, _)| SignalReport::from_snapshot(&p.stats.snapshot()))
+            .unwrap_or_default()
+    }
+
+    /// What every export pipeline is doing: circuit state, failures, queue and buffer
+    /// depth, counters. Cheap enough to serve on every health check.
+    ///
+    /// ```
+    /// let telemetry = telemetry::Telemetry::builder().build()?;
+    /// let health = telemetry.health();
+    /// assert!(health.healthy);
+    /// assert_eq!(health.traces.unwrap().exporter, "console");
+    /// # Ok::<(), telemetry::Error>(())
+    /// ```
+    pub fn health(&self) -> HealthReport {
+        let traces = self
+            .inner
+            .traces
+            .as_ref()
+            .map(|(p, target)| SignalHealth::from_snapshot(target, &p.stats.snapshot()));
+        let healthy = [&traces].iter().all(|s| {
+            s.as_ref()
+                .is_none_or(|h| h.circuit == crate::CircuitState::Closed)
+        });
+        HealthReport { healthy, traces }
     }
 
     /// Exports everything recorded so far, waiting at most the shutdown timeout.
@@ -584,7 +644,7 @@ impl Telemetry {
     /// [`ShutdownError::Export`] when it refused, [`ShutdownError::AlreadyShutdown`]
     /// after a shutdown.
     pub fn force_flush(&self) -> Result<(), ShutdownError> {
-        if let Some(p) = &self.inner.traces {
+        if let Some((p, _)) = &self.inner.traces {
             p.flush(self.inner.config.shutdown_timeout)?;
         }
         if let Some(provider) = &self.inner.provider {
@@ -611,7 +671,7 @@ impl Telemetry {
         }
         let timeout = self.inner.config.shutdown_timeout;
         let result = match &self.inner.traces {
-            Some(p) => p.shutdown(timeout),
+            Some((p, _)) => p.shutdown(timeout),
             None => Ok(()),
         };
         if let Some(provider) = &self.inner.provider {
@@ -670,47 +730,6 @@ impl Drop for TelemetryGuard {
     }
 }
 
-/// What happened to one signal's items: every item received is exported, dropped or
-/// still pending.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct SignalReport {
-    /// Items handed to the pipeline.
-    pub received: u64,
-    /// Items the collector (or console) accepted.
-    pub exported: u64,
-    /// Items dropped, for any reason.
-    pub dropped: u64,
-    /// Items dropped because the queue was full.
-    pub dropped_queue_full: u64,
-    /// Items dropped because their export failed.
-    pub dropped_export_failed: u64,
-    /// Items the collector rejected in a partial success.
-    pub dropped_rejected: u64,
-    /// Items still queued when the shutdown timeout ran out.
-    pub dropped_shutdown: u64,
-    /// Items queued or being exported right now.
-    pub pending: u64,
-}
-
-impl SignalReport {
-    fn of<T>(pipeline: Option<&Pipeline<T>>) -> SignalReport {
-        let Some(p) = pipeline else {
-            return SignalReport::default();
-        };
-        let s = &p.stats;
-        SignalReport {
-            received: s.received.load(Ordering::Acquire),
-            exported: s.exported.load(Ordering::Acquire),
-            dropped: s.dropped(),
-            dropped_queue_full: s.dropped_queue_full.load(Ordering::Acquire),
-            dropped_export_failed: s.dropped_export_failed.load(Ordering::Acquire),
-            dropped_rejected: s.dropped_rejected.load(Ordering::Acquire),
-            dropped_shutdown: s.dropped_shutdown.load(Ordering::Acquire),
-            pending: s.pending(),
-        }
-    }
-}
-
 /// What [`Telemetry::shutdown`] delivered, per signal.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
@@ -750,6 +769,18 @@ impl SpanProcessor for QueueProcessor {
             Err(ShutdownError::Timeout { timeout, .. }) => Err(OTelSdkError::Timeout(timeout)),
             Err(e) => Err(OTelSdkError::InternalFailure(e.to_string())),
         }
+    }
+}
+
+fn target_name(config: &Config, signal: Signal) -> String {
+    match config.exporter(signal) {
+        ExporterKind::Otlp => config
+            .otlp(signal)
+            .map(|t| format!("otlp {} {}", t.protocol.as_str(), t.endpoint))
+            .unwrap_or_else(|_| "otlp".to_string()),
+        ExporterKind::Console => "console".to_string(),
+        ExporterKind::Prometheus => "prometheus".to_string(),
+        ExporterKind::None => "none".to_string(),
     }
 }
 

@@ -83,6 +83,7 @@ mod config;
 mod diagnostics;
 mod error;
 mod export;
+mod health;
 mod install;
 mod layer;
 mod propagation;
@@ -101,8 +102,12 @@ pub use config::{
     Signal,
 };
 pub use error::{BuildError, ConfigError, EnvIssue, Error, InitError, ShutdownError};
+pub use export::circuit::{CircuitBreakerConfig, CircuitState};
+pub use export::resilient::RetryBufferConfig;
+pub use export::retry::RetryConfig;
 pub use export::{ExportError, GrpcCode};
-pub use install::{ShutdownReport, SignalReport, Telemetry, TelemetryBuilder, TelemetryGuard};
+pub use health::{CircuitTransitions, DroppedByReason, HealthReport, SignalHealth, SignalReport};
+pub use install::{ShutdownReport, Telemetry, TelemetryBuilder, TelemetryGuard};
 pub use layer::TelemetryLayer;
 pub use propagation::{B3Propagator, HeaderExtractor, HeaderInjector, Propagators};
 pub use resource::SDK_NAME;

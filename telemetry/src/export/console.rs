@@ -10,7 +10,10 @@ use opentelemetry::trace::{SpanId, SpanKind, Status, TraceId};
 use opentelemetry::{KeyValue, Value};
 use opentelemetry_sdk::trace::SpanData;
 
-use super::{BoxFuture, Delivered, ExportError, Exporter};
+use std::sync::{Arc, Mutex};
+
+use super::resilient::Transport;
+use super::{BoxFuture, Delivered, ExportError};
 
 /// Spans waiting for their root before printing; past this, the oldest traces print
 /// as they are.
@@ -41,8 +44,53 @@ impl ConsoleExporter {
     }
 }
 
-impl Exporter<SpanData> for ConsoleExporter {
-    fn export(&mut self, batch: Vec<SpanData>) -> BoxFuture<'_, Result<Delivered, ExportError>> {
+/// Console payloads are delivered exactly once (printing never fails), so the batch
+/// is taken out of its cell when sent.
+pub(crate) type ConsolePayload = Arc<Mutex<Vec<SpanData>>>;
+
+impl Transport<SpanData> for ConsoleExporter {
+    type Payload = ConsolePayload;
+
+    fn encode(&mut self, batch: Vec<SpanData>) -> Result<ConsolePayload, ExportError> {
+        Ok(Arc::new(Mutex::new(batch)))
+    }
+
+    fn size(&self, payload: &ConsolePayload) -> u64 {
+        payload.lock().map(|b| b.len() as u64 * 512).unwrap_or(0)
+    }
+
+    fn send(
+        &mut self,
+        payload: &ConsolePayload,
+    ) -> BoxFuture<'static, Result<Delivered, ExportError>> {
+        let batch = match payload.lock() {
+            Ok(mut b) => std::mem::take(&mut *b),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        };
+        self.print_batch(batch);
+        Box::pin(async { Ok(Delivered::default()) })
+    }
+
+    fn target(&self) -> &str {
+        "console"
+    }
+
+    fn shutdown(&mut self) {
+        let mut text = String::new();
+        for trace in std::mem::take(&mut self.order) {
+            if let Some(spans) = self.pending.remove(&trace) {
+                text.push_str(&render(&spans, &Style::CONSOLE));
+            }
+        }
+        self.pending_spans = 0;
+        if !text.is_empty() {
+            self.print(&text);
+        }
+    }
+}
+
+impl ConsoleExporter {
+    fn print_batch(&mut self, batch: Vec<SpanData>) {
         let mut complete = Vec::new();
         for span in batch {
             let trace = span.span_context.trace_id();
@@ -70,24 +118,6 @@ impl Exporter<SpanData> for ConsoleExporter {
             let spans = self.take(oldest);
             text.push_str(&render(&spans, &Style::CONSOLE));
         }
-        if !text.is_empty() {
-            self.print(&text);
-        }
-        Box::pin(async { Ok(Delivered::default()) })
-    }
-
-    fn target(&self) -> &str {
-        "console"
-    }
-
-    fn shutdown(&mut self) {
-        let mut text = String::new();
-        for trace in std::mem::take(&mut self.order) {
-            if let Some(spans) = self.pending.remove(&trace) {
-                text.push_str(&render(&spans, &Style::CONSOLE));
-            }
-        }
-        self.pending_spans = 0;
         if !text.is_empty() {
             self.print(&text);
         }

@@ -9,9 +9,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+pub(crate) mod circuit;
 pub(crate) mod console;
 pub(crate) mod otlp;
 pub(crate) mod pipeline;
+pub(crate) mod resilient;
+pub(crate) mod retry;
 
 /// A boxed, sendable future, as the exporter trait returns.
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -120,15 +123,4 @@ impl fmt::Debug for GrpcCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}({})", self.name(), self.0)
     }
-}
-
-/// Sends batches of one signal somewhere. Called from the export thread only, one
-/// call at a time.
-pub(crate) trait Exporter<T>: Send + 'static {
-    /// Sends one batch.
-    fn export(&mut self, batch: Vec<T>) -> BoxFuture<'_, Result<Delivered, ExportError>>;
-    /// Where batches go, for messages (an URL, `console`, ...).
-    fn target(&self) -> &str;
-    /// Called once when the pipeline stops, after the last export.
-    fn shutdown(&mut self) {}
 }

@@ -5,11 +5,12 @@
 use std::io::Write as _;
 use std::marker::PhantomData;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::{BufMut as _, Bytes};
 use http_body_util::{BodyExt as _, Full, Limited};
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
@@ -19,7 +20,8 @@ use opentelemetry_sdk::trace::SpanData;
 use prost::Message as _;
 use tonic::codec::{BufferSettings, Codec, EncodeBuf, Encoder};
 
-use super::{BoxFuture, Delivered, ExportError, Exporter, GrpcCode};
+use super::resilient::Transport;
+use super::{BoxFuture, Delivered, ExportError, GrpcCode};
 use crate::config::{Compression, OtlpTarget, Protocol};
 
 /// OTLP's limit on a request body.
@@ -82,182 +84,105 @@ impl Encoding for Traces {
     }
 }
 
-/// An OTLP exporter for one signal.
-pub(crate) struct OtlpExporter<E: Encoding> {
-    target: OtlpTarget,
+/// The OTLP transport of one signal: encodes each batch once, sends it as many times
+/// as the [`Resilient`](super::resilient::Resilient) exporter asks.
+pub(crate) struct OtlpTransport<E: Encoding> {
+    target: Arc<OtlpTarget>,
     resource: ResourceAttributesWithSchema,
-    transport: Option<Transport>,
+    client: Option<Client>,
     _encoding: PhantomData<E>,
 }
 
-enum Transport {
+#[derive(Clone)]
+enum Client {
     Grpc(tonic::client::Grpc<tonic::transport::Channel>),
-    Http(Client<HttpConnector, Full<Bytes>>),
+    Http(hyper_util::client::legacy::Client<HttpConnector, Full<Bytes>>),
 }
 
-impl<E: Encoding> OtlpExporter<E> {
+impl<E: Encoding> OtlpTransport<E> {
     pub(crate) fn new(target: OtlpTarget, resource: &opentelemetry_sdk::Resource) -> Self {
-        OtlpExporter {
-            target,
+        OtlpTransport {
+            target: Arc::new(target),
             resource: resource.into(),
-            transport: None,
+            client: None,
             _encoding: PhantomData,
         }
     }
 
     /// Made lazily, on the export thread, where the runtime lives.
-    fn transport(&mut self) -> Result<&mut Transport, ExportError> {
-        if self.transport.is_none() {
-            let transport = match self.target.protocol {
-                Protocol::Grpc => {
-                    let mut endpoint =
-                        tonic::transport::Endpoint::from_shared(self.target.endpoint.clone())
-                            .map_err(|e| ExportError::Connect {
-                                endpoint: self.target.endpoint.clone(),
-                                reason: e.to_string(),
-                            })?;
-                    if let Some(t) = self.target.timeout {
-                        endpoint = endpoint.connect_timeout(t).timeout(t);
-                    }
-                    let mut grpc = tonic::client::Grpc::new(endpoint.connect_lazy());
-                    if self.target.compression == Compression::Gzip {
-                        grpc = grpc
-                            .send_compressed(tonic::codec::CompressionEncoding::Gzip)
-                            .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
-                    }
-                    Transport::Grpc(grpc)
-                }
-                Protocol::HttpProtobuf | Protocol::HttpJson => {
-                    let mut connector = HttpConnector::new();
-                    connector.set_connect_timeout(self.target.timeout);
-                    connector.set_nodelay(true);
-                    Transport::Http(Client::builder(TokioExecutor::new()).build(connector))
-                }
-            };
-            self.transport = Some(transport);
+    fn client(&mut self) -> Result<Client, ExportError> {
+        if let Some(c) = &self.client {
+            return Ok(c.clone());
         }
-        self.transport.as_mut().ok_or(ExportError::Shutdown)
-    }
-
-    async fn send(&mut self, body: Vec<u8>) -> Result<Delivered, ExportError> {
-        let endpoint = self.target.endpoint.clone();
-        let json = self.target.protocol == Protocol::HttpJson;
-        let gzip = self.target.compression == Compression::Gzip;
-        let headers = self.target.headers.clone();
-        match self.transport()? {
-            Transport::Grpc(grpc) => {
-                let mut request = tonic::Request::new(Bytes::from(body));
-                for (k, v) in &headers {
-                    if let (Ok(k), Ok(v)) = (
-                        tonic::metadata::MetadataKey::from_str(&k.to_ascii_lowercase()),
-                        tonic::metadata::MetadataValue::try_from(v.as_str()),
-                    ) {
-                        request.metadata_mut().insert(k, v);
-                    }
-                }
-                grpc.ready().await.map_err(|e| ExportError::Connect {
-                    endpoint: endpoint.clone(),
+        let client = match self.target.protocol {
+            Protocol::Grpc => {
+                let mut endpoint = tonic::transport::Endpoint::from_shared(
+                    self.target.endpoint.clone(),
+                )
+                .map_err(|e| ExportError::Connect {
+                    endpoint: self.target.endpoint.clone(),
                     reason: e.to_string(),
                 })?;
-                let path = http::uri::PathAndQuery::from_static(E::GRPC_PATH);
-                match grpc
-                    .unary(request, path, RawCodec::<E::Response>(PhantomData))
-                    .await
-                {
-                    Ok(response) => Ok(E::partial(response.get_ref())),
-                    Err(status) => Err(grpc_error(&endpoint, &status)),
+                if let Some(t) = self.target.timeout {
+                    endpoint = endpoint.connect_timeout(t);
                 }
+                let mut grpc = tonic::client::Grpc::new(endpoint.connect_lazy());
+                if self.target.compression == Compression::Gzip {
+                    grpc = grpc
+                        .send_compressed(tonic::codec::CompressionEncoding::Gzip)
+                        .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
+                }
+                Client::Grpc(grpc)
             }
-            Transport::Http(client) => {
-                let body = if gzip { gzip_bytes(&body)? } else { body };
-                let mut request = http::Request::post(endpoint.as_str())
-                    .header(
-                        http::header::CONTENT_TYPE,
-                        if json {
-                            "application/json"
-                        } else {
-                            "application/x-protobuf"
-                        },
-                    )
-                    .header(http::header::USER_AGENT, USER_AGENT);
-                if gzip {
-                    request = request.header(http::header::CONTENT_ENCODING, "gzip");
-                }
-                for (k, v) in &headers {
-                    request = request.header(k.as_str(), v.as_str());
-                }
-                let request = request
-                    .body(Full::new(Bytes::from(body)))
-                    .map_err(|e| ExportError::Encode(e.to_string()))?;
-                let response = client
-                    .request(request)
-                    .await
-                    .map_err(|e| ExportError::Connect {
-                        endpoint: endpoint.clone(),
-                        reason: connect_reason(&e),
-                    })?;
-                let status = response.status();
-                let retry_after = response
-                    .headers()
-                    .get(http::header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(parse_retry_after);
-                let is_json = response
-                    .headers()
-                    .get(http::header::CONTENT_TYPE)
-                    .and_then(|v| v.to_str().ok())
-                    .is_some_and(|ct| ct.starts_with("application/json"));
-                let body = match Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
-                    .collect()
-                    .await
-                {
-                    Ok(collected) => collected.to_bytes(),
-                    Err(e) => {
-                        if status.is_success() {
-                            // OTLP: an oversized response is a permanent error.
-                            return Err(ExportError::Http {
-                                endpoint,
-                                status: status.as_u16(),
-                                retry_after: None,
-                                message: Some(format!("unreadable response body: {e}")),
-                            });
-                        }
-                        Bytes::new()
-                    }
-                };
-                if status.is_success() {
-                    let decoded = if is_json {
-                        serde_json::from_slice::<E::Response>(&body).ok()
-                    } else {
-                        E::Response::decode(body.as_ref()).ok()
-                    };
-                    Ok(decoded.map(|r| E::partial(&r)).unwrap_or_default())
-                } else {
-                    Err(ExportError::Http {
-                        endpoint,
-                        status: status.as_u16(),
-                        retry_after,
-                        message: status_message(&body, is_json),
-                    })
-                }
+            Protocol::HttpProtobuf | Protocol::HttpJson => {
+                let mut connector = HttpConnector::new();
+                connector.set_connect_timeout(self.target.timeout);
+                connector.set_nodelay(true);
+                Client::Http(
+                    hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+                        .build(connector),
+                )
             }
-        }
+        };
+        self.client = Some(client.clone());
+        Ok(client)
     }
 }
 
-impl<E: Encoding> Exporter<E::Item> for OtlpExporter<E> {
-    fn export(&mut self, batch: Vec<E::Item>) -> BoxFuture<'_, Result<Delivered, ExportError>> {
-        Box::pin(async move {
-            let json = self.target.protocol == Protocol::HttpJson;
-            let body = E::encode(batch, &self.resource, json).map_err(ExportError::Encode)?;
-            if body.len() > MAX_REQUEST_BYTES {
-                return Err(ExportError::Encode(format!(
-                    "the request is {} bytes, over OTLP's limit of {MAX_REQUEST_BYTES}",
-                    body.len()
-                )));
-            }
-            self.send(body).await
-        })
+impl<E: Encoding> Transport<E::Item> for OtlpTransport<E> {
+    type Payload = Bytes;
+
+    fn encode(&mut self, batch: Vec<E::Item>) -> Result<Bytes, ExportError> {
+        let json = self.target.protocol == Protocol::HttpJson;
+        let body = E::encode(batch, &self.resource, json).map_err(ExportError::Encode)?;
+        if body.len() > MAX_REQUEST_BYTES {
+            return Err(ExportError::Encode(format!(
+                "the request is {} bytes, over OTLP's limit of {MAX_REQUEST_BYTES}",
+                body.len()
+            )));
+        }
+        let body = if self.target.compression == Compression::Gzip
+            && self.target.protocol != Protocol::Grpc
+        {
+            gzip_bytes(&body)?
+        } else {
+            body
+        };
+        Ok(Bytes::from(body))
+    }
+
+    fn size(&self, payload: &Bytes) -> u64 {
+        payload.len() as u64
+    }
+
+    fn send(&mut self, payload: &Bytes) -> BoxFuture<'static, Result<Delivered, ExportError>> {
+        let target = self.target.clone();
+        let payload = payload.clone();
+        match self.client() {
+            Ok(Client::Grpc(grpc)) => Box::pin(send_grpc::<E>(grpc, target, payload)),
+            Ok(Client::Http(client)) => Box::pin(send_http::<E>(client, target, payload)),
+            Err(e) => Box::pin(async move { Err(e) }),
+        }
     }
 
     fn target(&self) -> &str {
@@ -265,8 +190,133 @@ impl<E: Encoding> Exporter<E::Item> for OtlpExporter<E> {
     }
 
     fn shutdown(&mut self) {
-        self.transport = None;
+        self.client = None;
     }
+}
+
+async fn send_grpc<E: Encoding>(
+    mut grpc: tonic::client::Grpc<tonic::transport::Channel>,
+    target: Arc<OtlpTarget>,
+    body: Bytes,
+) -> Result<Delivered, ExportError> {
+    let mut request = tonic::Request::new(body);
+    for (k, v) in &target.headers {
+        if let (Ok(k), Ok(v)) = (
+            tonic::metadata::MetadataKey::from_str(&k.to_ascii_lowercase()),
+            tonic::metadata::MetadataValue::try_from(v.as_str()),
+        ) {
+            request.metadata_mut().insert(k, v);
+        }
+    }
+    if let Some(t) = target.timeout {
+        request.set_timeout(t);
+    }
+    grpc.ready().await.map_err(|e| ExportError::Connect {
+        endpoint: target.endpoint.clone(),
+        reason: reason_of(&e),
+    })?;
+    let path = http::uri::PathAndQuery::from_static(E::GRPC_PATH);
+    match grpc
+        .unary(request, path, RawCodec::<E::Response>(PhantomData))
+        .await
+    {
+        Ok(response) => Ok(E::partial(response.get_ref())),
+        Err(status) => Err(grpc_error(&target.endpoint, &status)),
+    }
+}
+
+async fn send_http<E: Encoding>(
+    client: hyper_util::client::legacy::Client<HttpConnector, Full<Bytes>>,
+    target: Arc<OtlpTarget>,
+    body: Bytes,
+) -> Result<Delivered, ExportError> {
+    let endpoint = target.endpoint.as_str();
+    let json = target.protocol == Protocol::HttpJson;
+    let mut request = http::Request::post(endpoint)
+        .header(
+            http::header::CONTENT_TYPE,
+            if json {
+                "application/json"
+            } else {
+                "application/x-protobuf"
+            },
+        )
+        .header(http::header::USER_AGENT, USER_AGENT);
+    if target.compression == Compression::Gzip {
+        request = request.header(http::header::CONTENT_ENCODING, "gzip");
+    }
+    for (k, v) in &target.headers {
+        request = request.header(k.as_str(), v.as_str());
+    }
+    let request = request
+        .body(Full::new(body))
+        .map_err(|e| ExportError::Encode(e.to_string()))?;
+    let response = client
+        .request(request)
+        .await
+        .map_err(|e| ExportError::Connect {
+            endpoint: endpoint.to_string(),
+            reason: reason_of(&e),
+        })?;
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_retry_after);
+    let is_json = response
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    let body = match Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
+        .collect()
+        .await
+    {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) => {
+            if status.is_success() {
+                // OTLP: an oversized response is a permanent error.
+                return Err(ExportError::Http {
+                    endpoint: endpoint.to_string(),
+                    status: status.as_u16(),
+                    retry_after: None,
+                    message: Some(format!("unreadable response body: {e}")),
+                });
+            }
+            Bytes::new()
+        }
+    };
+    if status.is_success() {
+        let decoded = if is_json {
+            serde_json::from_slice::<E::Response>(&body).ok()
+        } else {
+            E::Response::decode(body.as_ref()).ok()
+        };
+        Ok(decoded.map(|r| E::partial(&r)).unwrap_or_default())
+    } else {
+        Err(ExportError::Http {
+            endpoint: endpoint.to_string(),
+            status: status.as_u16(),
+            retry_after,
+            message: status_message(&body, is_json),
+        })
+    }
+}
+
+/// The most useful words of an error chain: the innermost I/O error's kind (e.g.
+/// `connection refused`) when there is one, the whole chain otherwise.
+fn reason_of(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    let mut chain = Vec::new();
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            return io.kind().to_string();
+        }
+        chain.push(s.to_string());
+        source = s.source();
+    }
+    chain.join(": ")
 }
 
 const USER_AGENT: &str = concat!("telemetry-rust/", env!("CARGO_PKG_VERSION"));
@@ -277,16 +327,6 @@ fn gzip_bytes(body: &[u8]) -> Result<Vec<u8>, ExportError> {
         .write_all(body)
         .and_then(|()| encoder.finish())
         .map_err(|e| ExportError::Encode(format!("gzip: {e}")))
-}
-
-fn connect_reason(e: &hyper_util::client::legacy::Error) -> String {
-    let mut reason = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        reason = format!("{reason}: {s}");
-        source = s.source();
-    }
-    reason
 }
 
 /// Parses `Retry-After` as seconds or an HTTP date.
@@ -303,6 +343,16 @@ pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
 }
 
 fn grpc_error(endpoint: &str, status: &tonic::Status) -> ExportError {
+    // A failed connection shows as UNAVAILABLE with an I/O error inside.
+    if let Some(source) = std::error::Error::source(status) {
+        let reason = reason_of(source);
+        if status.code() == tonic::Code::Unavailable && !reason.is_empty() {
+            return ExportError::Connect {
+                endpoint: endpoint.to_string(),
+                reason,
+            };
+        }
+    }
     ExportError::Grpc {
         endpoint: endpoint.to_string(),
         code: GrpcCode(status.code() as i32),

@@ -1,47 +1,21 @@
 //! The batching pipeline: a bounded queue filled by the application and drained by a
-//! background thread that owns its own current-thread tokio runtime.
+//! background thread that owns its own current-thread tokio runtime and drives the
+//! [`Resilient`] exporter.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc as std_mpsc, Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc as std_mpsc, Arc};
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use super::{Delivered, ExportError, Exporter};
+use super::resilient::{ResilienceConfig, Resilient, Stats, Transport};
+use super::retry::Jitter;
+use super::ExportError;
 use crate::config::{BatchConfig, Signal};
 use crate::error::{BuildError, ShutdownError};
 
-/// Counters of one pipeline. Every item received is, at any moment, either exported,
-/// dropped (with a reason) or pending (queued or in a batch being exported).
-#[derive(Debug, Default)]
-pub(crate) struct Stats {
-    pub received: AtomicU64,
-    pub exported: AtomicU64,
-    pub dropped_queue_full: AtomicU64,
-    pub dropped_export_failed: AtomicU64,
-    pub dropped_rejected: AtomicU64,
-    pub dropped_shutdown: AtomicU64,
-    pub failed_exports: AtomicU64,
-    pub last_error: Mutex<Option<(SystemTime, ExportError)>>,
-}
-
-impl Stats {
-    pub(crate) fn dropped(&self) -> u64 {
-        self.dropped_queue_full.load(Ordering::Relaxed)
-            + self.dropped_export_failed.load(Ordering::Relaxed)
-            + self.dropped_rejected.load(Ordering::Relaxed)
-            + self.dropped_shutdown.load(Ordering::Relaxed)
-    }
-    pub(crate) fn pending(&self) -> u64 {
-        let received = self.received.load(Ordering::Acquire);
-        received
-            .saturating_sub(self.exported.load(Ordering::Acquire))
-            .saturating_sub(self.dropped())
-    }
-}
-
 enum Control {
-    Flush(std_mpsc::SyncSender<Result<(), ExportError>>),
+    Flush(Instant, std_mpsc::SyncSender<Result<(), ExportError>>),
     Shutdown(Instant, std_mpsc::SyncSender<Result<(), ExportError>>),
 }
 
@@ -58,29 +32,38 @@ impl<T> std::fmt::Debug for Pipeline<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pipeline")
             .field("signal", &self.signal)
-            .field("stats", &self.stats)
             .finish()
     }
 }
 
 impl<T: Send + 'static> Pipeline<T> {
     /// Starts the export thread.
-    pub(crate) fn start(
+    pub(crate) fn start<X: Transport<T>>(
         signal: Signal,
         batch: BatchConfig,
-        exporter: Box<dyn Exporter<T>>,
+        resilience: ResilienceConfig,
+        transport: X,
     ) -> Result<Pipeline<T>, BuildError> {
-        let (tx, rx) = mpsc::channel(batch.max_queue_size);
+        let (tx, rx) = mpsc::channel(batch.max_queue_size.max(1));
         let (ctl, ctl_rx) = mpsc::unbounded_channel();
         let stats = Arc::new(Stats::default());
+        let engine = Resilient::new(
+            signal,
+            transport,
+            resilience,
+            stats.clone(),
+            Jitter::from_entropy(),
+        );
         let worker = Worker {
             signal,
-            batch_config: batch,
-            exporter,
+            config: batch,
+            engine,
             rx,
+            rx_open: true,
             ctl_rx,
             stats: stats.clone(),
             batch: Vec::with_capacity(batch.max_export_batch_size),
+            batch_due: None,
         };
         std::thread::Builder::new()
             .name(format!("telemetry-export-{}", signal.as_str()))
@@ -100,32 +83,39 @@ impl<T: Send + 'static> Pipeline<T> {
 
     /// Enqueues one item; never blocks. A full queue drops the item and counts it.
     pub(crate) fn push(&self, item: T) {
-        self.stats.received.fetch_add(1, Ordering::Relaxed);
+        self.stats.received.fetch_add(1, Ordering::SeqCst);
         if self.tx.try_send(item).is_err() {
-            self.stats
-                .dropped_queue_full
-                .fetch_add(1, Ordering::Relaxed);
+            self.stats.dropped_queue_full.fetch_add(1, Ordering::SeqCst);
         }
     }
 
-    /// Exports everything enqueued so far, waiting at most `timeout`.
+    /// Delivers everything enqueued so far, waiting at most `timeout`; what is left
+    /// stays buffered.
     pub(crate) fn flush(&self, timeout: Duration) -> Result<(), ShutdownError> {
         if self.shut_down.load(Ordering::Acquire) {
             return Err(ShutdownError::AlreadyShutdown);
         }
         let (reply, wait) = std_mpsc::sync_channel(1);
-        self.request(Control::Flush(reply), wait, timeout)
+        self.request(
+            Control::Flush(Instant::now() + timeout, reply),
+            wait,
+            timeout,
+        )
     }
 
-    /// Flushes and stops the export thread, waiting at most `timeout`. A second call
-    /// returns [`ShutdownError::AlreadyShutdown`] at once.
+    /// Delivers what it can within `timeout`, then stops the export thread; whatever
+    /// could not be delivered is counted as dropped (`shutdown`). A second call returns
+    /// [`ShutdownError::AlreadyShutdown`] at once.
     pub(crate) fn shutdown(&self, timeout: Duration) -> Result<(), ShutdownError> {
         if self.shut_down.swap(true, Ordering::AcqRel) {
             return Err(ShutdownError::AlreadyShutdown);
         }
         let (reply, wait) = std_mpsc::sync_channel(1);
-        let deadline = Instant::now() + timeout;
-        self.request(Control::Shutdown(deadline, reply), wait, timeout)
+        self.request(
+            Control::Shutdown(Instant::now() + timeout, reply),
+            wait,
+            timeout,
+        )
     }
 
     pub(crate) fn is_shut_down(&self) -> bool {
@@ -139,209 +129,218 @@ impl<T: Send + 'static> Pipeline<T> {
         timeout: Duration,
     ) -> Result<(), ShutdownError> {
         if self.ctl.send(control).is_err() {
-            // The worker is gone (it only stops after a shutdown).
             return Err(ShutdownError::AlreadyShutdown);
         }
-        match wait.recv_timeout(timeout) {
+        // The worker answers by the deadline; a little slack covers its bookkeeping.
+        match wait.recv_timeout(timeout + Duration::from_millis(250)) {
             Ok(Ok(())) => Ok(()),
+            Ok(Err(ExportError::Timeout { .. })) | Err(_) => Err(ShutdownError::Timeout {
+                signal: self.signal.as_str(),
+                timeout,
+                undelivered: self.stats.snapshot().pending() + self.stats.worker().dropped_shutdown,
+            }),
             Ok(Err(e)) => Err(ShutdownError::Export {
                 signal: self.signal.as_str(),
                 message: e.to_string(),
             }),
-            Err(_) => Err(ShutdownError::Timeout {
-                signal: self.signal.as_str(),
-                timeout,
-                undelivered: self.stats.pending(),
-            }),
         }
     }
 }
 
-struct Worker<T> {
+struct Worker<T, X: Transport<T>> {
     signal: Signal,
-    batch_config: BatchConfig,
-    exporter: Box<dyn Exporter<T>>,
+    config: BatchConfig,
+    engine: Resilient<T, X>,
     rx: mpsc::Receiver<T>,
+    rx_open: bool,
     ctl_rx: mpsc::UnboundedReceiver<Control>,
     stats: Arc<Stats>,
     batch: Vec<T>,
+    batch_due: Option<Instant>,
 }
 
-impl<T: Send + 'static> Worker<T> {
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+impl<T: Send + 'static, X: Transport<T>> Worker<T, X> {
     fn run(mut self) {
-        let runtime = match tokio::runtime::Builder::new_current_thread()
+        match tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
         {
-            Ok(rt) => rt,
+            Ok(runtime) => runtime.block_on(self.serve()),
             Err(e) => {
-                crate::diagnostics::warn(
-                    "runtime",
-                    format_args!(
-                        "{}: could not start the export runtime, nothing will be exported: {e}",
-                        self.signal
-                    ),
-                );
-                self.drain_as_dropped();
-                return;
+                crate::diagnostics::config_warning(format_args!(
+                    "{}: could not start the export runtime, nothing will be exported: {e}",
+                    self.signal
+                ));
+                // Keep the books straight: everything offered is dropped.
+                self.rx.close();
+                while let Ok(item) = self.rx.try_recv() {
+                    self.take(item);
+                }
+                self.seal();
+                self.engine.abandon();
             }
-        };
-        runtime.block_on(self.serve());
+        }
     }
 
-    fn drain_as_dropped(&mut self) {
-        self.rx.close();
-        while let Ok(_item) = self.rx.try_recv() {
-            self.stats.dropped_shutdown.fetch_add(1, Ordering::Relaxed);
+    fn take(&mut self, item: T) {
+        {
+            let mut w = self.stats.worker();
+            w.taken += 1;
+            w.batch += 1;
         }
+        if self.batch.is_empty() {
+            self.batch_due = Some(Instant::now() + self.config.schedule_delay);
+        }
+        self.batch.push(item);
+        if self.batch.len() >= self.config.max_export_batch_size {
+            self.seal();
+        }
+    }
+
+    fn seal(&mut self) {
+        self.batch_due = None;
+        if self.batch.is_empty() {
+            return;
+        }
+        let batch = std::mem::replace(
+            &mut self.batch,
+            Vec::with_capacity(self.config.max_export_batch_size),
+        );
+        self.engine.admit(batch);
     }
 
     async fn serve(mut self) {
-        let delay = self
-            .batch_config
-            .schedule_delay
-            .max(Duration::from_millis(1));
-        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + delay, delay);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            let retry_at = self.engine.start(Instant::now());
+            let wake = earliest(earliest(self.batch_due, retry_at), self.engine.wake_at());
             tokio::select! {
                 biased;
                 control = self.ctl_rx.recv() => match control {
-                    Some(Control::Flush(reply)) => {
-                        let result = self.export_all(None).await;
+                    Some(Control::Flush(deadline, reply)) => {
+                        let result = self.deliver_all(deadline, false).await;
                         let _ = reply.try_send(result);
                     }
                     Some(Control::Shutdown(deadline, reply)) => {
-                        self.rx.close();
-                        let result = self.export_all(Some(deadline)).await;
-                        // Whatever is still here could not be sent in time.
-                        let left = self.batch.len() as u64;
-                        self.batch.clear();
-                        self.stats.dropped_shutdown.fetch_add(left, Ordering::Relaxed);
-                        self.drain_as_dropped();
-                        self.exporter.shutdown();
+                        let result = self.deliver_all(deadline, true).await;
+                        self.finish();
                         let _ = reply.try_send(result);
                         return;
                     }
                     None => {
-                        // The handle is gone without a shutdown: deliver what is here.
-                        self.rx.close();
-                        let _ = self.export_all(None).await;
-                        self.exporter.shutdown();
+                        // The handle is gone without a shutdown: deliver briefly, stop.
+                        let deadline = Instant::now() + self.config.export_timeout.min(Duration::from_secs(5));
+                        let _ = self.deliver_all(deadline, true).await;
+                        self.finish();
                         return;
                     }
                 },
-                item = self.rx.recv() => match item {
+                result = self.engine.in_flight() => self.engine.complete(result, Instant::now()),
+                item = self.rx.recv(), if self.rx_open => match item {
                     Some(item) => {
-                        self.batch.push(item);
-                        if self.batch.len() >= self.batch_config.max_export_batch_size {
-                            let _ = self.export_batch(None).await;
+                        self.take(item);
+                        // Take in whatever else is ready without another trip round.
+                        while let Ok(item) = self.rx.try_recv() {
+                            self.take(item);
                         }
                     }
-                    None => {
-                        let _ = self.export_all(None).await;
-                        self.exporter.shutdown();
-                        return;
-                    }
+                    None => self.rx_open = false,
                 },
-                _ = ticker.tick() => {
-                    if !self.batch.is_empty() {
-                        let _ = self.export_batch(None).await;
+                _ = sleep_until(wake) => {
+                    if self.batch_due.is_some_and(|due| Instant::now() >= due) {
+                        self.seal();
                     }
                 }
             }
         }
     }
 
-    /// Exports everything queued, batch by batch; returns the last error.
-    async fn export_all(&mut self, deadline: Option<Instant>) -> Result<(), ExportError> {
-        let mut result = Ok(());
+    /// Seals and sends everything queued, retrying as usual, until all is delivered or
+    /// the deadline passes (or waiting could not help). At shutdown an open circuit
+    /// gets one last probe, and no new items are taken after the queue is drained.
+    async fn deliver_all(
+        &mut self,
+        deadline: Instant,
+        shutting_down: bool,
+    ) -> Result<(), ExportError> {
+        if shutting_down {
+            self.rx.close();
+            self.rx_open = false;
+            self.engine.force_probe();
+        }
+        while let Ok(item) = self.rx.try_recv() {
+            self.take(item);
+        }
+        self.seal();
         loop {
-            while self.batch.len() < self.batch_config.max_export_batch_size {
-                match self.rx.try_recv() {
-                    Ok(item) => self.batch.push(item),
-                    Err(_) => break,
-                }
+            let now = Instant::now();
+            if self.engine.is_idle() {
+                return Ok(());
             }
-            if self.batch.is_empty() {
-                return result;
-            }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
+            if now >= deadline {
                 return Err(ExportError::Timeout {
-                    endpoint: self.exporter.target().to_string(),
+                    endpoint: self.engine.target().to_string(),
                     timeout: Duration::ZERO,
                 });
             }
-            if let Err(e) = self.export_batch(deadline).await {
-                result = Err(e);
+            let retry_at = self.engine.start(now);
+            if let Some(at) = retry_at.or(self.engine.next_attempt_at()) {
+                if at >= deadline && self.engine.wake_at().is_some() {
+                    // The next try would come too late: give up now, not at the deadline.
+                    return Err(self.engine.last_error().cloned().unwrap_or(
+                        ExportError::Timeout {
+                            endpoint: self.engine.target().to_string(),
+                            timeout: Duration::ZERO,
+                        },
+                    ));
+                }
+            }
+            let wake = earliest(Some(deadline), self.engine.wake_at());
+            tokio::select! {
+                biased;
+                result = self.engine.in_flight() => self.engine.complete(result, Instant::now()),
+                _ = sleep_until(wake) => {}
             }
         }
     }
 
-    async fn export_batch(&mut self, deadline: Option<Instant>) -> Result<(), ExportError> {
-        let batch = std::mem::replace(
-            &mut self.batch,
-            Vec::with_capacity(self.batch_config.max_export_batch_size),
-        );
-        let n = batch.len() as u64;
-        let mut limit = self.batch_config.export_timeout;
-        if let Some(d) = deadline {
-            limit = limit.min(d.saturating_duration_since(Instant::now()));
+    /// Counts whatever is left as dropped at shutdown and stops the transport.
+    fn finish(&mut self) {
+        self.rx.close();
+        while let Ok(item) = self.rx.try_recv() {
+            self.take(item);
         }
-        let outcome = if limit.is_zero() {
-            Err(ExportError::Timeout {
-                endpoint: self.exporter.target().to_string(),
-                timeout: limit,
-            })
-        } else {
-            match tokio::time::timeout(limit, self.exporter.export(batch)).await {
-                Ok(r) => r,
-                Err(_) => Err(ExportError::Timeout {
-                    endpoint: self.exporter.target().to_string(),
-                    timeout: limit,
-                }),
-            }
-        };
-        match outcome {
-            Ok(Delivered { rejected, message }) => {
-                let rejected = rejected.min(n);
-                self.stats
-                    .exported
-                    .fetch_add(n - rejected, Ordering::Release);
-                if rejected > 0 {
-                    self.stats
-                        .dropped_rejected
-                        .fetch_add(rejected, Ordering::Release);
-                }
-                if let Some(message) = message {
-                    crate::diagnostics::warn(
-                        "partial-success",
-                        format_args!(
-                            "{}: the collector rejected {rejected} item(s): {message}",
-                            self.signal
-                        ),
-                    );
-                }
-                Ok(())
-            }
-            Err(e) => {
-                if deadline.is_some() {
-                    self.stats.dropped_shutdown.fetch_add(n, Ordering::Release);
-                } else {
-                    self.stats
-                        .dropped_export_failed
-                        .fetch_add(n, Ordering::Release);
-                }
-                self.stats.failed_exports.fetch_add(1, Ordering::Relaxed);
-                crate::diagnostics::warn(
-                    "export-failed",
-                    format_args!("{}: export of {n} item(s) failed: {e}", self.signal),
-                );
-                if let Ok(mut last) = self.stats.last_error.lock() {
-                    *last = Some((SystemTime::now(), e.clone()));
-                }
-                Err(e)
-            }
+        // Unsent items of the open batch count as shutdown drops, not encoding ones.
+        let left = self.batch.len() as u64;
+        self.batch.clear();
+        if left > 0 {
+            let mut w = self.stats.worker();
+            w.batch -= left;
+            w.dropped_shutdown += left;
         }
+        let abandoned = self.engine.abandon();
+        if abandoned + left > 0 {
+            crate::diagnostics::config_warning(format_args!(
+                "{}: shutdown: {} item(s) could not be delivered to {}",
+                self.signal,
+                abandoned + left,
+                self.engine.target()
+            ));
+        }
+        self.engine.shutdown_transport();
     }
 }

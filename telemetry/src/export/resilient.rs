@@ -1,0 +1,525 @@
+//! [`Resilient`]: the one mechanism, for spans, metrics and logs alike, that stands
+//! between a batch and the collector: a bounded retry buffer (oldest first), one retry
+//! loop with backoff and jitter that honours the server's delay, a circuit breaker
+//! that sees every failed request, and exact accounting of every item.
+//!
+//! It is driven by the export thread's loop ([`super::pipeline`]): the loop asks it
+//! when to wake, lets it start a request, and hands it the request's outcome. A
+//! request in flight never stops new batches from being taken in.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use super::circuit::{CircuitBreaker, CircuitBreakerConfig, CircuitState, Permit, Transition};
+use super::retry::{classify, Jitter, RetryConfig, Verdict};
+use super::{BoxFuture, Delivered, ExportError};
+use crate::config::Signal;
+
+/// Bounds of the retry buffer: batches that failed, or arrived while the circuit was
+/// open, wait here and are delivered oldest first once the collector answers. Past
+/// either bound the oldest batches are dropped and counted (`buffer_full`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryBufferConfig {
+    /// Items held at most. Default: 150,000 (30 s at 5,000 items/s).
+    pub max_items: u64,
+    /// Encoded bytes held at most. Default: 64 MiB.
+    pub max_bytes: u64,
+}
+
+impl Default for RetryBufferConfig {
+    fn default() -> Self {
+        RetryBufferConfig {
+            max_items: 150_000,
+            max_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// Turns batches into requests and sends them. Never retries by itself.
+pub(crate) trait Transport<T>: Send + 'static {
+    /// A batch ready to send, kept as is for retries.
+    type Payload: Send + Sync + 'static;
+    /// Encodes a batch once. An error drops the batch (`non_retryable`).
+    fn encode(&mut self, batch: Vec<T>) -> Result<Self::Payload, ExportError>;
+    /// The payload's size in bytes, for the buffer's bound.
+    fn size(&self, payload: &Self::Payload) -> u64;
+    /// Sends one request. The future owns what it needs, so the loop can keep taking
+    /// in new items while it runs.
+    fn send(
+        &mut self,
+        payload: &Self::Payload,
+    ) -> BoxFuture<'static, Result<Delivered, ExportError>>;
+    /// Where requests go, for messages.
+    fn target(&self) -> &str;
+    /// Called once when the pipeline stops.
+    fn shutdown(&mut self) {}
+}
+
+/// Every counter of one signal. The worker-side counters change together under one
+/// lock, so a snapshot always balances:
+/// `taken = exported + dropped(worker) + batch + buffered + in_flight`.
+#[derive(Debug, Default)]
+pub(crate) struct Stats {
+    /// Items offered by the application.
+    pub received: AtomicU64,
+    /// Items refused because the queue was full.
+    pub dropped_queue_full: AtomicU64,
+    worker: Mutex<Worker>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Worker {
+    pub taken: u64,
+    pub batch: u64,
+    pub buffered: u64,
+    pub buffered_bytes: u64,
+    pub in_flight: u64,
+    pub exported: u64,
+    pub retries: u64,
+    pub requests: u64,
+    pub failed_requests: u64,
+    pub dropped_buffer_full: u64,
+    pub dropped_rejected: u64,
+    pub dropped_non_retryable: u64,
+    pub dropped_shutdown: u64,
+    pub circuit: Option<CircuitState>,
+    pub consecutive_failures: u32,
+    pub opened: u64,
+    pub half_opened: u64,
+    pub closed: u64,
+    pub last_error: Option<(SystemTime, String)>,
+    pub last_success: Option<SystemTime>,
+}
+
+/// A consistent view of a signal's counters.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Snapshot {
+    pub received: u64,
+    pub dropped_queue_full: u64,
+    pub queued: u64,
+    pub worker: Worker,
+}
+
+impl Snapshot {
+    pub(crate) fn pending(&self) -> u64 {
+        self.queued + self.worker.batch + self.worker.buffered + self.worker.in_flight
+    }
+}
+
+impl Stats {
+    pub(crate) fn worker(&self) -> MutexGuard<'_, Worker> {
+        match self.worker.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Reads the worker's counters first, then the application's, so that every item
+    /// the worker knows about was already counted as received.
+    pub(crate) fn snapshot(&self) -> Snapshot {
+        let worker = self.worker().clone();
+        let dropped_queue_full = self.dropped_queue_full.load(Ordering::SeqCst);
+        let received = self.received.load(Ordering::SeqCst);
+        Snapshot {
+            received,
+            dropped_queue_full,
+            queued: received
+                .saturating_sub(dropped_queue_full)
+                .saturating_sub(worker.taken),
+            worker,
+        }
+    }
+}
+
+struct Entry<P> {
+    payload: P,
+    items: u64,
+    bytes: u64,
+    attempts: u32,
+    first_attempt: Option<Instant>,
+}
+
+struct InFlight<P> {
+    entry: Entry<P>,
+    future: BoxFuture<'static, Result<Delivered, ExportError>>,
+}
+
+/// The resilient exporter of one signal; see the module docs.
+pub(crate) struct Resilient<T, X: Transport<T>> {
+    signal: Signal,
+    transport: X,
+    retry: RetryConfig,
+    limits: RetryBufferConfig,
+    breaker: CircuitBreaker,
+    jitter: Jitter,
+    attempt_timeout: Option<Duration>,
+    buffer: VecDeque<Entry<X::Payload>>,
+    in_flight: Option<InFlight<X::Payload>>,
+    next_attempt_at: Option<Instant>,
+    stats: Arc<Stats>,
+    last_error: Option<ExportError>,
+    _items: std::marker::PhantomData<fn(T)>,
+}
+
+/// Settings of the resilient exporter.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct ResilienceConfig {
+    pub retry: RetryConfig,
+    pub circuit: CircuitBreakerConfig,
+    pub buffer: RetryBufferConfig,
+    /// Per request; `None` means no limit.
+    pub attempt_timeout: Option<Duration>,
+}
+
+impl<T, X: Transport<T>> Resilient<T, X> {
+    pub(crate) fn new(
+        signal: Signal,
+        transport: X,
+        config: ResilienceConfig,
+        stats: Arc<Stats>,
+        jitter: Jitter,
+    ) -> Self {
+        stats.worker().circuit = Some(CircuitState::Closed);
+        Resilient {
+            signal,
+            transport,
+            retry: config.retry,
+            limits: config.buffer,
+            breaker: CircuitBreaker::new(config.circuit),
+            jitter,
+            attempt_timeout: config.attempt_timeout,
+            buffer: VecDeque::new(),
+            in_flight: None,
+            next_attempt_at: None,
+            stats,
+            last_error: None,
+            _items: std::marker::PhantomData,
+        }
+    }
+
+    pub(crate) fn target(&self) -> &str {
+        self.transport.target()
+    }
+
+    /// Nothing buffered and nothing in flight.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.buffer.is_empty() && self.in_flight.is_none()
+    }
+
+    pub(crate) fn last_error(&self) -> Option<&ExportError> {
+        self.last_error.as_ref()
+    }
+
+    /// Encodes a sealed batch and appends it to the buffer, evicting the oldest
+    /// batches past the bounds. `items` were counted in the batch until now.
+    pub(crate) fn admit(&mut self, batch: Vec<T>) {
+        let items = batch.len() as u64;
+        if items == 0 {
+            return;
+        }
+        match self.transport.encode(batch) {
+            Ok(payload) => {
+                let bytes = self.transport.size(&payload);
+                let mut w = self.stats.worker();
+                w.batch -= items;
+                w.buffered += items;
+                w.buffered_bytes += bytes;
+                self.buffer.push_back(Entry {
+                    payload,
+                    items,
+                    bytes,
+                    attempts: 0,
+                    first_attempt: None,
+                });
+                let mut evicted = 0;
+                while (w.buffered > self.limits.max_items
+                    || w.buffered_bytes > self.limits.max_bytes)
+                    && self.buffer.len() > 1
+                {
+                    let Some(oldest) = self.buffer.pop_front() else {
+                        break;
+                    };
+                    w.buffered -= oldest.items;
+                    w.buffered_bytes -= oldest.bytes;
+                    w.dropped_buffer_full += oldest.items;
+                    evicted += oldest.items;
+                    // The evicted batch may have been waiting out a backoff.
+                    self.next_attempt_at = None;
+                }
+                drop(w);
+                if evicted > 0 {
+                    crate::diagnostics::warn(
+                        "buffer-full",
+                        format_args!(
+                            "{}: retry buffer full ({} items / {} bytes max): dropped the oldest {evicted} item(s)",
+                            self.signal, self.limits.max_items, self.limits.max_bytes
+                        ),
+                    );
+                }
+            }
+            Err(e) => {
+                let mut w = self.stats.worker();
+                w.batch -= items;
+                w.dropped_non_retryable += items;
+                drop(w);
+                crate::diagnostics::warn(
+                    "encode",
+                    format_args!("{}: dropped {items} item(s): {e}", self.signal),
+                );
+            }
+        }
+    }
+
+    /// When the loop should next call [`start`](Self::start), if it is waiting.
+    pub(crate) fn wake_at(&self) -> Option<Instant> {
+        if self.in_flight.is_some() || self.buffer.is_empty() {
+            return None;
+        }
+        self.next_attempt_at
+    }
+
+    /// Starts a request for the oldest batch if the backoff and the breaker allow.
+    /// Returns when the loop should try again if they do not.
+    pub(crate) fn start(&mut self, now: Instant) -> Option<Instant> {
+        if self.in_flight.is_some() || self.buffer.is_empty() {
+            return None;
+        }
+        if let Some(at) = self.next_attempt_at {
+            if now < at {
+                return Some(at);
+            }
+        }
+        let (permit, transition) = self.breaker.permit(now);
+        if let Some(t) = transition {
+            self.on_transition(t);
+        }
+        match permit {
+            Permit::WaitUntil(at) => {
+                self.next_attempt_at = Some(at);
+                return Some(at);
+            }
+            Permit::Send | Permit::Probe => {}
+        }
+        let Some(mut entry) = self.buffer.pop_front() else {
+            return None;
+        };
+        if entry.first_attempt.is_none() {
+            entry.first_attempt = Some(now);
+        }
+        entry.attempts += 1;
+        {
+            let mut w = self.stats.worker();
+            w.buffered -= entry.items;
+            w.buffered_bytes -= entry.bytes;
+            w.in_flight += entry.items;
+            w.requests += 1;
+            if entry.attempts > 1 {
+                w.retries += 1;
+            }
+        }
+        let send = self.transport.send(&entry.payload);
+        let future: BoxFuture<'static, Result<Delivered, ExportError>> = match self.attempt_timeout
+        {
+            Some(limit) => {
+                let endpoint = self.transport.target().to_string();
+                Box::pin(async move {
+                    match tokio::time::timeout(limit, send).await {
+                        Ok(r) => r,
+                        Err(_) => Err(ExportError::Timeout {
+                            endpoint,
+                            timeout: limit,
+                        }),
+                    }
+                })
+            }
+            None => send,
+        };
+        self.in_flight = Some(InFlight { entry, future });
+        self.next_attempt_at = None;
+        None
+    }
+
+    /// The in-flight request's outcome; pending forever when there is none.
+    pub(crate) async fn in_flight(&mut self) -> Result<Delivered, ExportError> {
+        match &mut self.in_flight {
+            Some(f) => (&mut f.future).await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Books the outcome of the in-flight request.
+    pub(crate) fn complete(&mut self, result: Result<Delivered, ExportError>, now: Instant) {
+        let Some(InFlight { mut entry, .. }) = self.in_flight.take() else {
+            return;
+        };
+        let items = entry.items;
+        match result {
+            Ok(Delivered { rejected, message }) => {
+                let rejected = rejected.min(items);
+                {
+                    let mut w = self.stats.worker();
+                    w.in_flight -= items;
+                    w.exported += items - rejected;
+                    w.dropped_rejected += rejected;
+                    w.last_success = Some(SystemTime::now());
+                }
+                if let Some(message) = message {
+                    crate::diagnostics::warn(
+                        "partial-success",
+                        format_args!(
+                            "{}: the collector accepted the request but rejected {rejected} item(s): {message}",
+                            self.signal
+                        ),
+                    );
+                }
+                if let Some(t) = self.breaker.on_success() {
+                    self.on_transition(t);
+                }
+            }
+            Err(error) => {
+                self.record_error(&error);
+                self.last_error = Some(error.clone());
+                match classify(&error) {
+                    Verdict::Permanent => {
+                        {
+                            let mut w = self.stats.worker();
+                            w.in_flight -= items;
+                            w.dropped_non_retryable += items;
+                        }
+                        crate::diagnostics::warn(
+                            "non-retryable",
+                            format_args!(
+                                "{}: dropped {items} item(s), not retryable: {error}",
+                                self.signal
+                            ),
+                        );
+                        // The collector answered: it is reachable.
+                        if let Some(t) = self.breaker.on_success() {
+                            self.on_transition(t);
+                        }
+                    }
+                    Verdict::Retry { after } => {
+                        let mut delay = self.retry.delay(entry.attempts, &mut self.jitter);
+                        if let Some(server) = after {
+                            delay = delay.max(server);
+                        }
+                        let started = entry.first_attempt.unwrap_or(now);
+                        let spent = now.saturating_duration_since(started) + delay;
+                        if entry.attempts >= self.retry.max_attempts
+                            || spent > self.retry.max_elapsed
+                        {
+                            // This batch's retries are spent: it waits in the buffer for
+                            // the collector to answer again, with a fresh budget then.
+                            entry.attempts = 0;
+                            entry.first_attempt = None;
+                            delay = delay.max(self.retry.max_backoff);
+                        }
+                        {
+                            let mut w = self.stats.worker();
+                            w.in_flight -= items;
+                            w.buffered += items;
+                            w.buffered_bytes += entry.bytes;
+                        }
+                        self.buffer.push_front(entry);
+                        self.next_attempt_at = Some(now + delay);
+                        crate::diagnostics::warn(
+                            "retry",
+                            format_args!(
+                                "{}: export failed, retrying in {delay:?}: {error}",
+                                self.signal
+                            ),
+                        );
+                        if let Some(t) = self.breaker.on_failure(now) {
+                            self.on_transition(t);
+                        }
+                    }
+                }
+            }
+        }
+        let mut w = self.stats.worker();
+        w.consecutive_failures = self.breaker.consecutive_failures();
+    }
+
+    fn record_error(&mut self, error: &ExportError) {
+        let mut w = self.stats.worker();
+        w.failed_requests += 1;
+        w.last_error = Some((SystemTime::now(), error.to_string()));
+    }
+
+    fn on_transition(&mut self, t: Transition) {
+        {
+            let mut w = self.stats.worker();
+            w.circuit = Some(t.to);
+            match t.to {
+                CircuitState::Open => w.opened += 1,
+                CircuitState::HalfOpen => w.half_opened += 1,
+                CircuitState::Closed => w.closed += 1,
+            }
+        }
+        let last = self
+            .last_error
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_else(|| "none".to_string());
+        let buffered = self.stats.worker().buffered;
+        match (t.from, t.to) {
+            (CircuitState::Closed, CircuitState::Open) => crate::diagnostics::config_warning(format_args!(
+                "{}: circuit breaker open: {} consecutive export failures; last error: {last}; \
+                 holding data in the retry buffer",
+                self.signal,
+                self.breaker.consecutive_failures(),
+            )),
+            (CircuitState::HalfOpen, CircuitState::Open) => crate::diagnostics::config_warning(format_args!(
+                "{}: circuit breaker open again: the probe failed; last error: {last}",
+                self.signal
+            )),
+            (_, CircuitState::HalfOpen) => crate::diagnostics::config_warning(format_args!(
+                "{}: circuit breaker half-open: probing {}",
+                self.signal,
+                self.transport.target()
+            )),
+            (_, CircuitState::Closed) => crate::diagnostics::config_warning(format_args!(
+                "{}: circuit breaker closed: {} answered again; delivering {buffered} buffered item(s)",
+                self.signal,
+                self.transport.target()
+            )),
+            _ => {}
+        }
+    }
+
+    /// At shutdown: one last chance for an open circuit.
+    pub(crate) fn force_probe(&mut self) {
+        self.breaker.force_probe();
+        if self.breaker.state() == CircuitState::Open {
+            self.next_attempt_at = None;
+        }
+    }
+
+    /// The earliest a retry is due, for deciding whether waiting is worth it.
+    pub(crate) fn next_attempt_at(&self) -> Option<Instant> {
+        self.next_attempt_at
+    }
+
+    /// Drops everything still held (at the end of a shutdown) and counts it.
+    pub(crate) fn abandon(&mut self) -> u64 {
+        let mut dropped = 0;
+        let mut w = self.stats.worker();
+        if let Some(f) = self.in_flight.take() {
+            w.in_flight -= f.entry.items;
+            dropped += f.entry.items;
+        }
+        for e in self.buffer.drain(..) {
+            w.buffered -= e.items;
+            w.buffered_bytes -= e.bytes;
+            dropped += e.items;
+        }
+        w.dropped_shutdown += dropped;
+        dropped
+    }
+
+    pub(crate) fn shutdown_transport(&mut self) {
+        self.transport.shutdown();
+    }
+}

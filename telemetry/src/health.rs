@@ -1,0 +1,200 @@
+//! [`HealthReport`]: what each signal's export pipeline is doing and has done.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::export::circuit::CircuitState;
+use crate::export::resilient::Snapshot;
+
+/// Items dropped, by reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DroppedByReason {
+    /// The queue between the application and the export thread was full.
+    pub queue_full: u64,
+    /// The retry buffer was full: the oldest batches made room.
+    pub buffer_full: u64,
+    /// The collector accepted the request but rejected these items (partial success).
+    pub rejected_by_collector: u64,
+    /// The collector refused the request permanently (e.g. HTTP 400), or it could not
+    /// be encoded.
+    pub non_retryable: u64,
+    /// Still undelivered when the shutdown timeout ran out.
+    pub shutdown: u64,
+}
+
+impl DroppedByReason {
+    /// All drops.
+    pub fn total(&self) -> u64 {
+        self.queue_full
+            + self.buffer_full
+            + self.rejected_by_collector
+            + self.non_retryable
+            + self.shutdown
+    }
+}
+
+/// Circuit breaker transitions so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CircuitTransitions {
+    /// Times the circuit opened (from closed or after a failed probe).
+    pub opened: u64,
+    /// Times it went half-open to probe.
+    pub half_opened: u64,
+    /// Times it closed again.
+    pub closed: u64,
+}
+
+/// The counters of one signal. At every moment
+/// `received = exported + dropped + pending`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SignalReport {
+    /// Items handed to the pipeline by the application.
+    pub received: u64,
+    /// Items the collector (or console) accepted.
+    pub exported: u64,
+    /// All items dropped; see `dropped_by_reason`.
+    pub dropped: u64,
+    /// Items dropped, by reason.
+    pub dropped_by_reason: DroppedByReason,
+    /// Items not yet delivered: queued, batching, buffered or in flight.
+    pub pending: u64,
+    /// Export requests sent, retries included.
+    pub requests: u64,
+    /// Requests that were retries of a failed one.
+    pub retries: u64,
+    /// Requests that failed.
+    pub failed_requests: u64,
+    /// Circuit breaker transitions.
+    pub circuit_transitions: CircuitTransitions,
+}
+
+impl SignalReport {
+    pub(crate) fn from_snapshot(s: &Snapshot) -> SignalReport {
+        let w = &s.worker;
+        let dropped_by_reason = DroppedByReason {
+            queue_full: s.dropped_queue_full,
+            buffer_full: w.dropped_buffer_full,
+            rejected_by_collector: w.dropped_rejected,
+            non_retryable: w.dropped_non_retryable,
+            shutdown: w.dropped_shutdown,
+        };
+        SignalReport {
+            received: s.received,
+            exported: w.exported,
+            dropped: dropped_by_reason.total(),
+            dropped_by_reason,
+            pending: s.pending(),
+            requests: w.requests,
+            retries: w.retries,
+            failed_requests: w.failed_requests,
+            circuit_transitions: CircuitTransitions {
+                opened: w.opened,
+                half_opened: w.half_opened,
+                closed: w.closed,
+            },
+        }
+    }
+}
+
+/// The health of one signal's pipeline.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SignalHealth {
+    /// Where the signal goes (`console`, or the OTLP endpoint).
+    pub exporter: String,
+    /// The circuit breaker's state.
+    pub circuit: CircuitState,
+    /// Failed requests in a row.
+    pub consecutive_failures: u32,
+    /// The last export error, if any.
+    pub last_error: Option<String>,
+    /// When the last error happened (RFC 3339, UTC).
+    pub last_error_at: Option<String>,
+    /// When the last request succeeded (RFC 3339, UTC).
+    pub last_success_at: Option<String>,
+    /// Items waiting in the queue for the export thread.
+    pub queue_depth: u64,
+    /// Items waiting in the retry buffer (including a batch being assembled).
+    pub buffer_depth: u64,
+    /// Encoded bytes in the retry buffer.
+    pub buffer_bytes: u64,
+    /// The counters.
+    pub counters: SignalReport,
+}
+
+impl SignalHealth {
+    pub(crate) fn from_snapshot(exporter: &str, s: &Snapshot) -> SignalHealth {
+        let w = &s.worker;
+        SignalHealth {
+            exporter: exporter.to_string(),
+            circuit: w.circuit.unwrap_or(CircuitState::Closed),
+            consecutive_failures: w.consecutive_failures,
+            last_error: w.last_error.as_ref().map(|(_, e)| e.clone()),
+            last_error_at: w.last_error.as_ref().map(|(t, _)| rfc3339(*t)),
+            last_success_at: w.last_success.map(rfc3339),
+            queue_depth: s.queued,
+            buffer_depth: w.buffered + w.batch + w.in_flight,
+            buffer_bytes: w.buffered_bytes,
+            counters: SignalReport::from_snapshot(s),
+        }
+    }
+}
+
+/// What [`Telemetry::health`](crate::Telemetry::health) returns: per signal, the
+/// circuit state, failures, queue and buffer depth and the counters. Serialisable, so
+/// it can be served as JSON.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HealthReport {
+    /// True when no circuit is open.
+    pub healthy: bool,
+    /// Spans (absent when no span pipeline runs).
+    pub traces: Option<SignalHealth>,
+}
+
+impl HealthReport {
+    /// The report as one line of JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+}
+
+/// `2026-11-21T19:31:02.123Z`.
+pub(crate) fn rfc3339(t: SystemTime) -> String {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        d.subsec_millis()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rfc3339;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_millis(1_795_376_662_123)),
+            "2026-11-22T19:44:22.123Z"
+        );
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)),
+            "2000-02-29T00:00:00.000Z"
+        );
+    }
+}
