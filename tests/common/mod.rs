@@ -36,7 +36,7 @@ pub enum Reply {
     /// HTTP only: this status, with an optional `Retry-After` value.
     Http {
         status: u16,
-        retry_after: Option<&'static str>,
+        retry_after: Option<String>,
     },
     /// gRPC only: this code, with an optional `RetryInfo` delay.
     Grpc {
@@ -58,6 +58,8 @@ pub struct Received {
     pub headers: Vec<(String, String)>,
     /// The body after gunzip (HTTP), for golden checks of the JSON encoding.
     pub body: Vec<u8>,
+    /// When it arrived.
+    pub at: std::time::Instant,
     pub request: ExportTraceServiceRequest,
 }
 
@@ -107,9 +109,25 @@ impl FakeCollector {
     /// Starts a collector that answers these replies in order, and fails the test on
     /// any request past them unless [`otherwise`](Self::otherwise) is set.
     pub fn scripted(wire: Wire, replies: impl IntoIterator<Item = Reply>) -> FakeCollector {
+        FakeCollector::scripted_on("127.0.0.1:0".parse().unwrap(), wire, replies)
+    }
+
+    /// Starts an always-`Ok` collector on a given address (to bring a "crashed"
+    /// collector back on the port the application was exporting to).
+    pub fn start_on(addr: SocketAddr, wire: Wire) -> FakeCollector {
+        let c = FakeCollector::scripted_on(addr, wire, []);
+        c.otherwise(Reply::Ok);
+        c
+    }
+
+    fn scripted_on(
+        addr: SocketAddr,
+        wire: Wire,
+        replies: impl IntoIterator<Item = Reply>,
+    ) -> FakeCollector {
         let state = Arc::new(State::default());
         state.script.lock().unwrap().extend(replies);
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let listener = std::net::TcpListener::bind(addr).unwrap();
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -207,6 +225,7 @@ impl TraceService for Grpc {
             content_encoding: encoding,
             headers,
             body,
+            at: std::time::Instant::now(),
             request: request.into_inner(),
         });
         match self.0.next_reply() {
@@ -373,6 +392,7 @@ async fn handle_http(
             .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
             .collect(),
         body,
+        at: std::time::Instant::now(),
         request,
     });
     let ok = |response: ExportTraceServiceResponse| {
@@ -401,7 +421,7 @@ async fn handle_http(
         } => {
             let mut b = http::Response::builder().status(status);
             if let Some(ra) = retry_after {
-                b = b.header("retry-after", ra);
+                b = b.header("retry-after", ra.as_str());
             }
             b.body(Full::new(Bytes::new())).unwrap()
         }
@@ -412,6 +432,12 @@ async fn handle_http(
             ok(ExportTraceServiceResponse::default())
         }
     })
+}
+
+/// An address on 127.0.0.1 where nothing listens (yet).
+pub fn free_addr() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
 }
 
 /// Telemetry pointed at a fake collector, with a short batch delay and the given

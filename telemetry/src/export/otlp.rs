@@ -221,6 +221,15 @@ async fn send_grpc<E: Encoding>(
         .await
     {
         Ok(response) => Ok(E::partial(response.get_ref())),
+        // The deadline we sent in `grpc-timeout` passed: the same as our own timeout.
+        Err(status)
+            if status.code() == tonic::Code::DeadlineExceeded && target.timeout.is_some() =>
+        {
+            Err(ExportError::Timeout {
+                endpoint: target.endpoint.clone(),
+                timeout: target.timeout.unwrap_or_default(),
+            })
+        }
         Err(status) => Err(grpc_error(&target.endpoint, &status)),
     }
 }

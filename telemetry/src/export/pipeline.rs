@@ -286,9 +286,16 @@ impl<T: Send + 'static, X: Transport<T>> Worker<T, X> {
             self.take(item);
         }
         self.seal();
+        let refused_before = self.stats.worker().dropped_non_retryable;
         loop {
             let now = Instant::now();
             if self.engine.is_idle() {
+                // Idle, but not necessarily delivered: say so if the collector refused.
+                if self.stats.worker().dropped_non_retryable > refused_before {
+                    if let Some(e) = self.engine.last_error() {
+                        return Err(e.clone());
+                    }
+                }
                 return Ok(());
             }
             if now >= deadline {
