@@ -102,9 +102,22 @@ fn check_delivery(collector: &FakeCollector) {
     );
     assert!(root.end_time_unix_nano >= root.start_time_unix_nano);
 
-    // Events: the log line on the root, the error as an exception event on charge.
-    assert_eq!(root.events.len(), 1);
-    assert_eq!(root.events[0].name, "accepted");
+    // Events are logs carrying the ids of the span they were written in; only the
+    // error is also an exception event on its span.
+    assert!(root.events.is_empty(), "no duplicate span events when logs go to OTLP");
+    let logs = collector.logs();
+    assert_eq!(logs.len(), 2, "{logs:#?}");
+    let accepted = logs
+        .iter()
+        .find(|l| matches!(l.body.as_ref().and_then(|b| b.value.as_ref()), Some(Value::StringValue(s)) if s == "accepted"))
+        .expect("the info event as a log record");
+    assert_eq!(accepted.trace_id, root.trace_id);
+    assert_eq!(accepted.span_id, root.span_id);
+    assert_eq!(accepted.severity_number, 9);
+    assert_eq!(accepted.severity_text, "INFO");
+    assert_eq!(string_attr(&accepted.attributes, "step").as_deref(), Some("start"));
+    let failed = logs.iter().find(|l| l.severity_number == 17).expect("the error log");
+    assert_eq!(failed.span_id, charge.span_id);
     let status = charge.status.as_ref().expect("status");
     assert_eq!(status.code, StatusCode::Error as i32);
     let exception = charge
@@ -288,4 +301,21 @@ fn code_settings_beat_the_environment() {
         string_attr(&resource.attributes, "service.name").as_deref(),
         Some("from-code")
     );
+}
+
+#[test]
+fn span_events_can_be_asked_for_beside_logs() {
+    let collector = FakeCollector::start(Wire::Http);
+    let telemetry = Telemetry::builder()
+        .endpoint(collector.endpoint())
+        .span_events(true)
+        .build()
+        .unwrap();
+    record_workload(&telemetry);
+    telemetry.shutdown().unwrap();
+    let spans = collector.spans();
+    let root = by_name(&spans, "GET /orders/{id}");
+    assert_eq!(root.events.len(), 1);
+    assert_eq!(root.events[0].name, "accepted");
+    assert_eq!(collector.logs().len(), 2, "and still the logs");
 }

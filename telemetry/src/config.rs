@@ -47,6 +47,9 @@ pub const OTEL_EXPORTER_PROMETHEUS_PORT: &str = "OTEL_EXPORTER_PROMETHEUS_PORT";
 pub const OTEL_METRIC_EXPORT_INTERVAL: &str = "OTEL_METRIC_EXPORT_INTERVAL";
 /// `OTEL_METRIC_EXPORT_TIMEOUT`: milliseconds per metric push.
 pub const OTEL_METRIC_EXPORT_TIMEOUT: &str = "OTEL_METRIC_EXPORT_TIMEOUT";
+/// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`: `cumulative`, `delta` or `lowmemory`.
+pub const OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: &str =
+    "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE";
 /// `OTEL_ATTRIBUTE_COUNT_LIMIT`: the default limit of attributes per item.
 pub const OTEL_ATTRIBUTE_COUNT_LIMIT: &str = "OTEL_ATTRIBUTE_COUNT_LIMIT";
 /// `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`: attributes per span.
@@ -152,6 +155,15 @@ pub enum Sampler {
     TraceIdRatio(f64),
     /// Follow the parent's decision; use the inner sampler for root spans.
     ParentBased(Box<Sampler>),
+    /// Sample at most `per_second` spans per second (a token bucket with bursts of
+    /// `max(per_second, 1)`). As the root of [`ParentBased`](Sampler::ParentBased) it
+    /// limits traces per second. Env: `ratelimited` / `parentbased_ratelimited` with
+    /// `OTEL_TRACES_SAMPLER_ARG` = traces per second (default 1). See
+    /// [`RateLimitingSampler`](crate::RateLimitingSampler).
+    RateLimited {
+        /// Spans (or, parent-based, traces) per second; positive.
+        per_second: f64,
+    },
 }
 
 impl Default for Sampler {
@@ -260,6 +272,12 @@ pub struct Config {
     pub(crate) prometheus_port: u16,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) resilience: crate::export::resilient::ResilienceConfig,
+    pub(crate) span_metrics: crate::metrics::SpanMetricsConfig,
+    pub(crate) temporality: crate::metrics::Temporality,
+    pub(crate) log_outputs: Vec<crate::logs::LogOutput>,
+    pub(crate) log_processors: crate::logs::LogProcessors,
+    pub(crate) span_events: Option<bool>,
+    pub(crate) install_globals: bool,
 }
 
 impl Default for Config {
@@ -286,6 +304,12 @@ impl Default for Config {
             prometheus_port: 9464,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             resilience: Default::default(),
+            span_metrics: Default::default(),
+            temporality: crate::metrics::Temporality::Cumulative,
+            log_outputs: Vec::new(),
+            log_processors: Default::default(),
+            span_events: None,
+            install_globals: true,
         }
     }
 }
@@ -551,6 +575,7 @@ fn check_sampler(sampler: &Sampler) -> Result<(), ConfigError> {
             expected: "a number between 0 and 1".into(),
         }),
         Sampler::ParentBased(inner) => check_sampler(inner),
+        Sampler::RateLimited { per_second } => crate::sampling::check_rate(*per_second),
         _ => Ok(()),
     }
 }
@@ -855,6 +880,27 @@ impl EnvReader {
         let name = self
             .get(OTEL_TRACES_SAMPLER)
             .map(|s| s.to_ascii_lowercase());
+        if let Some(n @ ("ratelimited" | "parentbased_ratelimited")) = name.as_deref() {
+            let per_second = match arg.as_deref().map(|raw| (raw, raw.trim().parse::<f64>())) {
+                None => 1.0,
+                Some((_, Ok(r))) if crate::sampling::check_rate(r).is_ok() => r,
+                Some((raw, _)) => {
+                    self.issue(
+                        OTEL_TRACES_SAMPLER_ARG,
+                        raw,
+                        "a positive number of traces per second",
+                        "sampler",
+                    );
+                    1.0
+                }
+            };
+            let limited = Sampler::RateLimited { per_second };
+            return if n == "ratelimited" {
+                limited
+            } else {
+                Sampler::ParentBased(Box::new(limited))
+            };
+        }
         let mut ratio = || -> f64 {
             let Some(raw) = arg.clone() else { return 1.0 };
             match raw.parse::<f64>() {
@@ -884,8 +930,9 @@ impl EnvReader {
                 self.issue(
                     OTEL_TRACES_SAMPLER,
                     &other,
-                    "one of always_on, always_off, traceidratio, parentbased_always_on, \
-                     parentbased_always_off, parentbased_traceidratio",
+                    "one of always_on, always_off, traceidratio, ratelimited, \
+                     parentbased_always_on, parentbased_always_off, \
+                     parentbased_traceidratio, parentbased_ratelimited",
                     "sampler",
                 );
                 Sampler::default()
@@ -1014,6 +1061,19 @@ impl EnvReader {
                 );
             } else {
                 c.metric_export_interval = d;
+            }
+        }
+        if let Some(raw) = self.get(OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE) {
+            match raw.to_ascii_lowercase().as_str() {
+                "cumulative" => c.temporality = crate::metrics::Temporality::Cumulative,
+                "delta" => c.temporality = crate::metrics::Temporality::Delta,
+                "lowmemory" => c.temporality = crate::metrics::Temporality::LowMemory,
+                _ => self.issue(
+                    OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE,
+                    &raw,
+                    "one of cumulative, delta, lowmemory",
+                    "metrics.temporality",
+                ),
             }
         }
         if let Some(d) = self.millis(OTEL_METRIC_EXPORT_TIMEOUT, "metrics.timeout") {

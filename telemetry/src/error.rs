@@ -75,6 +75,26 @@ pub enum BuildError {
         /// The cargo feature to enable.
         feature: &'static str,
     },
+    /// A local log output could not be opened (e.g. the log file's directory is not
+    /// writable).
+    #[error("could not open the log output {output}: {source}")]
+    LogOutput {
+        /// The output, as configured.
+        output: String,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The admin endpoint could not listen on its address (in use, or not local).
+    /// Choose another with `prometheus_address` or `OTEL_EXPORTER_PROMETHEUS_PORT`.
+    #[error("could not listen on {address} for /metrics and /health: {source}")]
+    Bind {
+        /// The address.
+        address: String,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
     /// The background export thread could not be started (the OS refused a thread).
     #[error("could not start the export thread for {signal}: {source}")]
     Thread {

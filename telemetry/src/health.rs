@@ -147,6 +147,15 @@ pub struct HealthReport {
     pub healthy: bool,
     /// Spans (absent when no span pipeline runs).
     pub traces: Option<SignalHealth>,
+    /// Metric pushes (absent with Prometheus, which pulls, or no metric exporter).
+    pub metrics: Option<SignalHealth>,
+    /// Log records (absent when logs are not exported).
+    pub logs: Option<SignalHealth>,
+    /// Lines the local log outputs could not take.
+    pub lost_log_lines: u64,
+    /// Metric attribute sets collapsed into the overflow series by the cardinality
+    /// limit.
+    pub metric_overflow: u64,
 }
 
 impl HealthReport {

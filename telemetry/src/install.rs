@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::InstrumentationScope;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
@@ -23,7 +24,15 @@ use crate::config::{
 use crate::error::{BuildError, ConfigError, EnvIssue, InitError, ShutdownError};
 use crate::export::circuit::CircuitBreakerConfig;
 use crate::export::console::ConsoleExporter;
-use crate::export::otlp::{OtlpTransport, Traces};
+use crate::export::otlp::{Logs as OtlpLogs, Metrics as OtlpMetrics, OtlpTransport, Traces};
+use crate::export::signals::{ConsoleLogs, ConsoleMetrics, MetricsToPipeline};
+use crate::layer::logs::{LogRecord, LogSinks};
+use crate::layer::metrics::{EventMetrics, SpanMetrics};
+use crate::layer::Signals;
+use crate::logs::{LocalOutput, LogOutput};
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_sdk::metrics::{MeterProviderBuilder, PeriodicReader, SdkMeterProvider};
+use std::sync::atomic::AtomicU64;
 use crate::export::pipeline::Pipeline;
 use crate::export::resilient::RetryBufferConfig;
 use crate::export::retry::RetryConfig;
@@ -32,6 +41,7 @@ use crate::layer::TelemetryLayer;
 use crate::propagation::Propagators;
 
 type ProviderHook = Box<dyn FnOnce(TracerProviderBuilder) -> TracerProviderBuilder + Send>;
+type MeterHook = Box<dyn FnOnce(MeterProviderBuilder) -> MeterProviderBuilder + Send>;
 type ConfigOp = Box<dyn FnOnce(&mut Config) + Send>;
 
 /// Builds a [`Telemetry`]: start from [`Telemetry::builder`] (code only),
@@ -43,6 +53,7 @@ pub struct TelemetryBuilder {
     strict: bool,
     ops: Vec<(&'static str, ConfigOp)>,
     hooks: Vec<ProviderHook>,
+    metric_hooks: Vec<MeterHook>,
     errors: Vec<ConfigError>,
 }
 
@@ -78,6 +89,7 @@ impl TelemetryBuilder {
             strict,
             ops: Vec::new(),
             hooks: Vec::new(),
+            metric_hooks: Vec::new(),
             errors: Vec::new(),
         }
     }
@@ -213,6 +225,65 @@ impl TelemetryBuilder {
         self.op("retry_buffer", move |c| c.resilience.buffer = buffer)
     }
 
+    /// Which spans feed the span duration histogram, its buckets and cardinality
+    /// limit. Default: every span, advised duration buckets, 2000 series.
+    pub fn span_metrics(self, span_metrics: crate::metrics::SpanMetricsConfig) -> Self {
+        self.op("span_metrics", move |c| c.span_metrics = span_metrics)
+    }
+
+    /// Cumulative or delta sums and histograms in OTLP metric pushes. Default:
+    /// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`, else cumulative.
+    pub fn metrics_temporality(self, temporality: crate::metrics::Temporality) -> Self {
+        self.op("metrics.temporality", move |c| c.temporality = temporality)
+    }
+
+    /// Adds a local log output (pretty or JSON lines, stdout, stderr or a rotating
+    /// file), beside the log exporter. Default: none.
+    pub fn log_output(self, output: LogOutput) -> Self {
+        self.op("log_output", move |c| c.log_outputs.push(output))
+    }
+
+    /// Adds a field to every log record (a processor). Default: none.
+    pub fn log_static_field(self, key: &'static str, value: impl Into<String>) -> Self {
+        let value = value.into();
+        self.op("log_processors", move |c| {
+            c.log_processors
+                .static_fields
+                .push((key, crate::layer::fields::FieldValue::Str(value)))
+        })
+    }
+
+    /// Drops every log record with `field` equal to `value` (in the event or one of
+    /// its spans), e.g. `drop_logs_where("path", "/health")`. Default: none.
+    pub fn drop_logs_where(self, field: impl Into<String>, value: impl Into<String>) -> Self {
+        let (field, value) = (field.into(), value.into());
+        self.op("log_processors", move |c| c.log_processors.drop_where.push((field, value)))
+    }
+
+    /// Whether every event is also recorded as a span event. Default: yes, unless logs
+    /// are exported over OTLP (they would arrive twice); error events always are.
+    pub fn span_events(self, on: bool) -> Self {
+        self.op("span_events", move |c| c.span_events = Some(on))
+    }
+
+    /// The admin endpoint's address (`/metrics`, `/health`) when metrics go to
+    /// Prometheus, e.g. `127.0.0.1:9464` or `127.0.0.1:0` for any free port. Default:
+    /// `OTEL_EXPORTER_PROMETHEUS_HOST` / `_PORT`, else `localhost:9464`.
+    pub fn prometheus_address(self, address: std::net::SocketAddr) -> Self {
+        self.op("prometheus", move |c| {
+            c.prometheus_host = address.ip().to_string();
+            c.prometheus_port = address.port();
+        })
+    }
+
+    /// Whether `build()` registers this instance's tracer provider, meter provider and
+    /// propagator as OpenTelemetry's globals (so the attribute macros' metrics and
+    /// crates that use the global propagator reach it). Default: true. Turn it off to
+    /// run several instances side by side.
+    pub fn install_globals(self, on: bool) -> Self {
+        self.op("install_globals", move |c| c.install_globals = on)
+    }
+
     /// The sampler. Default: `OTEL_TRACES_SAMPLER` / `_ARG`, else
     /// `parentbased_always_on`. A ratio outside 0..=1 fails `build()`.
     pub fn sampler(self, sampler: Sampler) -> Self {
@@ -294,6 +365,16 @@ impl TelemetryBuilder {
         }
     }
 
+    /// Captures metrics in memory, for tests: the capture reads this instance's
+    /// instruments on demand.
+    #[cfg(feature = "testing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+    pub fn in_memory_metrics(mut self, capture: &crate::testing::InMemoryMetrics) -> Self {
+        let reader = capture.reader();
+        self.metric_hooks.push(Box::new(move |b| b.with_reader(reader)));
+        self
+    }
+
     /// Resolves the configuration: environment (if asked for) first, then code.
     fn resolve(&mut self) -> Result<(Config, Vec<EnvIssue>), BuildError> {
         if let Some(e) = self.errors.first() {
@@ -350,7 +431,12 @@ impl TelemetryBuilder {
         for issue in &issues {
             crate::diagnostics::config_warning(format_args!("{issue}; using the default"));
         }
-        Telemetry::start(config, issues, std::mem::take(&mut self.hooks))
+        Telemetry::start(
+            config,
+            issues,
+            std::mem::take(&mut self.hooks),
+            std::mem::take(&mut self.metric_hooks),
+        )
     }
 
     /// Builds and installs globally: a `tracing` subscriber (registry, `EnvFilter` from
@@ -424,9 +510,46 @@ struct Inner {
     provider: Option<SdkTracerProvider>,
     tracer: Option<SdkTracer>,
     traces: Option<(Arc<Pipeline<SpanData>>, String)>,
+    meter_provider: Option<SdkMeterProvider>,
+    metrics_pipeline: Option<(Arc<Pipeline<ExportMetricsServiceRequest>>, String)>,
+    logs: Option<(Arc<Pipeline<LogRecord>>, String)>,
+    local_logs: Vec<Arc<LocalOutput>>,
+    lost_log_lines: Arc<AtomicU64>,
+    metric_overflow: Arc<AtomicU64>,
+    signals: Option<Arc<Signals>>,
+    admin_address: std::sync::OnceLock<std::net::SocketAddr>,
     propagators: Arc<Propagators>,
     warnings: Vec<EnvIssue>,
     shutdown: Mutex<Option<ShutdownReport>>,
+}
+
+/// Serves the admin endpoint from a running [`Telemetry`] without keeping it alive.
+#[cfg(feature = "prometheus")]
+struct AdminSource {
+    reader: crate::serve::PullReader,
+    resource: Resource,
+    telemetry: std::sync::Weak<Inner>,
+}
+
+#[cfg(feature = "prometheus")]
+impl crate::serve::Source for AdminSource {
+    fn metrics(&self) -> Option<opentelemetry_sdk::metrics::data::ResourceMetrics> {
+        use opentelemetry_sdk::metrics::reader::MetricReader as _;
+        let mut rm = opentelemetry_sdk::metrics::data::ResourceMetrics::default();
+        self.reader.collect(&mut rm).ok()?;
+        let _ = &self.resource;
+        Some(rm)
+    }
+
+    fn health(&self) -> (bool, String) {
+        match self.telemetry.upgrade() {
+            Some(inner) => {
+                let report = Telemetry { inner }.health();
+                (report.healthy, report.to_json())
+            }
+            None => (false, "{\"healthy\":false,\"error\":\"telemetry is shut down\"}".to_string()),
+        }
+    }
 }
 
 impl fmt::Debug for Telemetry {
@@ -478,6 +601,7 @@ impl Telemetry {
         config: Config,
         warnings: Vec<EnvIssue>,
         hooks: Vec<ProviderHook>,
+        metric_hooks: Vec<MeterHook>,
     ) -> Result<Telemetry, BuildError> {
         let resource = crate::resource::build(&config);
         let propagators = Arc::new(Propagators::new(&config.propagators));
@@ -537,18 +661,182 @@ impl Telemetry {
             );
             provider = Some(p);
         }
-        Ok(Telemetry {
-            inner: Arc::new(Inner {
+        let lost_log_lines = Arc::new(AtomicU64::new(0));
+        let metric_overflow = Arc::new(AtomicU64::new(0));
+        let mut meter_provider = None;
+        let mut metrics_pipeline = None;
+        let mut logs = None;
+        let mut local_logs = Vec::new();
+        let mut signals = None;
+        #[allow(unused_mut)]
+        let mut pull_reader: Option<Arc<opentelemetry_sdk::metrics::ManualReader>> = None;
+        if config.enabled {
+            // Metrics: the SDK aggregates; a periodic reader pushes into our pipeline, or
+            // the admin endpoint pulls.
+            let mut mp = SdkMeterProvider::builder().with_resource(resource.clone());
+            let (interval, metric_timeout) = (config.metric_export_interval, config.metric_export_timeout);
+            let push = |transport_pipeline: Pipeline<ExportMetricsServiceRequest>| {
+                let pipeline = Arc::new(transport_pipeline);
+                let reader = PeriodicReader::builder(MetricsToPipeline {
+                    pipeline: pipeline.clone(),
+                    temporality: config.temporality,
+                    flush_timeout: config.shutdown_timeout,
+                })
+                .with_interval(interval)
+                .build();
+                (pipeline, reader)
+            };
+            let metric_batch = BatchConfig {
+                schedule_delay: Duration::from_millis(100),
+                export_timeout: metric_timeout,
+                max_queue_size: 64,
+                max_export_batch_size: 1,
+            };
+            match config.exporter(Signal::Metrics) {
+                ExporterKind::Otlp => {
+                    let target = config.otlp(Signal::Metrics)?;
+                    let mut resilience = config.resilience;
+                    resilience.attempt_timeout = target.timeout;
+                    let p = Pipeline::start(
+                        Signal::Metrics,
+                        metric_batch,
+                        resilience,
+                        OtlpTransport::<OtlpMetrics>::new(target, &resource),
+                    )?;
+                    let (pipeline, reader) = push(p);
+                    mp = mp.with_reader(reader);
+                    metrics_pipeline = Some((pipeline, target_name(&config, Signal::Metrics)));
+                }
+                ExporterKind::Console => {
+                    let p = Pipeline::start(Signal::Metrics, metric_batch, config.resilience, ConsoleMetrics)?;
+                    let (pipeline, reader) = push(p);
+                    mp = mp.with_reader(reader);
+                    metrics_pipeline = Some((pipeline, "console".to_string()));
+                }
+                ExporterKind::Prometheus => {
+                    #[cfg(feature = "prometheus")]
+                    {
+                        let reader = Arc::new(
+                            opentelemetry_sdk::metrics::ManualReader::builder()
+                                .with_temporality(opentelemetry_sdk::metrics::Temporality::Cumulative)
+                                .build(),
+                        );
+                        mp = mp.with_reader(crate::serve::PullReader(reader.clone()));
+                        pull_reader = Some(reader);
+                    }
+                    #[cfg(not(feature = "prometheus"))]
+                    return Err(BuildError::FeatureDisabled {
+                        what: "the Prometheus metrics endpoint",
+                        feature: "prometheus",
+                    });
+                }
+                ExporterKind::None => {}
+            }
+            for hook in metric_hooks {
+                mp = hook(mp);
+            }
+            let mp = mp.build();
+            let meter = mp.meter_with_scope(
+                InstrumentationScope::builder("telemetry")
+                    .with_version(env!("CARGO_PKG_VERSION"))
+                    .build(),
+            );
+            let span_metrics = config
+                .span_metrics
+                .enabled
+                .then(|| SpanMetrics::new(&meter, config.span_metrics.clone(), metric_overflow.clone()));
+            let event_metrics = Some(EventMetrics::new(meter));
+            meter_provider = Some(mp);
+
+            // Logs.
+            let logs_kind = config.exporter(Signal::Logs);
+            let traces_console = config.exporter(Signal::Traces) == ExporterKind::Console;
+            let mut log_batch = config.logs_batch;
+            match logs_kind {
+                ExporterKind::Otlp => {
+                    let target = config.otlp(Signal::Logs)?;
+                    let mut resilience = config.resilience;
+                    resilience.attempt_timeout = target.timeout;
+                    let p = Pipeline::start(
+                        Signal::Logs,
+                        log_batch,
+                        resilience,
+                        OtlpTransport::<OtlpLogs>::new(target, &resource),
+                    )?;
+                    logs = Some((Arc::new(p), target_name(&config, Signal::Logs)));
+                }
+                ExporterKind::Console => {
+                    log_batch.schedule_delay = log_batch.schedule_delay.min(Duration::from_millis(200));
+                    let p = Pipeline::start(Signal::Logs, log_batch, config.resilience, ConsoleLogs)?;
+                    logs = Some((Arc::new(p), "console".to_string()));
+                }
+                ExporterKind::None | ExporterKind::Prometheus => {}
+            }
+            for output in &config.log_outputs {
+                let local = LocalOutput::start(output, lost_log_lines.clone()).map_err(|source| BuildError::LogOutput {
+                    output: format!("{output:?}"),
+                    source,
+                })?;
+                local_logs.push(Arc::new(local));
+            }
+            let log_sinks = (logs.is_some() || !local_logs.is_empty()).then(|| LogSinks {
+                pipeline: logs.as_ref().map(|(p, _)| p.clone()),
+                pipeline_outside_spans_only: logs_kind == ExporterKind::Console && traces_console,
+                local: local_logs.clone(),
+                processors: Arc::new(config.log_processors.clone()),
+            });
+            // Events also become span events unless they already go to OTLP logs.
+            let span_events = config.span_events.unwrap_or(logs_kind != ExporterKind::Otlp);
+            signals = Some(Arc::new(Signals {
+                span_metrics,
+                event_metrics,
+                logs: log_sinks,
+                span_events,
+            }));
+        }
+        let inner = Arc::new(Inner {
                 config,
                 resource,
                 provider,
                 tracer,
                 traces,
+                meter_provider,
+                metrics_pipeline,
+                logs,
+                local_logs,
+                lost_log_lines,
+                metric_overflow,
+                signals,
+                admin_address: std::sync::OnceLock::new(),
                 propagators,
                 warnings,
                 shutdown: Mutex::new(None),
-            }),
-        })
+        });
+        let telemetry = Telemetry { inner };
+        #[cfg(feature = "prometheus")]
+        if let Some(reader) = pull_reader {
+            let (host, port) = telemetry.inner.config.prometheus_address();
+            let host = if host == "localhost" { "127.0.0.1" } else { host };
+            let address = format!("{host}:{port}");
+            let addr: std::net::SocketAddr = address.parse().map_err(|_| ConfigError::InvalidSetting {
+                setting: "prometheus address",
+                value: address.clone(),
+                expected: "an IP address and port, like 127.0.0.1:9464".into(),
+            })?;
+            let source = Arc::new(AdminSource {
+                reader: crate::serve::PullReader(reader),
+                resource: telemetry.inner.resource.clone(),
+                telemetry: Arc::downgrade(&telemetry.inner),
+            });
+            let bound = crate::serve::start(addr, source).map_err(|source| BuildError::Bind { address, source })?;
+            let _ = telemetry.inner.admin_address.set(bound);
+        }
+        #[cfg(not(feature = "prometheus"))]
+        let _ = pull_reader;
+        if telemetry.inner.config.install_globals {
+            telemetry.set_globals();
+        }
+        Ok(telemetry)
     }
 
     /// The layer to add to a `tracing_subscriber::registry()`.
@@ -556,7 +844,7 @@ impl Telemetry {
     where
         S: Subscriber + for<'span> LookupSpan<'span>,
     {
-        TelemetryLayer::new(self.inner.tracer.clone())
+        TelemetryLayer::new(self.inner.tracer.clone(), self.inner.signals.clone())
     }
 
     /// A guard that flushes and shuts down when dropped (bounded by the shutdown
@@ -573,6 +861,9 @@ impl Telemetry {
     pub fn set_globals(&self) {
         if let Some(provider) = &self.inner.provider {
             opentelemetry::global::set_tracer_provider(provider.clone());
+        }
+        if let Some(mp) = &self.inner.meter_provider {
+            opentelemetry::global::set_meter_provider(mp.clone());
         }
         opentelemetry::global::set_text_map_propagator(PropagatorHandle(
             self.inner.propagators.clone(),
@@ -630,11 +921,59 @@ impl Telemetry {
             .traces
             .as_ref()
             .map(|(p, target)| SignalHealth::from_snapshot(target, &p.stats.snapshot()));
-        let healthy = [&traces].iter().all(|s| {
-            s.as_ref()
-                .is_none_or(|h| h.circuit == crate::CircuitState::Closed)
-        });
-        HealthReport { healthy, traces }
+        let metrics = self
+            .inner
+            .metrics_pipeline
+            .as_ref()
+            .map(|(p, target)| SignalHealth::from_snapshot(target, &p.stats.snapshot()));
+        let logs = self
+            .inner
+            .logs
+            .as_ref()
+            .map(|(p, target)| SignalHealth::from_snapshot(target, &p.stats.snapshot()));
+        let healthy = [&traces, &metrics, &logs]
+            .iter()
+            .all(|s| s.as_ref().is_none_or(|h| h.circuit == crate::CircuitState::Closed));
+        HealthReport {
+            healthy,
+            traces,
+            metrics,
+            logs,
+            lost_log_lines: self.lost_log_lines(),
+            metric_overflow: self.inner.metric_overflow.load(std::sync::atomic::Ordering::Relaxed),
+        }
+    }
+
+    /// Log lines the local outputs could not take (their buffer was full).
+    pub fn lost_log_lines(&self) -> u64 {
+        self.inner.lost_log_lines.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Makes your own instruments on this instance's meter provider.
+    pub fn metrics(&self) -> crate::metrics::Metrics {
+        let meter = match &self.inner.meter_provider {
+            Some(mp) => mp.meter_with_scope(
+                InstrumentationScope::builder("telemetry")
+                    .with_version(env!("CARGO_PKG_VERSION"))
+                    .build(),
+            ),
+            // Disabled: an SDK provider with no reader records nothing.
+            None => SdkMeterProvider::builder()
+                .build()
+                .meter_with_scope(InstrumentationScope::builder("telemetry").build()),
+        };
+        crate::metrics::Metrics::new(meter)
+    }
+
+    /// The SDK meter provider (`None` when telemetry is disabled).
+    pub fn meter_provider(&self) -> Option<&SdkMeterProvider> {
+        self.inner.meter_provider.as_ref()
+    }
+
+    /// Where the admin endpoint (`/metrics`, `/health`) listens, when metrics go to
+    /// Prometheus.
+    pub fn admin_address(&self) -> Option<std::net::SocketAddr> {
+        self.inner.admin_address.get().copied()
     }
 
     /// Exports everything recorded so far, waiting at most the shutdown timeout.
@@ -644,14 +983,26 @@ impl Telemetry {
     /// [`ShutdownError::Export`] when it refused, [`ShutdownError::AlreadyShutdown`]
     /// after a shutdown.
     pub fn force_flush(&self) -> Result<(), ShutdownError> {
+        let timeout = self.inner.config.shutdown_timeout;
+        if let Some(mp) = &self.inner.meter_provider {
+            // Collects and queues the metrics (and flushes their pipeline).
+            let _ = mp.force_flush();
+        }
+        let mut result = Ok(());
         if let Some((p, _)) = &self.inner.traces {
-            p.flush(self.inner.config.shutdown_timeout)?;
+            result = result.and(p.flush(timeout));
+        }
+        if let Some((p, _)) = &self.inner.logs {
+            result = result.and(p.flush(timeout));
+        }
+        for local in &self.inner.local_logs {
+            local.flush(timeout);
         }
         if let Some(provider) = &self.inner.provider {
             // Other processors (in-memory, user-added).
             let _ = provider.force_flush();
         }
-        Ok(())
+        result
     }
 
     /// Flushes and stops every pipeline, waiting at most the shutdown timeout (5 s by
@@ -670,18 +1021,69 @@ impl Telemetry {
             return Err(ShutdownError::AlreadyShutdown);
         }
         let timeout = self.inner.config.shutdown_timeout;
-        let result = match &self.inner.traces {
-            Some((p, _)) => p.shutdown(timeout),
-            None => Ok(()),
-        };
+        // The three signals shut down side by side: one slow collector does not eat
+        // the others' time, and the whole stays within the timeout.
+        let (traces, metrics, logs) = std::thread::scope(|scope| {
+            let traces = scope.spawn(|| match &self.inner.traces {
+                Some((p, _)) => p.shutdown(timeout),
+                None => Ok(()),
+            });
+            let logs = scope.spawn(|| {
+                let result = match &self.inner.logs {
+                    Some((p, _)) => p.shutdown(timeout),
+                    None => Ok(()),
+                };
+                for local in &self.inner.local_logs {
+                    local.shutdown(timeout);
+                }
+                result
+            });
+            let metrics = || match &self.inner.meter_provider {
+                // The final collection is pushed, then the metric pipeline stops.
+                Some(mp) => {
+                    let _ = mp.shutdown_with_timeout(timeout);
+                    match &self.inner.metrics_pipeline {
+                        Some((p, _)) if !p.is_shut_down() => p.shutdown(timeout),
+                        _ => Ok(()),
+                    }
+                }
+                None => Ok(()),
+            };
+            if self.inner.config.exporter(Signal::Metrics) == ExporterKind::Console {
+                // On the console, metrics print last, after the traces and logs they
+                // sum up.
+                let (traces, logs) = (join_now(traces), join_now(logs));
+                (traces, metrics(), logs)
+            } else {
+                let metrics = scope.spawn(metrics);
+                (join_now(traces), join_now(metrics), join_now(logs))
+            }
+        });
         if let Some(provider) = &self.inner.provider {
             // Our processor is stopped already; this stops user-added ones.
             let _ = provider.shutdown_with_timeout(timeout);
         }
         let report = ShutdownReport {
             traces: self.traces_report(),
+            metrics: self
+                .inner
+                .metrics_pipeline
+                .as_ref()
+                .map(|(p, _)| SignalReport::from_snapshot(&p.stats.snapshot()))
+                .unwrap_or_default(),
+            logs: self
+                .inner
+                .logs
+                .as_ref()
+                .map(|(p, _)| SignalReport::from_snapshot(&p.stats.snapshot()))
+                .unwrap_or_default(),
+            lost_log_lines: self.lost_log_lines(),
         };
         *done = Some(report);
+        let result = traces.and(logs).and(match metrics {
+            Err(ShutdownError::AlreadyShutdown) => Ok(()),
+            other => other,
+        });
         result.map(|()| report)
     }
 }
@@ -736,6 +1138,12 @@ impl Drop for TelemetryGuard {
 pub struct ShutdownReport {
     /// Spans.
     pub traces: SignalReport,
+    /// Metric collections (one item per collection pushed).
+    pub metrics: SignalReport,
+    /// Log records.
+    pub logs: SignalReport,
+    /// Lines the local log outputs could not take.
+    pub lost_log_lines: u64,
 }
 
 /// Hands spans from the SDK to the pipeline's queue without blocking.
@@ -772,6 +1180,10 @@ impl SpanProcessor for QueueProcessor {
     }
 }
 
+fn join_now(handle: std::thread::ScopedJoinHandle<'_, Result<(), ShutdownError>>) -> Result<(), ShutdownError> {
+    handle.join().unwrap_or(Err(ShutdownError::AlreadyShutdown))
+}
+
 fn target_name(config: &Config, signal: Signal) -> String {
     match config.exporter(signal) {
         ExporterKind::Otlp => config
@@ -784,14 +1196,10 @@ fn target_name(config: &Config, signal: Signal) -> String {
     }
 }
 
-fn sdk_sampler(s: &Sampler) -> opentelemetry_sdk::trace::Sampler {
-    use opentelemetry_sdk::trace::Sampler as Sdk;
-    match s {
-        Sampler::AlwaysOn => Sdk::AlwaysOn,
-        Sampler::AlwaysOff => Sdk::AlwaysOff,
-        Sampler::TraceIdRatio(r) => Sdk::TraceIdRatioBased(*r),
-        Sampler::ParentBased(inner) => Sdk::ParentBased(Box::new(sdk_sampler(inner))),
-    }
+/// The SDK sampler of a setting; see `crate::sampling::sdk_sampler` (parent-based
+/// samplers follow the specification's five cases, `RateLimited` is a token bucket).
+fn sdk_sampler(s: &Sampler) -> Box<dyn opentelemetry_sdk::trace::ShouldSample> {
+    crate::sampling::sdk_sampler(s)
 }
 
 /// Lets the global propagator share this instance's propagators.
@@ -815,5 +1223,76 @@ impl opentelemetry::propagation::TextMapPropagator for PropagatorHandle {
     }
     fn fields(&self) -> opentelemetry::propagation::text_map_propagator::FieldIter<'_> {
         self.0.fields()
+    }
+}
+
+/// Propagation with this instance's configured propagators (`OTEL_PROPAGATORS`), whether
+/// or not they are installed as OpenTelemetry's globals; see `crate::propagation` for
+/// the free functions that use the global propagator instead.
+impl Telemetry {
+    /// Injects the current span's context (see
+    /// [`propagation::current_context`](crate::propagation::current_context)) into HTTP
+    /// headers, e.g. before an outgoing request.
+    pub fn inject_current(&self, headers: &mut http::HeaderMap) {
+        self.inject_current_into(&mut crate::propagation::HeaderInjector(headers));
+    }
+
+    /// Injects the current span's context into any carrier.
+    pub fn inject_current_into(&self, injector: &mut dyn opentelemetry::propagation::Injector) {
+        self.inject_context(&crate::propagation::current_context(), injector);
+    }
+
+    /// Injects `cx` into any carrier.
+    pub fn inject_context(
+        &self,
+        cx: &opentelemetry::Context,
+        injector: &mut dyn opentelemetry::propagation::Injector,
+    ) {
+        use opentelemetry::propagation::TextMapPropagator as _;
+        self.inner.propagators.inject_context(cx, injector);
+    }
+
+    /// Extracts the remote context of incoming HTTP headers, on top of OpenTelemetry's
+    /// current context. Invalid headers are ignored (the context is returned
+    /// unchanged). Make it a span's parent with
+    /// [`OpenTelemetrySpanExt::set_parent`](crate::OpenTelemetrySpanExt::set_parent).
+    ///
+    /// ```
+    /// use telemetry::OpenTelemetrySpanExt as _;
+    /// use opentelemetry::trace::TraceContextExt as _;
+    ///
+    /// let telemetry = telemetry::Telemetry::builder().build()?;
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert(
+    ///     "traceparent",
+    ///     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse().unwrap(),
+    /// );
+    /// let parent = telemetry.extract(&headers);
+    /// assert_eq!(
+    ///     parent.span().span_context().trace_id().to_string(),
+    ///     "4bf92f3577b34da6a3ce929d0e0e4736"
+    /// );
+    /// let span = tracing::info_span!("handle request");
+    /// let _ = span.set_parent(parent);
+    /// # Ok::<(), telemetry::Error>(())
+    /// ```
+    pub fn extract(&self, headers: &http::HeaderMap) -> opentelemetry::Context {
+        self.extract_from(&crate::propagation::HeaderExtractor(headers))
+    }
+
+    /// Extracts a remote context from any carrier, on top of OpenTelemetry's current
+    /// context.
+    pub fn extract_from(
+        &self,
+        extractor: &dyn opentelemetry::propagation::Extractor,
+    ) -> opentelemetry::Context {
+        use opentelemetry::propagation::TextMapPropagator as _;
+        self.inner.propagators.extract(extractor)
+    }
+
+    /// The configured propagators, shared (for the HTTP layers).
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn shared_propagators(&self) -> Arc<Propagators> {
+        self.inner.propagators.clone()
     }
 }

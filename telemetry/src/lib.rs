@@ -86,8 +86,17 @@ mod export;
 mod health;
 mod install;
 mod layer;
-mod propagation;
+pub mod logs;
+pub mod metrics;
+pub mod propagation;
 mod resource;
+#[cfg(feature = "prometheus")]
+mod serve;
+mod sampling;
+
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub mod http;
 
 #[doc(hidden)]
 #[path = "private.rs"]
@@ -108,16 +117,27 @@ pub use export::retry::RetryConfig;
 pub use export::{ExportError, GrpcCode};
 pub use health::{CircuitTransitions, DroppedByReason, HealthReport, SignalHealth, SignalReport};
 pub use install::{ShutdownReport, Telemetry, TelemetryBuilder, TelemetryGuard};
+pub use layer::fields::{COUNTER_PREFIX, GAUGE_PREFIX, HISTOGRAM_PREFIX, MONOTONIC_COUNTER_PREFIX};
 pub use layer::TelemetryLayer;
-pub use propagation::{B3Propagator, HeaderExtractor, HeaderInjector, Propagators};
+pub use logs::{LogFormat, LogOutput};
+pub use propagation::{
+    B3Propagator, HeaderExtractor, HeaderInjector, InContextExt, InCurrentContext, Propagators,
+    TraceContextPropagator,
+};
 pub use resource::SDK_NAME;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub use sampling::ManualClock;
+pub use sampling::{Clock, RateLimitingSampler, SystemClock};
+pub use telemetry_macros::{measure_performance, traced, track_errors};
 pub use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// The names of every `OTEL_*` variable this crate reads, as constants.
 pub mod env {
     pub use crate::config::{
         OTEL_ATTRIBUTE_COUNT_LIMIT, OTEL_EXPORTER_OTLP_COMPRESSION, OTEL_EXPORTER_OTLP_ENDPOINT,
-        OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_INSECURE, OTEL_EXPORTER_OTLP_PROTOCOL,
+        OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_INSECURE,
+        OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE, OTEL_EXPORTER_OTLP_PROTOCOL,
         OTEL_EXPORTER_OTLP_TIMEOUT, OTEL_EXPORTER_PROMETHEUS_HOST, OTEL_EXPORTER_PROMETHEUS_PORT,
         OTEL_LOGS_EXPORTER, OTEL_METRICS_EXPORTER, OTEL_METRIC_EXPORT_INTERVAL,
         OTEL_METRIC_EXPORT_TIMEOUT, OTEL_PROPAGATORS, OTEL_RESOURCE_ATTRIBUTES, OTEL_SDK_DISABLED,
@@ -138,5 +158,7 @@ pub mod otel {
 
 /// What most programs import: `use telemetry::prelude::*;`.
 pub mod prelude {
-    pub use crate::{OpenTelemetrySpanExt, Telemetry, TelemetryGuard};
+    pub use crate::{
+        measure_performance, traced, track_errors, OpenTelemetrySpanExt, Telemetry, TelemetryGuard,
+    };
 }

@@ -1,4 +1,393 @@
 //! Items the attribute macros' expansions call. Not a public API: no stability promise.
+//!
+//! The expansions of `#[traced]`, `#[track_errors]` and `#[measure_performance]` share
+//! one [`Site`] per function (names computed once, options fixed at compile time) and
+//! one [`Call`] per call (one clock reading at each end, one classification of the
+//! result), whatever the number of stacked attributes.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::OnceLock;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use opentelemetry::trace::Status;
+use opentelemetry::KeyValue;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 pub use opentelemetry;
 pub use tracing;
+
+#[path = "private/instruments.rs"]
+mod instruments;
+#[path = "private/names.rs"]
+mod names;
+#[path = "private/outcome.rs"]
+mod outcome;
+
+use instruments::{count_error, record_duration};
+pub use outcome::{
+    as_result, ErrorInfo, IsResult, Outcome, Probe, ProbeAny, ProbeDebug, ProbeDisplay, ProbeResult,
+};
+
+/// Whether the `macros-disabled` feature compiled the macros out.
+pub const MACROS_DISABLED: bool = cfg!(feature = "macros-disabled");
+
+/// Name of the counter of errors and panics that `#[track_errors]` records (unit
+/// `{error}`; attributes `code.function.name`, `error.type`).
+pub const ERRORS_COUNTER: &str = "function.errors";
+/// Name of the duration histogram that `#[measure_performance]` records (unit `s`;
+/// attributes `code.function.name`, `outcome`, and `error.type` on errors).
+pub const DURATION_HISTOGRAM: &str = "function.duration";
+/// Bucket boundaries of [`DURATION_HISTOGRAM`], in seconds: the ones OpenTelemetry's
+/// semantic conventions advise for durations (the SDK's default is millisecond-scale).
+pub const DURATION_BUCKETS: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
+/// The instrumentation scope of those instruments.
+pub const METER_SCOPE: &str = "telemetry";
+/// Attribute: the function's full path.
+pub const CODE_FUNCTION_NAME: &str = "code.function.name";
+/// Attribute: the error's type (type name, `panic`, or `_OTHER`).
+pub const ERROR_TYPE: &str = "error.type";
+/// Attribute of the histogram: `ok` or `error`.
+pub const OUTCOME: &str = "outcome";
+/// [`OUTCOME`] of a successful call.
+pub const OUTCOME_OK: &str = "ok";
+/// [`OUTCOME`] of a failed or panicking call.
+pub const OUTCOME_ERROR: &str = "error";
+/// [`ERROR_TYPE`] of a panic.
+pub const ERROR_TYPE_PANIC: &str = "panic";
+/// [`ERROR_TYPE`] when a classifier says "error" but there is no `Err` to name.
+pub const ERROR_TYPE_OTHER: &str = "_OTHER";
+
+/// What the stacked attributes ask for, fixed at compile time.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Errors set the span's status, `error.type` and one exception event.
+    pub mark_span: bool,
+    /// Errors and panics add to [`ERRORS_COUNTER`].
+    pub count_errors: bool,
+    /// Durations go to [`DURATION_HISTOGRAM`].
+    pub measure: bool,
+    /// Calls slower than this (in ms) are reported to the expansion; 0 = never.
+    pub slow_ms: u64,
+}
+
+/// One instrumented function: a `static` in its body.
+pub struct Site {
+    name: &'static str,
+    named: bool,
+    here: fn() -> &'static str,
+    names: OnceLock<Names>,
+    options: Options,
+}
+
+struct Names {
+    /// `crate::module::Type::method`.
+    path: String,
+    /// `Type::method`, or the given name.
+    display: String,
+    /// Whether `display` differs from the span's static name.
+    rename: bool,
+}
+
+impl fmt::Debug for Site {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Site")
+            .field("name", &self.name)
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+impl Site {
+    /// `name` is the span's static name (the function's, or the one given when
+    /// `named`); `here` is `type_name::<T>` of a type declared in the function's body,
+    /// whose path tells the function's full path, `Type::` included.
+    pub const fn new(
+        name: &'static str,
+        named: bool,
+        here: fn() -> &'static str,
+        options: Options,
+    ) -> Site {
+        Site {
+            name,
+            named,
+            here,
+            names: OnceLock::new(),
+            options,
+        }
+    }
+
+    fn names(&self) -> &Names {
+        self.names.get_or_init(|| {
+            let (path, display) = names::function_names((self.here)());
+            let display = if self.named || display.is_empty() {
+                self.name.to_string()
+            } else {
+                display
+            };
+            let path = if path.is_empty() {
+                self.name.to_string()
+            } else {
+                path
+            };
+            Names {
+                rename: display != self.name,
+                path,
+                display,
+            }
+        })
+    }
+
+    /// The function's full path, e.g. `shop::cart::Cart::add` (`code.function.name`).
+    pub fn path(&'static self) -> &'static str {
+        &self.names().path
+    }
+
+    /// The name shown: `Type::method` in impl blocks, else the span's name.
+    pub fn name(&'static self) -> &'static str {
+        &self.names().display
+    }
+
+    /// The `otel.name` to record: `Some("Type::method")` when it differs from the
+    /// span's static name, `None` (nothing recorded) otherwise.
+    pub fn otel_name(&'static self) -> Option<&'static str> {
+        let names = self.names();
+        names.rename.then_some(names.display.as_str())
+    }
+}
+
+/// Runs the body of a synchronous function, moved into a closure so its value is seen
+/// before it is returned. Taking `FnOnce` (rather than calling the closure in place)
+/// lets the body return borrows of captured `&mut` arguments.
+#[inline(always)]
+pub fn call_once<R>(body: impl FnOnce() -> R) -> R {
+    body()
+}
+
+/// One call of an instrumented function.
+#[derive(Debug)]
+pub struct Call {
+    site: &'static Site,
+    start: Option<Instant>,
+    done: bool,
+}
+
+impl Call {
+    fn new(site: &'static Site) -> Call {
+        Call {
+            site,
+            start: None,
+            done: false,
+        }
+    }
+
+    /// Reads the clock, once, if the duration is wanted.
+    #[inline]
+    fn start(&mut self) {
+        if self.site.options.measure && self.start.is_none() {
+            self.start = Some(Instant::now());
+        }
+    }
+
+    /// Records the outcome: on the span (`span`, else the current one), in the
+    /// metrics, as asked. Returns the duration when the call was slower than
+    /// `slow_ms`, for the expansion to log.
+    pub fn finish(
+        &mut self,
+        outcome: Outcome<'_>,
+        span: Option<&tracing::Span>,
+    ) -> Option<Duration> {
+        if self.done {
+            return None;
+        }
+        self.done = true;
+        let options = self.site.options;
+        let elapsed = match (options.measure, self.start) {
+            (true, Some(start)) => Some(start.elapsed()),
+            _ => None,
+        };
+        if let Outcome::Error(error) = &outcome {
+            if options.mark_span {
+                let message = error.message();
+                with_span(span, |s| {
+                    record_exception(s, error.kind, message.as_deref())
+                });
+            }
+            if options.count_errors {
+                count_error(self.site, error.kind);
+            }
+        }
+        let elapsed = elapsed?;
+        let error_kind = match &outcome {
+            Outcome::Ok => None,
+            Outcome::Error(e) => Some(e.kind),
+        };
+        record_duration(self.site, elapsed, error_kind);
+        (options.slow_ms > 0 && elapsed > Duration::from_millis(options.slow_ms)).then_some(elapsed)
+    }
+
+    /// Records a panic that is unwinding through the call.
+    fn panicked(&mut self, span: Option<&tracing::Span>) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        let options = self.site.options;
+        if options.mark_span || options.count_errors {
+            with_span(span, |s| record_exception(s, ERROR_TYPE_PANIC, None));
+        }
+        if options.count_errors {
+            count_error(self.site, ERROR_TYPE_PANIC);
+        }
+        if let (true, Some(start)) = (options.measure, self.start) {
+            record_duration(self.site, start.elapsed(), Some(ERROR_TYPE_PANIC));
+        }
+    }
+}
+
+/// The call of a synchronous function: reads the clock when made, and records a
+/// panic if dropped while unwinding before [`Call::finish`].
+#[derive(Debug)]
+#[must_use = "the guard watches the call until it is dropped"]
+pub struct Guard<'a> {
+    call: Call,
+    span: Option<&'a tracing::Span>,
+}
+
+impl<'a> Guard<'a> {
+    /// Starts watching a call (and its clock, if measured).
+    #[inline]
+    pub fn new(site: &'static Site, span: Option<&'a tracing::Span>) -> Guard<'a> {
+        let mut call = Call::new(site);
+        call.start();
+        Guard { call, span }
+    }
+
+    /// The call and the span, for the expansion's epilogue.
+    #[inline]
+    pub fn parts(&mut self) -> (&mut Call, Option<&'a tracing::Span>) {
+        (&mut self.call, self.span)
+    }
+}
+
+impl Drop for Guard<'_> {
+    fn drop(&mut self) {
+        if !self.call.done && std::thread::panicking() {
+            self.call.panicked(self.span);
+        }
+    }
+}
+
+/// Records a panic unwinding through `poll` (the future itself is dropped later, by
+/// whoever caught the panic, when `panicking()` is false again).
+struct Unwinding<'a> {
+    call: &'a mut Call,
+    span: Option<&'a tracing::Span>,
+}
+
+impl Drop for Unwinding<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.call.panicked(self.span);
+        }
+    }
+}
+
+/// The body of an instrumented async function: polls it inside the span, starts the
+/// clock at the first poll, notices panics, and runs the expansion's epilogue with the
+/// output before returning it.
+pub struct Watch<'f, F: Future, Fin> {
+    future: Pin<&'f mut F>,
+    span: Option<tracing::Span>,
+    call: Call,
+    finish: Option<Fin>,
+}
+
+impl<F: Future, Fin> fmt::Debug for Watch<'_, F, Fin> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Watch")
+            .field("span", &self.span)
+            .field("call", &self.call)
+            .finish()
+    }
+}
+
+impl<'f, F, Fin> Watch<'f, F, Fin>
+where
+    F: Future,
+    Fin: FnOnce(&F::Output, &mut Call, Option<&tracing::Span>),
+{
+    /// Watches `future` (pinned by the caller, so no allocation and no `unsafe`).
+    #[inline]
+    pub fn new(
+        future: Pin<&'f mut F>,
+        span: Option<tracing::Span>,
+        site: &'static Site,
+        finish: Fin,
+    ) -> Watch<'f, F, Fin> {
+        Watch {
+            future,
+            span,
+            call: Call::new(site),
+            finish: Some(finish),
+        }
+    }
+}
+
+impl<F, Fin> Future for Watch<'_, F, Fin>
+where
+    F: Future,
+    Fin: FnOnce(&F::Output, &mut Call, Option<&tracing::Span>) + Unpin,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.get_mut();
+        let _entered = this.span.as_ref().map(tracing::Span::enter);
+        this.call.start();
+        let poll = {
+            let _unwinding = Unwinding {
+                call: &mut this.call,
+                span: this.span.as_ref(),
+            };
+            this.future.as_mut().poll(cx)
+        };
+        match poll {
+            Poll::Ready(output) => {
+                if let Some(finish) = this.finish.take() {
+                    finish(&output, &mut this.call, this.span.as_ref());
+                }
+                Poll::Ready(output)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+fn with_span(span: Option<&tracing::Span>, f: impl FnOnce(&tracing::Span)) {
+    match span {
+        Some(span) => f(span),
+        None => f(&tracing::Span::current()),
+    }
+}
+
+/// Status Error with the message, `error.type`, and one `exception` event: straight
+/// on the OpenTelemetry span, so no log line is emitted.
+fn record_exception(span: &tracing::Span, kind: &'static str, message: Option<&str>) {
+    if span.is_disabled() {
+        return;
+    }
+    let description = message.unwrap_or(kind).to_string();
+    let mut attributes = Vec::with_capacity(2);
+    attributes.push(KeyValue::new("exception.type", kind));
+    if let Some(message) = message {
+        attributes.push(KeyValue::new("exception.message", message.to_string()));
+    }
+    span.set_attribute(ERROR_TYPE, kind);
+    span.add_event("exception", attributes);
+    span.set_status(Status::error(description));
+}

@@ -1,8 +1,23 @@
 //! Context propagation: W3C trace context and baggage, B3 single and multi header,
-//! composed from [`Propagator`](crate::Propagator) settings, and carriers for
-//! `http::HeaderMap`.
+//! composed from [`Propagator`](crate::Propagator) settings; carriers for
+//! `http::HeaderMap`; helpers that inject the current span's context and extract a
+//! remote one; and [`InContextExt`] for spawned tasks.
+//!
+//! Extraction never fails loudly: a header that is not valid (see
+//! [`TraceContextPropagator`] for the rules) is ignored and the context is left as it
+//! was, so the request simply starts a new trace.
+//!
+//! # Which propagators
+//!
+//! The free functions ([`inject_current`], [`extract`], ...) use OpenTelemetry's
+//! **global** propagator, which [`Telemetry::init`](crate::Telemetry::init) and
+//! [`Telemetry::set_globals`](crate::Telemetry::set_globals) set to the configured
+//! formats (`OTEL_PROPAGATORS`; before that it is a no-op). The methods of the same
+//! names on [`Telemetry`](crate::Telemetry) always use that instance's configured
+//! propagators, globals or not.
 
 use std::fmt;
+use std::future::Future;
 
 use opentelemetry::propagation::{
     text_map_propagator::FieldIter, Extractor, Injector, TextMapCompositePropagator,
@@ -12,7 +27,8 @@ use opentelemetry::trace::{
     SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState,
 };
 use opentelemetry::Context;
-use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+use opentelemetry_sdk::propagation::BaggagePropagator;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::config::Propagator;
 
@@ -83,7 +99,9 @@ impl Injector for HeaderInjector<'_> {
     }
 }
 
-/// Reads from an `http::HeaderMap`; non-UTF-8 values read as absent.
+/// Reads from an `http::HeaderMap`. A value that is not visible ASCII reads as absent
+/// through `get`, and as an empty string through `get_all`, so that repeated headers
+/// are still counted (two `traceparent` headers are invalid even if one is garbage).
 #[derive(Debug)]
 pub struct HeaderExtractor<'a>(pub &'a http::HeaderMap);
 
@@ -101,12 +119,296 @@ impl Extractor for HeaderExtractor<'_> {
             .0
             .get_all(key)
             .iter()
-            .filter_map(|v| v.to_str().ok())
+            .map(|v| v.to_str().unwrap_or(""))
             .collect();
         (!values.is_empty()).then_some(values)
     }
 }
 
+// ---- helpers ---------------------------------------------------------------------
+
+/// The context to propagate from here: the OpenTelemetry context of the current
+/// `tracing` span when a telemetry layer records it (this starts the span, so its
+/// sampling decision is made), else OpenTelemetry's current context (which may carry
+/// a remote parent or baggage attached by hand).
+pub fn current_context() -> Context {
+    let cx = tracing::Span::current().context();
+    if cx.has_active_span() {
+        cx
+    } else {
+        Context::current()
+    }
+}
+
+/// Injects the [`current_context`] into an HTTP header map with the global propagator.
+///
+/// ```
+/// use tracing_subscriber::prelude::*;
+///
+/// let telemetry = telemetry::Telemetry::builder()
+///     .traces_exporter(telemetry::ExporterKind::None)
+///     .build()?;
+/// let subscriber = tracing_subscriber::registry().with(telemetry.layer());
+/// tracing::subscriber::with_default(subscriber, || {
+///     let _span = tracing::info_span!("call inventory").entered();
+///     let mut headers = http::HeaderMap::new();
+///     telemetry.inject_current(&mut headers); // the configured propagators
+///     assert!(headers.contains_key("traceparent"));
+/// });
+/// # Ok::<(), telemetry::Error>(())
+/// ```
+pub fn inject_current(headers: &mut http::HeaderMap) {
+    inject_context(&current_context(), &mut HeaderInjector(headers));
+}
+
+/// Injects the [`current_context`] into any carrier with the global propagator.
+pub fn inject_current_into(injector: &mut dyn Injector) {
+    inject_context(&current_context(), injector);
+}
+
+/// Injects `cx` into any carrier with the global propagator.
+pub fn inject_context(cx: &Context, injector: &mut dyn Injector) {
+    opentelemetry::global::get_text_map_propagator(|p| p.inject_context(cx, injector));
+}
+
+/// Extracts a remote context from HTTP headers with the global propagator, on top of
+/// OpenTelemetry's current context. Invalid headers are ignored.
+///
+/// Make it the parent of a span with
+/// [`OpenTelemetrySpanExt::set_parent`](crate::OpenTelemetrySpanExt::set_parent) before
+/// the span is first entered.
+pub fn extract(headers: &http::HeaderMap) -> Context {
+    extract_from(&HeaderExtractor(headers))
+}
+
+/// Extracts a remote context from any carrier with the global propagator, on top of
+/// OpenTelemetry's current context. Invalid values are ignored.
+pub fn extract_from(extractor: &dyn Extractor) -> Context {
+    opentelemetry::global::get_text_map_propagator(|p| p.extract(extractor))
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl<F: std::future::Future> Sealed for F {}
+}
+
+/// Keeps the trace across `tokio::spawn` (and any executor): the spawned future runs
+/// inside the current `tracing` span and with the current OpenTelemetry context
+/// (remote parent, baggage), so spans it opens are children of the spawning span.
+///
+/// A plain `tokio::spawn(fut)` loses both: the task starts with no current span and its
+/// spans become new root spans of new traces.
+///
+/// ```
+/// use telemetry::InContextExt as _;
+/// # use tracing_subscriber::prelude::*;
+/// # let telemetry = telemetry::Telemetry::builder().traces_exporter(telemetry::ExporterKind::None).build()?;
+/// # let _default = tracing_subscriber::registry().with(telemetry.layer()).set_default();
+/// # let rt = tokio::runtime::Builder::new_current_thread().build()?;
+/// # rt.block_on(async {
+/// let _request = tracing::info_span!("request").entered();
+/// let task = tokio::spawn(
+///     async { tracing::info_span!("background work").in_scope(|| {}) }.in_current_context(),
+/// );
+/// # task.await.unwrap();
+/// # });
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait InContextExt: Future + sealed::Sealed + Sized {
+    /// Wraps the future so that every poll runs inside the `tracing` span current now
+    /// and with the OpenTelemetry context current now.
+    fn in_current_context(self) -> InCurrentContext<Self> {
+        use opentelemetry::context::FutureExt as _;
+        use tracing::Instrument as _;
+        self.with_context(Context::current())
+            .instrument(tracing::Span::current())
+    }
+}
+
+impl<F: Future> InContextExt for F {}
+
+/// The future returned by [`InContextExt::in_current_context`].
+pub type InCurrentContext<F> =
+    tracing::instrument::Instrumented<opentelemetry::context::WithContext<F>>;
+
+// ---- W3C trace context -------------------------------------------------------------
+
+const TRACEPARENT: &str = "traceparent";
+const TRACESTATE: &str = "tracestate";
+/// The trace flags this crate understands: sampled (bit 0) and random (bit 1).
+const KNOWN_FLAGS: u8 = 0b11;
+const MAX_TRACESTATE_MEMBERS: usize = 32;
+
+/// W3C Trace Context (`traceparent`, `tracestate`), parsed strictly as the
+/// specification's processing model says. A `traceparent` is rejected, and the
+/// `tracestate` with it, when:
+///
+/// - it is not `VV-<32 hex>-<16 hex>-<2 hex>` in **lowercase** hex after trimming
+///   spaces and tabs (ids of 31 or 33 digits, uppercase, other separators);
+/// - the version is `ff`, or version `00` has anything after the flags (a higher
+///   version may carry more, after a `-`);
+/// - the trace id or the parent id is all zeros;
+/// - the header appears twice.
+///
+/// Flags keep the sampled and random bits and drop unknown ones. A `tracestate` with
+/// more than 32 members, a duplicated key, or a member that is not a valid
+/// `key=value` is dropped whole; the `traceparent` still counts.
+#[derive(Debug, Clone, Default)]
+pub struct TraceContextPropagator {
+    _private: (),
+}
+
+impl TraceContextPropagator {
+    /// The propagator.
+    pub fn new() -> TraceContextPropagator {
+        TraceContextPropagator { _private: () }
+    }
+}
+
+fn fields_trace_context() -> &'static [String; 2] {
+    static FIELDS: std::sync::OnceLock<[String; 2]> = std::sync::OnceLock::new();
+    FIELDS.get_or_init(|| [TRACEPARENT.to_string(), TRACESTATE.to_string()])
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        _ => None,
+    }
+}
+
+/// Lowercase hex digits to a number; `None` on anything else.
+fn parse_hex(digits: &[u8]) -> Option<u128> {
+    if digits.is_empty() || digits.len() > 32 {
+        return None;
+    }
+    digits.iter().try_fold(0u128, |acc, &b| {
+        Some((acc << 4) | u128::from(hex_value(b)?))
+    })
+}
+
+fn is_ows(c: char) -> bool {
+    c == ' ' || c == '\t'
+}
+
+/// Parses a `traceparent` value into ids and flags.
+pub(crate) fn parse_traceparent(raw: &str) -> Option<(TraceId, SpanId, TraceFlags)> {
+    let b = raw.trim_matches(is_ows).as_bytes();
+    if b.len() < 55 {
+        return None;
+    }
+    let version = parse_hex(b.get(0..2)?)?;
+    if version == 0xff {
+        return None;
+    }
+    if version == 0 && b.len() != 55 {
+        return None;
+    }
+    if b.len() > 55 && b.get(55) != Some(&b'-') {
+        return None;
+    }
+    if b.get(2) != Some(&b'-') || b.get(35) != Some(&b'-') || b.get(52) != Some(&b'-') {
+        return None;
+    }
+    let trace_id = parse_hex(b.get(3..35)?)?;
+    let span_id = u64::try_from(parse_hex(b.get(36..52)?)?).ok()?;
+    let flags = u8::try_from(parse_hex(b.get(53..55)?)?).ok()?;
+    if trace_id == 0 || span_id == 0 {
+        return None;
+    }
+    Some((
+        TraceId::from(trace_id),
+        SpanId::from(span_id),
+        TraceFlags::new(flags & KNOWN_FLAGS),
+    ))
+}
+
+fn valid_tracestate_key(key: &str) -> bool {
+    let b = key.as_bytes();
+    let Some(first) = b.first() else {
+        return false;
+    };
+    b.len() <= 256
+        && (first.is_ascii_lowercase() || first.is_ascii_digit())
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"_-*/@".contains(c))
+}
+
+fn valid_tracestate_value(value: &str) -> bool {
+    let b = value.as_bytes();
+    !b.is_empty()
+        && b.len() <= 256
+        && b.iter()
+            .all(|&c| (0x20..=0x7e).contains(&c) && c != b',' && c != b'=')
+        && b.last() != Some(&b' ')
+}
+
+/// Parses the `tracestate` header(s): members joined with commas, in order.
+pub(crate) fn parse_tracestate(values: &[&str]) -> Option<TraceState> {
+    let mut members: Vec<(&str, &str)> = Vec::new();
+    for value in values {
+        for member in value.split(',') {
+            let member = member.trim_matches(is_ows);
+            if member.is_empty() {
+                continue;
+            }
+            let (key, value) = member.split_once('=')?;
+            if !valid_tracestate_key(key)
+                || !valid_tracestate_value(value)
+                || members.iter().any(|(k, _)| *k == key)
+            {
+                return None;
+            }
+            members.push((key, value));
+            if members.len() > MAX_TRACESTATE_MEMBERS {
+                return None;
+            }
+        }
+    }
+    TraceState::from_key_value(members).ok()
+}
+
+impl TextMapPropagator for TraceContextPropagator {
+    fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
+        let span = cx.span();
+        let sc = span.span_context();
+        if !sc.is_valid() {
+            return;
+        }
+        let flags = sc.trace_flags().to_u8() & KNOWN_FLAGS;
+        injector.set(
+            TRACEPARENT,
+            format!("00-{}-{}-{flags:02x}", sc.trace_id(), sc.span_id()),
+        );
+        let state = sc.trace_state().header();
+        if !state.is_empty() {
+            injector.set(TRACESTATE, state);
+        }
+    }
+
+    fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
+        let parents = extractor.get_all(TRACEPARENT).unwrap_or_default();
+        let [raw] = parents.as_slice() else {
+            // Absent, or repeated: both mean "no parent".
+            return cx.clone();
+        };
+        let Some((trace_id, span_id, flags)) = parse_traceparent(raw) else {
+            return cx.clone();
+        };
+        let state = extractor
+            .get_all(TRACESTATE)
+            .and_then(|values| parse_tracestate(&values))
+            .unwrap_or_default();
+        cx.with_remote_span_context(SpanContext::new(trace_id, span_id, flags, true, state))
+    }
+
+    fn fields(&self) -> FieldIter<'_> {
+        FieldIter::new(fields_trace_context())
+    }
+}
+
+// ---- B3 ----------------------------------------------------------------------------
 const B3_SINGLE: &str = "b3";
 const B3_TRACE_ID: &str = "x-b3-traceid";
 const B3_SPAN_ID: &str = "x-b3-spanid";

@@ -78,3 +78,199 @@ impl SpanProcessor for InMemoryExporter {
         Ok(())
     }
 }
+
+/// Captures metrics for tests: add it with
+/// [`TelemetryBuilder::in_memory_metrics`](crate::TelemetryBuilder::in_memory_metrics),
+/// then read what the instruments hold with [`collect`](Self::collect).
+///
+/// ```
+/// use telemetry::testing::InMemoryMetrics;
+/// use tracing_subscriber::prelude::*;
+///
+/// let metrics = InMemoryMetrics::default();
+/// let telemetry = telemetry::Telemetry::builder()
+///     .traces_exporter(telemetry::ExporterKind::None)
+///     .install_globals(false)
+///     .in_memory_metrics(&metrics)
+///     .build()?;
+/// let subscriber = tracing_subscriber::registry().with(telemetry.layer());
+/// tracing::subscriber::with_default(subscriber, || {
+///     tracing::info_span!("load").in_scope(|| {});
+///     tracing::info!(monotonic_counter.jobs = 2_u64, queue = "fast");
+/// });
+/// let points = metrics.collect();
+/// let jobs = points.iter().find(|p| p.name == "jobs").unwrap();
+/// assert_eq!(jobs.value, telemetry::testing::PointValue::Sum(2.0));
+/// assert_eq!(jobs.attribute("queue"), Some("fast".to_string()));
+/// let load = points.iter().find(|p| p.name == "span.duration").unwrap();
+/// assert_eq!(load.attribute("span.name"), Some("load".to_string()));
+/// # Ok::<(), telemetry::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct InMemoryMetrics {
+    reader: Arc<opentelemetry_sdk::metrics::ManualReader>,
+}
+
+impl Default for InMemoryMetrics {
+    fn default() -> Self {
+        InMemoryMetrics {
+            reader: Arc::new(opentelemetry_sdk::metrics::ManualReader::builder().build()),
+        }
+    }
+}
+
+/// One data point, simplified for assertions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    /// Instrument name.
+    pub name: String,
+    /// Instrument unit.
+    pub unit: String,
+    /// Attributes, sorted by key, values as text.
+    pub attributes: Vec<(String, String)>,
+    /// The value.
+    pub value: PointValue,
+}
+
+impl Point {
+    /// The value of one attribute, as text.
+    pub fn attribute(&self, key: &str) -> Option<String> {
+        self.attributes.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+    }
+}
+
+/// A data point's value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PointValue {
+    /// A counter's or up-down counter's sum.
+    Sum(f64),
+    /// A gauge's last value.
+    Gauge(f64),
+    /// A histogram: count, sum, bucket boundaries and per-bucket counts.
+    Histogram {
+        /// Recorded values.
+        count: u64,
+        /// Their sum.
+        sum: f64,
+        /// Bucket upper bounds.
+        bounds: Vec<f64>,
+        /// Counts per bucket (one more than bounds: the last is +Inf).
+        counts: Vec<u64>,
+    },
+}
+
+struct SharedReader(Arc<opentelemetry_sdk::metrics::ManualReader>);
+
+impl std::fmt::Debug for SharedReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InMemoryMetrics")
+    }
+}
+
+impl opentelemetry_sdk::metrics::reader::MetricReader for SharedReader {
+    fn register_pipeline(&self, pipeline: std::sync::Weak<opentelemetry_sdk::metrics::Pipeline>) {
+        self.0.register_pipeline(pipeline);
+    }
+    fn collect(&self, rm: &mut opentelemetry_sdk::metrics::data::ResourceMetrics) -> OTelSdkResult {
+        self.0.collect(rm)
+    }
+    fn force_flush(&self) -> OTelSdkResult {
+        self.0.force_flush()
+    }
+    fn shutdown_with_timeout(&self, timeout: std::time::Duration) -> OTelSdkResult {
+        self.0.shutdown_with_timeout(timeout)
+    }
+    fn temporality(&self, kind: opentelemetry_sdk::metrics::InstrumentKind) -> opentelemetry_sdk::metrics::Temporality {
+        self.0.temporality(kind)
+    }
+}
+
+impl InMemoryMetrics {
+    pub(crate) fn reader(&self) -> impl opentelemetry_sdk::metrics::reader::MetricReader {
+        SharedReader(self.reader.clone())
+    }
+
+    /// Every data point the instruments hold now (cumulative).
+    pub fn collect(&self) -> Vec<Point> {
+        use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
+        use opentelemetry_sdk::metrics::reader::MetricReader as _;
+        let mut rm = ResourceMetrics::default();
+        if self.reader.collect(&mut rm).is_err() {
+            return Vec::new();
+        }
+        fn attrs<'a>(it: impl Iterator<Item = &'a opentelemetry::KeyValue>) -> Vec<(String, String)> {
+            let mut v: Vec<(String, String)> = it
+                .map(|kv| (kv.key.to_string(), kv.value.to_string()))
+                .collect();
+            v.sort();
+            v
+        }
+        fn points<T: Copy + AsF64>(name: &str, unit: &str, data: &MetricData<T>, out: &mut Vec<Point>) {
+            let mut push = |attributes, value| {
+                out.push(Point {
+                    name: name.to_string(),
+                    unit: unit.to_string(),
+                    attributes,
+                    value,
+                })
+            };
+            match data {
+                MetricData::Sum(s) => {
+                    for p in s.data_points() {
+                        push(attrs(p.attributes()), PointValue::Sum(p.value().as_f64()));
+                    }
+                }
+                MetricData::Gauge(g) => {
+                    for p in g.data_points() {
+                        push(attrs(p.attributes()), PointValue::Gauge(p.value().as_f64()));
+                    }
+                }
+                MetricData::Histogram(h) => {
+                    for p in h.data_points() {
+                        push(
+                            attrs(p.attributes()),
+                            PointValue::Histogram {
+                                count: p.count(),
+                                sum: p.sum().as_f64(),
+                                bounds: p.bounds().collect(),
+                                counts: p.bucket_counts().collect(),
+                            },
+                        );
+                    }
+                }
+                MetricData::ExponentialHistogram(_) => {}
+            }
+        }
+        let mut out = Vec::new();
+        for sm in rm.scope_metrics() {
+            for m in sm.metrics() {
+                match m.data() {
+                    AggregatedMetrics::F64(d) => points(m.name(), m.unit(), d, &mut out),
+                    AggregatedMetrics::U64(d) => points(m.name(), m.unit(), d, &mut out),
+                    AggregatedMetrics::I64(d) => points(m.name(), m.unit(), d, &mut out),
+                }
+            }
+        }
+        out
+    }
+}
+
+/// u64 and i64 points become f64 for a uniform view (exact below 2^53).
+trait AsF64 {
+    fn as_f64(self) -> f64;
+}
+impl AsF64 for f64 {
+    fn as_f64(self) -> f64 {
+        self
+    }
+}
+impl AsF64 for u64 {
+    fn as_f64(self) -> f64 {
+        self as f64
+    }
+}
+impl AsF64 for i64 {
+    fn as_f64(self) -> f64 {
+        self as f64
+    }
+}

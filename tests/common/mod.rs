@@ -20,6 +20,20 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
+use opentelemetry_proto::tonic::metrics::v1::Metric;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message as _;
 
@@ -68,6 +82,9 @@ struct State {
     script: Mutex<VecDeque<Reply>>,
     otherwise: Mutex<Option<Reply>>,
     received: Mutex<Vec<Received>>,
+    /// Log and metric requests: always answered OK (the script is for spans).
+    logs: Mutex<Vec<(Received, ExportLogsServiceRequest)>>,
+    metrics: Mutex<Vec<(Received, ExportMetricsServiceRequest)>>,
 }
 
 impl State {
@@ -181,6 +198,39 @@ impl FakeCollector {
     pub fn span_count(&self) -> usize {
         self.spans().len()
     }
+
+    /// Every log record received.
+    pub fn logs(&self) -> Vec<LogRecord> {
+        self.state
+            .logs
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|(_, r)| r.resource_logs.clone())
+            .flat_map(|rl| rl.scope_logs)
+            .flat_map(|sl| sl.log_records)
+            .collect()
+    }
+
+    /// The metric requests received (path, headers) with their decoded bodies.
+    pub fn metric_requests(&self) -> Vec<(Received, ExportMetricsServiceRequest)> {
+        self.state.metrics.lock().unwrap().clone()
+    }
+
+    /// The log requests received with their decoded bodies.
+    pub fn log_requests(&self) -> Vec<(Received, ExportLogsServiceRequest)> {
+        self.state.logs.lock().unwrap().clone()
+    }
+
+    /// Every metric received, in arrival order.
+    pub fn metrics(&self) -> Vec<Metric> {
+        self.metric_requests()
+            .into_iter()
+            .flat_map(|(_, r)| r.resource_metrics)
+            .flat_map(|rm| rm.scope_metrics)
+            .flat_map(|sm| sm.metrics)
+            .collect()
+    }
 }
 
 impl Drop for FakeCollector {
@@ -249,15 +299,63 @@ impl TraceService for Grpc {
     }
 }
 
+fn meta<T>(request: &tonic::Request<T>, path: &str) -> Received {
+    let headers = request
+        .metadata()
+        .iter()
+        .filter_map(|kv| match kv {
+            tonic::metadata::KeyAndValueRef::Ascii(k, v) => {
+                Some((k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+            }
+            _ => None,
+        })
+        .collect::<Vec<_>>();
+    Received {
+        path: path.to_string(),
+        content_type: Some("application/grpc".into()),
+        content_encoding: headers.iter().find(|(k, _)| k == "grpc-encoding").map(|(_, v)| v.clone()),
+        headers,
+        body: Vec::new(),
+        at: std::time::Instant::now(),
+        request: ExportTraceServiceRequest::default(),
+    }
+}
+
+#[tonic::async_trait]
+impl LogsService for Grpc {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportLogsServiceRequest>,
+    ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
+        let m = meta(&request, "/opentelemetry.proto.collector.logs.v1.LogsService/Export");
+        self.0.logs.lock().unwrap().push((m, request.into_inner()));
+        Ok(tonic::Response::new(ExportLogsServiceResponse::default()))
+    }
+}
+
+#[tonic::async_trait]
+impl MetricsService for Grpc {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        let m = meta(&request, "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export");
+        self.0.metrics.lock().unwrap().push((m, request.into_inner()));
+        Ok(tonic::Response::new(ExportMetricsServiceResponse::default()))
+    }
+}
+
 async fn serve_grpc(
     listener: tokio::net::TcpListener,
     state: Arc<State>,
     stopped: tokio::sync::oneshot::Receiver<()>,
 ) {
-    let service = TraceServiceServer::new(Grpc(state))
-        .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
+    let gzip = tonic::codec::CompressionEncoding::Gzip;
+    let service = TraceServiceServer::new(Grpc(state.clone())).accept_compressed(gzip);
     tonic::transport::Server::builder()
         .add_service(service)
+        .add_service(LogsServiceServer::new(Grpc(state.clone())).accept_compressed(gzip))
+        .add_service(MetricsServiceServer::new(Grpc(state)).accept_compressed(gzip))
         .serve_with_incoming_shutdown(
             tonic::transport::server::TcpIncoming::from(listener),
             async {
@@ -375,6 +473,46 @@ async fn handle_http(
         raw.to_vec()
     };
     let json = content_type.as_deref() == Some("application/json");
+    let received = |request| Received {
+        path: parts.uri.path().to_string(),
+        content_type: content_type.clone(),
+        content_encoding: content_encoding.clone(),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect(),
+        body: body.clone(),
+        at: std::time::Instant::now(),
+        request,
+    };
+    let ok_body = |bytes: Vec<u8>| {
+        http::Response::builder()
+            .status(200)
+            .header("content-type", if json { "application/json" } else { "application/x-protobuf" })
+            .body(Full::new(Bytes::from(bytes)))
+            .unwrap()
+    };
+    if parts.uri.path().ends_with("/v1/logs") {
+        let logs = if json {
+            serde_json::from_slice::<ExportLogsServiceRequest>(&body).expect("fake collector: bad OTLP/JSON logs")
+        } else {
+            ExportLogsServiceRequest::decode(body.as_slice()).expect("fake collector: bad OTLP/protobuf logs")
+        };
+        state.logs.lock().unwrap().push((received(ExportTraceServiceRequest::default()), logs));
+        let response = ExportLogsServiceResponse::default();
+        return Ok(ok_body(if json { serde_json::to_vec(&response).unwrap() } else { response.encode_to_vec() }));
+    }
+    if parts.uri.path().ends_with("/v1/metrics") {
+        let metrics = if json {
+            serde_json::from_slice::<ExportMetricsServiceRequest>(&body).expect("fake collector: bad OTLP/JSON metrics")
+        } else {
+            ExportMetricsServiceRequest::decode(body.as_slice()).expect("fake collector: bad OTLP/protobuf metrics")
+        };
+        state.metrics.lock().unwrap().push((received(ExportTraceServiceRequest::default()), metrics));
+        let response = ExportMetricsServiceResponse::default();
+        return Ok(ok_body(if json { serde_json::to_vec(&response).unwrap() } else { response.encode_to_vec() }));
+    }
     let request = if json {
         serde_json::from_slice::<ExportTraceServiceRequest>(&body)
             .expect("fake collector: bad OTLP/JSON body")
@@ -382,19 +520,7 @@ async fn handle_http(
         ExportTraceServiceRequest::decode(body.as_slice())
             .expect("fake collector: bad OTLP/protobuf body")
     };
-    state.received.lock().unwrap().push(Received {
-        path: parts.uri.path().to_string(),
-        content_type: content_type.clone(),
-        content_encoding,
-        headers: parts
-            .headers
-            .iter()
-            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
-            .collect(),
-        body,
-        at: std::time::Instant::now(),
-        request,
-    });
+    state.received.lock().unwrap().push(received(request));
     let ok = |response: ExportTraceServiceResponse| {
         let (body, ct) = if json {
             (serde_json::to_vec(&response).unwrap(), "application/json")

@@ -160,6 +160,59 @@ fn samplers_by_name_and_argument() {
             Sampler::default(),
             1,
         ),
+        (
+            &[
+                ("OTEL_TRACES_SAMPLER", "parentbased_ratelimited"),
+                ("OTEL_TRACES_SAMPLER_ARG", "25"),
+            ],
+            Sampler::ParentBased(Box::new(Sampler::RateLimited { per_second: 25.0 })),
+            0,
+        ),
+        (
+            &[
+                ("OTEL_TRACES_SAMPLER", "RateLimited"),
+                ("OTEL_TRACES_SAMPLER_ARG", " 0.5 "),
+            ],
+            Sampler::RateLimited { per_second: 0.5 },
+            0,
+        ),
+        (
+            &[("OTEL_TRACES_SAMPLER", "parentbased_ratelimited")],
+            Sampler::ParentBased(Box::new(Sampler::RateLimited { per_second: 1.0 })),
+            0,
+        ),
+        (
+            &[
+                ("OTEL_TRACES_SAMPLER", "ratelimited"),
+                ("OTEL_TRACES_SAMPLER_ARG", "0"),
+            ],
+            Sampler::RateLimited { per_second: 1.0 },
+            1,
+        ),
+        (
+            &[
+                ("OTEL_TRACES_SAMPLER", "ratelimited"),
+                ("OTEL_TRACES_SAMPLER_ARG", "-3"),
+            ],
+            Sampler::RateLimited { per_second: 1.0 },
+            1,
+        ),
+        (
+            &[
+                ("OTEL_TRACES_SAMPLER", "parentbased_ratelimited"),
+                ("OTEL_TRACES_SAMPLER_ARG", "inf"),
+            ],
+            Sampler::ParentBased(Box::new(Sampler::RateLimited { per_second: 1.0 })),
+            1,
+        ),
+        (
+            &[
+                ("OTEL_TRACES_SAMPLER", "ratelimited"),
+                ("OTEL_TRACES_SAMPLER_ARG", "many"),
+            ],
+            Sampler::RateLimited { per_second: 1.0 },
+            1,
+        ),
     ];
     for (vars, expected, n_issues) in cases {
         let (c, issues) = lossy(vars);
@@ -491,4 +544,31 @@ fn code_values_are_validated() {
         .unwrap_err()
         .to_string()
         .contains("a batch size between 1 and the queue size"));
+}
+
+#[test]
+fn rate_limited_sampler_values_are_checked() {
+    let err = Config::from_vars([
+        ("OTEL_TRACES_SAMPLER", "parentbased_ratelimited"),
+        ("OTEL_TRACES_SAMPLER_ARG", "-3"),
+    ])
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "1 invalid environment variable: OTEL_TRACES_SAMPLER_ARG=\"-3\" is not a positive \
+         number of traces per second"
+    );
+    for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+        let c = Config {
+            sampler: Sampler::ParentBased(Box::new(Sampler::RateLimited { per_second: bad })),
+            ..Config::default()
+        };
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.starts_with("sampler rate = "), "{bad}: {err}");
+    }
+    let c = Config {
+        sampler: Sampler::RateLimited { per_second: 100.0 },
+        ..Config::default()
+    };
+    assert!(c.validate().is_ok());
 }

@@ -15,6 +15,7 @@ pub(crate) mod otlp;
 pub(crate) mod pipeline;
 pub(crate) mod resilient;
 pub(crate) mod retry;
+pub(crate) mod signals;
 
 /// A boxed, sendable future, as the exporter trait returns.
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -12,9 +12,18 @@ use bytes::{BufMut as _, Bytes};
 use http_body_util::{BodyExt as _, Full, Limited};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
+use opentelemetry_proto::tonic::logs::v1::{LogRecord as ProtoLogRecord, ResourceLogs, ScopeLogs};
+use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use opentelemetry_sdk::trace::SpanData;
 use prost::Message as _;
@@ -81,6 +90,167 @@ impl Encoding for Traces {
             },
             _ => Delivered::default(),
         }
+    }
+}
+
+/// Metric collections (one request per collection; several are merged).
+pub(crate) struct Metrics;
+
+impl Encoding for Metrics {
+    type Item = ExportMetricsServiceRequest;
+    const GRPC_PATH: &'static str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
+    type Response = ExportMetricsServiceResponse;
+
+    fn encode(
+        items: Vec<ExportMetricsServiceRequest>,
+        _resource: &ResourceAttributesWithSchema,
+        json: bool,
+    ) -> Result<Vec<u8>, String> {
+        let request = ExportMetricsServiceRequest {
+            resource_metrics: items.into_iter().flat_map(|r| r.resource_metrics).collect(),
+        };
+        if json {
+            serde_json::to_vec(&request).map_err(|e| e.to_string())
+        } else {
+            Ok(request.encode_to_vec())
+        }
+    }
+
+    fn partial(response: &ExportMetricsServiceResponse) -> Delivered {
+        // Accounting counts collections, not data points: rejected points are
+        // reported, not subtracted.
+        match &response.partial_success {
+            Some(p) if p.rejected_data_points > 0 || !p.error_message.is_empty() => Delivered {
+                rejected: 0,
+                message: Some(format!(
+                    "{} data point(s) rejected: {}",
+                    p.rejected_data_points, p.error_message
+                )),
+            },
+            _ => Delivered::default(),
+        }
+    }
+}
+
+/// Log records.
+pub(crate) struct Logs;
+
+impl Encoding for Logs {
+    type Item = crate::layer::logs::LogRecord;
+    const GRPC_PATH: &'static str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
+    type Response = ExportLogsServiceResponse;
+
+    fn encode(
+        items: Vec<crate::layer::logs::LogRecord>,
+        resource: &ResourceAttributesWithSchema,
+        json: bool,
+    ) -> Result<Vec<u8>, String> {
+        let mut scopes: Vec<ScopeLogs> = Vec::new();
+        for r in items {
+            let proto = log_to_proto(&r);
+            let target = r.target;
+            match scopes.iter_mut().find(|s| s.scope.as_ref().is_some_and(|sc| sc.name == target)) {
+                Some(scope) => scope.log_records.push(proto),
+                None => scopes.push(ScopeLogs {
+                    scope: Some(InstrumentationScope {
+                        name: target.to_string(),
+                        ..Default::default()
+                    }),
+                    log_records: vec![proto],
+                    schema_url: String::new(),
+                }),
+            }
+        }
+        let request = ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                resource: Some(ProtoResource {
+                    attributes: resource.attributes.0.clone(),
+                    ..Default::default()
+                }),
+                scope_logs: scopes,
+                schema_url: resource.schema_url.clone().unwrap_or_default(),
+            }],
+        };
+        if json {
+            serde_json::to_vec(&request).map_err(|e| e.to_string())
+        } else {
+            Ok(request.encode_to_vec())
+        }
+    }
+
+    fn partial(response: &ExportLogsServiceResponse) -> Delivered {
+        match &response.partial_success {
+            Some(p) if p.rejected_log_records > 0 || !p.error_message.is_empty() => Delivered {
+                rejected: u64::try_from(p.rejected_log_records).unwrap_or(0),
+                message: (!p.error_message.is_empty()).then(|| p.error_message.clone()),
+            },
+            _ => Delivered::default(),
+        }
+    }
+}
+
+fn any_string(s: String) -> AnyValue {
+    AnyValue {
+        value: Some(any_value::Value::StringValue(s)),
+    }
+}
+
+fn log_to_proto(r: &crate::layer::logs::LogRecord) -> ProtoLogRecord {
+    use crate::layer::fields::FieldValue;
+    let nanos = r
+        .time
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    let (severity_number, severity_text) = crate::layer::logs::severity(&r.level);
+    let mut attributes: Vec<KeyValue> = r
+        .fields
+        .iter()
+        .map(|(k, v)| KeyValue {
+            key: (*k).to_string(),
+            value: Some(AnyValue {
+                value: Some(match v {
+                    FieldValue::Str(s) => any_value::Value::StringValue(s.clone()),
+                    FieldValue::I64(i) => any_value::Value::IntValue(*i),
+                    FieldValue::U64(u) => match i64::try_from(*u) {
+                        Ok(i) => any_value::Value::IntValue(i),
+                        Err(_) => any_value::Value::StringValue(u.to_string()),
+                    },
+                    FieldValue::F64(f) => any_value::Value::DoubleValue(*f),
+                    FieldValue::Bool(b) => any_value::Value::BoolValue(*b),
+                }),
+            }),
+            ..Default::default()
+        })
+        .collect();
+    if let Some(file) = r.file {
+        attributes.push(KeyValue {
+            key: "code.file.path".into(),
+            value: Some(any_string(file.to_string())),
+            ..Default::default()
+        });
+    }
+    if let Some(line) = r.line {
+        attributes.push(KeyValue {
+            key: "code.line.number".into(),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::IntValue(i64::from(line))),
+            }),
+            ..Default::default()
+        });
+    }
+    ProtoLogRecord {
+        time_unix_nano: nanos,
+        observed_time_unix_nano: nanos,
+        severity_number,
+        severity_text: severity_text.to_string(),
+        body: Some(any_string(r.message.clone())),
+        attributes,
+        dropped_attributes_count: 0,
+        flags: u32::from(r.sampled),
+        trace_id: r.trace_id.map(|t| t.to_bytes().to_vec()).unwrap_or_default(),
+        span_id: r.span_id.map(|s| s.to_bytes().to_vec()).unwrap_or_default(),
+        event_name: String::new(),
     }
 }
 
@@ -223,7 +393,10 @@ async fn send_grpc<E: Encoding>(
         Ok(response) => Ok(E::partial(response.get_ref())),
         // The deadline we sent in `grpc-timeout` passed: the same as our own timeout.
         Err(status)
-            if status.code() == tonic::Code::DeadlineExceeded && target.timeout.is_some() =>
+            if target.timeout.is_some()
+                && (status.code() == tonic::Code::DeadlineExceeded
+                    || (status.code() == tonic::Code::Cancelled
+                        && status.message() == "Timeout expired")) =>
         {
             Err(ExportError::Timeout {
                 endpoint: target.endpoint.clone(),

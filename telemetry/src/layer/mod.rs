@@ -1,7 +1,17 @@
 //! [`TelemetryLayer`]: the one layer that turns `tracing` data into telemetry.
 
+pub(crate) mod fields;
+pub(crate) mod logs;
+pub(crate) mod metrics;
+
 use std::any::TypeId;
 use std::fmt;
+use std::sync::Arc;
+use std::time::Instant;
+
+use self::fields::Fields;
+use self::logs::{LogSinks, SpanFields};
+use self::metrics::{EventMetrics, SpanMetrics, SpanTiming};
 
 use opentelemetry_sdk::trace::Tracer as SdkTracer;
 use tracing_core::span::{Attributes, Id, Record};
@@ -23,13 +33,48 @@ use tracing_subscriber::Layer;
 /// once and no span costs an allocation.
 pub struct TelemetryLayer<S> {
     spans: Option<OpenTelemetryLayer<S, SdkTracer>>,
+    signals: Option<Arc<Signals>>,
+}
+
+/// What the layer records besides spans; shared by every layer made from one
+/// [`Telemetry`](crate::Telemetry).
+pub(crate) struct Signals {
+    pub span_metrics: Option<SpanMetrics>,
+    pub event_metrics: Option<EventMetrics>,
+    pub logs: Option<LogSinks>,
+    /// Record every event as a span event too (otherwise only errors are, as
+    /// exception events, and the rest are logs only).
+    pub span_events: bool,
+}
+
+/// Reads the few span fields that decide a span's metric attributes, without
+/// allocating for the others.
+struct TimingVisitor<'a>(&'a mut SpanTiming);
+
+impl tracing_core::field::Visit for TimingVisitor<'_> {
+    fn record_str(&mut self, field: &tracing_core::Field, value: &str) {
+        match field.name() {
+            "otel.status_code" if value.eq_ignore_ascii_case("error") => self.0.error = true,
+            "error.type" => {
+                self.0.error = true;
+                self.0.error_type = Some(value.to_string());
+            }
+            "code.function.name" => self.0.function = Some(value.to_string()),
+            _ => {}
+        }
+    }
+    fn record_debug(&mut self, field: &tracing_core::Field, value: &dyn fmt::Debug) {
+        if matches!(field.name(), "otel.status_code" | "error.type" | "code.function.name") {
+            self.record_str(field, format!("{value:?}").trim_matches('"'));
+        }
+    }
 }
 
 impl<S> TelemetryLayer<S>
 where
     S: Subscriber + for<'span> LookupSpan<'span>,
 {
-    pub(crate) fn new(tracer: Option<SdkTracer>) -> Self {
+    pub(crate) fn new(tracer: Option<SdkTracer>, signals: Option<Arc<Signals>>) -> Self {
         let spans = tracer.map(|tracer| {
             tracing_opentelemetry::layer()
                 .with_tracer(tracer)
@@ -41,19 +86,20 @@ where
                 .with_error_events_to_status(true)
                 .with_error_records_to_exceptions(true)
         });
-        TelemetryLayer { spans }
+        TelemetryLayer { spans, signals }
     }
 
     /// Whether this layer records anything (false when telemetry is disabled).
     pub fn is_enabled(&self) -> bool {
-        self.spans.is_some()
+        self.spans.is_some() || self.signals.is_some()
     }
 }
 
 impl<S> fmt::Debug for TelemetryLayer<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TelemetryLayer")
-            .field("enabled", &self.spans.is_some())
+            .field("spans", &self.spans.is_some())
+            .field("metrics_and_logs", &self.signals.is_some())
             .finish()
     }
 }
@@ -75,12 +121,60 @@ where
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        if let Some(signals) = &self.signals {
+            let measured = signals
+                .span_metrics
+                .as_ref()
+                .is_some_and(|m| m.wants(attrs.metadata()));
+            let keep_fields = signals.logs.as_ref().is_some_and(LogSinks::wants_span_fields);
+            if measured || keep_fields {
+                if let Some(span) = ctx.span(id) {
+                    let mut ext = span.extensions_mut();
+                    if measured {
+                        let mut timing = SpanTiming {
+                            start: Instant::now(),
+                            error_type: None,
+                            error: false,
+                            function: None,
+                        };
+                        attrs.record(&mut TimingVisitor(&mut timing));
+                        ext.insert(timing);
+                    }
+                    if keep_fields {
+                        let mut fields = Fields::default();
+                        attrs.record(&mut fields);
+                        ext.insert(SpanFields {
+                            name: attrs.metadata().name(),
+                            fields: fields.values,
+                        });
+                    }
+                }
+            }
+        }
         if let Some(spans) = &self.spans {
             spans.on_new_span(attrs, id, ctx);
         }
     }
 
     fn on_record(&self, span: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        if let Some(signals) = &self.signals {
+            if let Some(s) = ctx.span(span) {
+                let mut ext = s.extensions_mut();
+                if let Some(timing) = ext.get_mut::<SpanTiming>() {
+                    values.record(&mut TimingVisitor(timing));
+                }
+                if signals.logs.is_some() {
+                    if let Some(kept) = ext.get_mut::<SpanFields>() {
+                        let mut fields = Fields::default();
+                        values.record(&mut fields);
+                        for (k, v) in fields.values {
+                            kept.fields.retain(|(key, _)| *key != k);
+                            kept.fields.push((k, v));
+                        }
+                    }
+                }
+            }
+        }
         if let Some(spans) = &self.spans {
             spans.on_record(span, values, ctx);
         }
@@ -93,8 +187,56 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let Some(signals) = &self.signals else {
+            if let Some(spans) = &self.spans {
+                spans.on_event(event, ctx);
+            }
+            return;
+        };
+        let meta = event.metadata();
+        let is_error = metrics::is_error_event(meta.level());
+        let current = ctx.event_span(event);
+        if is_error {
+            if let Some(span) = &current {
+                if let Some(timing) = span.extensions_mut().get_mut::<SpanTiming>() {
+                    timing.error = true;
+                }
+            }
+        }
+        let metric_event = signals.event_metrics.as_ref().is_some_and(|m| m.interested(meta));
+        if metric_event || signals.logs.is_some() {
+            let mut fields = Fields::default();
+            event.record(&mut fields);
+            if metric_event {
+                if let Some(m) = &signals.event_metrics {
+                    m.record(&fields);
+                }
+            }
+            if let Some(logs) = &signals.logs {
+                // A metric-only event (no message) is not a log line.
+                if !(metric_event && fields.message.is_none()) {
+                    let spans = if logs.wants_span_fields() {
+                        current
+                            .as_ref()
+                            .map(|s| {
+                                s.scope()
+                                    .from_root()
+                                    .filter_map(|s| s.extensions().get::<SpanFields>().cloned())
+                                    .collect()
+                            })
+                            .unwrap_or_default()
+                    } else {
+                        Vec::new()
+                    };
+                    logs.record(event, fields, current.is_some(), spans);
+                }
+            }
+        }
+        drop(current);
         if let Some(spans) = &self.spans {
-            spans.on_event(event, ctx);
+            if signals.span_events || is_error {
+                spans.on_event(event, ctx);
+            }
         }
     }
 
@@ -111,6 +253,13 @@ where
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        if let Some(m) = self.signals.as_ref().and_then(|s| s.span_metrics.as_ref()) {
+            if let Some(span) = ctx.span(&id) {
+                if let Some(timing) = span.extensions().get::<SpanTiming>() {
+                    m.record(span.metadata(), timing);
+                }
+            }
+        }
         if let Some(spans) = &self.spans {
             spans.on_close(id, ctx);
         }

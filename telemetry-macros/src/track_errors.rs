@@ -1,0 +1,70 @@
+//! `#[track_errors]`'s piece: classifying the return value as a success or an error
+//! (the counter, the span's status and exception event, and the duration's
+//! `outcome` all follow this one classification).
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned as _;
+
+use crate::args::Mode;
+use crate::expand::Ctx;
+
+/// An expression of type `__private::Outcome` for `__telemetry_ret: &R`.
+pub(crate) fn classify(ctx: &Ctx<'_>) -> TokenStream {
+    let krate = ctx.krate;
+    let ret = &ctx.locals.ret;
+    let plan = ctx.plan;
+    if !(plan.marks_span() || plan.track.is_some() || plan.measure.is_some()) {
+        return quote!(#krate::__private::Outcome::Ok);
+    }
+    let err = plan.traced.as_ref().and_then(|t| t.err.as_ref());
+    let base = match err {
+        // `#[traced(err)]` says how to format the error, and requires a `Result`.
+        Some(err) => {
+            let as_result = crate::traced::as_result(ctx, err);
+            let make = match err.mode {
+                Mode::Default | Mode::Display => quote!(display),
+                Mode::Debug => quote!(debug),
+            };
+            quote_spanned! {err.key.span()=>
+                match #as_result {
+                    ::core::result::Result::Ok(_) => #krate::__private::Outcome::Ok,
+                    ::core::result::Result::Err(__telemetry_error) => {
+                        #krate::__private::Outcome::#make(__telemetry_error)
+                    }
+                }
+            }
+        }
+        // Otherwise any return type works: an `Err` is an error, described with its
+        // `Display` (else `Debug`, else its type only); other types are successes.
+        None => quote! {{
+            #[allow(unused_imports)]
+            use #krate::__private::{
+                ProbeAny as _, ProbeDebug as _, ProbeDisplay as _, ProbeResult as _,
+            };
+            (&&&&#krate::__private::Probe(#ret)).__telemetry_outcome()
+        }},
+    };
+    let track = plan.track.as_ref();
+    if let Some(ok_if) = track.and_then(|t| t.ok_if.as_ref()) {
+        let test = quote_spanned!(ok_if.span()=> (#ok_if)(#ret));
+        quote! {
+            if #test {
+                #krate::__private::Outcome::Ok
+            } else {
+                (#base).or_other()
+            }
+        }
+    } else if let Some(error_if) = track.and_then(|t| t.error_if.as_ref()) {
+        let test = quote_spanned!(error_if.span()=> (#error_if)(#ret));
+        quote! {
+            if #test {
+                (#base).or_other()
+            } else {
+                #krate::__private::Outcome::Ok
+            }
+        }
+    } else {
+        base
+    }
+}

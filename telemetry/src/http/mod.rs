@@ -1,0 +1,246 @@
+//! HTTP integration (feature `http`): a tower layer for servers (axum or any tower
+//! service), a tower layer for clients, and [`RequestBuilderExt::send_traced`] for
+//! reqwest.
+//!
+//! Both sides follow the OpenTelemetry HTTP semantic conventions:
+//!
+//! | | server ([`ServerLayer`]) | client ([`ClientLayer`], [`RequestBuilderExt`]) |
+//! |---|---|---|
+//! | context | extracted from the request headers: the span's remote parent | the span's context injected into the request headers |
+//! | span | kind `server`, named `GET /users/{id}` (method and route template; the method alone without a route) | kind `client`, named `GET` |
+//! | attributes | `http.request.method`, `url.path`, `url.scheme`, `http.route`, `server.address`, `server.port`, `network.protocol.version`, `user_agent.original`, `http.response.status_code` | `http.request.method`, `url.full` (no credentials), `server.address`, `server.port`, `http.response.status_code` |
+//! | error | status 5xx, or the service failed: status `ERROR` and `error.type` | status 4xx or 5xx, or no response: status `ERROR` and `error.type` |
+//! | metric | `http.server.request.duration` | `http.client.request.duration` |
+//!
+//! The duration histograms (unit `s`, buckets `0.005` to `10` as the conventions
+//! advise) carry `http.request.method`, `url.scheme`, `http.route` (server),
+//! `server.address` and `server.port` (client), `http.response.status_code` and, on
+//! errors only, `error.type`. They are recorded through OpenTelemetry's **global**
+//! meter provider, which `Telemetry` installs: create the layers after telemetry is
+//! set up. They are recorded whether or not the trace is sampled.
+//!
+//! # Servers
+//!
+//! With axum, add the layer with `Router::layer` so it runs after routing and sees the
+//! route template (`MatchedPath`); applied around the whole router it only knows the
+//! method and the path.
+//!
+//! ```
+//! use axum::{routing::get, Router};
+//!
+//! let app: Router = Router::new()
+//!     .route("/users/{id}", get(|| async { "hello" }))
+//!     .layer(telemetry::http::ServerLayer::new());
+//! ```
+//!
+//! # Clients
+//!
+//! ```no_run
+//! use telemetry::http::RequestBuilderExt as _;
+//!
+//! # async fn f() -> Result<(), reqwest::Error> {
+//! let client = reqwest::Client::new();
+//! let response = client.get("http://inventory/items/7").send_traced().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Any tower client (hyper-util's, for one) takes [`ClientLayer`].
+//!
+//! # Propagators
+//!
+//! By default the layers and `send_traced` use OpenTelemetry's global propagator, set
+//! by [`Telemetry::init`](crate::Telemetry::init) or
+//! [`Telemetry::set_globals`](crate::Telemetry::set_globals). To use an instance's
+//! configured propagators without globals, call `.propagators_from(&telemetry)` on a
+//! layer, or [`RequestBuilderExt::send_traced_with`].
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use opentelemetry::metrics::Histogram;
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use opentelemetry::{Context, InstrumentationScope, KeyValue};
+
+use crate::propagation::Propagators;
+use crate::Telemetry;
+
+mod client;
+mod server;
+
+pub use client::{ClientLayer, ClientResponseFuture, ClientService, RequestBuilderExt};
+pub use server::{ServerLayer, ServerResponseFuture, ServerService};
+
+/// The bucket boundaries, in seconds, of the HTTP duration histograms, as the semantic
+/// conventions advise.
+pub const DURATION_BUCKETS: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
+
+/// `error.type` when nothing more specific is known.
+const OTHER_ERROR: &str = "_OTHER";
+
+/// Which propagator a layer uses.
+#[derive(Clone)]
+pub(crate) enum PropagatorSource {
+    Global,
+    Configured(Arc<Propagators>),
+}
+
+impl PropagatorSource {
+    pub(crate) fn of(telemetry: &Telemetry) -> PropagatorSource {
+        PropagatorSource::Configured(telemetry.shared_propagators())
+    }
+
+    pub(crate) fn inject(&self, cx: &Context, injector: &mut dyn Injector) {
+        match self {
+            PropagatorSource::Global => crate::propagation::inject_context(cx, injector),
+            PropagatorSource::Configured(p) => p.inject_context(cx, injector),
+        }
+    }
+
+    /// Extracts on top of an empty context: a server request must not inherit whatever
+    /// happens to be current on the worker thread.
+    pub(crate) fn extract(&self, extractor: &dyn Extractor) -> Context {
+        let base = Context::new();
+        match self {
+            PropagatorSource::Global => opentelemetry::global::get_text_map_propagator(|p| {
+                p.extract_with_context(&base, extractor)
+            }),
+            PropagatorSource::Configured(p) => p.extract_with_context(&base, extractor),
+        }
+    }
+}
+
+impl std::fmt::Debug for PropagatorSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PropagatorSource::Global => f.write_str("Global"),
+            PropagatorSource::Configured(p) => f.debug_tuple("Configured").field(p).finish(),
+        }
+    }
+}
+
+/// The method as the conventions spell it: one of the nine standard methods (and
+/// `QUERY`), else `_OTHER` (with the original in `http.request.method_original`).
+pub(crate) fn method_label(method: &http::Method) -> (&'static str, Option<String>) {
+    let known = match *method {
+        http::Method::GET => "GET",
+        http::Method::HEAD => "HEAD",
+        http::Method::POST => "POST",
+        http::Method::PUT => "PUT",
+        http::Method::DELETE => "DELETE",
+        http::Method::CONNECT => "CONNECT",
+        http::Method::OPTIONS => "OPTIONS",
+        http::Method::TRACE => "TRACE",
+        http::Method::PATCH => "PATCH",
+        _ if method.as_str() == "QUERY" => "QUERY",
+        _ => return ("_OTHER", Some(method.as_str().to_string())),
+    };
+    (known, None)
+}
+
+/// `network.protocol.version` of a request.
+pub(crate) fn protocol_version(v: http::Version) -> Option<&'static str> {
+    match v {
+        http::Version::HTTP_09 => Some("0.9"),
+        http::Version::HTTP_10 => Some("1.0"),
+        http::Version::HTTP_11 => Some("1.1"),
+        http::Version::HTTP_2 => Some("2"),
+        http::Version::HTTP_3 => Some("3"),
+        _ => None,
+    }
+}
+
+/// Splits `host[:port]` (or `[v6]:port`) as found in `Host` or an authority.
+pub(crate) fn host_and_port(authority: &str) -> Option<(String, Option<u16>)> {
+    let authority = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    let parsed: http::uri::Authority = authority.parse().ok()?;
+    let host = parsed.host().trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return None;
+    }
+    Some((host.to_string(), parsed.port_u16()))
+}
+
+/// The default port of a scheme.
+pub(crate) fn default_port(scheme: &str) -> Option<u16> {
+    match scheme {
+        "http" | "ws" => Some(80),
+        "https" | "wss" => Some(443),
+        _ => None,
+    }
+}
+
+/// The duration histogram `name`, from the global meter provider.
+pub(crate) fn duration_histogram(name: &'static str, description: &'static str) -> Histogram<f64> {
+    opentelemetry::global::meter_with_scope(InstrumentationScope::builder("telemetry").build())
+        .f64_histogram(name)
+        .with_unit("s")
+        .with_description(description)
+        .with_boundaries(DURATION_BUCKETS.to_vec())
+        .build()
+}
+
+/// Attributes shared by the span end and the metric.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Outcome {
+    pub(crate) status: Option<u16>,
+    pub(crate) error_type: Option<Cow<'static, str>>,
+}
+
+impl Outcome {
+    /// Records the outcome on `span` (status code, error type, span status).
+    pub(crate) fn record_on(&self, span: &tracing::Span) {
+        if let Some(status) = self.status {
+            span.record("http.response.status_code", i64::from(status));
+        }
+        if let Some(error) = &self.error_type {
+            span.record("error.type", error.as_ref());
+            span.record("otel.status_code", "ERROR");
+        }
+    }
+
+    pub(crate) fn push_attributes(&self, attributes: &mut Vec<KeyValue>) {
+        if let Some(status) = self.status {
+            attributes.push(KeyValue::new(
+                "http.response.status_code",
+                i64::from(status),
+            ));
+        }
+        if let Some(error) = &self.error_type {
+            attributes.push(KeyValue::new("error.type", error.to_string()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_outside_the_standard_set_are_other() {
+        assert_eq!(method_label(&http::Method::GET), ("GET", None));
+        let custom = http::Method::from_bytes(b"PURGE").unwrap();
+        assert_eq!(method_label(&custom), ("_OTHER", Some("PURGE".to_string())));
+    }
+
+    #[test]
+    fn hosts_and_ports_are_split() {
+        assert_eq!(
+            host_and_port("example.com:8080"),
+            Some(("example.com".to_string(), Some(8080)))
+        );
+        assert_eq!(
+            host_and_port("[::1]:3000"),
+            Some(("::1".to_string(), Some(3000)))
+        );
+        assert_eq!(
+            host_and_port("user:pw@example.com"),
+            Some(("example.com".to_string(), None))
+        );
+        assert_eq!(host_and_port("bad host"), None);
+        assert_eq!(host_and_port(""), None);
+    }
+}

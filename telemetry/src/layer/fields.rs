@@ -1,0 +1,162 @@
+//! Reserved field names and prefixes, and the visitor that reads `tracing` fields into
+//! owned values.
+
+use std::fmt::{self, Write as _};
+
+use tracing_core::field::{Field, Visit};
+
+/// Events with a field starting with this prefix add to a monotonic counter named by
+/// the rest of the field (`monotonic_counter.requests = 1`). Same convention as
+/// tracing-opentelemetry's `MetricsLayer`.
+pub const MONOTONIC_COUNTER_PREFIX: &str = "monotonic_counter.";
+/// An up-down counter (`counter.queue_depth = -1`).
+pub const COUNTER_PREFIX: &str = "counter.";
+/// A histogram (`histogram.payload_bytes = 512`).
+pub const HISTOGRAM_PREFIX: &str = "histogram.";
+/// A gauge (`gauge.temperature = 21.5`).
+pub const GAUGE_PREFIX: &str = "gauge.";
+
+/// The kind of metric a prefixed field feeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum MetricKind {
+    MonotonicCounter,
+    UpDownCounter,
+    Histogram,
+    Gauge,
+}
+
+/// The metric a field name asks for, if any: its kind and name.
+pub(crate) fn metric_of(field: &str) -> Option<(MetricKind, &str)> {
+    [
+        (MONOTONIC_COUNTER_PREFIX, MetricKind::MonotonicCounter),
+        (COUNTER_PREFIX, MetricKind::UpDownCounter),
+        (HISTOGRAM_PREFIX, MetricKind::Histogram),
+        (GAUGE_PREFIX, MetricKind::Gauge),
+    ]
+    .iter()
+    .find_map(|(prefix, kind)| field.strip_prefix(prefix).map(|name| (*kind, name)))
+    .filter(|(_, name)| !name.is_empty())
+}
+
+/// An owned field value.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum FieldValue {
+    Str(String),
+    I64(i64),
+    U64(u64),
+    F64(f64),
+    Bool(bool),
+}
+
+impl fmt::Display for FieldValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FieldValue::Str(s) => f.write_str(s),
+            FieldValue::I64(v) => write!(f, "{v}"),
+            FieldValue::U64(v) => write!(f, "{v}"),
+            FieldValue::F64(v) => write!(f, "{v}"),
+            FieldValue::Bool(v) => write!(f, "{v}"),
+        }
+    }
+}
+
+impl FieldValue {
+    pub(crate) fn to_otel(&self) -> opentelemetry::Value {
+        match self {
+            FieldValue::Str(s) => opentelemetry::Value::String(s.clone().into()),
+            FieldValue::I64(v) => opentelemetry::Value::I64(*v),
+            FieldValue::U64(v) => i64::try_from(*v)
+                .map(opentelemetry::Value::I64)
+                .unwrap_or_else(|_| opentelemetry::Value::String(v.to_string().into())),
+            FieldValue::F64(v) => opentelemetry::Value::F64(*v),
+            FieldValue::Bool(v) => opentelemetry::Value::Bool(*v),
+        }
+    }
+
+    pub(crate) fn to_json(&self) -> serde_json::Value {
+        match self {
+            FieldValue::Str(s) => serde_json::Value::String(s.clone()),
+            FieldValue::I64(v) => (*v).into(),
+            FieldValue::U64(v) => (*v).into(),
+            FieldValue::F64(v) => serde_json::Number::from_f64(*v)
+                .map(serde_json::Value::Number)
+                .unwrap_or_else(|| serde_json::Value::String(v.to_string())),
+            FieldValue::Bool(v) => (*v).into(),
+        }
+    }
+}
+
+/// Collects every field of an event or span: the `message` apart, the rest in order.
+#[derive(Debug, Default)]
+pub(crate) struct Fields {
+    pub message: Option<String>,
+    pub values: Vec<(&'static str, FieldValue)>,
+}
+
+impl Fields {
+    fn push(&mut self, field: &Field, value: FieldValue) {
+        if field.name() == "message" {
+            self.message = Some(value.to_string());
+        } else {
+            self.values.push((field.name(), value));
+        }
+    }
+
+}
+
+impl Visit for Fields {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.push(field, FieldValue::F64(value));
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.push(field, FieldValue::I64(value));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.push(field, FieldValue::U64(value));
+    }
+    fn record_i128(&mut self, field: &Field, value: i128) {
+        match i64::try_from(value) {
+            Ok(v) => self.push(field, FieldValue::I64(v)),
+            Err(_) => self.push(field, FieldValue::Str(value.to_string())),
+        }
+    }
+    fn record_u128(&mut self, field: &Field, value: u128) {
+        match u64::try_from(value) {
+            Ok(v) => self.push(field, FieldValue::U64(v)),
+            Err(_) => self.push(field, FieldValue::Str(value.to_string())),
+        }
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.push(field, FieldValue::Bool(value));
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.push(field, FieldValue::Str(value.to_string()));
+    }
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        let mut text = value.to_string();
+        let mut source = value.source();
+        while let Some(s) = source {
+            let _ = write!(text, ": {s}");
+            source = s.source();
+        }
+        self.push(field, FieldValue::Str(text));
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.push(field, FieldValue::Str(format!("{value:?}")));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metric_prefixes() {
+        assert_eq!(metric_of("monotonic_counter.requests"), Some((MetricKind::MonotonicCounter, "requests")));
+        assert_eq!(metric_of("counter.queue"), Some((MetricKind::UpDownCounter, "queue")));
+        assert_eq!(metric_of("histogram.bytes"), Some((MetricKind::Histogram, "bytes")));
+        assert_eq!(metric_of("gauge.temp"), Some((MetricKind::Gauge, "temp")));
+        assert_eq!(metric_of("counter."), None);
+        assert_eq!(metric_of("user.id"), None);
+    }
+}

@@ -1,0 +1,175 @@
+//! Logs: every event becomes a log record carrying the trace and span id of the span
+//! it was written in, sent to the log pipeline (OTLP or console) and to the local
+//! outputs (pretty or JSON lines, stdout or rotating files).
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use opentelemetry::trace::{SpanId, TraceContextExt as _, TraceId};
+use tracing_core::{Event, Level};
+
+use super::fields::{FieldValue, Fields};
+use crate::export::pipeline::Pipeline;
+use crate::health::rfc3339;
+use crate::logs::{LocalOutput, LogProcessors};
+
+/// One log record, as the layer builds it from an event.
+#[derive(Debug, Clone)]
+pub(crate) struct LogRecord {
+    pub time: SystemTime,
+    pub level: Level,
+    pub target: &'static str,
+    pub message: String,
+    pub fields: Vec<(&'static str, FieldValue)>,
+    pub trace_id: Option<TraceId>,
+    pub span_id: Option<SpanId>,
+    pub sampled: bool,
+    pub file: Option<&'static str>,
+    pub line: Option<u32>,
+    /// The current span stack, outermost first, with each span's fields (only kept
+    /// when a local output wants them).
+    pub spans: Vec<SpanFields>,
+}
+
+/// A span's name and fields, as a local output shows them.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SpanFields {
+    pub name: &'static str,
+    pub fields: Vec<(&'static str, FieldValue)>,
+}
+
+/// OTLP severity numbers.
+pub(crate) fn severity(level: &Level) -> (i32, &'static str) {
+    match *level {
+        Level::TRACE => (1, "TRACE"),
+        Level::DEBUG => (5, "DEBUG"),
+        Level::INFO => (9, "INFO"),
+        Level::WARN => (13, "WARN"),
+        _ => (17, "ERROR"),
+    }
+}
+
+/// Where the layer sends log records.
+pub(crate) struct LogSinks {
+    pub pipeline: Option<Arc<Pipeline<LogRecord>>>,
+    /// With the console span exporter, events inside a span are already shown in its
+    /// tree: the console log exporter then prints only events outside any span.
+    pub pipeline_outside_spans_only: bool,
+    pub local: Vec<Arc<LocalOutput>>,
+    pub processors: Arc<LogProcessors>,
+}
+
+impl LogSinks {
+    pub(crate) fn wants_span_fields(&self) -> bool {
+        !self.local.is_empty()
+    }
+
+    /// Builds the record for `event` and hands it to every sink. `in_span` says whether
+    /// a span is current; `spans` is the span stack when a local output wants it.
+    pub(crate) fn record(&self, event: &Event<'_>, fields: Fields, in_span: bool, spans: Vec<SpanFields>) {
+        let meta = event.metadata();
+        let (trace_id, span_id, sampled) = opentelemetry::Context::map_current(|cx| {
+            let span = cx.span();
+            let sc = span.span_context();
+            if sc.is_valid() {
+                (Some(sc.trace_id()), Some(sc.span_id()), sc.is_sampled())
+            } else {
+                (None, None, false)
+            }
+        });
+        let mut record = LogRecord {
+            time: SystemTime::now(),
+            level: *meta.level(),
+            target: meta.target(),
+            message: fields.message.unwrap_or_default(),
+            fields: fields.values,
+            trace_id,
+            span_id,
+            sampled,
+            file: meta.file(),
+            line: meta.line(),
+            spans,
+        };
+        if !self.processors.apply(&mut record) {
+            return;
+        }
+        for local in &self.local {
+            local.write(&record);
+        }
+        if let Some(pipeline) = &self.pipeline {
+            if !(self.pipeline_outside_spans_only && in_span) {
+                pipeline.push(record);
+            }
+        }
+    }
+}
+
+/// `2026-11-21T19:31:02.123Z  INFO checkout: processing order=42  trace_id=… span_id=…`
+pub(crate) fn pretty_line(r: &LogRecord) -> String {
+    let mut out = String::with_capacity(128);
+    let _ = write!(out, "{} {:>5} {}: {}", rfc3339(r.time), severity(&r.level).1, r.target, r.message);
+    for span in &r.spans {
+        for (k, v) in &span.fields {
+            let _ = write!(out, " {}.{k}={}", span.name, quoted(v));
+        }
+    }
+    for (k, v) in &r.fields {
+        let _ = write!(out, " {k}={}", quoted(v));
+    }
+    if let (Some(t), Some(s)) = (r.trace_id, r.span_id) {
+        let _ = write!(out, " trace_id={t} span_id={s}");
+    }
+    out.push('\n');
+    out
+}
+
+fn quoted(v: &FieldValue) -> String {
+    match v {
+        FieldValue::Str(s) if s.is_empty() || s.contains(char::is_whitespace) || s.contains('"') => format!("{s:?}"),
+        other => other.to_string(),
+    }
+}
+
+/// One JSON object per line: RFC 3339 timestamp, level, target, message, fields, the
+/// span stack's fields, trace_id, span_id.
+pub(crate) fn json_line(r: &LogRecord) -> String {
+    let mut obj = serde_json::Map::new();
+    obj.insert("timestamp".into(), rfc3339(r.time).into());
+    obj.insert("level".into(), severity(&r.level).1.into());
+    obj.insert("target".into(), r.target.into());
+    obj.insert("message".into(), r.message.clone().into());
+    let mut fields = serde_json::Map::new();
+    for (k, v) in &r.fields {
+        fields.insert((*k).to_string(), v.to_json());
+    }
+    obj.insert("fields".into(), fields.into());
+    if !r.spans.is_empty() {
+        let spans: Vec<serde_json::Value> = r
+            .spans
+            .iter()
+            .map(|s| {
+                let mut m = serde_json::Map::new();
+                m.insert("name".into(), s.name.into());
+                for (k, v) in &s.fields {
+                    m.insert((*k).to_string(), v.to_json());
+                }
+                m.into()
+            })
+            .collect();
+        obj.insert("spans".into(), spans.into());
+    }
+    if let (Some(t), Some(s)) = (r.trace_id, r.span_id) {
+        obj.insert("trace_id".into(), t.to_string().into());
+        obj.insert("span_id".into(), s.to_string().into());
+    }
+    if let Some(file) = r.file {
+        obj.insert("code.file.path".into(), file.into());
+    }
+    if let Some(line) = r.line {
+        obj.insert("code.line.number".into(), line.into());
+    }
+    let mut line = serde_json::Value::Object(obj).to_string();
+    line.push('\n');
+    line
+}

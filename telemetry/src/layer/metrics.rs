@@ -1,0 +1,263 @@
+//! Metrics from the layer: each closed span's duration into a histogram (request rate,
+//! errors and duration per operation, sampled or not), and metrics from event fields
+//! named with the `monotonic_counter.`, `counter.`, `histogram.` and `gauge.` prefixes.
+//!
+//! Attribute sets are cached per callsite, so recording a span's duration allocates
+//! nothing once its callsite has been seen.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use opentelemetry::metrics::{Counter, Gauge, Histogram, Meter, UpDownCounter};
+use opentelemetry::KeyValue;
+use tracing_core::{Level, Metadata};
+
+use super::fields::{metric_of, FieldValue, Fields, MetricKind};
+use crate::metrics::{SpanFilter, SpanMetricsConfig, DURATION_BUCKETS, SPAN_DURATION};
+
+/// Per-span state kept in the span's extensions.
+#[derive(Debug)]
+pub(crate) struct SpanTiming {
+    pub start: Instant,
+    pub error_type: Option<String>,
+    pub error: bool,
+    pub function: Option<String>,
+}
+
+struct CallsiteAttrs {
+    ok: Arc<[KeyValue]>,
+    error: Arc<[KeyValue]>,
+}
+
+/// Span duration metrics.
+pub(crate) struct SpanMetrics {
+    config: SpanMetricsConfig,
+    histogram: Histogram<f64>,
+    cache: RwLock<HashMap<usize, Arc<CallsiteAttrs>>>,
+    series: RwLock<HashSet<Vec<KeyValue>>>,
+    pub(crate) overflow: Arc<AtomicU64>,
+    overflow_attrs: Arc<[KeyValue]>,
+}
+
+impl SpanMetrics {
+    pub(crate) fn new(meter: &Meter, config: SpanMetricsConfig, overflow: Arc<AtomicU64>) -> SpanMetrics {
+        let histogram = meter
+            .f64_histogram(SPAN_DURATION)
+            .with_unit("s")
+            .with_description("Duration of spans, by span name, function and outcome")
+            .with_boundaries(config.buckets.clone().unwrap_or_else(|| DURATION_BUCKETS.to_vec()))
+            .build();
+        SpanMetrics {
+            config,
+            histogram,
+            cache: RwLock::new(HashMap::new()),
+            series: RwLock::new(HashSet::new()),
+            overflow,
+            overflow_attrs: Arc::from(vec![KeyValue::new("otel.metric.overflow", true)]),
+        }
+    }
+
+    /// Whether spans of this callsite are measured.
+    pub(crate) fn wants(&self, meta: &Metadata<'_>) -> bool {
+        match &self.config.filter {
+            SpanFilter::All => true,
+            SpanFilter::MinLevel(level) => meta.level() <= level,
+            SpanFilter::Targets(prefixes) => prefixes.iter().any(|p| meta.target().starts_with(p.as_str())),
+            SpanFilter::Instrumented => meta.fields().field("code.function.name").is_some(),
+        }
+    }
+
+    pub(crate) fn record(&self, meta: &'static Metadata<'static>, timing: &SpanTiming) {
+        let seconds = timing.start.elapsed().as_secs_f64();
+        let key = meta as *const Metadata<'static> as usize;
+        let cached = self.cache.read().ok().and_then(|c| c.get(&key).cloned());
+        let attrs = match cached {
+            Some(a) => a,
+            None => {
+                let a = Arc::new(self.callsite_attrs(meta, timing.function.as_deref()));
+                if let Ok(mut c) = self.cache.write() {
+                    c.insert(key, a.clone());
+                }
+                a
+            }
+        };
+        match (&timing.error_type, timing.error) {
+            (None, false) => self.histogram.record(seconds, &attrs.ok),
+            (None, true) => self.histogram.record(seconds, &attrs.error),
+            (Some(kind), _) => {
+                // A specific error type: a rarer, dynamic series.
+                let mut set: Vec<KeyValue> = attrs.error.iter().filter(|kv| kv.key.as_str() != "error.type").cloned().collect();
+                set.push(KeyValue::new("error.type", kind.clone()));
+                let set = self.admit(set);
+                self.histogram.record(seconds, &set);
+            }
+        }
+    }
+
+    fn callsite_attrs(&self, meta: &Metadata<'_>, function: Option<&str>) -> CallsiteAttrs {
+        let mut base = vec![KeyValue::new("span.name", meta.name())];
+        if let Some(f) = function {
+            base.push(KeyValue::new("code.function.name", f.to_string()));
+        }
+        let mut ok = base.clone();
+        ok.push(KeyValue::new("outcome", "ok"));
+        let mut error = base;
+        error.push(KeyValue::new("outcome", "error"));
+        error.push(KeyValue::new("error.type", "_OTHER"));
+        CallsiteAttrs {
+            ok: Arc::from(self.admit(ok)),
+            error: Arc::from(self.admit(error)),
+        }
+    }
+
+    /// Applies the cardinality limit: past it, new attribute sets collapse into the
+    /// overflow series and are counted.
+    fn admit(&self, set: Vec<KeyValue>) -> Vec<KeyValue> {
+        if self.series.read().is_ok_and(|s| s.contains(&set)) {
+            return set;
+        }
+        let Ok(mut series) = self.series.write() else {
+            return set;
+        };
+        if series.contains(&set) {
+            return set;
+        }
+        if series.len() >= self.config.cardinality_limit {
+            self.overflow.fetch_add(1, Ordering::Relaxed);
+            return self.overflow_attrs.to_vec();
+        }
+        series.insert(set.clone());
+        set
+    }
+}
+
+#[derive(Clone)]
+enum Instrument {
+    CounterU64(Counter<u64>),
+    CounterF64(Counter<f64>),
+    UpDownI64(UpDownCounter<i64>),
+    UpDownF64(UpDownCounter<f64>),
+    HistogramU64(Histogram<u64>),
+    HistogramF64(Histogram<f64>),
+    GaugeU64(Gauge<u64>),
+    GaugeI64(Gauge<i64>),
+    GaugeF64(Gauge<f64>),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Number {
+    U64,
+    I64,
+    F64,
+}
+
+/// Metrics from event fields.
+pub(crate) struct EventMetrics {
+    meter: Meter,
+    /// Per callsite: does any field name a metric?
+    callsites: RwLock<HashMap<usize, bool>>,
+    instruments: RwLock<HashMap<(MetricKind, String, Number), Instrument>>,
+}
+
+impl EventMetrics {
+    pub(crate) fn new(meter: Meter) -> EventMetrics {
+        EventMetrics {
+            meter,
+            callsites: RwLock::new(HashMap::new()),
+            instruments: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// Whether events of this callsite carry metric fields (cached).
+    pub(crate) fn interested(&self, meta: &'static Metadata<'static>) -> bool {
+        let key = meta as *const Metadata<'static> as usize;
+        if let Some(known) = self.callsites.read().ok().and_then(|c| c.get(&key).copied()) {
+            return known;
+        }
+        let has = meta.fields().iter().any(|f| metric_of(f.name()).is_some());
+        if let Ok(mut c) = self.callsites.write() {
+            c.insert(key, has);
+        }
+        has
+    }
+
+    /// Records the metric fields of an event; the other fields are its attributes.
+    pub(crate) fn record(&self, fields: &Fields) {
+        let attrs: Vec<KeyValue> = fields
+            .values
+            .iter()
+            .filter(|(k, _)| metric_of(k).is_none())
+            .map(|(k, v)| KeyValue::new(*k, v.to_otel()))
+            .collect();
+        for (k, v) in &fields.values {
+            let Some((kind, name)) = metric_of(k) else { continue };
+            let number = match v {
+                FieldValue::U64(_) => Number::U64,
+                FieldValue::I64(_) => Number::I64,
+                FieldValue::F64(_) => Number::F64,
+                _ => continue,
+            };
+            let Some(instrument) = self.instrument(kind, name, number) else { continue };
+            match (instrument, v) {
+                (Instrument::CounterU64(c), FieldValue::U64(x)) => c.add(*x, &attrs),
+                (Instrument::CounterU64(c), FieldValue::I64(x)) if *x >= 0 => c.add(*x as u64, &attrs),
+                (Instrument::CounterF64(c), FieldValue::F64(x)) if *x >= 0.0 => c.add(*x, &attrs),
+                (Instrument::UpDownI64(c), FieldValue::I64(x)) => c.add(*x, &attrs),
+                (Instrument::UpDownI64(c), FieldValue::U64(x)) => c.add(i64::try_from(*x).unwrap_or(i64::MAX), &attrs),
+                (Instrument::UpDownF64(c), FieldValue::F64(x)) => c.add(*x, &attrs),
+                (Instrument::HistogramU64(h), FieldValue::U64(x)) => h.record(*x, &attrs),
+                (Instrument::HistogramU64(h), FieldValue::I64(x)) if *x >= 0 => h.record(*x as u64, &attrs),
+                (Instrument::HistogramF64(h), FieldValue::F64(x)) => h.record(*x, &attrs),
+                (Instrument::GaugeU64(g), FieldValue::U64(x)) => g.record(*x, &attrs),
+                (Instrument::GaugeI64(g), FieldValue::I64(x)) => g.record(*x, &attrs),
+                (Instrument::GaugeF64(g), FieldValue::F64(x)) => g.record(*x, &attrs),
+                _ => {}
+            }
+        }
+    }
+
+    fn instrument(&self, kind: MetricKind, name: &str, number: Number) -> Option<Instrument> {
+        // Counters of signed values and histograms of signed values use the unsigned
+        // instrument (negative values are dropped, as the API requires).
+        let number = match (kind, number) {
+            (MetricKind::MonotonicCounter | MetricKind::Histogram, Number::I64) => Number::U64,
+            (MetricKind::UpDownCounter, Number::U64) => Number::I64,
+            (_, n) => n,
+        };
+        let key = (kind, name.to_string(), number);
+        if let Some(i) = self.instruments.read().ok().and_then(|m| m.get(&key).cloned()) {
+            return Some(i);
+        }
+        if !crate::metrics::valid_instrument_name(name) {
+            crate::diagnostics::warn(
+                "metric-name",
+                format_args!("ignored metric field for {name:?}: not a valid instrument name"),
+            );
+            return None;
+        }
+        let m = &self.meter;
+        let n = name.to_string();
+        let instrument = match (kind, number) {
+            (MetricKind::MonotonicCounter, Number::F64) => Instrument::CounterF64(m.f64_counter(n).build()),
+            (MetricKind::MonotonicCounter, _) => Instrument::CounterU64(m.u64_counter(n).build()),
+            (MetricKind::UpDownCounter, Number::F64) => Instrument::UpDownF64(m.f64_up_down_counter(n).build()),
+            (MetricKind::UpDownCounter, _) => Instrument::UpDownI64(m.i64_up_down_counter(n).build()),
+            (MetricKind::Histogram, Number::F64) => Instrument::HistogramF64(m.f64_histogram(n).build()),
+            (MetricKind::Histogram, _) => Instrument::HistogramU64(m.u64_histogram(n).build()),
+            (MetricKind::Gauge, Number::F64) => Instrument::GaugeF64(m.f64_gauge(n).build()),
+            (MetricKind::Gauge, Number::I64) => Instrument::GaugeI64(m.i64_gauge(n).build()),
+            (MetricKind::Gauge, Number::U64) => Instrument::GaugeU64(m.u64_gauge(n).build()),
+        };
+        if let Ok(mut map) = self.instruments.write() {
+            map.insert(key, instrument.clone());
+        }
+        Some(instrument)
+    }
+}
+
+/// Whether a span at this level is an error by its events: ERROR events mark it.
+pub(crate) fn is_error_event(level: &Level) -> bool {
+    *level == Level::ERROR
+}

@@ -1,0 +1,397 @@
+//! The admin endpoint (feature `prometheus`): `/metrics` in the Prometheus text format
+//! (or OpenMetrics when asked for), following OpenTelemetry's naming rules for
+//! Prometheus, and `/health` with the [`HealthReport`](crate::HealthReport) as JSON
+//! (200 while exporting works, 503 while a circuit is open).
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use opentelemetry::{KeyValue, Value};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
+use opentelemetry_sdk::metrics::reader::MetricReader;
+use opentelemetry_sdk::metrics::{InstrumentKind, ManualReader, Pipeline, Temporality};
+
+/// A pull reader shared between the meter provider and the endpoint.
+#[derive(Debug, Clone)]
+pub(crate) struct PullReader(pub Arc<ManualReader>);
+
+impl MetricReader for PullReader {
+    fn register_pipeline(&self, pipeline: Weak<Pipeline>) {
+        self.0.register_pipeline(pipeline);
+    }
+    fn collect(&self, rm: &mut ResourceMetrics) -> OTelSdkResult {
+        self.0.collect(rm)
+    }
+    fn force_flush(&self) -> OTelSdkResult {
+        self.0.force_flush()
+    }
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.0.shutdown_with_timeout(timeout)
+    }
+    fn temporality(&self, kind: InstrumentKind) -> Temporality {
+        self.0.temporality(kind)
+    }
+}
+
+/// What the endpoint serves.
+pub(crate) trait Source: Send + Sync + 'static {
+    fn metrics(&self) -> Option<ResourceMetrics>;
+    fn health(&self) -> (bool, String);
+}
+
+/// Starts the endpoint on its own thread and runtime; returns the bound address.
+pub(crate) fn start(addr: SocketAddr, source: Arc<dyn Source>) -> std::io::Result<SocketAddr> {
+    let listener = std::net::TcpListener::bind(addr)?;
+    listener.set_nonblocking(true)?;
+    let bound = listener.local_addr()?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    std::thread::Builder::new()
+        .name("telemetry-admin".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
+                loop {
+                    let Ok((stream, _)) = listener.accept().await else { continue };
+                    let source = source.clone();
+                    tokio::spawn(async move {
+                        let service = hyper::service::service_fn(move |req| {
+                            let source = source.clone();
+                            async move { Ok::<_, Infallible>(respond(&req, source.as_ref())) }
+                        });
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                            .await;
+                    });
+                }
+            });
+        })?;
+    Ok(bound)
+}
+
+fn respond<B>(req: &http::Request<B>, source: &dyn Source) -> http::Response<Full<Bytes>> {
+    let reply = |status: u16, content_type: &str, body: String| {
+        http::Response::builder()
+            .status(status)
+            .header(http::header::CONTENT_TYPE, content_type)
+            .body(Full::new(Bytes::from(body)))
+            .unwrap_or_default()
+    };
+    if req.method() != http::Method::GET {
+        return reply(405, "text/plain; charset=utf-8", "only GET is served\n".into());
+    }
+    match req.uri().path() {
+        "/metrics" => {
+            let openmetrics = req
+                .headers()
+                .get(http::header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|a| a.contains("application/openmetrics-text"));
+            let Some(rm) = source.metrics() else {
+                return reply(503, "text/plain; charset=utf-8", "metrics are shut down\n".into());
+            };
+            let body = encode(&rm, openmetrics);
+            let ct = if openmetrics {
+                "application/openmetrics-text; version=1.0.0; charset=utf-8"
+            } else {
+                "text/plain; version=0.0.4; charset=utf-8"
+            };
+            reply(200, ct, body)
+        }
+        "/health" => {
+            let (healthy, json) = source.health();
+            reply(if healthy { 200 } else { 503 }, "application/json", json)
+        }
+        _ => reply(404, "text/plain; charset=utf-8", "try /metrics or /health\n".into()),
+    }
+}
+
+/// OpenTelemetry's rules for Prometheus names: invalid characters become `_`, repeated
+/// `_` collapse, a leading digit gets a `_` in front.
+fn sanitize(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        let c = if c.is_ascii_alphanumeric() || c == '_' || c == ':' { c } else { '_' };
+        if !(c == '_' && out.ends_with('_')) {
+            out.push(c);
+        }
+    }
+    if out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, '_');
+    }
+    out
+}
+
+fn label_name(key: &str) -> String {
+    let mut s = sanitize(key).replace(':', "_");
+    if s.starts_with("__") {
+        s = s.trim_start_matches('_').to_string();
+        s.insert(0, '_');
+    }
+    if s.is_empty() {
+        s.push('_');
+    }
+    s
+}
+
+/// The unit's Prometheus suffix: `s` → `seconds`, `By` → `bytes`, `{…}` → none.
+fn unit_suffix(unit: &str) -> Option<&'static str> {
+    match unit {
+        "s" => Some("seconds"),
+        "ms" => Some("milliseconds"),
+        "us" => Some("microseconds"),
+        "ns" => Some("nanoseconds"),
+        "min" => Some("minutes"),
+        "h" => Some("hours"),
+        "By" => Some("bytes"),
+        "KBy" => Some("kilobytes"),
+        "MBy" => Some("megabytes"),
+        "%" => Some("percent"),
+        "1" => None,
+        _ => None,
+    }
+}
+
+fn metric_name(name: &str, unit: &str, gauge_ratio: bool) -> String {
+    let mut n = sanitize(name);
+    if let Some(suffix) = unit_suffix(unit) {
+        if !n.ends_with(suffix) {
+            n.push('_');
+            n.push_str(suffix);
+        }
+    } else if unit == "1" && gauge_ratio && !n.ends_with("_ratio") {
+        n.push_str("_ratio");
+    }
+    n
+}
+
+fn escape_label(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+fn escape_help(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('\n', "\\n")
+}
+
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.as_str().to_string(),
+        other => other.to_string(),
+    }
+}
+
+fn labels<'a>(attrs: impl Iterator<Item = &'a KeyValue>, scope: &str, version: Option<&str>, extra: Option<(&str, String)>) -> String {
+    let mut pairs: BTreeMap<String, String> = BTreeMap::new();
+    for kv in attrs {
+        let key = label_name(kv.key.as_str());
+        let value = value_text(&kv.value);
+        // Keys that collide after sanitising are joined with `;`, as the spec says.
+        pairs
+            .entry(key)
+            .and_modify(|v| {
+                v.push(';');
+                v.push_str(&value);
+            })
+            .or_insert(value);
+    }
+    pairs.insert("otel_scope_name".into(), scope.to_string());
+    if let Some(v) = version.filter(|v| !v.is_empty()) {
+        pairs.insert("otel_scope_version".into(), v.to_string());
+    }
+    let mut out = String::from("{");
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "{k}=\"{}\"", escape_label(v));
+    }
+    if let Some((k, v)) = extra {
+        if pairs.is_empty() {
+            let _ = write!(out, "{k}=\"{v}\"");
+        } else {
+            let _ = write!(out, ",{k}=\"{v}\"");
+        }
+    }
+    out.push('}');
+    out
+}
+
+fn float(v: f64) -> String {
+    if v.is_infinite() {
+        if v > 0.0 { "+Inf".into() } else { "-Inf".into() }
+    } else if v.is_nan() {
+        "NaN".into()
+    } else {
+        format!("{v}")
+    }
+}
+
+struct Family {
+    kind: &'static str,
+    help: String,
+    unit: String,
+    samples: Vec<String>,
+}
+
+trait Num: Copy {
+    fn f(self) -> f64;
+}
+impl Num for u64 {
+    fn f(self) -> f64 {
+        self as f64
+    }
+}
+impl Num for i64 {
+    fn f(self) -> f64 {
+        self as f64
+    }
+}
+impl Num for f64 {
+    fn f(self) -> f64 {
+        self
+    }
+}
+
+fn add<T: Num>(families: &mut BTreeMap<String, Family>, name: &str, unit: &str, help: &str, data: &MetricData<T>, scope: &str, version: Option<&str>, openmetrics: bool) {
+    let family = |families: &mut BTreeMap<String, Family>, key: String, kind: &'static str| {
+        let help = if help.is_empty() { name.to_string() } else { help.to_string() };
+        families
+            .entry(key)
+            .or_insert_with(|| Family {
+                kind,
+                help,
+                unit: unit.to_string(),
+                samples: Vec::new(),
+            })
+            .samples
+            .len()
+    };
+    match data {
+        MetricData::Sum(sum) if sum.is_monotonic() => {
+            let base = metric_name(name, unit, false);
+            let base = base.strip_suffix("_total").unwrap_or(&base).to_string();
+            let key = if openmetrics { base.clone() } else { format!("{base}_total") };
+            family(families, key.clone(), "counter");
+            if let Some(f) = families.get_mut(&key) {
+                for p in sum.data_points() {
+                    f.samples.push(format!("{base}_total{} {}", labels(p.attributes(), scope, version, None), float(p.value().f())));
+                }
+            }
+        }
+        MetricData::Sum(sum) => {
+            let n = metric_name(name, unit, true);
+            family(families, n.clone(), "gauge");
+            if let Some(f) = families.get_mut(&n) {
+                for p in sum.data_points() {
+                    f.samples.push(format!("{n}{} {}", labels(p.attributes(), scope, version, None), float(p.value().f())));
+                }
+            }
+        }
+        MetricData::Gauge(g) => {
+            let n = metric_name(name, unit, true);
+            family(families, n.clone(), "gauge");
+            if let Some(f) = families.get_mut(&n) {
+                for p in g.data_points() {
+                    f.samples.push(format!("{n}{} {}", labels(p.attributes(), scope, version, None), float(p.value().f())));
+                }
+            }
+        }
+        MetricData::Histogram(h) => {
+            let n = metric_name(name, unit, false);
+            family(families, n.clone(), "histogram");
+            if let Some(f) = families.get_mut(&n) {
+                for p in h.data_points() {
+                    let mut cumulative = 0u64;
+                    for (bound, count) in p.bounds().zip(p.bucket_counts()) {
+                        cumulative += count;
+                        let l = labels(p.attributes(), scope, version, Some(("le", float(bound))));
+                        f.samples.push(format!("{n}_bucket{l} {cumulative}"));
+                    }
+                    let l = labels(p.attributes(), scope, version, Some(("le", "+Inf".into())));
+                    f.samples.push(format!("{n}_bucket{l} {}", p.count()));
+                    let plain = labels(p.attributes(), scope, version, None);
+                    f.samples.push(format!("{n}_sum{plain} {}", float(p.sum().f())));
+                    f.samples.push(format!("{n}_count{plain} {}", p.count()));
+                }
+            }
+        }
+        // Exponential histograms have no text form here; they are not produced by
+        // this crate's views.
+        MetricData::ExponentialHistogram(_) => {}
+    }
+}
+
+/// The exposition of a collection, with `target_info` first.
+pub(crate) fn encode(rm: &ResourceMetrics, openmetrics: bool) -> String {
+    let mut out = String::new();
+    // target_info: one gauge = 1 with the resource's attributes as labels.
+    let mut resource_labels: BTreeMap<String, String> = BTreeMap::new();
+    for (k, v) in rm.resource().iter() {
+        resource_labels.insert(label_name(k.as_str()), value_text(v));
+    }
+    let body: Vec<String> = resource_labels
+        .iter()
+        .map(|(k, v)| format!("{k}=\"{}\"", escape_label(v)))
+        .collect();
+    out.push_str("# HELP target_info Target metadata\n# TYPE target_info gauge\n");
+    let _ = writeln!(out, "target_info{{{}}} 1", body.join(","));
+
+    let mut families: BTreeMap<String, Family> = BTreeMap::new();
+    for sm in rm.scope_metrics() {
+        let scope = sm.scope().name();
+        let version = sm.scope().version();
+        for m in sm.metrics() {
+            match m.data() {
+                AggregatedMetrics::F64(d) => add(&mut families, m.name(), m.unit(), m.description(), d, scope, version, openmetrics),
+                AggregatedMetrics::U64(d) => add(&mut families, m.name(), m.unit(), m.description(), d, scope, version, openmetrics),
+                AggregatedMetrics::I64(d) => add(&mut families, m.name(), m.unit(), m.description(), d, scope, version, openmetrics),
+            }
+        }
+    }
+    for (name, f) in families {
+        if f.samples.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "# HELP {name} {}", escape_help(&f.help));
+        let _ = writeln!(out, "# TYPE {name} {}", f.kind);
+        if openmetrics {
+            if let Some(suffix) = unit_suffix(&f.unit) {
+                if name.ends_with(suffix) {
+                    let _ = writeln!(out, "# UNIT {name} {suffix}");
+                }
+            }
+        }
+        for s in f.samples {
+            out.push_str(&s);
+            out.push('\n');
+        }
+    }
+    if openmetrics {
+        out.push_str("# EOF\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_otel_to_prometheus_rules() {
+        assert_eq!(metric_name("http.server.request.duration", "s", false), "http_server_request_duration_seconds");
+        assert_eq!(metric_name("payload", "By", false), "payload_bytes");
+        assert_eq!(metric_name("requests", "{request}", false), "requests");
+        assert_eq!(metric_name("cpu.utilization", "1", true), "cpu_utilization_ratio");
+        assert_eq!(sanitize("1bad..name-x"), "_1bad_name_x");
+        assert_eq!(label_name("service.name"), "service_name");
+        assert_eq!(label_name("__reserved"), "_reserved");
+        assert_eq!(escape_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+        assert_eq!(escape_help("line\\one\ntwo"), "line\\\\one\\ntwo");
+    }
+}

@@ -1,0 +1,436 @@
+//! One layer, three signals: span duration metrics, metrics from event fields and the
+//! typed API, OTLP metric pushes, the Prometheus endpoint (checked by promtool), logs
+//! correlated with spans, local JSON output, processors and file rotation.
+
+mod common;
+
+use std::io::{Read as _, Write as _};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use common::{FakeCollector, Wire};
+use opentelemetry::KeyValue;
+use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
+use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+use telemetry::metrics::{SpanFilter, SpanMetricsConfig, Temporality};
+use telemetry::testing::{InMemoryExporter, InMemoryMetrics, PointValue};
+use telemetry::{CircuitBreakerConfig, ExporterKind, LogFormat, LogOutput, Protocol, Telemetry};
+use tracing_subscriber::prelude::*;
+
+fn with<T>(telemetry: &Telemetry, f: impl FnOnce() -> T) -> T {
+    let subscriber = tracing_subscriber::registry().with(telemetry.layer());
+    tracing::subscriber::with_default(subscriber, f)
+}
+
+fn quiet() -> telemetry::TelemetryBuilder {
+    Telemetry::builder()
+        .traces_exporter(ExporterKind::None)
+        .metrics_exporter(ExporterKind::None)
+        .logs_exporter(ExporterKind::None)
+        .install_globals(false)
+}
+
+#[test]
+fn span_durations_are_recorded_by_name_and_outcome_sampled_or_not() {
+    let metrics = InMemoryMetrics::default();
+    let t = quiet()
+        .sampler(telemetry::Sampler::AlwaysOff)
+        .in_memory_metrics(&metrics)
+        .build()
+        .unwrap();
+    with(&t, || {
+        for _ in 0..3 {
+            tracing::info_span!("fetch").in_scope(|| {});
+        }
+        tracing::info_span!("fetch").in_scope(|| tracing::error!("boom"));
+        tracing::info_span!("parse", error.type = "ParseError").in_scope(|| {});
+        tracing::info_span!("call", otel.status_code = "ERROR").in_scope(|| {});
+    });
+    let points = metrics.collect();
+    let find = |span: &str, outcome: &str| {
+        points
+            .iter()
+            .find(|p| {
+                p.name == "span.duration"
+                    && p.attribute("span.name").as_deref() == Some(span)
+                    && p.attribute("outcome").as_deref() == Some(outcome)
+            })
+            .unwrap_or_else(|| panic!("no {span}/{outcome} in {points:#?}"))
+    };
+    let ok = find("fetch", "ok");
+    assert_eq!(ok.unit, "s");
+    let PointValue::Histogram { count, bounds, .. } = &ok.value else { panic!("{ok:?}") };
+    assert_eq!(*count, 3, "unsampled spans still count");
+    assert_eq!(bounds, &telemetry::metrics::DURATION_BUCKETS.to_vec(), "the advised buckets");
+    assert_eq!(find("fetch", "error").attribute("error.type").as_deref(), Some("_OTHER"));
+    assert_eq!(find("parse", "error").attribute("error.type").as_deref(), Some("ParseError"));
+    assert!(find("call", "error").attribute("error.type").is_some());
+    assert!(ok.attribute("error.type").is_none(), "never on success");
+}
+
+#[test]
+fn which_spans_count_is_configurable_and_cardinality_is_capped() {
+    let metrics = InMemoryMetrics::default();
+    let t = quiet()
+        .span_metrics(SpanMetricsConfig {
+            filter: SpanFilter::Targets(vec!["metrics_logs".into()]),
+            cardinality_limit: 4,
+            ..SpanMetricsConfig::default()
+        })
+        .in_memory_metrics(&metrics)
+        .build()
+        .unwrap();
+    with(&t, || {
+        tracing::info_span!(target: "elsewhere", "ignored").in_scope(|| {});
+        tracing::info_span!("a").in_scope(|| {});
+        tracing::info_span!("b").in_scope(|| {});
+        tracing::info_span!("c").in_scope(|| {});
+        tracing::info_span!("d").in_scope(|| {});
+    });
+    let points = metrics.collect();
+    let names: Vec<_> = points.iter().filter_map(|p| p.attribute("span.name")).collect();
+    assert!(!names.contains(&"ignored".to_string()), "{names:?}");
+    // a and b fill the limit of 4 series (ok + error each); c and d overflow.
+    let overflow = points
+        .iter()
+        .find(|p| p.attribute("otel.metric.overflow").as_deref() == Some("true"))
+        .expect("an overflow series");
+    let PointValue::Histogram { count, .. } = overflow.value else { panic!() };
+    assert_eq!(count, 2);
+    assert_eq!(t.health().metric_overflow, 4, "c and d, ok and error sets each");
+}
+
+#[test]
+fn event_fields_and_the_typed_api_make_metrics() {
+    let metrics = InMemoryMetrics::default();
+    let t = quiet().in_memory_metrics(&metrics).build().unwrap();
+    with(&t, || {
+        tracing::info!(monotonic_counter.jobs = 2_u64, queue = "fast");
+        tracing::info!(monotonic_counter.jobs = 3_u64, queue = "fast");
+        tracing::info!(counter.inflight = 5_i64);
+        tracing::info!(counter.inflight = -2_i64);
+        tracing::info!(histogram.payload = 512_u64);
+        tracing::info!(histogram.latency = 0.25_f64);
+        tracing::info!(gauge.temperature = 21.5_f64, room = "lab");
+        tracing::info!(monotonic_counter.bad = -1_i64); // ignored: a counter cannot go down
+    });
+    let m = t.metrics();
+    let requests = m.counter("app.requests").unit("{request}").build().unwrap();
+    let ok = requests.bind(&[KeyValue::new("outcome", "ok")]);
+    ok.add(1);
+    ok.add(1);
+    let latency = m.histogram("app.db").unit("s").buckets(vec![0.1, 1.0]).build().unwrap();
+    latency.record(0.5, &[KeyValue::new("table", "orders")]);
+    m.gauge("app.level").build().unwrap().record(7.0, &[]);
+    m.up_down_counter("app.conns").build().unwrap().bind(&[]).add(-1);
+    let err = m.counter("9lives").build().unwrap_err();
+    assert!(err.to_string().contains("\"9lives\" is not a valid instrument name"), "{err}");
+    assert!(m.histogram("x".repeat(256)).build().is_err());
+
+    let points = metrics.collect();
+    let value = |name: &str| {
+        points
+            .iter()
+            .find(|p| p.name == name)
+            .unwrap_or_else(|| panic!("no {name} in {points:#?}"))
+            .clone()
+    };
+    assert_eq!(value("jobs").value, PointValue::Sum(5.0));
+    assert_eq!(value("jobs").attribute("queue").as_deref(), Some("fast"));
+    assert_eq!(value("inflight").value, PointValue::Sum(3.0));
+    assert!(matches!(value("payload").value, PointValue::Histogram { count: 1, .. }));
+    assert!(matches!(value("latency").value, PointValue::Histogram { count: 1, .. }));
+    assert_eq!(value("temperature").value, PointValue::Gauge(21.5));
+    assert_eq!(value("app.requests").value, PointValue::Sum(2.0));
+    assert_eq!(value("app.requests").unit, "{request}");
+    let PointValue::Histogram { bounds, counts, .. } = value("app.db").value else { panic!() };
+    assert_eq!((bounds, counts), (vec![0.1, 1.0], vec![0, 1, 0]));
+    assert_eq!(value("app.level").value, PointValue::Gauge(7.0));
+    assert_eq!(value("app.conns").value, PointValue::Sum(-1.0));
+    assert!(points.iter().all(|p| p.name != "bad" || p.value == PointValue::Sum(0.0)));
+}
+
+fn push_metrics(wire: Wire, protocol: Protocol, temporality: Temporality) -> FakeCollector {
+    let c = FakeCollector::start(wire);
+    let t = Telemetry::builder()
+        .endpoint(c.endpoint())
+        .protocol(protocol)
+        .metrics_temporality(temporality)
+        .install_globals(false)
+        .build()
+        .unwrap();
+    with(&t, || {
+        tracing::info_span!("work").in_scope(|| tracing::info!(monotonic_counter.items = 4_u64, kind = "x"));
+        tracing::info_span!("work").in_scope(|| {});
+    });
+    t.shutdown().unwrap();
+    c
+}
+
+#[test]
+fn metrics_are_pushed_over_otlp_with_names_units_buckets_and_attributes() {
+    for (wire, protocol) in [(Wire::Grpc, Protocol::Grpc), (Wire::Http, Protocol::HttpProtobuf)] {
+        let c = push_metrics(wire, protocol, Temporality::Cumulative);
+        let requests = c.metric_requests();
+        assert!(!requests.is_empty(), "{wire:?}");
+        if wire == Wire::Http {
+            assert_eq!(requests[0].0.path, "/v1/metrics");
+        }
+        let metrics = c.metrics();
+        let duration = metrics.iter().find(|m| m.name == "span.duration").expect("span.duration");
+        assert_eq!(duration.unit, "s");
+        let Some(Data::Histogram(h)) = &duration.data else { panic!("{duration:?}") };
+        assert_eq!(h.aggregation_temporality, 2, "cumulative");
+        let p = &h.data_points[0];
+        assert_eq!(p.count, 2);
+        assert_eq!(p.explicit_bounds.len(), 14);
+        assert_eq!(p.bucket_counts.iter().sum::<u64>(), 2);
+        let name = p.attributes.iter().find(|kv| kv.key == "span.name").and_then(|kv| kv.value.clone());
+        assert!(matches!(name.and_then(|v| v.value), Some(AnyValue::StringValue(s)) if s == "work"));
+        let items = metrics.iter().find(|m| m.name == "items").expect("items");
+        let Some(Data::Sum(sum)) = &items.data else { panic!("{items:?}") };
+        assert!(sum.is_monotonic);
+        assert_eq!(sum.data_points[0].attributes[0].key, "kind");
+    }
+    let c = push_metrics(Wire::Http, Protocol::HttpProtobuf, Temporality::Delta);
+    let metrics = c.metrics();
+    let duration = metrics.iter().find(|m| m.name == "span.duration").unwrap();
+    let Some(Data::Histogram(h)) = &duration.data else { panic!() };
+    assert_eq!(h.aggregation_temporality, 1, "delta");
+}
+
+fn get(addr: SocketAddr, path: &str, accept: Option<&str>) -> (u16, String, String) {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let accept = accept.map(|a| format!("Accept: {a}\r\n")).unwrap_or_default();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: test\r\n{accept}Connection: close\r\n\r\n").unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    let status = head[9..12].parse().unwrap();
+    let content_type = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-type: "))
+        .unwrap_or_default()
+        .to_string();
+    (status, content_type, body.to_string())
+}
+
+fn promtool(exposition: &str) -> (i32, String) {
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool is required: install Debian's `prometheus` package (.ci/run does)");
+    child.stdin.take().unwrap().write_all(exposition.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[test]
+fn the_prometheus_endpoint_passes_promtool_and_serves_health() {
+    let t = Telemetry::builder()
+        .service_name("prom-test")
+        .traces_exporter(ExporterKind::None)
+        .logs_exporter(ExporterKind::None)
+        .metrics_exporter(ExporterKind::Prometheus)
+        .prometheus_address("127.0.0.1:0".parse().unwrap())
+        .install_globals(false)
+        .build()
+        .unwrap();
+    let addr = t.admin_address().expect("the endpoint listens");
+    with(&t, || {
+        tracing::info_span!("handle").in_scope(|| {});
+        tracing::info_span!("handle").in_scope(|| tracing::error!("failed"));
+        tracing::info!(monotonic_counter.jobs.done = 3_u64, queue = "a \"quoted\" \\ back\nslash");
+        tracing::info!(counter.queue.depth = 4_i64);
+        tracing::info!(gauge.temperature = 21.5_f64);
+    });
+    t.metrics()
+        .histogram("payload.size")
+        .unit("By")
+        .description("Sizes of payloads")
+        .buckets(vec![100.0, 1000.0])
+        .build()
+        .unwrap()
+        .record(150.0, &[]);
+
+    let (status, content_type, body) = get(addr, "/metrics", None);
+    assert_eq!(status, 200);
+    assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8");
+    let (code, report) = promtool(&body);
+    assert_eq!(code, 0, "promtool check metrics failed:\n{report}\n--- exposition ---\n{body}");
+    for line in [
+        "# TYPE target_info gauge",
+        "# TYPE span_duration_seconds histogram",
+        "# TYPE jobs_done_total counter",
+        "# TYPE queue_depth gauge",
+        "# HELP payload_size_bytes Sizes of payloads",
+        "payload_size_bytes_bucket{otel_scope_name=\"telemetry\",otel_scope_version=\"0.1.0\",le=\"100\"} 0",
+        "payload_size_bytes_bucket{otel_scope_name=\"telemetry\",otel_scope_version=\"0.1.0\",le=\"1000\"} 1",
+        "payload_size_bytes_bucket{otel_scope_name=\"telemetry\",otel_scope_version=\"0.1.0\",le=\"+Inf\"} 1",
+        "payload_size_bytes_count{otel_scope_name=\"telemetry\",otel_scope_version=\"0.1.0\"} 1",
+        "jobs_done_total{otel_scope_name=\"telemetry\",otel_scope_version=\"0.1.0\",queue=\"a \\\"quoted\\\" \\\\ back\\nslash\"} 3",
+    ] {
+        assert!(body.lines().any(|l| l == line), "missing {line:?} in\n{body}");
+    }
+    assert!(body.contains("service_name=\"prom-test\""), "target_info carries the resource");
+    // Buckets are cumulative and end at +Inf = count.
+    let buckets: Vec<u64> = body
+        .lines()
+        .filter(|l| l.starts_with("span_duration_seconds_bucket{") && l.contains("outcome=\"ok\""))
+        .map(|l| l.rsplit(' ').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(buckets.len(), 15);
+    assert!(buckets.windows(2).all(|w| w[0] <= w[1]), "{buckets:?}");
+    assert_eq!(*buckets.last().unwrap(), 1);
+
+    let (status, content_type, body) = get(addr, "/metrics", Some("application/openmetrics-text; version=1.0.0"));
+    assert_eq!(status, 200);
+    assert!(content_type.starts_with("application/openmetrics-text"), "{content_type}");
+    assert!(body.ends_with("# EOF\n"));
+    assert!(body.contains("# TYPE jobs_done counter\n"));
+
+    let (status, content_type, body) = get(addr, "/health", None);
+    assert_eq!((status, content_type.as_str()), (200, "application/json"));
+    let health: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(health["healthy"], true);
+    assert_eq!(get(addr, "/nope", None).0, 404);
+}
+
+#[test]
+fn health_answers_503_while_a_circuit_is_open() {
+    let dead = common::free_addr();
+    let t = Telemetry::builder()
+        .endpoint(format!("http://{dead}"))
+        .metrics_exporter(ExporterKind::Prometheus)
+        .prometheus_address("127.0.0.1:0".parse().unwrap())
+        .circuit_breaker(CircuitBreakerConfig {
+            failure_threshold: 1,
+            open_duration: Duration::from_secs(60),
+        })
+        .shutdown_timeout(Duration::from_millis(300))
+        .install_globals(false)
+        .build()
+        .unwrap();
+    with(&t, || tracing::info_span!("x").in_scope(|| {}));
+    let addr = t.admin_address().unwrap();
+    let start = std::time::Instant::now();
+    loop {
+        let (status, _, body) = get(addr, "/health", None);
+        if status == 503 {
+            let health: serde_json::Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(health["healthy"], false);
+            assert_eq!(health["traces"]["circuit"], "open");
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "the circuit never opened: {body}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = t.shutdown();
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("telemetry-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn json_lines_carry_fields_span_fields_and_the_ids_of_their_span() {
+    let dir = temp_dir("json");
+    let path = dir.join("app.log");
+    let spans = InMemoryExporter::default();
+    let t = quiet()
+        .in_memory(&spans)
+        .log_output(LogOutput::file(&path, LogFormat::Json))
+        .log_static_field("region", "eu")
+        .drop_logs_where("path", "/health")
+        .build()
+        .unwrap();
+    with(&t, || {
+        tracing::info_span!("request", path = "/orders", user = 7_u64).in_scope(|| {
+            tracing::info!(items = 3_u64, "cart loaded");
+        });
+        tracing::info_span!("request", path = "/health").in_scope(|| tracing::info!("probe"));
+        tracing::warn!(path = "/health", "also dropped");
+        tracing::warn!("outside any span");
+    });
+    t.shutdown().unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    let first = &lines[0];
+    let span = spans.span("request").unwrap();
+    assert_eq!(first["message"], "cart loaded");
+    assert_eq!(first["level"], "INFO");
+    assert_eq!(first["target"], "metrics_logs");
+    assert_eq!(first["fields"]["items"], 3);
+    assert_eq!(first["fields"]["region"], "eu", "the static field");
+    assert_eq!(first["spans"][0]["name"], "request");
+    assert_eq!(first["spans"][0]["path"], "/orders");
+    assert_eq!(first["spans"][0]["user"], 7);
+    assert_eq!(first["trace_id"], span.span_context.trace_id().to_string());
+    assert_eq!(first["span_id"], span.span_context.span_id().to_string());
+    let ts = first["timestamp"].as_str().unwrap();
+    assert!(ts.len() == 24 && ts.ends_with('Z') && &ts[10..11] == "T", "RFC 3339: {ts}");
+    assert_eq!(lines[1]["message"], "outside any span");
+    assert!(lines[1].get("trace_id").is_none());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_file_output_rotates_by_size_and_gzips_what_it_rotates() {
+    let dir = temp_dir("rotate");
+    let path = dir.join("app.log");
+    let t = quiet()
+        .log_output(LogOutput::file(&path, LogFormat::Pretty).max_size(2_000).max_files(3).gzip(true))
+        .build()
+        .unwrap();
+    with(&t, || {
+        for i in 0..200 {
+            tracing::info!(i, "a line long enough to fill the file quickly");
+        }
+    });
+    t.shutdown().unwrap();
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["app.log", "app.log.1.gz", "app.log.2.gz", "app.log.3.gz"]);
+    assert!(std::fs::metadata(&path).unwrap().len() <= 2_000);
+    let mut newest = String::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(dir.join("app.log.1.gz")).unwrap())
+        .read_to_string(&mut newest)
+        .unwrap();
+    assert!(newest.lines().count() > 5 && newest.len() <= 2_000, "{newest}");
+    let live = std::fs::read_to_string(&path).unwrap();
+    assert!(live.contains("i=199"), "the newest line is in the live file: {live}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn lines_that_do_not_fit_the_buffer_are_counted_not_waited_for() {
+    let dir = temp_dir("lost");
+    let path = dir.join("app.log");
+    let t = quiet()
+        .log_output(LogOutput::file(&path, LogFormat::Json).buffer(2))
+        .build()
+        .unwrap();
+    let n = 20_000;
+    with(&t, || {
+        for i in 0..n {
+            tracing::info!(i, "burst");
+        }
+    });
+    let report = t.shutdown().unwrap();
+    let written = std::fs::read_to_string(&path).unwrap().lines().count() as u64;
+    assert_eq!(written + report.lost_log_lines, n, "every line is written or counted lost");
+    assert!(report.lost_log_lines > 0, "a 2-line buffer cannot take a burst of {n}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

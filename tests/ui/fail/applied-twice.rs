@@ -1,0 +1,10 @@
+use telemetry::prelude::*;
+
+#[traced]
+#[measure_performance]
+#[traced(level = "debug")]
+fn work() {}
+
+fn main() {
+    work();
+}

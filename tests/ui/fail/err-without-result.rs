@@ -1,0 +1,8 @@
+use telemetry::prelude::*;
+
+#[traced(err)]
+fn checkout() {}
+
+fn main() {
+    checkout();
+}

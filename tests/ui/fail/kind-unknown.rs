@@ -1,0 +1,8 @@
+use telemetry::prelude::*;
+
+#[traced(kind = "backend")]
+fn checkout() {}
+
+fn main() {
+    checkout();
+}

@@ -1,0 +1,8 @@
+use telemetry::prelude::*;
+
+#[traced(level = "verbose")]
+fn checkout() {}
+
+fn main() {
+    checkout();
+}

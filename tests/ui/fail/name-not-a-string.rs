@@ -1,0 +1,8 @@
+use telemetry::prelude::*;
+
+#[traced(name = checkout)]
+fn checkout() {}
+
+fn main() {
+    checkout();
+}

@@ -1,0 +1,8 @@
+use telemetry::prelude::*;
+
+#[traced(nmae = "checkout")]
+fn checkout() {}
+
+fn main() {
+    checkout();
+}
