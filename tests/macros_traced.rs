@@ -26,6 +26,7 @@ impl fmt::Display for Declined {
 impl std::error::Error for Declined {}
 
 #[derive(Debug)]
+#[allow(dead_code)] // `last4` is read by `fields(..)`, compiled out by `macros-disabled`
 struct Card {
     last4: &'static str,
 }
@@ -428,6 +429,7 @@ async fn async_err_and_ret() {
 }
 
 #[traced(err)]
+#[allow(clippy::manual_async_fn)] // the shape under test
 fn later(id: u64) -> impl std::future::Future<Output = Result<u64, Declined>> {
     async move {
         tokio::task::yield_now().await;
@@ -487,4 +489,50 @@ async fn async_trait_methods_are_instrumented() {
     └─ MemoryStore::put ERROR: card declined (2)  code.function.name="<macros_traced::MemoryStore as macros_traced::Store>::put" error.type=macros_traced::Declined key="" value=2
        └• exception  exception.message="card declined (2)" exception.type=macros_traced::Declined
     "#);
+}
+
+#[traced(
+    name = "consume",
+    level = "debug",
+    target = "shop::queue",
+    kind = "consumer",
+    skip(payload, producer),
+    fields(message.size = payload.len()),
+    parent = None,
+    follows_from = [producer.clone()]
+)]
+async fn consume(payload: Vec<u8>, producer: Option<tracing::Id>, attempt: u32) -> usize {
+    tokio::task::yield_now().await;
+    let _ = (producer, attempt);
+    payload.len()
+}
+
+#[tokio::test]
+async fn every_option_works_on_an_async_fn_too() {
+    let h = harness();
+    let producer = tracing::info_span!("produce");
+    let outer = tracing::info_span!("outer");
+    let n = tracing::Instrument::instrument(consume(vec![1, 2, 3], producer.id(), 2), outer).await;
+    assert_eq!(n, 3);
+    drop(producer);
+    insta::assert_snapshot!(h.spans.render(), @r"
+    trace
+    └─ produce
+    trace
+    └─ outer
+    trace
+    └─ consume [consumer]  attempt=2 code.function.name=macros_traced::consume message.size=3
+       ├→ link
+    ");
+    assert_eq!(
+        attribute(&h.spans, "consume", "target").as_deref(),
+        Some("shop::queue")
+    );
+}
+
+#[tokio::test]
+async fn an_async_span_below_the_level_filter_is_not_recorded() {
+    let h = harness_at(LevelFilter::INFO);
+    assert_eq!(consume(vec![1], None, 1).await, 1);
+    assert!(h.spans.spans().is_empty());
 }

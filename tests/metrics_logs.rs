@@ -59,11 +59,23 @@ fn span_durations_are_recorded_by_name_and_outcome_sampled_or_not() {
     };
     let ok = find("fetch", "ok");
     assert_eq!(ok.unit, "s");
-    let PointValue::Histogram { count, bounds, .. } = &ok.value else { panic!("{ok:?}") };
+    let PointValue::Histogram { count, bounds, .. } = &ok.value else {
+        panic!("{ok:?}")
+    };
     assert_eq!(*count, 3, "unsampled spans still count");
-    assert_eq!(bounds, &telemetry::metrics::DURATION_BUCKETS.to_vec(), "the advised buckets");
-    assert_eq!(find("fetch", "error").attribute("error.type").as_deref(), Some("_OTHER"));
-    assert_eq!(find("parse", "error").attribute("error.type").as_deref(), Some("ParseError"));
+    assert_eq!(
+        bounds,
+        &telemetry::metrics::DURATION_BUCKETS.to_vec(),
+        "the advised buckets"
+    );
+    assert_eq!(
+        find("fetch", "error").attribute("error.type").as_deref(),
+        Some("_OTHER")
+    );
+    assert_eq!(
+        find("parse", "error").attribute("error.type").as_deref(),
+        Some("ParseError")
+    );
     assert!(find("call", "error").attribute("error.type").is_some());
     assert!(ok.attribute("error.type").is_none(), "never on success");
 }
@@ -88,16 +100,25 @@ fn which_spans_count_is_configurable_and_cardinality_is_capped() {
         tracing::info_span!("d").in_scope(|| {});
     });
     let points = metrics.collect();
-    let names: Vec<_> = points.iter().filter_map(|p| p.attribute("span.name")).collect();
+    let names: Vec<_> = points
+        .iter()
+        .filter_map(|p| p.attribute("span.name"))
+        .collect();
     assert!(!names.contains(&"ignored".to_string()), "{names:?}");
     // a and b fill the limit of 4 series (ok + error each); c and d overflow.
     let overflow = points
         .iter()
         .find(|p| p.attribute("otel.metric.overflow").as_deref() == Some("true"))
         .expect("an overflow series");
-    let PointValue::Histogram { count, .. } = overflow.value else { panic!() };
+    let PointValue::Histogram { count, .. } = overflow.value else {
+        panic!()
+    };
     assert_eq!(count, 2);
-    assert_eq!(t.health().metric_overflow, 4, "c and d, ok and error sets each");
+    assert_eq!(
+        t.health().metric_overflow,
+        4,
+        "c and d, ok and error sets each"
+    );
 }
 
 #[test]
@@ -119,12 +140,25 @@ fn event_fields_and_the_typed_api_make_metrics() {
     let ok = requests.bind(&[KeyValue::new("outcome", "ok")]);
     ok.add(1);
     ok.add(1);
-    let latency = m.histogram("app.db").unit("s").buckets(vec![0.1, 1.0]).build().unwrap();
+    let latency = m
+        .histogram("app.db")
+        .unit("s")
+        .buckets(vec![0.1, 1.0])
+        .build()
+        .unwrap();
     latency.record(0.5, &[KeyValue::new("table", "orders")]);
     m.gauge("app.level").build().unwrap().record(7.0, &[]);
-    m.up_down_counter("app.conns").build().unwrap().bind(&[]).add(-1);
+    m.up_down_counter("app.conns")
+        .build()
+        .unwrap()
+        .bind(&[])
+        .add(-1);
     let err = m.counter("9lives").build().unwrap_err();
-    assert!(err.to_string().contains("\"9lives\" is not a valid instrument name"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("\"9lives\" is not a valid instrument name"),
+        "{err}"
+    );
     assert!(m.histogram("x".repeat(256)).build().is_err());
 
     let points = metrics.collect();
@@ -138,16 +172,26 @@ fn event_fields_and_the_typed_api_make_metrics() {
     assert_eq!(value("jobs").value, PointValue::Sum(5.0));
     assert_eq!(value("jobs").attribute("queue").as_deref(), Some("fast"));
     assert_eq!(value("inflight").value, PointValue::Sum(3.0));
-    assert!(matches!(value("payload").value, PointValue::Histogram { count: 1, .. }));
-    assert!(matches!(value("latency").value, PointValue::Histogram { count: 1, .. }));
+    assert!(matches!(
+        value("payload").value,
+        PointValue::Histogram { count: 1, .. }
+    ));
+    assert!(matches!(
+        value("latency").value,
+        PointValue::Histogram { count: 1, .. }
+    ));
     assert_eq!(value("temperature").value, PointValue::Gauge(21.5));
     assert_eq!(value("app.requests").value, PointValue::Sum(2.0));
     assert_eq!(value("app.requests").unit, "{request}");
-    let PointValue::Histogram { bounds, counts, .. } = value("app.db").value else { panic!() };
+    let PointValue::Histogram { bounds, counts, .. } = value("app.db").value else {
+        panic!()
+    };
     assert_eq!((bounds, counts), (vec![0.1, 1.0], vec![0, 1, 0]));
     assert_eq!(value("app.level").value, PointValue::Gauge(7.0));
     assert_eq!(value("app.conns").value, PointValue::Sum(-1.0));
-    assert!(points.iter().all(|p| p.name != "bad" || p.value == PointValue::Sum(0.0)));
+    assert!(points
+        .iter()
+        .all(|p| p.name != "bad" || p.value == PointValue::Sum(0.0)));
 }
 
 fn push_metrics(wire: Wire, protocol: Protocol, temporality: Temporality) -> FakeCollector {
@@ -160,7 +204,8 @@ fn push_metrics(wire: Wire, protocol: Protocol, temporality: Temporality) -> Fak
         .build()
         .unwrap();
     with(&t, || {
-        tracing::info_span!("work").in_scope(|| tracing::info!(monotonic_counter.items = 4_u64, kind = "x"));
+        tracing::info_span!("work")
+            .in_scope(|| tracing::info!(monotonic_counter.items = 4_u64, kind = "x"));
         tracing::info_span!("work").in_scope(|| {});
     });
     t.shutdown().unwrap();
@@ -169,7 +214,10 @@ fn push_metrics(wire: Wire, protocol: Protocol, temporality: Temporality) -> Fak
 
 #[test]
 fn metrics_are_pushed_over_otlp_with_names_units_buckets_and_attributes() {
-    for (wire, protocol) in [(Wire::Grpc, Protocol::Grpc), (Wire::Http, Protocol::HttpProtobuf)] {
+    for (wire, protocol) in [
+        (Wire::Grpc, Protocol::Grpc),
+        (Wire::Http, Protocol::HttpProtobuf),
+    ] {
         let c = push_metrics(wire, protocol, Temporality::Cumulative);
         let requests = c.metric_requests();
         assert!(!requests.is_empty(), "{wire:?}");
@@ -177,33 +225,54 @@ fn metrics_are_pushed_over_otlp_with_names_units_buckets_and_attributes() {
             assert_eq!(requests[0].0.path, "/v1/metrics");
         }
         let metrics = c.metrics();
-        let duration = metrics.iter().find(|m| m.name == "span.duration").expect("span.duration");
+        let duration = metrics
+            .iter()
+            .find(|m| m.name == "span.duration")
+            .expect("span.duration");
         assert_eq!(duration.unit, "s");
-        let Some(Data::Histogram(h)) = &duration.data else { panic!("{duration:?}") };
+        let Some(Data::Histogram(h)) = &duration.data else {
+            panic!("{duration:?}")
+        };
         assert_eq!(h.aggregation_temporality, 2, "cumulative");
         let p = &h.data_points[0];
         assert_eq!(p.count, 2);
         assert_eq!(p.explicit_bounds.len(), 14);
         assert_eq!(p.bucket_counts.iter().sum::<u64>(), 2);
-        let name = p.attributes.iter().find(|kv| kv.key == "span.name").and_then(|kv| kv.value.clone());
-        assert!(matches!(name.and_then(|v| v.value), Some(AnyValue::StringValue(s)) if s == "work"));
+        let name = p
+            .attributes
+            .iter()
+            .find(|kv| kv.key == "span.name")
+            .and_then(|kv| kv.value.clone());
+        assert!(
+            matches!(name.and_then(|v| v.value), Some(AnyValue::StringValue(s)) if s == "work")
+        );
         let items = metrics.iter().find(|m| m.name == "items").expect("items");
-        let Some(Data::Sum(sum)) = &items.data else { panic!("{items:?}") };
+        let Some(Data::Sum(sum)) = &items.data else {
+            panic!("{items:?}")
+        };
         assert!(sum.is_monotonic);
         assert_eq!(sum.data_points[0].attributes[0].key, "kind");
     }
     let c = push_metrics(Wire::Http, Protocol::HttpProtobuf, Temporality::Delta);
     let metrics = c.metrics();
     let duration = metrics.iter().find(|m| m.name == "span.duration").unwrap();
-    let Some(Data::Histogram(h)) = &duration.data else { panic!() };
+    let Some(Data::Histogram(h)) = &duration.data else {
+        panic!()
+    };
     assert_eq!(h.aggregation_temporality, 1, "delta");
 }
 
 fn get(addr: SocketAddr, path: &str, accept: Option<&str>) -> (u16, String, String) {
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let accept = accept.map(|a| format!("Accept: {a}\r\n")).unwrap_or_default();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: test\r\n{accept}Connection: close\r\n\r\n").unwrap();
+    let accept = accept
+        .map(|a| format!("Accept: {a}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: test\r\n{accept}Connection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut raw = String::new();
     s.read_to_string(&mut raw).unwrap();
     let (head, body) = raw.split_once("\r\n\r\n").unwrap();
@@ -224,17 +293,27 @@ fn promtool(exposition: &str) -> (i32, String) {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("promtool is required: install Debian's `prometheus` package (.ci/run does)");
-    child.stdin.take().unwrap().write_all(exposition.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(exposition.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.code().unwrap_or(-1), text)
 }
 
 #[test]
 fn the_prometheus_endpoint_passes_promtool_and_serves_health() {
+    let collector = FakeCollector::start(Wire::Http);
     let t = Telemetry::builder()
         .service_name("prom-test")
-        .traces_exporter(ExporterKind::None)
+        .endpoint(collector.endpoint())
         .logs_exporter(ExporterKind::None)
         .metrics_exporter(ExporterKind::Prometheus)
         .prometheus_address("127.0.0.1:0".parse().unwrap())
@@ -245,7 +324,10 @@ fn the_prometheus_endpoint_passes_promtool_and_serves_health() {
     with(&t, || {
         tracing::info_span!("handle").in_scope(|| {});
         tracing::info_span!("handle").in_scope(|| tracing::error!("failed"));
-        tracing::info!(monotonic_counter.jobs.done = 3_u64, queue = "a \"quoted\" \\ back\nslash");
+        tracing::info!(
+            monotonic_counter.jobs.done = 3_u64,
+            queue = "a \"quoted\" \\ back\nslash"
+        );
         tracing::info!(counter.queue.depth = 4_i64);
         tracing::info!(gauge.temperature = 21.5_f64);
     });
@@ -262,12 +344,18 @@ fn the_prometheus_endpoint_passes_promtool_and_serves_health() {
     assert_eq!(status, 200);
     assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8");
     let (code, report) = promtool(&body);
-    assert_eq!(code, 0, "promtool check metrics failed:\n{report}\n--- exposition ---\n{body}");
+    assert_eq!(
+        code, 0,
+        "promtool check metrics failed:\n{report}\n--- exposition ---\n{body}"
+    );
     for line in [
         "# TYPE target_info gauge",
         "# TYPE span_duration_seconds histogram",
         "# TYPE jobs_done_total counter",
         "# TYPE queue_depth gauge",
+        "# TYPE telemetry_export_received_total counter",
+        "# TYPE telemetry_export_dropped_total counter",
+        "# TYPE telemetry_export_circuit_open gauge",
         "# HELP payload_size_bytes Sizes of payloads",
         "payload_size_bytes_bucket{otel_scope_name=\"telemetry\",otel_scope_version=\"0.1.0\",le=\"100\"} 0",
         "payload_size_bytes_bucket{otel_scope_name=\"telemetry\",otel_scope_version=\"0.1.0\",le=\"1000\"} 1",
@@ -277,7 +365,10 @@ fn the_prometheus_endpoint_passes_promtool_and_serves_health() {
     ] {
         assert!(body.lines().any(|l| l == line), "missing {line:?} in\n{body}");
     }
-    assert!(body.contains("service_name=\"prom-test\""), "target_info carries the resource");
+    assert!(
+        body.contains("service_name=\"prom-test\""),
+        "target_info carries the resource"
+    );
     // Buckets are cumulative and end at +Inf = count.
     let buckets: Vec<u64> = body
         .lines()
@@ -288,9 +379,16 @@ fn the_prometheus_endpoint_passes_promtool_and_serves_health() {
     assert!(buckets.windows(2).all(|w| w[0] <= w[1]), "{buckets:?}");
     assert_eq!(*buckets.last().unwrap(), 1);
 
-    let (status, content_type, body) = get(addr, "/metrics", Some("application/openmetrics-text; version=1.0.0"));
+    let (status, content_type, body) = get(
+        addr,
+        "/metrics",
+        Some("application/openmetrics-text; version=1.0.0"),
+    );
     assert_eq!(status, 200);
-    assert!(content_type.starts_with("application/openmetrics-text"), "{content_type}");
+    assert!(
+        content_type.starts_with("application/openmetrics-text"),
+        "{content_type}"
+    );
     assert!(body.ends_with("# EOF\n"));
     assert!(body.contains("# TYPE jobs_done counter\n"));
 
@@ -327,7 +425,10 @@ fn health_answers_503_while_a_circuit_is_open() {
             assert_eq!(health["traces"]["circuit"], "open");
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(10), "the circuit never opened: {body}");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the circuit never opened: {body}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let _ = t.shutdown();
@@ -362,7 +463,10 @@ fn json_lines_carry_fields_span_fields_and_the_ids_of_their_span() {
     });
     t.shutdown().unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
-    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 2, "{text}");
     let first = &lines[0];
     let span = spans.span("request").unwrap();
@@ -377,7 +481,10 @@ fn json_lines_carry_fields_span_fields_and_the_ids_of_their_span() {
     assert_eq!(first["trace_id"], span.span_context.trace_id().to_string());
     assert_eq!(first["span_id"], span.span_context.span_id().to_string());
     let ts = first["timestamp"].as_str().unwrap();
-    assert!(ts.len() == 24 && ts.ends_with('Z') && &ts[10..11] == "T", "RFC 3339: {ts}");
+    assert!(
+        ts.len() == 24 && ts.ends_with('Z') && &ts[10..11] == "T",
+        "RFC 3339: {ts}"
+    );
     assert_eq!(lines[1]["message"], "outside any span");
     assert!(lines[1].get("trace_id").is_none());
     let _ = std::fs::remove_dir_all(&dir);
@@ -388,7 +495,12 @@ fn a_file_output_rotates_by_size_and_gzips_what_it_rotates() {
     let dir = temp_dir("rotate");
     let path = dir.join("app.log");
     let t = quiet()
-        .log_output(LogOutput::file(&path, LogFormat::Pretty).max_size(2_000).max_files(3).gzip(true))
+        .log_output(
+            LogOutput::file(&path, LogFormat::Pretty)
+                .max_size(2_000)
+                .max_files(3)
+                .gzip(true),
+        )
         .build()
         .unwrap();
     with(&t, || {
@@ -402,15 +514,24 @@ fn a_file_output_rotates_by_size_and_gzips_what_it_rotates() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(names, ["app.log", "app.log.1.gz", "app.log.2.gz", "app.log.3.gz"]);
+    assert_eq!(
+        names,
+        ["app.log", "app.log.1.gz", "app.log.2.gz", "app.log.3.gz"]
+    );
     assert!(std::fs::metadata(&path).unwrap().len() <= 2_000);
     let mut newest = String::new();
     flate2::read::GzDecoder::new(std::fs::File::open(dir.join("app.log.1.gz")).unwrap())
         .read_to_string(&mut newest)
         .unwrap();
-    assert!(newest.lines().count() > 5 && newest.len() <= 2_000, "{newest}");
+    assert!(
+        newest.lines().count() > 5 && newest.len() <= 2_000,
+        "{newest}"
+    );
     let live = std::fs::read_to_string(&path).unwrap();
-    assert!(live.contains("i=199"), "the newest line is in the live file: {live}");
+    assert!(
+        live.contains("i=199"),
+        "the newest line is in the live file: {live}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -430,7 +551,71 @@ fn lines_that_do_not_fit_the_buffer_are_counted_not_waited_for() {
     });
     let report = t.shutdown().unwrap();
     let written = std::fs::read_to_string(&path).unwrap().lines().count() as u64;
-    assert_eq!(written + report.lost_log_lines, n, "every line is written or counted lost");
-    assert!(report.lost_log_lines > 0, "a 2-line buffer cannot take a burst of {n}");
+    assert_eq!(
+        written + report.lost_log_lines,
+        n,
+        "every line is written or counted lost"
+    );
+    assert!(
+        report.lost_log_lines > 0,
+        "a 2-line buffer cannot take a burst of {n}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_pipelines_publish_their_own_figures_as_metrics() {
+    let c = FakeCollector::start(Wire::Http);
+    let metrics = InMemoryMetrics::default();
+    let t = Telemetry::builder()
+        .endpoint(c.endpoint())
+        .metrics_exporter(ExporterKind::None)
+        .logs_exporter(ExporterKind::None)
+        .in_memory_metrics(&metrics)
+        .install_globals(false)
+        .build()
+        .unwrap();
+    with(&t, || {
+        for _ in 0..7 {
+            tracing::info_span!("x").in_scope(|| {});
+        }
+    });
+    t.force_flush().unwrap();
+    let points = metrics.collect();
+    let value = |name: &str, extra: Option<(&str, &str)>| {
+        points
+            .iter()
+            .find(|p| {
+                p.name == name
+                    && p.attribute("signal").as_deref() == Some("traces")
+                    && extra.is_none_or(|(k, v)| p.attribute(k).as_deref() == Some(v))
+            })
+            .map(|p| p.value.clone())
+            .unwrap_or_else(|| panic!("no {name} in {points:#?}"))
+    };
+    assert_eq!(
+        value("telemetry.export.received", None),
+        PointValue::Sum(7.0)
+    );
+    assert_eq!(
+        value("telemetry.export.exported", None),
+        PointValue::Sum(7.0)
+    );
+    assert_eq!(
+        value("telemetry.export.dropped", Some(("reason", "queue_full"))),
+        PointValue::Sum(0.0)
+    );
+    assert_eq!(
+        value("telemetry.export.pending", None),
+        PointValue::Gauge(0.0)
+    );
+    assert_eq!(
+        value("telemetry.export.circuit.open", None),
+        PointValue::Gauge(0.0)
+    );
+    assert_eq!(
+        value("telemetry.export.requests", None),
+        PointValue::Sum(1.0)
+    );
+    let _ = t.shutdown();
 }

@@ -104,7 +104,10 @@ fn check_delivery(collector: &FakeCollector) {
 
     // Events are logs carrying the ids of the span they were written in; only the
     // error is also an exception event on its span.
-    assert!(root.events.is_empty(), "no duplicate span events when logs go to OTLP");
+    assert!(
+        root.events.is_empty(),
+        "no duplicate span events when logs go to OTLP"
+    );
     let logs = collector.logs();
     assert_eq!(logs.len(), 2, "{logs:#?}");
     let accepted = logs
@@ -115,8 +118,14 @@ fn check_delivery(collector: &FakeCollector) {
     assert_eq!(accepted.span_id, root.span_id);
     assert_eq!(accepted.severity_number, 9);
     assert_eq!(accepted.severity_text, "INFO");
-    assert_eq!(string_attr(&accepted.attributes, "step").as_deref(), Some("start"));
-    let failed = logs.iter().find(|l| l.severity_number == 17).expect("the error log");
+    assert_eq!(
+        string_attr(&accepted.attributes, "step").as_deref(),
+        Some("start")
+    );
+    let failed = logs
+        .iter()
+        .find(|l| l.severity_number == 17)
+        .expect("the error log");
     assert_eq!(failed.span_id, charge.span_id);
     let status = charge.status.as_ref().expect("status");
     assert_eq!(status.code, StatusCode::Error as i32);

@@ -180,6 +180,26 @@ fn disabled_records_nothing_but_propagation_still_works() {
 }
 
 #[test]
+fn disabled_telemetry_leaves_other_layers_untouched() {
+    let telemetry = Telemetry::builder().enabled(false).build().unwrap();
+    let other = InMemoryCount::default();
+    // Either order: the disabled layer filters only itself.
+    let subscriber = tracing_subscriber::registry()
+        .with(telemetry.layer())
+        .with(other.clone());
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::info_span!("seen.by.the.other.layer").in_scope(|| {});
+    });
+    let subscriber = tracing_subscriber::registry()
+        .with(other.clone())
+        .with(telemetry.layer());
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::info_span!("seen.again").in_scope(|| {});
+    });
+    assert_eq!(other.count(), 2);
+}
+
+#[test]
 fn enabled_false_in_code_beats_the_environment() {
     let spans = InMemoryExporter::default();
     let telemetry = Telemetry::builder()

@@ -288,6 +288,21 @@ fn validate(
         );
     }
     if let Some(traced) = &plan.traced {
+        for field in traced.fields.iter().flatten() {
+            let (option, given) = match field.name_string().as_str() {
+                "otel.kind" => ("kind", traced.kind.is_some()),
+                "otel.name" => ("name", traced.name.is_some()),
+                _ => continue,
+            };
+            if given {
+                errors.at(
+                    &field.name[0],
+                    format_args!(
+                        "`{option}` is set twice, by `{option} = ..` and by this field; keep one"
+                    ),
+                );
+            }
+        }
         if let Some(skip) = &traced.skip {
             let names = arguments(&func.sig);
             for s in &skip.names {

@@ -47,7 +47,7 @@ pub(crate) fn classify(ctx: &Ctx<'_>) -> TokenStream {
     };
     let track = plan.track.as_ref();
     if let Some(ok_if) = track.and_then(|t| t.ok_if.as_ref()) {
-        let test = quote_spanned!(ok_if.span()=> (#ok_if)(#ret));
+        let test = quote_spanned!(ok_if.span()=> #krate::__private::holds(#ok_if, #ret));
         quote! {
             if #test {
                 #krate::__private::Outcome::Ok
@@ -56,7 +56,7 @@ pub(crate) fn classify(ctx: &Ctx<'_>) -> TokenStream {
             }
         }
     } else if let Some(error_if) = track.and_then(|t| t.error_if.as_ref()) {
-        let test = quote_spanned!(error_if.span()=> (#error_if)(#ret));
+        let test = quote_spanned!(error_if.span()=> #krate::__private::holds(#error_if, #ret));
         quote! {
             if #test {
                 (#base).or_other()

@@ -278,6 +278,7 @@ pub struct Config {
     pub(crate) log_processors: crate::logs::LogProcessors,
     pub(crate) span_events: Option<bool>,
     pub(crate) install_globals: bool,
+    pub(crate) discard: bool,
 }
 
 impl Default for Config {
@@ -310,6 +311,7 @@ impl Default for Config {
             log_processors: Default::default(),
             span_events: None,
             install_globals: true,
+            discard: false,
         }
     }
 }

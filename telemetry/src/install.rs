@@ -25,20 +25,20 @@ use crate::error::{BuildError, ConfigError, EnvIssue, InitError, ShutdownError};
 use crate::export::circuit::CircuitBreakerConfig;
 use crate::export::console::ConsoleExporter;
 use crate::export::otlp::{Logs as OtlpLogs, Metrics as OtlpMetrics, OtlpTransport, Traces};
-use crate::export::signals::{ConsoleLogs, ConsoleMetrics, MetricsToPipeline};
-use crate::layer::logs::{LogRecord, LogSinks};
-use crate::layer::metrics::{EventMetrics, SpanMetrics};
-use crate::layer::Signals;
-use crate::logs::{LocalOutput, LogOutput};
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_sdk::metrics::{MeterProviderBuilder, PeriodicReader, SdkMeterProvider};
-use std::sync::atomic::AtomicU64;
 use crate::export::pipeline::Pipeline;
 use crate::export::resilient::RetryBufferConfig;
 use crate::export::retry::RetryConfig;
+use crate::export::signals::{ConsoleLogs, ConsoleMetrics, MetricsToPipeline};
 use crate::health::{HealthReport, SignalHealth, SignalReport};
+use crate::layer::logs::{LogRecord, LogSinks};
+use crate::layer::metrics::{EventMetrics, SpanMetrics};
+use crate::layer::Signals;
 use crate::layer::TelemetryLayer;
+use crate::logs::{LocalOutput, LogOutput};
 use crate::propagation::Propagators;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_sdk::metrics::{MeterProviderBuilder, PeriodicReader, SdkMeterProvider};
+use std::sync::atomic::AtomicU64;
 
 type ProviderHook = Box<dyn FnOnce(TracerProviderBuilder) -> TracerProviderBuilder + Send>;
 type MeterHook = Box<dyn FnOnce(MeterProviderBuilder) -> MeterProviderBuilder + Send>;
@@ -257,7 +257,9 @@ impl TelemetryBuilder {
     /// its spans), e.g. `drop_logs_where("path", "/health")`. Default: none.
     pub fn drop_logs_where(self, field: impl Into<String>, value: impl Into<String>) -> Self {
         let (field, value) = (field.into(), value.into());
-        self.op("log_processors", move |c| c.log_processors.drop_where.push((field, value)))
+        self.op("log_processors", move |c| {
+            c.log_processors.drop_where.push((field, value))
+        })
     }
 
     /// Whether every event is also recorded as a span event. Default: yes, unless logs
@@ -371,8 +373,18 @@ impl TelemetryBuilder {
     #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
     pub fn in_memory_metrics(mut self, capture: &crate::testing::InMemoryMetrics) -> Self {
         let reader = capture.reader();
-        self.metric_hooks.push(Box::new(move |b| b.with_reader(reader)));
+        self.metric_hooks
+            .push(Box::new(move |b| b.with_reader(reader)));
         self
+    }
+
+    /// Runs every pipeline in full (queue, batches, retry engine) but discards what it
+    /// would send, counting it as exported: for benchmarks and tests that measure the
+    /// application side.
+    #[cfg(feature = "testing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+    pub fn discard_exports(self) -> Self {
+        self.op("discard", |c| c.discard = true)
     }
 
     /// Resolves the configuration: environment (if asked for) first, then code.
@@ -547,7 +559,10 @@ impl crate::serve::Source for AdminSource {
                 let report = Telemetry { inner }.health();
                 (report.healthy, report.to_json())
             }
-            None => (false, "{\"healthy\":false,\"error\":\"telemetry is shut down\"}".to_string()),
+            None => (
+                false,
+                "{\"healthy\":false,\"error\":\"telemetry is shut down\"}".to_string(),
+            ),
         }
     }
 }
@@ -618,8 +633,15 @@ impl Telemetry {
             let mut batch = config.traces_batch;
             let mut resilience = config.resilience;
             let pipeline = match config.exporter(Signal::Traces) {
+                kind if config.discard && kind != ExporterKind::None => Some(Pipeline::start(
+                    Signal::Traces,
+                    batch,
+                    resilience,
+                    crate::export::Discard,
+                )?),
                 ExporterKind::Otlp => {
                     let target = config.otlp(Signal::Traces)?;
+                    check_transport(&target)?;
                     resilience.attempt_timeout = target.timeout;
                     Some(Pipeline::start(
                         Signal::Traces,
@@ -674,7 +696,8 @@ impl Telemetry {
             // Metrics: the SDK aggregates; a periodic reader pushes into our pipeline, or
             // the admin endpoint pulls.
             let mut mp = SdkMeterProvider::builder().with_resource(resource.clone());
-            let (interval, metric_timeout) = (config.metric_export_interval, config.metric_export_timeout);
+            let (interval, metric_timeout) =
+                (config.metric_export_interval, config.metric_export_timeout);
             let push = |transport_pipeline: Pipeline<ExportMetricsServiceRequest>| {
                 let pipeline = Arc::new(transport_pipeline);
                 let reader = PeriodicReader::builder(MetricsToPipeline {
@@ -693,8 +716,20 @@ impl Telemetry {
                 max_export_batch_size: 1,
             };
             match config.exporter(Signal::Metrics) {
+                kind if config.discard && kind != ExporterKind::None => {
+                    let p = Pipeline::start(
+                        Signal::Metrics,
+                        metric_batch,
+                        config.resilience,
+                        crate::export::Discard,
+                    )?;
+                    let (pipeline, reader) = push(p);
+                    mp = mp.with_reader(reader);
+                    metrics_pipeline = Some((pipeline, "discard".to_string()));
+                }
                 ExporterKind::Otlp => {
                     let target = config.otlp(Signal::Metrics)?;
+                    check_transport(&target)?;
                     let mut resilience = config.resilience;
                     resilience.attempt_timeout = target.timeout;
                     let p = Pipeline::start(
@@ -708,7 +743,12 @@ impl Telemetry {
                     metrics_pipeline = Some((pipeline, target_name(&config, Signal::Metrics)));
                 }
                 ExporterKind::Console => {
-                    let p = Pipeline::start(Signal::Metrics, metric_batch, config.resilience, ConsoleMetrics)?;
+                    let p = Pipeline::start(
+                        Signal::Metrics,
+                        metric_batch,
+                        config.resilience,
+                        ConsoleMetrics,
+                    )?;
                     let (pipeline, reader) = push(p);
                     mp = mp.with_reader(reader);
                     metrics_pipeline = Some((pipeline, "console".to_string()));
@@ -718,7 +758,9 @@ impl Telemetry {
                     {
                         let reader = Arc::new(
                             opentelemetry_sdk::metrics::ManualReader::builder()
-                                .with_temporality(opentelemetry_sdk::metrics::Temporality::Cumulative)
+                                .with_temporality(
+                                    opentelemetry_sdk::metrics::Temporality::Cumulative,
+                                )
                                 .build(),
                         );
                         mp = mp.with_reader(crate::serve::PullReader(reader.clone()));
@@ -741,10 +783,10 @@ impl Telemetry {
                     .with_version(env!("CARGO_PKG_VERSION"))
                     .build(),
             );
-            let span_metrics = config
-                .span_metrics
-                .enabled
-                .then(|| SpanMetrics::new(&meter, config.span_metrics.clone(), metric_overflow.clone()));
+            let span_metrics = config.span_metrics.enabled.then(|| {
+                SpanMetrics::new(&meter, config.span_metrics.clone(), metric_overflow.clone())
+            });
+            let own_meter = meter.clone();
             let event_metrics = Some(EventMetrics::new(meter));
             meter_provider = Some(mp);
 
@@ -753,8 +795,18 @@ impl Telemetry {
             let traces_console = config.exporter(Signal::Traces) == ExporterKind::Console;
             let mut log_batch = config.logs_batch;
             match logs_kind {
+                kind if config.discard && kind != ExporterKind::None => {
+                    let p = Pipeline::start(
+                        Signal::Logs,
+                        log_batch,
+                        config.resilience,
+                        crate::export::Discard,
+                    )?;
+                    logs = Some((Arc::new(p), "discard".to_string()));
+                }
                 ExporterKind::Otlp => {
                     let target = config.otlp(Signal::Logs)?;
+                    check_transport(&target)?;
                     let mut resilience = config.resilience;
                     resilience.attempt_timeout = target.timeout;
                     let p = Pipeline::start(
@@ -766,27 +818,55 @@ impl Telemetry {
                     logs = Some((Arc::new(p), target_name(&config, Signal::Logs)));
                 }
                 ExporterKind::Console => {
-                    log_batch.schedule_delay = log_batch.schedule_delay.min(Duration::from_millis(200));
-                    let p = Pipeline::start(Signal::Logs, log_batch, config.resilience, ConsoleLogs)?;
+                    log_batch.schedule_delay =
+                        log_batch.schedule_delay.min(Duration::from_millis(200));
+                    let p =
+                        Pipeline::start(Signal::Logs, log_batch, config.resilience, ConsoleLogs)?;
                     logs = Some((Arc::new(p), "console".to_string()));
                 }
                 ExporterKind::None | ExporterKind::Prometheus => {}
             }
+            // The pipelines' own figures, as metrics.
+            let mut own: Vec<(Signal, Arc<crate::export::resilient::Stats>)> = Vec::new();
+            for (signal, stats) in [
+                (
+                    Signal::Traces,
+                    traces.as_ref().map(|(p, _)| p.stats.clone()),
+                ),
+                (
+                    Signal::Metrics,
+                    metrics_pipeline.as_ref().map(|(p, _)| p.stats.clone()),
+                ),
+                (Signal::Logs, logs.as_ref().map(|(p, _)| p.stats.clone())),
+            ] {
+                if let Some(stats) = stats {
+                    own.push((signal, stats));
+                }
+            }
+            crate::export::self_metrics::register(&own_meter, own);
             for output in &config.log_outputs {
-                let local = LocalOutput::start(output, lost_log_lines.clone()).map_err(|source| BuildError::LogOutput {
-                    output: format!("{output:?}"),
-                    source,
-                })?;
+                let local =
+                    LocalOutput::start(output, lost_log_lines.clone()).map_err(|source| {
+                        BuildError::LogOutput {
+                            output: format!("{output:?}"),
+                            source,
+                        }
+                    })?;
                 local_logs.push(Arc::new(local));
             }
             let log_sinks = (logs.is_some() || !local_logs.is_empty()).then(|| LogSinks {
                 pipeline: logs.as_ref().map(|(p, _)| p.clone()),
-                pipeline_outside_spans_only: logs_kind == ExporterKind::Console && traces_console,
+                pipeline_outside_spans_only: !config.discard
+                    && logs_kind == ExporterKind::Console
+                    && traces_console,
                 local: local_logs.clone(),
                 processors: Arc::new(config.log_processors.clone()),
             });
-            // Events also become span events unless they already go to OTLP logs.
-            let span_events = config.span_events.unwrap_or(logs_kind != ExporterKind::Otlp);
+            // Events also become span events unless logs already carry them to a backend
+            // (the console shows in-span events in the trace tree instead).
+            let logs_to_backend =
+                logs.is_some() && (config.discard || logs_kind != ExporterKind::Console);
+            let span_events = config.span_events.unwrap_or(!logs_to_backend);
             signals = Some(Arc::new(Signals {
                 span_metrics,
                 event_metrics,
@@ -795,40 +875,46 @@ impl Telemetry {
             }));
         }
         let inner = Arc::new(Inner {
-                config,
-                resource,
-                provider,
-                tracer,
-                traces,
-                meter_provider,
-                metrics_pipeline,
-                logs,
-                local_logs,
-                lost_log_lines,
-                metric_overflow,
-                signals,
-                admin_address: std::sync::OnceLock::new(),
-                propagators,
-                warnings,
-                shutdown: Mutex::new(None),
+            config,
+            resource,
+            provider,
+            tracer,
+            traces,
+            meter_provider,
+            metrics_pipeline,
+            logs,
+            local_logs,
+            lost_log_lines,
+            metric_overflow,
+            signals,
+            admin_address: std::sync::OnceLock::new(),
+            propagators,
+            warnings,
+            shutdown: Mutex::new(None),
         });
         let telemetry = Telemetry { inner };
         #[cfg(feature = "prometheus")]
         if let Some(reader) = pull_reader {
             let (host, port) = telemetry.inner.config.prometheus_address();
-            let host = if host == "localhost" { "127.0.0.1" } else { host };
+            let host = if host == "localhost" {
+                "127.0.0.1"
+            } else {
+                host
+            };
             let address = format!("{host}:{port}");
-            let addr: std::net::SocketAddr = address.parse().map_err(|_| ConfigError::InvalidSetting {
-                setting: "prometheus address",
-                value: address.clone(),
-                expected: "an IP address and port, like 127.0.0.1:9464".into(),
-            })?;
+            let addr: std::net::SocketAddr =
+                address.parse().map_err(|_| ConfigError::InvalidSetting {
+                    setting: "prometheus address",
+                    value: address.clone(),
+                    expected: "an IP address and port, like 127.0.0.1:9464".into(),
+                })?;
             let source = Arc::new(AdminSource {
                 reader: crate::serve::PullReader(reader),
                 resource: telemetry.inner.resource.clone(),
                 telemetry: Arc::downgrade(&telemetry.inner),
             });
-            let bound = crate::serve::start(addr, source).map_err(|source| BuildError::Bind { address, source })?;
+            let bound = crate::serve::start(addr, source)
+                .map_err(|source| BuildError::Bind { address, source })?;
             let _ = telemetry.inner.admin_address.set(bound);
         }
         #[cfg(not(feature = "prometheus"))]
@@ -931,22 +1017,28 @@ impl Telemetry {
             .logs
             .as_ref()
             .map(|(p, target)| SignalHealth::from_snapshot(target, &p.stats.snapshot()));
-        let healthy = [&traces, &metrics, &logs]
-            .iter()
-            .all(|s| s.as_ref().is_none_or(|h| h.circuit == crate::CircuitState::Closed));
+        let healthy = [&traces, &metrics, &logs].iter().all(|s| {
+            s.as_ref()
+                .is_none_or(|h| h.circuit == crate::CircuitState::Closed)
+        });
         HealthReport {
             healthy,
             traces,
             metrics,
             logs,
             lost_log_lines: self.lost_log_lines(),
-            metric_overflow: self.inner.metric_overflow.load(std::sync::atomic::Ordering::Relaxed),
+            metric_overflow: self
+                .inner
+                .metric_overflow
+                .load(std::sync::atomic::Ordering::Relaxed),
         }
     }
 
     /// Log lines the local outputs could not take (their buffer was full).
     pub fn lost_log_lines(&self) -> u64 {
-        self.inner.lost_log_lines.load(std::sync::atomic::Ordering::Relaxed)
+        self.inner
+            .lost_log_lines
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Makes your own instruments on this instance's meter provider.
@@ -1180,11 +1272,35 @@ impl SpanProcessor for QueueProcessor {
     }
 }
 
-fn join_now(handle: std::thread::ScopedJoinHandle<'_, Result<(), ShutdownError>>) -> Result<(), ShutdownError> {
+/// The transport a target needs must be compiled in.
+fn check_transport(target: &crate::OtlpTarget) -> Result<(), BuildError> {
+    if target.protocol == Protocol::Grpc && !cfg!(feature = "grpc") {
+        return Err(BuildError::FeatureDisabled {
+            what: "OTLP over gRPC",
+            feature: "grpc",
+        });
+    }
+    if target.endpoint.starts_with("https://") {
+        return Err(ConfigError::InvalidSetting {
+            setting: "endpoint",
+            value: target.endpoint.clone(),
+            expected: "an http:// endpoint: TLS is not built in yet (export to a local collector that terminates TLS)".into(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+fn join_now(
+    handle: std::thread::ScopedJoinHandle<'_, Result<(), ShutdownError>>,
+) -> Result<(), ShutdownError> {
     handle.join().unwrap_or(Err(ShutdownError::AlreadyShutdown))
 }
 
 fn target_name(config: &Config, signal: Signal) -> String {
+    if config.discard {
+        return "discard".to_string();
+    }
     match config.exporter(signal) {
         ExporterKind::Otlp => config
             .otlp(signal)
@@ -1294,5 +1410,35 @@ impl Telemetry {
     #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) fn shared_propagators(&self) -> Arc<Propagators> {
         self.inner.propagators.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn https_endpoints_are_refused_with_advice() {
+        let err = Telemetry::builder()
+            .endpoint("https://collector.example:4318")
+            .install_globals(false)
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("TLS is not built in"), "{err}");
+    }
+
+    #[cfg(not(feature = "grpc"))]
+    #[test]
+    fn grpc_without_the_feature_names_the_feature() {
+        let err = Telemetry::builder()
+            .endpoint("http://127.0.0.1:4317")
+            .protocol(Protocol::Grpc)
+            .install_globals(false)
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "OTLP over gRPC needs the `grpc` feature of the telemetry crate, which this build does not enable"
+        );
     }
 }

@@ -1,8 +1,11 @@
 //! # telemetry
 //!
 //! One `tracing` layer that turns ordinary `tracing` spans and events into
-//! OpenTelemetry traces, exported in the background by a batching pipeline that never
-//! blocks the application, even when the collector is down.
+//! OpenTelemetry traces, metrics (span durations, event-field counters and gauges) and
+//! logs correlated by trace and span id, exported in the background by a batching,
+//! retrying pipeline with a circuit breaker that never blocks the application, even
+//! when the collector is down. See [`metrics`] for what is recorded, [`logs`] for local
+//! log outputs, [`Telemetry::health`] for the pipelines' state.
 //!
 //! ## Quickstart (no collector needed)
 //!
@@ -66,8 +69,11 @@
 //!
 //! ## Feature flags
 //!
-//! - `grpc`, `http-proto`, `http-json`, `gzip` (default): OTLP transports and compression.
-//! - `testing`: [`testing::InMemoryExporter`] and the span-tree renderer for your tests.
+//! - `grpc` (default): OTLP over gRPC. OTLP over HTTP (protobuf, JSON, gzip) is always
+//!   built in.
+//! - `prometheus`: the `/metrics` and `/health` endpoint (`OTEL_METRICS_EXPORTER=prometheus`).
+//! - `testing`: `testing::InMemoryExporter`, `testing::InMemoryMetrics` and the span-tree
+//!   renderer for your tests.
 //!
 //! ## Minimum supported Rust version
 //!
@@ -90,9 +96,9 @@ pub mod logs;
 pub mod metrics;
 pub mod propagation;
 mod resource;
+mod sampling;
 #[cfg(feature = "prometheus")]
 mod serve;
-mod sampling;
 
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]

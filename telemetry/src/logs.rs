@@ -236,7 +236,11 @@ impl LineWriter for Std {
         };
     }
     fn flush(&mut self) {
-        let _ = if self.0 { io::stderr().flush() } else { io::stdout().flush() };
+        let _ = if self.0 {
+            io::stderr().flush()
+        } else {
+            io::stdout().flush()
+        };
     }
 }
 
@@ -301,7 +305,10 @@ impl Rotating {
                 std::fs::rename(&self.path, self.rotated(1))?;
             }
         }
-        let file = OpenOptions::new().create(true).append(true).open(&self.path)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
         self.file = Some(io::BufWriter::new(file));
         self.size = 0;
         Ok(())
@@ -355,7 +362,6 @@ impl LogProcessors {
         record.fields.extend(self.static_fields.iter().cloned());
         true
     }
-
 }
 
 #[cfg(test)]
@@ -363,7 +369,9 @@ mod tests {
     use super::*;
 
     fn lines_in(path: &Path) -> usize {
-        std::fs::read_to_string(path).map(|s| s.lines().count()).unwrap_or(0)
+        std::fs::read_to_string(path)
+            .map(|s| s.lines().count())
+            .unwrap_or(0)
     }
 
     #[test]

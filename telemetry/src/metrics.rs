@@ -111,18 +111,27 @@ impl Metrics {
     }
 
     /// A monotonic counter of `u64`.
-    pub fn counter(&self, name: impl Into<Cow<'static, str>>) -> InstrumentBuilder<'_, Counter<u64>> {
+    pub fn counter(
+        &self,
+        name: impl Into<Cow<'static, str>>,
+    ) -> InstrumentBuilder<'_, Counter<u64>> {
         InstrumentBuilder::new(self, name, Kind::Counter)
     }
 
     /// A counter that can go down, of `i64`.
-    pub fn up_down_counter(&self, name: impl Into<Cow<'static, str>>) -> InstrumentBuilder<'_, UpDownCounter<i64>> {
+    pub fn up_down_counter(
+        &self,
+        name: impl Into<Cow<'static, str>>,
+    ) -> InstrumentBuilder<'_, UpDownCounter<i64>> {
         InstrumentBuilder::new(self, name, Kind::UpDown)
     }
 
     /// A histogram of `f64`, with [`DURATION_BUCKETS`] unless
     /// [`buckets`](InstrumentBuilder::buckets) says otherwise.
-    pub fn histogram(&self, name: impl Into<Cow<'static, str>>) -> InstrumentBuilder<'_, Histogram<f64>> {
+    pub fn histogram(
+        &self,
+        name: impl Into<Cow<'static, str>>,
+    ) -> InstrumentBuilder<'_, Histogram<f64>> {
         InstrumentBuilder::new(self, name, Kind::Histogram)
     }
 
@@ -235,7 +244,11 @@ macro_rules! with_buckets {
 }
 
 build!(Counter<u64>, CounterInstrument, u64_counter);
-build!(UpDownCounter<i64>, UpDownCounterInstrument, i64_up_down_counter);
+build!(
+    UpDownCounter<i64>,
+    UpDownCounterInstrument,
+    i64_up_down_counter
+);
 build!(Histogram<f64>, HistogramInstrument, f64_histogram);
 build!(Gauge<f64>, GaugeInstrument, f64_gauge);
 
@@ -349,7 +362,12 @@ mod tests {
 
     #[test]
     fn instrument_names_follow_the_specification() {
-        for ok in ["a", "http.server.request.duration", "a/b-c_d.e", &"a".repeat(255)] {
+        for ok in [
+            "a",
+            "http.server.request.duration",
+            "a/b-c_d.e",
+            &"a".repeat(255),
+        ] {
             assert!(valid_instrument_name(ok), "{ok}");
         }
         for bad in ["", "1abc", "_a", "a b", "a:b", &"a".repeat(256), "é"] {

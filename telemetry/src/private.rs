@@ -168,6 +168,13 @@ pub fn call_once<R>(body: impl FnOnce() -> R) -> R {
     body()
 }
 
+/// Asks a classifier (`ok_if`, `error_if`) about the return value. A function
+/// rather than `(f)(ret)` so closures need no type annotation.
+#[inline(always)]
+pub fn holds<R, F: FnOnce(&R) -> bool>(classifier: F, ret: &R) -> bool {
+    classifier(ret)
+}
+
 /// One call of an instrumented function.
 #[derive(Debug)]
 pub struct Call {

@@ -51,14 +51,20 @@ pub(crate) fn start(addr: SocketAddr, source: Arc<dyn Source>) -> std::io::Resul
     let listener = std::net::TcpListener::bind(addr)?;
     listener.set_nonblocking(true)?;
     let bound = listener.local_addr()?;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     std::thread::Builder::new()
         .name("telemetry-admin".into())
         .spawn(move || {
             runtime.block_on(async move {
-                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
+                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                    return;
+                };
                 loop {
-                    let Ok((stream, _)) = listener.accept().await else { continue };
+                    let Ok((stream, _)) = listener.accept().await else {
+                        continue;
+                    };
                     let source = source.clone();
                     tokio::spawn(async move {
                         let service = hyper::service::service_fn(move |req| {
@@ -84,7 +90,11 @@ fn respond<B>(req: &http::Request<B>, source: &dyn Source) -> http::Response<Ful
             .unwrap_or_default()
     };
     if req.method() != http::Method::GET {
-        return reply(405, "text/plain; charset=utf-8", "only GET is served\n".into());
+        return reply(
+            405,
+            "text/plain; charset=utf-8",
+            "only GET is served\n".into(),
+        );
     }
     match req.uri().path() {
         "/metrics" => {
@@ -94,7 +104,11 @@ fn respond<B>(req: &http::Request<B>, source: &dyn Source) -> http::Response<Ful
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|a| a.contains("application/openmetrics-text"));
             let Some(rm) = source.metrics() else {
-                return reply(503, "text/plain; charset=utf-8", "metrics are shut down\n".into());
+                return reply(
+                    503,
+                    "text/plain; charset=utf-8",
+                    "metrics are shut down\n".into(),
+                );
             };
             let body = encode(&rm, openmetrics);
             let ct = if openmetrics {
@@ -108,7 +122,11 @@ fn respond<B>(req: &http::Request<B>, source: &dyn Source) -> http::Response<Ful
             let (healthy, json) = source.health();
             reply(if healthy { 200 } else { 503 }, "application/json", json)
         }
-        _ => reply(404, "text/plain; charset=utf-8", "try /metrics or /health\n".into()),
+        _ => reply(
+            404,
+            "text/plain; charset=utf-8",
+            "try /metrics or /health\n".into(),
+        ),
     }
 }
 
@@ -117,7 +135,11 @@ fn respond<B>(req: &http::Request<B>, source: &dyn Source) -> http::Response<Ful
 fn sanitize(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     for c in name.chars() {
-        let c = if c.is_ascii_alphanumeric() || c == '_' || c == ':' { c } else { '_' };
+        let c = if c.is_ascii_alphanumeric() || c == '_' || c == ':' {
+            c
+        } else {
+            '_'
+        };
         if !(c == '_' && out.ends_with('_')) {
             out.push(c);
         }
@@ -172,7 +194,9 @@ fn metric_name(name: &str, unit: &str, gauge_ratio: bool) -> String {
 }
 
 fn escape_label(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 fn escape_help(v: &str) -> String {
@@ -186,7 +210,12 @@ fn value_text(v: &Value) -> String {
     }
 }
 
-fn labels<'a>(attrs: impl Iterator<Item = &'a KeyValue>, scope: &str, version: Option<&str>, extra: Option<(&str, String)>) -> String {
+fn labels<'a>(
+    attrs: impl Iterator<Item = &'a KeyValue>,
+    scope: &str,
+    version: Option<&str>,
+    extra: Option<(&str, String)>,
+) -> String {
     let mut pairs: BTreeMap<String, String> = BTreeMap::new();
     for kv in attrs {
         let key = label_name(kv.key.as_str());
@@ -224,7 +253,11 @@ fn labels<'a>(attrs: impl Iterator<Item = &'a KeyValue>, scope: &str, version: O
 
 fn float(v: f64) -> String {
     if v.is_infinite() {
-        if v > 0.0 { "+Inf".into() } else { "-Inf".into() }
+        if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        }
     } else if v.is_nan() {
         "NaN".into()
     } else {
@@ -258,9 +291,23 @@ impl Num for f64 {
     }
 }
 
-fn add<T: Num>(families: &mut BTreeMap<String, Family>, name: &str, unit: &str, help: &str, data: &MetricData<T>, scope: &str, version: Option<&str>, openmetrics: bool) {
+#[allow(clippy::too_many_arguments)]
+fn add<T: Num>(
+    families: &mut BTreeMap<String, Family>,
+    name: &str,
+    unit: &str,
+    help: &str,
+    data: &MetricData<T>,
+    scope: &str,
+    version: Option<&str>,
+    openmetrics: bool,
+) {
     let family = |families: &mut BTreeMap<String, Family>, key: String, kind: &'static str| {
-        let help = if help.is_empty() { name.to_string() } else { help.to_string() };
+        let help = if help.is_empty() {
+            name.to_string()
+        } else {
+            help.to_string()
+        };
         families
             .entry(key)
             .or_insert_with(|| Family {
@@ -276,11 +323,19 @@ fn add<T: Num>(families: &mut BTreeMap<String, Family>, name: &str, unit: &str, 
         MetricData::Sum(sum) if sum.is_monotonic() => {
             let base = metric_name(name, unit, false);
             let base = base.strip_suffix("_total").unwrap_or(&base).to_string();
-            let key = if openmetrics { base.clone() } else { format!("{base}_total") };
+            let key = if openmetrics {
+                base.clone()
+            } else {
+                format!("{base}_total")
+            };
             family(families, key.clone(), "counter");
             if let Some(f) = families.get_mut(&key) {
                 for p in sum.data_points() {
-                    f.samples.push(format!("{base}_total{} {}", labels(p.attributes(), scope, version, None), float(p.value().f())));
+                    f.samples.push(format!(
+                        "{base}_total{} {}",
+                        labels(p.attributes(), scope, version, None),
+                        float(p.value().f())
+                    ));
                 }
             }
         }
@@ -289,7 +344,11 @@ fn add<T: Num>(families: &mut BTreeMap<String, Family>, name: &str, unit: &str, 
             family(families, n.clone(), "gauge");
             if let Some(f) = families.get_mut(&n) {
                 for p in sum.data_points() {
-                    f.samples.push(format!("{n}{} {}", labels(p.attributes(), scope, version, None), float(p.value().f())));
+                    f.samples.push(format!(
+                        "{n}{} {}",
+                        labels(p.attributes(), scope, version, None),
+                        float(p.value().f())
+                    ));
                 }
             }
         }
@@ -298,7 +357,11 @@ fn add<T: Num>(families: &mut BTreeMap<String, Family>, name: &str, unit: &str, 
             family(families, n.clone(), "gauge");
             if let Some(f) = families.get_mut(&n) {
                 for p in g.data_points() {
-                    f.samples.push(format!("{n}{} {}", labels(p.attributes(), scope, version, None), float(p.value().f())));
+                    f.samples.push(format!(
+                        "{n}{} {}",
+                        labels(p.attributes(), scope, version, None),
+                        float(p.value().f())
+                    ));
                 }
             }
         }
@@ -316,7 +379,8 @@ fn add<T: Num>(families: &mut BTreeMap<String, Family>, name: &str, unit: &str, 
                     let l = labels(p.attributes(), scope, version, Some(("le", "+Inf".into())));
                     f.samples.push(format!("{n}_bucket{l} {}", p.count()));
                     let plain = labels(p.attributes(), scope, version, None);
-                    f.samples.push(format!("{n}_sum{plain} {}", float(p.sum().f())));
+                    f.samples
+                        .push(format!("{n}_sum{plain} {}", float(p.sum().f())));
                     f.samples.push(format!("{n}_count{plain} {}", p.count()));
                 }
             }
@@ -348,9 +412,36 @@ pub(crate) fn encode(rm: &ResourceMetrics, openmetrics: bool) -> String {
         let version = sm.scope().version();
         for m in sm.metrics() {
             match m.data() {
-                AggregatedMetrics::F64(d) => add(&mut families, m.name(), m.unit(), m.description(), d, scope, version, openmetrics),
-                AggregatedMetrics::U64(d) => add(&mut families, m.name(), m.unit(), m.description(), d, scope, version, openmetrics),
-                AggregatedMetrics::I64(d) => add(&mut families, m.name(), m.unit(), m.description(), d, scope, version, openmetrics),
+                AggregatedMetrics::F64(d) => add(
+                    &mut families,
+                    m.name(),
+                    m.unit(),
+                    m.description(),
+                    d,
+                    scope,
+                    version,
+                    openmetrics,
+                ),
+                AggregatedMetrics::U64(d) => add(
+                    &mut families,
+                    m.name(),
+                    m.unit(),
+                    m.description(),
+                    d,
+                    scope,
+                    version,
+                    openmetrics,
+                ),
+                AggregatedMetrics::I64(d) => add(
+                    &mut families,
+                    m.name(),
+                    m.unit(),
+                    m.description(),
+                    d,
+                    scope,
+                    version,
+                    openmetrics,
+                ),
             }
         }
     }
@@ -384,10 +475,16 @@ mod tests {
 
     #[test]
     fn names_follow_the_otel_to_prometheus_rules() {
-        assert_eq!(metric_name("http.server.request.duration", "s", false), "http_server_request_duration_seconds");
+        assert_eq!(
+            metric_name("http.server.request.duration", "s", false),
+            "http_server_request_duration_seconds"
+        );
         assert_eq!(metric_name("payload", "By", false), "payload_bytes");
         assert_eq!(metric_name("requests", "{request}", false), "requests");
-        assert_eq!(metric_name("cpu.utilization", "1", true), "cpu_utilization_ratio");
+        assert_eq!(
+            metric_name("cpu.utilization", "1", true),
+            "cpu_utilization_ratio"
+        );
         assert_eq!(sanitize("1bad..name-x"), "_1bad_name_x");
         assert_eq!(label_name("service.name"), "service_name");
         assert_eq!(label_name("__reserved"), "_reserved");

@@ -135,7 +135,10 @@ pub struct Point {
 impl Point {
     /// The value of one attribute, as text.
     pub fn attribute(&self, key: &str) -> Option<String> {
-        self.attributes.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+        self.attributes
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
     }
 }
 
@@ -180,7 +183,10 @@ impl opentelemetry_sdk::metrics::reader::MetricReader for SharedReader {
     fn shutdown_with_timeout(&self, timeout: std::time::Duration) -> OTelSdkResult {
         self.0.shutdown_with_timeout(timeout)
     }
-    fn temporality(&self, kind: opentelemetry_sdk::metrics::InstrumentKind) -> opentelemetry_sdk::metrics::Temporality {
+    fn temporality(
+        &self,
+        kind: opentelemetry_sdk::metrics::InstrumentKind,
+    ) -> opentelemetry_sdk::metrics::Temporality {
         self.0.temporality(kind)
     }
 }
@@ -198,14 +204,21 @@ impl InMemoryMetrics {
         if self.reader.collect(&mut rm).is_err() {
             return Vec::new();
         }
-        fn attrs<'a>(it: impl Iterator<Item = &'a opentelemetry::KeyValue>) -> Vec<(String, String)> {
+        fn attrs<'a>(
+            it: impl Iterator<Item = &'a opentelemetry::KeyValue>,
+        ) -> Vec<(String, String)> {
             let mut v: Vec<(String, String)> = it
                 .map(|kv| (kv.key.to_string(), kv.value.to_string()))
                 .collect();
             v.sort();
             v
         }
-        fn points<T: Copy + AsF64>(name: &str, unit: &str, data: &MetricData<T>, out: &mut Vec<Point>) {
+        fn points<T: Copy + AsF64>(
+            name: &str,
+            unit: &str,
+            data: &MetricData<T>,
+            out: &mut Vec<Point>,
+        ) {
             let mut push = |attributes, value| {
                 out.push(Point {
                     name: name.to_string(),
@@ -217,12 +230,12 @@ impl InMemoryMetrics {
             match data {
                 MetricData::Sum(s) => {
                     for p in s.data_points() {
-                        push(attrs(p.attributes()), PointValue::Sum(p.value().as_f64()));
+                        push(attrs(p.attributes()), PointValue::Sum(p.value().to_f64()));
                     }
                 }
                 MetricData::Gauge(g) => {
                     for p in g.data_points() {
-                        push(attrs(p.attributes()), PointValue::Gauge(p.value().as_f64()));
+                        push(attrs(p.attributes()), PointValue::Gauge(p.value().to_f64()));
                     }
                 }
                 MetricData::Histogram(h) => {
@@ -231,7 +244,7 @@ impl InMemoryMetrics {
                             attrs(p.attributes()),
                             PointValue::Histogram {
                                 count: p.count(),
-                                sum: p.sum().as_f64(),
+                                sum: p.sum().to_f64(),
                                 bounds: p.bounds().collect(),
                                 counts: p.bucket_counts().collect(),
                             },
@@ -257,20 +270,20 @@ impl InMemoryMetrics {
 
 /// u64 and i64 points become f64 for a uniform view (exact below 2^53).
 trait AsF64 {
-    fn as_f64(self) -> f64;
+    fn to_f64(self) -> f64;
 }
 impl AsF64 for f64 {
-    fn as_f64(self) -> f64 {
+    fn to_f64(self) -> f64 {
         self
     }
 }
 impl AsF64 for u64 {
-    fn as_f64(self) -> f64 {
+    fn to_f64(self) -> f64 {
         self as f64
     }
 }
 impl AsF64 for i64 {
-    fn as_f64(self) -> f64 {
+    fn to_f64(self) -> f64 {
         self as f64
     }
 }

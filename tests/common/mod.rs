@@ -14,12 +14,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
-    TraceService, TraceServiceServer,
-};
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
     LogsService, LogsServiceServer,
 };
@@ -31,6 +25,12 @@ use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::
 };
 use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::metrics::v1::Metric;
@@ -313,7 +313,10 @@ fn meta<T>(request: &tonic::Request<T>, path: &str) -> Received {
     Received {
         path: path.to_string(),
         content_type: Some("application/grpc".into()),
-        content_encoding: headers.iter().find(|(k, _)| k == "grpc-encoding").map(|(_, v)| v.clone()),
+        content_encoding: headers
+            .iter()
+            .find(|(k, _)| k == "grpc-encoding")
+            .map(|(_, v)| v.clone()),
         headers,
         body: Vec::new(),
         at: std::time::Instant::now(),
@@ -327,7 +330,10 @@ impl LogsService for Grpc {
         &self,
         request: tonic::Request<ExportLogsServiceRequest>,
     ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
-        let m = meta(&request, "/opentelemetry.proto.collector.logs.v1.LogsService/Export");
+        let m = meta(
+            &request,
+            "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+        );
         self.0.logs.lock().unwrap().push((m, request.into_inner()));
         Ok(tonic::Response::new(ExportLogsServiceResponse::default()))
     }
@@ -339,8 +345,15 @@ impl MetricsService for Grpc {
         &self,
         request: tonic::Request<ExportMetricsServiceRequest>,
     ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
-        let m = meta(&request, "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export");
-        self.0.metrics.lock().unwrap().push((m, request.into_inner()));
+        let m = meta(
+            &request,
+            "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+        );
+        self.0
+            .metrics
+            .lock()
+            .unwrap()
+            .push((m, request.into_inner()));
         Ok(tonic::Response::new(ExportMetricsServiceResponse::default()))
     }
 }
@@ -489,29 +502,56 @@ async fn handle_http(
     let ok_body = |bytes: Vec<u8>| {
         http::Response::builder()
             .status(200)
-            .header("content-type", if json { "application/json" } else { "application/x-protobuf" })
+            .header(
+                "content-type",
+                if json {
+                    "application/json"
+                } else {
+                    "application/x-protobuf"
+                },
+            )
             .body(Full::new(Bytes::from(bytes)))
             .unwrap()
     };
     if parts.uri.path().ends_with("/v1/logs") {
         let logs = if json {
-            serde_json::from_slice::<ExportLogsServiceRequest>(&body).expect("fake collector: bad OTLP/JSON logs")
+            serde_json::from_slice::<ExportLogsServiceRequest>(&body)
+                .expect("fake collector: bad OTLP/JSON logs")
         } else {
-            ExportLogsServiceRequest::decode(body.as_slice()).expect("fake collector: bad OTLP/protobuf logs")
+            ExportLogsServiceRequest::decode(body.as_slice())
+                .expect("fake collector: bad OTLP/protobuf logs")
         };
-        state.logs.lock().unwrap().push((received(ExportTraceServiceRequest::default()), logs));
+        state
+            .logs
+            .lock()
+            .unwrap()
+            .push((received(ExportTraceServiceRequest::default()), logs));
         let response = ExportLogsServiceResponse::default();
-        return Ok(ok_body(if json { serde_json::to_vec(&response).unwrap() } else { response.encode_to_vec() }));
+        return Ok(ok_body(if json {
+            serde_json::to_vec(&response).unwrap()
+        } else {
+            response.encode_to_vec()
+        }));
     }
     if parts.uri.path().ends_with("/v1/metrics") {
         let metrics = if json {
-            serde_json::from_slice::<ExportMetricsServiceRequest>(&body).expect("fake collector: bad OTLP/JSON metrics")
+            serde_json::from_slice::<ExportMetricsServiceRequest>(&body)
+                .expect("fake collector: bad OTLP/JSON metrics")
         } else {
-            ExportMetricsServiceRequest::decode(body.as_slice()).expect("fake collector: bad OTLP/protobuf metrics")
+            ExportMetricsServiceRequest::decode(body.as_slice())
+                .expect("fake collector: bad OTLP/protobuf metrics")
         };
-        state.metrics.lock().unwrap().push((received(ExportTraceServiceRequest::default()), metrics));
+        state
+            .metrics
+            .lock()
+            .unwrap()
+            .push((received(ExportTraceServiceRequest::default()), metrics));
         let response = ExportMetricsServiceResponse::default();
-        return Ok(ok_body(if json { serde_json::to_vec(&response).unwrap() } else { response.encode_to_vec() }));
+        return Ok(ok_body(if json {
+            serde_json::to_vec(&response).unwrap()
+        } else {
+            response.encode_to_vec()
+        }));
     }
     let request = if json {
         serde_json::from_slice::<ExportTraceServiceRequest>(&body)

@@ -15,6 +15,7 @@ pub(crate) mod otlp;
 pub(crate) mod pipeline;
 pub(crate) mod resilient;
 pub(crate) mod retry;
+pub(crate) mod self_metrics;
 pub(crate) mod signals;
 
 /// A boxed, sendable future, as the exporter trait returns.
@@ -123,5 +124,29 @@ impl fmt::Display for GrpcCode {
 impl fmt::Debug for GrpcCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}({})", self.name(), self.0)
+    }
+}
+
+/// Counts batches as delivered and sends nothing (see `discard_exports`).
+#[derive(Debug, Default)]
+pub(crate) struct Discard;
+
+impl<T: Send + 'static> resilient::Transport<T> for Discard {
+    type Payload = u64;
+
+    fn encode(&mut self, batch: Vec<T>) -> Result<u64, ExportError> {
+        Ok(batch.len() as u64)
+    }
+
+    fn size(&self, payload: &u64) -> u64 {
+        *payload
+    }
+
+    fn send(&mut self, _payload: &u64) -> BoxFuture<'static, Result<Delivered, ExportError>> {
+        Box::pin(async { Ok(Delivered::default()) })
+    }
+
+    fn target(&self) -> &str {
+        "discard"
     }
 }

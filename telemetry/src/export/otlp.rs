@@ -4,11 +4,14 @@
 
 use std::io::Write as _;
 use std::marker::PhantomData;
+#[cfg(feature = "grpc")]
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use bytes::{BufMut as _, Bytes};
+#[cfg(feature = "grpc")]
+use bytes::BufMut as _;
+use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full, Limited};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -27,10 +30,13 @@ use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use opentelemetry_sdk::trace::SpanData;
 use prost::Message as _;
+#[cfg(feature = "grpc")]
 use tonic::codec::{BufferSettings, Codec, EncodeBuf, Encoder};
 
 use super::resilient::Transport;
-use super::{BoxFuture, Delivered, ExportError, GrpcCode};
+#[cfg(feature = "grpc")]
+use super::GrpcCode;
+use super::{BoxFuture, Delivered, ExportError};
 use crate::config::{Compression, OtlpTarget, Protocol};
 
 /// OTLP's limit on a request body.
@@ -43,6 +49,7 @@ pub(crate) trait Encoding: Send + Sync + 'static {
     /// What the pipeline carries.
     type Item: Send + 'static;
     /// The gRPC method path.
+    #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
     const GRPC_PATH: &'static str;
     /// The gRPC response message.
     type Response: prost::Message + Default + serde::de::DeserializeOwned + Send + Sync + 'static;
@@ -98,7 +105,8 @@ pub(crate) struct Metrics;
 
 impl Encoding for Metrics {
     type Item = ExportMetricsServiceRequest;
-    const GRPC_PATH: &'static str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
+    const GRPC_PATH: &'static str =
+        "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
     type Response = ExportMetricsServiceResponse;
 
     fn encode(
@@ -149,7 +157,10 @@ impl Encoding for Logs {
         for r in items {
             let proto = log_to_proto(&r);
             let target = r.target;
-            match scopes.iter_mut().find(|s| s.scope.as_ref().is_some_and(|sc| sc.name == target)) {
+            match scopes
+                .iter_mut()
+                .find(|s| s.scope.as_ref().is_some_and(|sc| sc.name == target))
+            {
                 Some(scope) => scope.log_records.push(proto),
                 None => scopes.push(ScopeLogs {
                     scope: Some(InstrumentationScope {
@@ -248,7 +259,10 @@ fn log_to_proto(r: &crate::layer::logs::LogRecord) -> ProtoLogRecord {
         attributes,
         dropped_attributes_count: 0,
         flags: u32::from(r.sampled),
-        trace_id: r.trace_id.map(|t| t.to_bytes().to_vec()).unwrap_or_default(),
+        trace_id: r
+            .trace_id
+            .map(|t| t.to_bytes().to_vec())
+            .unwrap_or_default(),
         span_id: r.span_id.map(|s| s.to_bytes().to_vec()).unwrap_or_default(),
         event_name: String::new(),
     }
@@ -265,6 +279,7 @@ pub(crate) struct OtlpTransport<E: Encoding> {
 
 #[derive(Clone)]
 enum Client {
+    #[cfg(feature = "grpc")]
     Grpc(tonic::client::Grpc<tonic::transport::Channel>),
     Http(hyper_util::client::legacy::Client<HttpConnector, Full<Bytes>>),
 }
@@ -285,6 +300,7 @@ impl<E: Encoding> OtlpTransport<E> {
             return Ok(c.clone());
         }
         let client = match self.target.protocol {
+            #[cfg(feature = "grpc")]
             Protocol::Grpc => {
                 let mut endpoint = tonic::transport::Endpoint::from_shared(
                     self.target.endpoint.clone(),
@@ -303,6 +319,12 @@ impl<E: Encoding> OtlpTransport<E> {
                         .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
                 }
                 Client::Grpc(grpc)
+            }
+            #[cfg(not(feature = "grpc"))]
+            Protocol::Grpc => {
+                return Err(ExportError::Encode(
+                    "OTLP over gRPC needs the `grpc` feature of the telemetry crate".into(),
+                ))
             }
             Protocol::HttpProtobuf | Protocol::HttpJson => {
                 let mut connector = HttpConnector::new();
@@ -349,6 +371,7 @@ impl<E: Encoding> Transport<E::Item> for OtlpTransport<E> {
         let target = self.target.clone();
         let payload = payload.clone();
         match self.client() {
+            #[cfg(feature = "grpc")]
             Ok(Client::Grpc(grpc)) => Box::pin(send_grpc::<E>(grpc, target, payload)),
             Ok(Client::Http(client)) => Box::pin(send_http::<E>(client, target, payload)),
             Err(e) => Box::pin(async move { Err(e) }),
@@ -364,6 +387,7 @@ impl<E: Encoding> Transport<E::Item> for OtlpTransport<E> {
     }
 }
 
+#[cfg(feature = "grpc")]
 async fn send_grpc<E: Encoding>(
     mut grpc: tonic::client::Grpc<tonic::transport::Channel>,
     target: Arc<OtlpTarget>,
@@ -524,6 +548,7 @@ pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
     )
 }
 
+#[cfg(feature = "grpc")]
 fn grpc_error(endpoint: &str, status: &tonic::Status) -> ExportError {
     // A failed connection shows as UNAVAILABLE with an I/O error inside.
     if let Some(source) = std::error::Error::source(status) {
@@ -544,6 +569,7 @@ fn grpc_error(endpoint: &str, status: &tonic::Status) -> ExportError {
 }
 
 /// The delay of a `google.rpc.RetryInfo` inside a serialized `google.rpc.Status`.
+#[cfg_attr(not(feature = "grpc"), allow(dead_code))]
 pub(crate) fn retry_info(details: &[u8]) -> Option<Duration> {
     let status = RpcStatus::decode(details).ok()?;
     status
@@ -613,8 +639,10 @@ pub(crate) struct ProtoDuration {
 }
 
 /// Sends pre-encoded protobuf bytes; decodes the response as `U`.
+#[cfg(feature = "grpc")]
 struct RawCodec<U>(PhantomData<U>);
 
+#[cfg(feature = "grpc")]
 impl<U: prost::Message + Default + Send + 'static> Codec for RawCodec<U> {
     type Encode = Bytes;
     type Decode = U;
@@ -630,8 +658,10 @@ impl<U: prost::Message + Default + Send + 'static> Codec for RawCodec<U> {
     }
 }
 
+#[cfg(feature = "grpc")]
 struct RawEncoder;
 
+#[cfg(feature = "grpc")]
 impl Encoder for RawEncoder {
     type Item = Bytes;
     type Error = tonic::Status;

@@ -1,12 +1,16 @@
-//! The batching pipeline: a bounded queue filled by the application and drained by a
-//! background thread that owns its own current-thread tokio runtime and drives the
-//! [`Resilient`] exporter.
+//! The batching pipeline: a bounded lock-free queue filled by the application and
+//! drained by a background thread that owns its own current-thread tokio runtime and
+//! drives the [`Resilient`] exporter.
+//!
+//! Pushing an item costs a counter increment and a compare-and-swap; the export thread
+//! is woken only when a full batch is waiting (or by its timer), never per item.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
+use crossbeam_queue::ArrayQueue;
+use tokio::sync::{mpsc, Notify};
 
 use super::resilient::{ResilienceConfig, Resilient, Stats, Transport};
 use super::retry::Jitter;
@@ -19,10 +23,20 @@ enum Control {
     Shutdown(Instant, std_mpsc::SyncSender<Result<(), ExportError>>),
 }
 
+/// The queue between the application and the export thread.
+struct Shared<T> {
+    queue: ArrayQueue<T>,
+    wake: Notify,
+    wake_pending: AtomicBool,
+    /// Set once the export thread has taken its last item.
+    closed: AtomicBool,
+    batch_size: usize,
+}
+
 /// The application-side handle of a pipeline.
 pub(crate) struct Pipeline<T> {
     signal: Signal,
-    tx: mpsc::Sender<T>,
+    shared: Arc<Shared<T>>,
     ctl: mpsc::UnboundedSender<Control>,
     pub(crate) stats: Arc<Stats>,
     shut_down: AtomicBool,
@@ -44,7 +58,13 @@ impl<T: Send + 'static> Pipeline<T> {
         resilience: ResilienceConfig,
         transport: X,
     ) -> Result<Pipeline<T>, BuildError> {
-        let (tx, rx) = mpsc::channel(batch.max_queue_size.max(1));
+        let shared = Arc::new(Shared {
+            queue: ArrayQueue::new(batch.max_queue_size.max(1)),
+            wake: Notify::new(),
+            wake_pending: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            batch_size: batch.max_export_batch_size.max(1),
+        });
         let (ctl, ctl_rx) = mpsc::unbounded_channel();
         let stats = Arc::new(Stats::default());
         let engine = Resilient::new(
@@ -58,12 +78,10 @@ impl<T: Send + 'static> Pipeline<T> {
             signal,
             config: batch,
             engine,
-            rx,
-            rx_open: true,
+            shared: shared.clone(),
             ctl_rx,
             stats: stats.clone(),
             batch: Vec::with_capacity(batch.max_export_batch_size),
-            batch_due: None,
         };
         std::thread::Builder::new()
             .name(format!("telemetry-export-{}", signal.as_str()))
@@ -74,7 +92,7 @@ impl<T: Send + 'static> Pipeline<T> {
             })?;
         Ok(Pipeline {
             signal,
-            tx,
+            shared,
             ctl,
             stats,
             shut_down: AtomicBool::new(false),
@@ -84,8 +102,23 @@ impl<T: Send + 'static> Pipeline<T> {
     /// Enqueues one item; never blocks. A full queue drops the item and counts it.
     pub(crate) fn push(&self, item: T) {
         self.stats.received.fetch_add(1, Ordering::SeqCst);
-        if self.tx.try_send(item).is_err() {
-            self.stats.dropped_queue_full.fetch_add(1, Ordering::SeqCst);
+        if self.shared.closed.load(Ordering::Acquire) {
+            self.stats
+                .dropped_after_shutdown
+                .fetch_add(1, Ordering::SeqCst);
+            return;
+        }
+        match self.shared.queue.push(item) {
+            Ok(()) => {
+                if self.shared.queue.len() >= self.shared.batch_size
+                    && !self.shared.wake_pending.swap(true, Ordering::AcqRel)
+                {
+                    self.shared.wake.notify_one();
+                }
+            }
+            Err(_) => {
+                self.stats.dropped_queue_full.fetch_add(1, Ordering::SeqCst);
+            }
         }
     }
 
@@ -151,12 +184,10 @@ struct Worker<T, X: Transport<T>> {
     signal: Signal,
     config: BatchConfig,
     engine: Resilient<T, X>,
-    rx: mpsc::Receiver<T>,
-    rx_open: bool,
+    shared: Arc<Shared<T>>,
     ctl_rx: mpsc::UnboundedReceiver<Control>,
     stats: Arc<Stats>,
     batch: Vec<T>,
-    batch_due: Option<Instant>,
 }
 
 fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
@@ -187,33 +218,43 @@ impl<T: Send + 'static, X: Transport<T>> Worker<T, X> {
                     self.signal
                 ));
                 // Keep the books straight: everything offered is dropped.
-                self.rx.close();
-                while let Ok(item) = self.rx.try_recv() {
-                    self.take(item);
-                }
-                self.seal();
-                self.engine.abandon();
+                self.finish();
             }
         }
     }
 
-    fn take(&mut self, item: T) {
-        {
-            let mut w = self.stats.worker();
-            w.taken += 1;
-            w.batch += 1;
-        }
-        if self.batch.is_empty() {
-            self.batch_due = Some(Instant::now() + self.config.schedule_delay);
-        }
-        self.batch.push(item);
-        if self.batch.len() >= self.config.max_export_batch_size {
-            self.seal();
+    /// Moves what is queued into batches, sealing each full one; with `all`, the last
+    /// partial batch too.
+    fn drain(&mut self, all: bool) {
+        loop {
+            let room = self.config.max_export_batch_size.max(1) - self.batch.len();
+            let mut taken = 0u64;
+            while taken < room as u64 {
+                match self.shared.queue.pop() {
+                    Some(item) => {
+                        self.batch.push(item);
+                        taken += 1;
+                    }
+                    None => break,
+                }
+            }
+            if taken > 0 {
+                let mut w = self.stats.worker();
+                w.taken += taken;
+                w.batch += taken;
+            }
+            if self.batch.len() >= self.config.max_export_batch_size.max(1) {
+                self.seal();
+                continue;
+            }
+            if all {
+                self.seal();
+            }
+            return;
         }
     }
 
     fn seal(&mut self) {
-        self.batch_due = None;
         if self.batch.is_empty() {
             return;
         }
@@ -225,9 +266,16 @@ impl<T: Send + 'static, X: Transport<T>> Worker<T, X> {
     }
 
     async fn serve(mut self) {
+        let delay = self.config.schedule_delay.max(Duration::from_millis(1));
+        let mut next_tick = Instant::now() + delay;
         loop {
+            let now = Instant::now();
+            if now >= next_tick {
+                self.drain(true);
+                next_tick = now + delay;
+            }
             let retry_at = self.engine.start(Instant::now());
-            let wake = earliest(earliest(self.batch_due, retry_at), self.engine.wake_at());
+            let wake = earliest(earliest(Some(next_tick), retry_at), self.engine.wake_at());
             tokio::select! {
                 biased;
                 control = self.ctl_rx.recv() => match control {
@@ -250,21 +298,11 @@ impl<T: Send + 'static, X: Transport<T>> Worker<T, X> {
                     }
                 },
                 result = self.engine.in_flight() => self.engine.complete(result, Instant::now()),
-                item = self.rx.recv(), if self.rx_open => match item {
-                    Some(item) => {
-                        self.take(item);
-                        // Take in whatever else is ready without another trip round.
-                        while let Ok(item) = self.rx.try_recv() {
-                            self.take(item);
-                        }
-                    }
-                    None => self.rx_open = false,
-                },
-                _ = sleep_until(wake) => {
-                    if self.batch_due.is_some_and(|due| Instant::now() >= due) {
-                        self.seal();
-                    }
+                _ = self.shared.wake.notified() => {
+                    self.shared.wake_pending.store(false, Ordering::Release);
+                    self.drain(false);
                 }
+                _ = sleep_until(wake) => {}
             }
         }
     }
@@ -278,14 +316,9 @@ impl<T: Send + 'static, X: Transport<T>> Worker<T, X> {
         shutting_down: bool,
     ) -> Result<(), ExportError> {
         if shutting_down {
-            self.rx.close();
-            self.rx_open = false;
             self.engine.force_probe();
         }
-        while let Ok(item) = self.rx.try_recv() {
-            self.take(item);
-        }
-        self.seal();
+        self.drain(true);
         let refused_before = self.stats.worker().dropped_non_retryable;
         loop {
             let now = Instant::now();
@@ -327,10 +360,8 @@ impl<T: Send + 'static, X: Transport<T>> Worker<T, X> {
 
     /// Counts whatever is left as dropped at shutdown and stops the transport.
     fn finish(&mut self) {
-        self.rx.close();
-        while let Ok(item) = self.rx.try_recv() {
-            self.take(item);
-        }
+        self.shared.closed.store(true, Ordering::Release);
+        self.drain(false);
         // Unsent items of the open batch count as shutdown drops, not encoding ones.
         let left = self.batch.len() as u64;
         self.batch.clear();

@@ -66,6 +66,8 @@ pub(crate) struct Stats {
     pub received: AtomicU64,
     /// Items refused because the queue was full.
     pub dropped_queue_full: AtomicU64,
+    /// Items offered after the pipeline had shut down.
+    pub dropped_after_shutdown: AtomicU64,
     worker: Mutex<Worker>,
 }
 

@@ -31,7 +31,11 @@ pub(crate) struct MetricsToPipeline {
 impl PushMetricExporter for MetricsToPipeline {
     async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
         let request = ExportMetricsServiceRequest::from(metrics);
-        if request.resource_metrics.iter().any(|rm| rm.scope_metrics.iter().any(|sm| !sm.metrics.is_empty())) {
+        if request
+            .resource_metrics
+            .iter()
+            .any(|rm| rm.scope_metrics.iter().any(|sm| !sm.metrics.is_empty()))
+        {
             self.pipeline.push(request);
         }
         Ok(())
@@ -118,10 +122,18 @@ fn attrs(kvs: &[opentelemetry_proto::tonic::common::v1::KeyValue]) -> String {
             .as_ref()
             .and_then(|v| v.value.as_ref())
             .map(|v| match v {
-                opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(s) => s.clone(),
-                opentelemetry_proto::tonic::common::v1::any_value::Value::IntValue(i) => i.to_string(),
-                opentelemetry_proto::tonic::common::v1::any_value::Value::DoubleValue(d) => d.to_string(),
-                opentelemetry_proto::tonic::common::v1::any_value::Value::BoolValue(b) => b.to_string(),
+                opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(s) => {
+                    s.clone()
+                }
+                opentelemetry_proto::tonic::common::v1::any_value::Value::IntValue(i) => {
+                    i.to_string()
+                }
+                opentelemetry_proto::tonic::common::v1::any_value::Value::DoubleValue(d) => {
+                    d.to_string()
+                }
+                opentelemetry_proto::tonic::common::v1::any_value::Value::BoolValue(b) => {
+                    b.to_string()
+                }
                 other => format!("{other:?}"),
             })
             .unwrap_or_default();
@@ -139,11 +151,19 @@ fn number(v: &Option<number_data_point::Value>) -> String {
 }
 
 fn render_metric(out: &mut String, m: &opentelemetry_proto::tonic::metrics::v1::Metric) {
-    let unit = if m.unit.is_empty() { String::new() } else { format!(" ({})", m.unit) };
+    let unit = if m.unit.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", m.unit)
+    };
     match &m.data {
         Some(Data::Histogram(h)) => {
             for p in &h.data_points {
-                let mean = if p.count > 0 { p.sum.unwrap_or(0.0) / p.count as f64 } else { 0.0 };
+                let mean = if p.count > 0 {
+                    p.sum.unwrap_or(0.0) / p.count as f64
+                } else {
+                    0.0
+                };
                 let _ = writeln!(
                     out,
                     "  {}{unit}{}  count={} sum={:.6} mean={:.6} min={:.6} max={:.6}",
@@ -159,12 +179,24 @@ fn render_metric(out: &mut String, m: &opentelemetry_proto::tonic::metrics::v1::
         }
         Some(Data::Sum(s)) => {
             for p in &s.data_points {
-                let _ = writeln!(out, "  {}{unit}{}  sum={}", m.name, attrs(&p.attributes), number(&p.value));
+                let _ = writeln!(
+                    out,
+                    "  {}{unit}{}  sum={}",
+                    m.name,
+                    attrs(&p.attributes),
+                    number(&p.value)
+                );
             }
         }
         Some(Data::Gauge(g)) => {
             for p in &g.data_points {
-                let _ = writeln!(out, "  {}{unit}{}  value={}", m.name, attrs(&p.attributes), number(&p.value));
+                let _ = writeln!(
+                    out,
+                    "  {}{unit}{}  value={}",
+                    m.name,
+                    attrs(&p.attributes),
+                    number(&p.value)
+                );
             }
         }
         _ => {}

@@ -101,7 +101,6 @@ impl Fields {
             self.values.push((field.name(), value));
         }
     }
-
 }
 
 impl Visit for Fields {
@@ -152,9 +151,18 @@ mod tests {
 
     #[test]
     fn metric_prefixes() {
-        assert_eq!(metric_of("monotonic_counter.requests"), Some((MetricKind::MonotonicCounter, "requests")));
-        assert_eq!(metric_of("counter.queue"), Some((MetricKind::UpDownCounter, "queue")));
-        assert_eq!(metric_of("histogram.bytes"), Some((MetricKind::Histogram, "bytes")));
+        assert_eq!(
+            metric_of("monotonic_counter.requests"),
+            Some((MetricKind::MonotonicCounter, "requests"))
+        );
+        assert_eq!(
+            metric_of("counter.queue"),
+            Some((MetricKind::UpDownCounter, "queue"))
+        );
+        assert_eq!(
+            metric_of("histogram.bytes"),
+            Some((MetricKind::Histogram, "bytes"))
+        );
         assert_eq!(metric_of("gauge.temp"), Some((MetricKind::Gauge, "temp")));
         assert_eq!(metric_of("counter."), None);
         assert_eq!(metric_of("user.id"), None);

@@ -67,7 +67,13 @@ impl LogSinks {
 
     /// Builds the record for `event` and hands it to every sink. `in_span` says whether
     /// a span is current; `spans` is the span stack when a local output wants it.
-    pub(crate) fn record(&self, event: &Event<'_>, fields: Fields, in_span: bool, spans: Vec<SpanFields>) {
+    pub(crate) fn record(
+        &self,
+        event: &Event<'_>,
+        fields: Fields,
+        in_span: bool,
+        spans: Vec<SpanFields>,
+    ) {
         let meta = event.metadata();
         let (trace_id, span_id, sampled) = opentelemetry::Context::map_current(|cx| {
             let span = cx.span();
@@ -108,7 +114,14 @@ impl LogSinks {
 /// `2026-11-21T19:31:02.123Z  INFO checkout: processing order=42  trace_id=… span_id=…`
 pub(crate) fn pretty_line(r: &LogRecord) -> String {
     let mut out = String::with_capacity(128);
-    let _ = write!(out, "{} {:>5} {}: {}", rfc3339(r.time), severity(&r.level).1, r.target, r.message);
+    let _ = write!(
+        out,
+        "{} {:>5} {}: {}",
+        rfc3339(r.time),
+        severity(&r.level).1,
+        r.target,
+        r.message
+    );
     for span in &r.spans {
         for (k, v) in &span.fields {
             let _ = write!(out, " {}.{k}={}", span.name, quoted(v));
@@ -126,7 +139,11 @@ pub(crate) fn pretty_line(r: &LogRecord) -> String {
 
 fn quoted(v: &FieldValue) -> String {
     match v {
-        FieldValue::Str(s) if s.is_empty() || s.contains(char::is_whitespace) || s.contains('"') => format!("{s:?}"),
+        FieldValue::Str(s)
+            if s.is_empty() || s.contains(char::is_whitespace) || s.contains('"') =>
+        {
+            format!("{s:?}")
+        }
         other => other.to_string(),
     }
 }

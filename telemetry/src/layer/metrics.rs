@@ -42,12 +42,21 @@ pub(crate) struct SpanMetrics {
 }
 
 impl SpanMetrics {
-    pub(crate) fn new(meter: &Meter, config: SpanMetricsConfig, overflow: Arc<AtomicU64>) -> SpanMetrics {
+    pub(crate) fn new(
+        meter: &Meter,
+        config: SpanMetricsConfig,
+        overflow: Arc<AtomicU64>,
+    ) -> SpanMetrics {
         let histogram = meter
             .f64_histogram(SPAN_DURATION)
             .with_unit("s")
             .with_description("Duration of spans, by span name, function and outcome")
-            .with_boundaries(config.buckets.clone().unwrap_or_else(|| DURATION_BUCKETS.to_vec()))
+            .with_boundaries(
+                config
+                    .buckets
+                    .clone()
+                    .unwrap_or_else(|| DURATION_BUCKETS.to_vec()),
+            )
             .build();
         SpanMetrics {
             config,
@@ -64,7 +73,9 @@ impl SpanMetrics {
         match &self.config.filter {
             SpanFilter::All => true,
             SpanFilter::MinLevel(level) => meta.level() <= level,
-            SpanFilter::Targets(prefixes) => prefixes.iter().any(|p| meta.target().starts_with(p.as_str())),
+            SpanFilter::Targets(prefixes) => prefixes
+                .iter()
+                .any(|p| meta.target().starts_with(p.as_str())),
             SpanFilter::Instrumented => meta.fields().field("code.function.name").is_some(),
         }
     }
@@ -88,7 +99,12 @@ impl SpanMetrics {
             (None, true) => self.histogram.record(seconds, &attrs.error),
             (Some(kind), _) => {
                 // A specific error type: a rarer, dynamic series.
-                let mut set: Vec<KeyValue> = attrs.error.iter().filter(|kv| kv.key.as_str() != "error.type").cloned().collect();
+                let mut set: Vec<KeyValue> = attrs
+                    .error
+                    .iter()
+                    .filter(|kv| kv.key.as_str() != "error.type")
+                    .cloned()
+                    .collect();
                 set.push(KeyValue::new("error.type", kind.clone()));
                 let set = self.admit(set);
                 self.histogram.record(seconds, &set);
@@ -173,7 +189,12 @@ impl EventMetrics {
     /// Whether events of this callsite carry metric fields (cached).
     pub(crate) fn interested(&self, meta: &'static Metadata<'static>) -> bool {
         let key = meta as *const Metadata<'static> as usize;
-        if let Some(known) = self.callsites.read().ok().and_then(|c| c.get(&key).copied()) {
+        if let Some(known) = self
+            .callsites
+            .read()
+            .ok()
+            .and_then(|c| c.get(&key).copied())
+        {
             return known;
         }
         let has = meta.fields().iter().any(|f| metric_of(f.name()).is_some());
@@ -192,23 +213,33 @@ impl EventMetrics {
             .map(|(k, v)| KeyValue::new(*k, v.to_otel()))
             .collect();
         for (k, v) in &fields.values {
-            let Some((kind, name)) = metric_of(k) else { continue };
+            let Some((kind, name)) = metric_of(k) else {
+                continue;
+            };
             let number = match v {
                 FieldValue::U64(_) => Number::U64,
                 FieldValue::I64(_) => Number::I64,
                 FieldValue::F64(_) => Number::F64,
                 _ => continue,
             };
-            let Some(instrument) = self.instrument(kind, name, number) else { continue };
+            let Some(instrument) = self.instrument(kind, name, number) else {
+                continue;
+            };
             match (instrument, v) {
                 (Instrument::CounterU64(c), FieldValue::U64(x)) => c.add(*x, &attrs),
-                (Instrument::CounterU64(c), FieldValue::I64(x)) if *x >= 0 => c.add(*x as u64, &attrs),
+                (Instrument::CounterU64(c), FieldValue::I64(x)) if *x >= 0 => {
+                    c.add(*x as u64, &attrs)
+                }
                 (Instrument::CounterF64(c), FieldValue::F64(x)) if *x >= 0.0 => c.add(*x, &attrs),
                 (Instrument::UpDownI64(c), FieldValue::I64(x)) => c.add(*x, &attrs),
-                (Instrument::UpDownI64(c), FieldValue::U64(x)) => c.add(i64::try_from(*x).unwrap_or(i64::MAX), &attrs),
+                (Instrument::UpDownI64(c), FieldValue::U64(x)) => {
+                    c.add(i64::try_from(*x).unwrap_or(i64::MAX), &attrs)
+                }
                 (Instrument::UpDownF64(c), FieldValue::F64(x)) => c.add(*x, &attrs),
                 (Instrument::HistogramU64(h), FieldValue::U64(x)) => h.record(*x, &attrs),
-                (Instrument::HistogramU64(h), FieldValue::I64(x)) if *x >= 0 => h.record(*x as u64, &attrs),
+                (Instrument::HistogramU64(h), FieldValue::I64(x)) if *x >= 0 => {
+                    h.record(*x as u64, &attrs)
+                }
                 (Instrument::HistogramF64(h), FieldValue::F64(x)) => h.record(*x, &attrs),
                 (Instrument::GaugeU64(g), FieldValue::U64(x)) => g.record(*x, &attrs),
                 (Instrument::GaugeI64(g), FieldValue::I64(x)) => g.record(*x, &attrs),
@@ -227,7 +258,12 @@ impl EventMetrics {
             (_, n) => n,
         };
         let key = (kind, name.to_string(), number);
-        if let Some(i) = self.instruments.read().ok().and_then(|m| m.get(&key).cloned()) {
+        if let Some(i) = self
+            .instruments
+            .read()
+            .ok()
+            .and_then(|m| m.get(&key).cloned())
+        {
             return Some(i);
         }
         if !crate::metrics::valid_instrument_name(name) {
@@ -240,11 +276,19 @@ impl EventMetrics {
         let m = &self.meter;
         let n = name.to_string();
         let instrument = match (kind, number) {
-            (MetricKind::MonotonicCounter, Number::F64) => Instrument::CounterF64(m.f64_counter(n).build()),
+            (MetricKind::MonotonicCounter, Number::F64) => {
+                Instrument::CounterF64(m.f64_counter(n).build())
+            }
             (MetricKind::MonotonicCounter, _) => Instrument::CounterU64(m.u64_counter(n).build()),
-            (MetricKind::UpDownCounter, Number::F64) => Instrument::UpDownF64(m.f64_up_down_counter(n).build()),
-            (MetricKind::UpDownCounter, _) => Instrument::UpDownI64(m.i64_up_down_counter(n).build()),
-            (MetricKind::Histogram, Number::F64) => Instrument::HistogramF64(m.f64_histogram(n).build()),
+            (MetricKind::UpDownCounter, Number::F64) => {
+                Instrument::UpDownF64(m.f64_up_down_counter(n).build())
+            }
+            (MetricKind::UpDownCounter, _) => {
+                Instrument::UpDownI64(m.i64_up_down_counter(n).build())
+            }
+            (MetricKind::Histogram, Number::F64) => {
+                Instrument::HistogramF64(m.f64_histogram(n).build())
+            }
             (MetricKind::Histogram, _) => Instrument::HistogramU64(m.u64_histogram(n).build()),
             (MetricKind::Gauge, Number::F64) => Instrument::GaugeF64(m.f64_gauge(n).build()),
             (MetricKind::Gauge, Number::I64) => Instrument::GaugeI64(m.i64_gauge(n).build()),

@@ -17,6 +17,7 @@ use opentelemetry_sdk::trace::Tracer as SdkTracer;
 use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::{Event, Subscriber};
 use tracing_opentelemetry::OpenTelemetryLayer;
+use tracing_subscriber::filter::Filtered;
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
@@ -34,6 +35,35 @@ use tracing_subscriber::Layer;
 pub struct TelemetryLayer<S> {
     spans: Option<OpenTelemetryLayer<S, SdkTracer>>,
     signals: Option<Arc<Signals>>,
+    /// When telemetry is disabled: a per-layer filter that is never interested, so the
+    /// subscriber skips callsites nobody else wants (as cheap as a level filter) while
+    /// the user's other layers keep seeing everything.
+    off: Option<Filtered<Off, Never, S>>,
+}
+
+/// The layer behind a disabled [`TelemetryLayer`]: it does nothing.
+#[derive(Debug)]
+pub(crate) struct Off;
+
+impl<S: Subscriber> Layer<S> for Off {}
+
+/// A per-layer filter that wants nothing.
+#[derive(Debug)]
+pub(crate) struct Never;
+
+impl<S> tracing_subscriber::layer::Filter<S> for Never {
+    fn enabled(&self, _meta: &tracing_core::Metadata<'_>, _cx: &Context<'_, S>) -> bool {
+        false
+    }
+    fn callsite_enabled(
+        &self,
+        _meta: &'static tracing_core::Metadata<'static>,
+    ) -> tracing_core::subscriber::Interest {
+        tracing_core::subscriber::Interest::never()
+    }
+    fn max_level_hint(&self) -> Option<tracing_core::LevelFilter> {
+        Some(tracing_core::LevelFilter::OFF)
+    }
 }
 
 /// What the layer records besides spans; shared by every layer made from one
@@ -64,7 +94,10 @@ impl tracing_core::field::Visit for TimingVisitor<'_> {
         }
     }
     fn record_debug(&mut self, field: &tracing_core::Field, value: &dyn fmt::Debug) {
-        if matches!(field.name(), "otel.status_code" | "error.type" | "code.function.name") {
+        if matches!(
+            field.name(),
+            "otel.status_code" | "error.type" | "code.function.name"
+        ) {
             self.record_str(field, format!("{value:?}").trim_matches('"'));
         }
     }
@@ -86,7 +119,12 @@ where
                 .with_error_events_to_status(true)
                 .with_error_records_to_exceptions(true)
         });
-        TelemetryLayer { spans, signals }
+        let off = (spans.is_none() && signals.is_none()).then(|| Off.with_filter(Never));
+        TelemetryLayer {
+            spans,
+            signals,
+            off,
+        }
     }
 
     /// Whether this layer records anything (false when telemetry is disabled).
@@ -109,24 +147,36 @@ where
     S: Subscriber + for<'span> LookupSpan<'span>,
 {
     fn on_register_dispatch(&self, subscriber: &tracing_core::Dispatch) {
+        if let Some(off) = &self.off {
+            return off.on_register_dispatch(subscriber);
+        }
         if let Some(spans) = &self.spans {
             spans.on_register_dispatch(subscriber);
         }
     }
 
     fn on_layer(&mut self, subscriber: &mut S) {
+        if let Some(off) = &mut self.off {
+            return off.on_layer(subscriber);
+        }
         if let Some(spans) = &mut self.spans {
             spans.on_layer(subscriber);
         }
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        if let Some(off) = &self.off {
+            return off.on_new_span(attrs, id, ctx);
+        }
         if let Some(signals) = &self.signals {
             let measured = signals
                 .span_metrics
                 .as_ref()
                 .is_some_and(|m| m.wants(attrs.metadata()));
-            let keep_fields = signals.logs.as_ref().is_some_and(LogSinks::wants_span_fields);
+            let keep_fields = signals
+                .logs
+                .as_ref()
+                .is_some_and(LogSinks::wants_span_fields);
             if measured || keep_fields {
                 if let Some(span) = ctx.span(id) {
                     let mut ext = span.extensions_mut();
@@ -157,6 +207,9 @@ where
     }
 
     fn on_record(&self, span: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        if let Some(off) = &self.off {
+            return off.on_record(span, values, ctx);
+        }
         if let Some(signals) = &self.signals {
             if let Some(s) = ctx.span(span) {
                 let mut ext = s.extensions_mut();
@@ -181,12 +234,18 @@ where
     }
 
     fn on_follows_from(&self, span: &Id, follows: &Id, ctx: Context<'_, S>) {
+        if let Some(off) = &self.off {
+            return off.on_follows_from(span, follows, ctx);
+        }
         if let Some(spans) = &self.spans {
             spans.on_follows_from(span, follows, ctx);
         }
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        if let Some(off) = &self.off {
+            return off.on_event(event, ctx);
+        }
         let Some(signals) = &self.signals else {
             if let Some(spans) = &self.spans {
                 spans.on_event(event, ctx);
@@ -203,7 +262,10 @@ where
                 }
             }
         }
-        let metric_event = signals.event_metrics.as_ref().is_some_and(|m| m.interested(meta));
+        let metric_event = signals
+            .event_metrics
+            .as_ref()
+            .is_some_and(|m| m.interested(meta));
         if metric_event || signals.logs.is_some() {
             let mut fields = Fields::default();
             event.record(&mut fields);
@@ -241,18 +303,27 @@ where
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        if let Some(off) = &self.off {
+            return off.on_enter(id, ctx);
+        }
         if let Some(spans) = &self.spans {
             spans.on_enter(id, ctx);
         }
     }
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+        if let Some(off) = &self.off {
+            return off.on_exit(id, ctx);
+        }
         if let Some(spans) = &self.spans {
             spans.on_exit(id, ctx);
         }
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        if let Some(off) = &self.off {
+            return off.on_close(id, ctx);
+        }
         if let Some(m) = self.signals.as_ref().and_then(|s| s.span_metrics.as_ref()) {
             if let Some(span) = ctx.span(&id) {
                 if let Some(timing) = span.extensions().get::<SpanTiming>() {
@@ -266,9 +337,40 @@ where
     }
 
     fn on_id_change(&self, old: &Id, new: &Id, ctx: Context<'_, S>) {
+        if let Some(off) = &self.off {
+            return off.on_id_change(old, new, ctx);
+        }
         if let Some(spans) = &self.spans {
             spans.on_id_change(old, new, ctx);
         }
+    }
+
+    fn register_callsite(
+        &self,
+        metadata: &'static tracing_core::Metadata<'static>,
+    ) -> tracing_core::subscriber::Interest {
+        match &self.off {
+            Some(off) => off.register_callsite(metadata),
+            None => tracing_core::subscriber::Interest::always(),
+        }
+    }
+
+    fn enabled(&self, metadata: &tracing_core::Metadata<'_>, ctx: Context<'_, S>) -> bool {
+        match &self.off {
+            Some(off) => off.enabled(metadata, ctx),
+            None => true,
+        }
+    }
+
+    fn event_enabled(&self, event: &Event<'_>, ctx: Context<'_, S>) -> bool {
+        match &self.off {
+            Some(off) => off.event_enabled(event, ctx),
+            None => true,
+        }
+    }
+
+    fn max_level_hint(&self) -> Option<tracing_core::LevelFilter> {
+        self.off.as_ref().and_then(|off| off.max_level_hint())
     }
 
     // SAFETY: forwards to the inner layer, which returns pointers to itself only for
@@ -276,6 +378,11 @@ where
     unsafe fn downcast_raw(&self, id: TypeId) -> Option<*const ()> {
         if id == TypeId::of::<Self>() {
             return Some(self as *const Self as *const ());
+        }
+        if let Some(off) = &self.off {
+            // SAFETY: the caller's contract is passed on unchanged; this is how the
+            // subscriber learns that a per-layer filter is in place.
+            return unsafe { off.downcast_raw(id) };
         }
         match &self.spans {
             // SAFETY: the caller's contract is passed on unchanged.

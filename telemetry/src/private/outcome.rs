@@ -179,6 +179,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::needless_borrow)] // the borrows are the autoref specialisation
     fn outcomes_are_classified_by_probe() {
         fn kind(o: Outcome<'_>) -> Option<(&'static str, Option<String>)> {
             match o {

@@ -1,0 +1,237 @@
+//! The setups measured side by side: what a user would otherwise assemble by hand
+//! (tracing-opentelemetry + the SDK's batch processor, MetricsLayer, the
+//! appender-tracing log bridge, all with counting no-op exporters) and ours. Shared by
+//! `benches/lifecycle.rs`, `examples/throughput.rs` and `examples/lifecycle.rs` (the
+//! instruction-count driver).
+
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::logs::{LogBatch, LogExporter, SdkLoggerProvider};
+use opentelemetry_sdk::metrics::data::ResourceMetrics;
+use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
+use opentelemetry_sdk::metrics::{SdkMeterProvider, Temporality};
+use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
+use telemetry::{ExporterKind, Sampler, Telemetry};
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::prelude::*;
+
+/// The lifecycle the issue measures: a span with 3 attributes, enter, one event with 2
+/// fields, exit, close.
+#[inline(never)]
+pub fn lifecycle() {
+    let span = tracing::info_span!("request", a = 1_u64, b = "two", c = true);
+    let _entered = span.enter();
+    tracing::info!(x = 1_u64, y = 2_u64, "event");
+}
+
+/// Items the no-op exporters saw.
+#[derive(Debug, Default)]
+pub struct Counts {
+    pub spans: AtomicU64,
+    pub logs: AtomicU64,
+}
+
+#[derive(Debug)]
+struct CountingSpans(Arc<Counts>);
+
+impl SpanExporter for CountingSpans {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        self.0
+            .spans
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+struct CountingLogs(Arc<Counts>);
+
+impl LogExporter for CountingLogs {
+    async fn export(&self, batch: LogBatch<'_>) -> OTelSdkResult {
+        self.0
+            .logs
+            .fetch_add(batch.iter().count() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+struct NoopMetrics;
+
+impl PushMetricExporter for NoopMetrics {
+    async fn export(&self, _metrics: &ResourceMetrics) -> OTelSdkResult {
+        Ok(())
+    }
+    fn force_flush(&self) -> OTelSdkResult {
+        Ok(())
+    }
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        Ok(())
+    }
+    fn temporality(&self) -> Temporality {
+        Temporality::Cumulative
+    }
+}
+
+/// One setup: its dispatch, and how to shut it down and report what happened.
+pub struct Setup {
+    pub name: &'static str,
+    pub dispatch: tracing::Dispatch,
+    shutdown: Box<dyn FnOnce() -> Report>,
+}
+
+/// What a pipeline did with the spans of a run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Report {
+    pub exported: Option<u64>,
+    pub dropped: Option<u64>,
+    pub logs_exported: Option<u64>,
+}
+
+impl Setup {
+    pub fn finish(self) -> Report {
+        (self.shutdown)()
+    }
+}
+
+pub const NAMES: [&str; 9] = [
+    "no_subscriber",
+    "level_filtered",
+    "registry_only",
+    "baseline_traces",
+    "baseline_full",
+    "ours_traces",
+    "ours_full",
+    "ours_unsampled",
+    "ours_disabled",
+];
+
+fn none() -> Box<dyn FnOnce() -> Report> {
+    Box::new(Report::default)
+}
+
+fn baseline(full: bool) -> Setup {
+    let counts = Arc::new(Counts::default());
+    let provider = SdkTracerProvider::builder()
+        .with_batch_exporter(CountingSpans(counts.clone()))
+        .build();
+    let tracer = provider.tracer("bench");
+    let traces = tracing_opentelemetry::layer().with_tracer(tracer);
+    let (dispatch, meters, loggers) = if full {
+        let meters = SdkMeterProvider::builder()
+            .with_periodic_exporter(NoopMetrics)
+            .build();
+        let loggers = SdkLoggerProvider::builder()
+            .with_batch_exporter(CountingLogs(counts.clone()))
+            .build();
+        let dispatch = tracing::Dispatch::new(
+            tracing_subscriber::registry()
+                .with(traces)
+                .with(tracing_opentelemetry::MetricsLayer::new(meters.clone()))
+                .with(
+                    opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge::new(
+                        &loggers,
+                    ),
+                ),
+        );
+        (dispatch, Some(meters), Some(loggers))
+    } else {
+        (
+            tracing::Dispatch::new(tracing_subscriber::registry().with(traces)),
+            None,
+            None,
+        )
+    };
+    Setup {
+        name: if full {
+            "baseline_full"
+        } else {
+            "baseline_traces"
+        },
+        dispatch,
+        shutdown: Box::new(move || {
+            let _ = provider.force_flush();
+            let _ = provider.shutdown();
+            if let Some(m) = meters {
+                let _ = m.shutdown();
+            }
+            if let Some(l) = &loggers {
+                let _ = l.force_flush();
+                let _ = l.shutdown();
+            }
+            Report {
+                exported: Some(counts.spans.load(Ordering::Relaxed)),
+                dropped: None,
+                logs_exported: loggers.map(|_| counts.logs.load(Ordering::Relaxed)),
+            }
+        }),
+    }
+}
+
+fn ours(name: &'static str) -> Setup {
+    let builder = Telemetry::builder()
+        .install_globals(false)
+        .discard_exports();
+    let builder = match name {
+        "ours_traces" => builder
+            .metrics_exporter(ExporterKind::None)
+            .logs_exporter(ExporterKind::None)
+            .span_metrics(telemetry::metrics::SpanMetricsConfig {
+                enabled: false,
+                ..Default::default()
+            }),
+        "ours_full" => builder,
+        "ours_unsampled" => builder.sampler(Sampler::TraceIdRatio(0.0)),
+        _ => builder.enabled(false),
+    };
+    let telemetry = builder.build().expect("telemetry");
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(telemetry.layer()));
+    Setup {
+        name,
+        dispatch,
+        shutdown: Box::new(move || {
+            let report = telemetry.shutdown().unwrap_or_default();
+            Report {
+                exported: Some(report.traces.exported),
+                dropped: Some(report.traces.dropped),
+                logs_exported: Some(report.logs.exported),
+            }
+        }),
+    }
+}
+
+/// Builds a setup by name (see [`NAMES`]).
+pub fn setup(name: &str) -> Setup {
+    match name {
+        "no_subscriber" => Setup {
+            name: "no_subscriber",
+            dispatch: tracing::Dispatch::none(),
+            shutdown: none(),
+        },
+        "level_filtered" => Setup {
+            name: "level_filtered",
+            dispatch: tracing::Dispatch::new(
+                tracing_subscriber::registry().with(LevelFilter::WARN),
+            ),
+            shutdown: none(),
+        },
+        "registry_only" => Setup {
+            name: "registry_only",
+            dispatch: tracing::Dispatch::new(tracing_subscriber::registry()),
+            shutdown: none(),
+        },
+        "baseline_traces" => baseline(false),
+        "baseline_full" => baseline(true),
+        "ours_traces" => ours("ours_traces"),
+        "ours_full" => ours("ours_full"),
+        "ours_unsampled" => ours("ours_unsampled"),
+        "ours_disabled" => ours("ours_disabled"),
+        other => panic!("unknown setup {other:?}; one of {NAMES:?}"),
+    }
+}
