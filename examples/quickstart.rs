@@ -14,6 +14,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use telemetry::prelude::*;
 use tracing::{info, info_span, warn, Instrument as _};
 
 /// A payment that did not go through.
@@ -87,9 +88,9 @@ async fn handle_checkout(order: u64) -> Result<(), CardDeclined> {
     .await
 }
 
-/// Synchronous work in its own span.
+/// Synchronous work in its own span, made by `#[traced]`.
+#[traced]
 fn load_cart(order: u64) -> u64 {
-    let _span = info_span!("load_cart", order.id = order).entered();
     std::thread::sleep(Duration::from_millis(2));
     let items = order % 5 + 1;
     info!(items, "cart loaded");
@@ -112,22 +113,14 @@ async fn reserve_stock(order: u64, items: u64) {
 }
 
 /// A client call that fails for one order: the error becomes the span's status and an
-/// exception event.
+/// exception event; `#[measure_performance]` records its duration and warns when it
+/// takes longer than 8 ms.
+#[traced(kind = "client", err)]
+#[measure_performance(slow_ms = 8)]
 async fn charge(order: u64, items: u64) -> Result<(), CardDeclined> {
-    let span = info_span!(
-        "payments.charge",
-        otel.kind = "client",
-        amount_cents = items * 1250
-    );
-    async move {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        if order == 1003 {
-            let e = CardDeclined { order };
-            tracing::error!(error = &e as &dyn std::error::Error, "payment refused");
-            return Err(e);
-        }
-        Ok(())
+    tokio::time::sleep(Duration::from_millis(5 * items.min(2))).await;
+    if order == 1003 {
+        return Err(CardDeclined { order });
     }
-    .instrument(span)
-    .await
+    Ok(())
 }

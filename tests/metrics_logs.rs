@@ -619,3 +619,36 @@ fn the_pipelines_publish_their_own_figures_as_metrics() {
     );
     let _ = t.shutdown();
 }
+
+#[telemetry::traced(err)]
+fn parse_order(raw: &str) -> Result<u64, std::num::ParseIntError> {
+    raw.parse()
+}
+
+#[test]
+fn a_traced_error_marks_the_span_duration_as_an_error() {
+    let metrics = InMemoryMetrics::default();
+    let t = quiet().in_memory_metrics(&metrics).build().unwrap();
+    with(&t, || {
+        assert!(parse_order("12").is_ok());
+        assert!(parse_order("x").is_err());
+    });
+    let points = metrics.collect();
+    let of = |outcome: &str| {
+        points
+            .iter()
+            .find(|p| {
+                p.name == "span.duration" && p.attribute("outcome").as_deref() == Some(outcome)
+            })
+            .unwrap_or_else(|| panic!("no {outcome} point in {points:#?}"))
+    };
+    assert_eq!(
+        of("error").attribute("error.type").as_deref(),
+        Some("core::num::error::ParseIntError")
+    );
+    assert_eq!(
+        of("error").attribute("code.function.name").as_deref(),
+        Some("metrics_logs::parse_order")
+    );
+    assert!(of("ok").attribute("error.type").is_none());
+}

@@ -74,6 +74,10 @@
 //! - `prometheus`: the `/metrics` and `/health` endpoint (`OTEL_METRICS_EXPORTER=prometheus`).
 //! - `testing`: `testing::InMemoryExporter`, `testing::InMemoryMetrics` and the span-tree
 //!   renderer for your tests.
+//! - `http`: a tower layer for servers (axum and any tower service) and a client helper
+//!   for reqwest that propagate context and record HTTP spans and metrics.
+//! - `macros-disabled`: the attribute macros expand to the bare function: all their
+//!   instrumentation compiled out.
 //!
 //! ## Minimum supported Rust version
 //!

@@ -395,6 +395,8 @@ fn record_exception(span: &tracing::Span, kind: &'static str, message: Option<&s
         attributes.push(KeyValue::new("exception.message", message.to_string()));
     }
     span.set_attribute(ERROR_TYPE, kind);
+    // The span's duration metric gets `outcome = error` and this `error.type`.
+    span.with_subscriber(|(id, dispatch)| crate::layer::mark_error(dispatch, id, kind));
     span.add_event("exception", attributes);
     span.set_status(Status::error(description));
 }

@@ -79,6 +79,11 @@ impl Transport<ExportMetricsServiceRequest> for ConsoleMetrics {
             for rm in request.resource_metrics {
                 for sm in rm.scope_metrics {
                     for m in sm.metrics {
+                        // The pipelines' own figures are for backends; on the console
+                        // the health report says it better.
+                        if m.name.starts_with("telemetry.export.") {
+                            continue;
+                        }
                         let mut text = String::new();
                         render_metric(&mut text, &m);
                         lines.extend(text.lines().map(str::to_string));

@@ -39,6 +39,42 @@ pub struct TelemetryLayer<S> {
     /// subscriber skips callsites nobody else wants (as cheap as a level filter) while
     /// the user's other layers keep seeing everything.
     off: Option<Filtered<Off, Never, S>>,
+    mark_error: MarkError,
+}
+
+/// Lets code outside the layer (the attribute macros) mark a span as failed, so its
+/// duration metric gets `outcome = error` and the `error.type`. Found through the
+/// dispatcher, as tracing-opentelemetry's `WithContext` is.
+#[derive(Clone, Copy)]
+pub(crate) struct MarkError(pub(crate) fn(&tracing_core::Dispatch, &Id, &'static str));
+
+impl MarkError {
+    fn of<S>() -> MarkError
+    where
+        S: Subscriber + for<'span> LookupSpan<'span>,
+    {
+        MarkError(|dispatch, id, kind| {
+            let Some(registry) = dispatch.downcast_ref::<S>() else {
+                return;
+            };
+            let Some(span) = registry.span(id) else {
+                return;
+            };
+            let mut ext = span.extensions_mut();
+            if let Some(timing) = ext.get_mut::<SpanTiming>() {
+                timing.error = true;
+                timing.error_type = Some(kind.to_string());
+            }
+        })
+    }
+}
+
+/// Marks the span `id` as failed with `kind` for the span metrics, if a telemetry layer
+/// is installed in `dispatch`.
+pub(crate) fn mark_error(dispatch: &tracing_core::Dispatch, id: &Id, kind: &'static str) {
+    if let Some(mark) = dispatch.downcast_ref::<MarkError>() {
+        (mark.0)(dispatch, id, kind);
+    }
 }
 
 /// The layer behind a disabled [`TelemetryLayer`]: it does nothing.
@@ -124,6 +160,7 @@ where
             spans,
             signals,
             off,
+            mark_error: MarkError::of::<S>(),
         }
     }
 
@@ -296,7 +333,9 @@ where
         }
         drop(current);
         if let Some(spans) = &self.spans {
-            if signals.span_events || is_error {
+            // A metric-only event (metric fields, no message) is no span event either.
+            let metric_only = metric_event && !event.fields().any(|f| f.name() == "message");
+            if (signals.span_events && !metric_only) || is_error {
                 spans.on_event(event, ctx);
             }
         }
@@ -378,6 +417,9 @@ where
     unsafe fn downcast_raw(&self, id: TypeId) -> Option<*const ()> {
         if id == TypeId::of::<Self>() {
             return Some(self as *const Self as *const ());
+        }
+        if id == TypeId::of::<MarkError>() && self.signals.is_some() {
+            return Some(&self.mark_error as *const MarkError as *const ());
         }
         if let Some(off) = &self.off {
             // SAFETY: the caller's contract is passed on unchanged; this is how the
