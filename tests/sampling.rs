@@ -157,7 +157,8 @@ fn parent_based_case(root: Sampler, parent: Option<(bool, bool)>) -> bool {
 fn parent_based_follows_all_five_cases() {
     use Sampler::{AlwaysOff, AlwaysOn};
     // (case, root sampler, parent (remote?, sampled?), exported?)
-    let table: &[(&str, Sampler, Option<(bool, bool)>, bool)] = &[
+    type Case = (&'static str, Sampler, Option<(bool, bool)>, bool);
+    let table: &[Case] = &[
         ("no parent, root on", AlwaysOn, None, true),
         ("no parent, root off", AlwaysOff, None, false),
         (

@@ -116,10 +116,28 @@ fn none() -> Box<dyn FnOnce() -> Report> {
     Box::new(Report::default)
 }
 
+/// The queue size of every setup's batch processors: the defaults (2048), unless
+/// `TELEMETRY_BENCH_QUEUE` says otherwise. The instruction counts use a queue large
+/// enough that nothing drops: under valgrind the export threads run rarely, and
+/// dropping would be measured instead of exporting.
+fn queue_size() -> Option<usize> {
+    std::env::var("TELEMETRY_BENCH_QUEUE").ok().and_then(|v| v.parse().ok())
+}
+
 fn baseline(full: bool) -> Setup {
     let counts = Arc::new(Counts::default());
+    let mut span_batch = opentelemetry_sdk::trace::BatchConfigBuilder::default();
+    let mut log_batch = opentelemetry_sdk::logs::BatchConfigBuilder::default();
+    if let Some(n) = queue_size() {
+        span_batch = span_batch.with_max_queue_size(n);
+        log_batch = log_batch.with_max_queue_size(n);
+    }
     let provider = SdkTracerProvider::builder()
-        .with_batch_exporter(CountingSpans(counts.clone()))
+        .with_span_processor(
+            opentelemetry_sdk::trace::BatchSpanProcessor::builder(CountingSpans(counts.clone()))
+                .with_batch_config(span_batch.build())
+                .build(),
+        )
         .build();
     let tracer = provider.tracer("bench");
     let traces = tracing_opentelemetry::layer().with_tracer(tracer);
@@ -128,7 +146,11 @@ fn baseline(full: bool) -> Setup {
             .with_periodic_exporter(NoopMetrics)
             .build();
         let loggers = SdkLoggerProvider::builder()
-            .with_batch_exporter(CountingLogs(counts.clone()))
+            .with_log_processor(
+                opentelemetry_sdk::logs::BatchLogProcessor::builder(CountingLogs(counts.clone()))
+                    .with_batch_config(log_batch.build())
+                    .build(),
+            )
             .build();
         let dispatch = tracing::Dispatch::new(
             tracing_subscriber::registry()
@@ -175,9 +197,20 @@ fn baseline(full: bool) -> Setup {
 }
 
 fn ours(name: &'static str) -> Setup {
-    let builder = Telemetry::builder()
+    let mut builder = Telemetry::builder()
         .install_globals(false)
         .discard_exports();
+    if let Some(n) = queue_size() {
+        builder = builder
+            .traces_batch(telemetry::BatchConfig {
+                max_queue_size: n,
+                ..telemetry::BatchConfig::TRACES
+            })
+            .logs_batch(telemetry::BatchConfig {
+                max_queue_size: n,
+                ..telemetry::BatchConfig::LOGS
+            });
+    }
     let builder = match name {
         "ours_traces" => builder
             .metrics_exporter(ExporterKind::None)

@@ -279,6 +279,7 @@ pub struct Config {
     pub(crate) span_events: Option<bool>,
     pub(crate) install_globals: bool,
     pub(crate) discard: bool,
+    pub(crate) span_details: crate::layer::SpanDetails,
 }
 
 impl Default for Config {
@@ -312,6 +313,7 @@ impl Default for Config {
             span_events: None,
             install_globals: true,
             discard: false,
+            span_details: Default::default(),
         }
     }
 }

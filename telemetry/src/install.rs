@@ -286,6 +286,12 @@ impl TelemetryBuilder {
         self.op("install_globals", move |c| c.install_globals = on)
     }
 
+    /// Which optional attributes spans carry (code location, thread, busy/idle time),
+    /// each costing something per span. Default: location only.
+    pub fn span_details(self, details: crate::SpanDetails) -> Self {
+        self.op("span_details", move |c| c.span_details = details)
+    }
+
     /// The sampler. Default: `OTEL_TRACES_SAMPLER` / `_ARG`, else
     /// `parentbased_always_on`. A ratio outside 0..=1 fails `build()`.
     pub fn sampler(self, sampler: Sampler) -> Self {
@@ -930,7 +936,11 @@ impl Telemetry {
     where
         S: Subscriber + for<'span> LookupSpan<'span>,
     {
-        TelemetryLayer::new(self.inner.tracer.clone(), self.inner.signals.clone())
+        TelemetryLayer::new(
+            self.inner.tracer.clone(),
+            self.inner.signals.clone(),
+            self.inner.config.span_details,
+        )
     }
 
     /// A guard that flushes and shuts down when dropped (bounded by the shutdown

@@ -128,7 +128,7 @@ pub use export::{ExportError, GrpcCode};
 pub use health::{CircuitTransitions, DroppedByReason, HealthReport, SignalHealth, SignalReport};
 pub use install::{ShutdownReport, Telemetry, TelemetryBuilder, TelemetryGuard};
 pub use layer::fields::{COUNTER_PREFIX, GAUGE_PREFIX, HISTOGRAM_PREFIX, MONOTONIC_COUNTER_PREFIX};
-pub use layer::TelemetryLayer;
+pub use layer::{SpanDetails, TelemetryLayer};
 pub use logs::{LogFormat, LogOutput};
 pub use propagation::{
     B3Propagator, HeaderExtractor, HeaderInjector, InContextExt, InCurrentContext, Propagators,

@@ -1,5 +1,5 @@
 //! Context propagation: W3C trace context and baggage, B3 single and multi header,
-//! composed from [`Propagator`](crate::Propagator) settings; carriers for
+//! composed from [`Propagator`] settings; carriers for
 //! `http::HeaderMap`; helpers that inject the current span's context and extract a
 //! remote one; and [`InContextExt`] for spawned tasks.
 //!

@@ -182,7 +182,7 @@ where
         if parent.span().span_context().is_valid() {
             // Fails only when no telemetry layer records the span: nothing to link then.
             let _ = span.set_parent(parent);
-        } else if parent.baggage().len() > 0 {
+        } else if !parent.baggage().is_empty() {
             // Keep the baggage for the handler, under the span's own (local) parent.
             let baggage: opentelemetry::baggage::Baggage = parent
                 .baggage()

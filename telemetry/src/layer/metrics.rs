@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
-use opentelemetry::metrics::{Counter, Gauge, Histogram, Meter, UpDownCounter};
+use opentelemetry::metrics::{BoundHistogram, Counter, Gauge, Histogram, Meter, UpDownCounter};
 use opentelemetry::KeyValue;
 use tracing_core::{Level, Metadata};
 
@@ -26,9 +26,12 @@ pub(crate) struct SpanTiming {
     pub function: Option<String>,
 }
 
+/// A callsite's two series, bound once: recording is a lock-free add, with no
+/// attribute hashing.
 struct CallsiteAttrs {
-    ok: Arc<[KeyValue]>,
-    error: Arc<[KeyValue]>,
+    ok: BoundHistogram<f64>,
+    error: BoundHistogram<f64>,
+    error_attrs: Arc<[KeyValue]>,
 }
 
 /// Span duration metrics.
@@ -95,12 +98,12 @@ impl SpanMetrics {
             }
         };
         match (&timing.error_type, timing.error) {
-            (None, false) => self.histogram.record(seconds, &attrs.ok),
-            (None, true) => self.histogram.record(seconds, &attrs.error),
+            (None, false) => attrs.ok.record(seconds),
+            (None, true) => attrs.error.record(seconds),
             (Some(kind), _) => {
                 // A specific error type: a rarer, dynamic series.
                 let mut set: Vec<KeyValue> = attrs
-                    .error
+                    .error_attrs
                     .iter()
                     .filter(|kv| kv.key.as_str() != "error.type")
                     .cloned()
@@ -122,9 +125,12 @@ impl SpanMetrics {
         let mut error = base;
         error.push(KeyValue::new("outcome", "error"));
         error.push(KeyValue::new("error.type", "_OTHER"));
+        let ok = self.admit(ok);
+        let error = self.admit(error);
         CallsiteAttrs {
-            ok: Arc::from(self.admit(ok)),
-            error: Arc::from(self.admit(error)),
+            ok: self.histogram.bind(&ok),
+            error: self.histogram.bind(&error),
+            error_attrs: Arc::from(error),
         }
     }
 

@@ -42,6 +42,29 @@ pub struct TelemetryLayer<S> {
     mark_error: MarkError,
 }
 
+/// Optional span attributes, each with a cost per span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpanDetails {
+    /// `code.file.path`, `code.line.number`, `code.module.name` from the callsite.
+    /// Default: on.
+    pub location: bool,
+    /// `thread.id` and `thread.name`. Default: off.
+    pub threads: bool,
+    /// `busy_ns` and `idle_ns`: time entered and not, measured at every enter and exit.
+    /// Default: off.
+    pub inactivity: bool,
+}
+
+impl Default for SpanDetails {
+    fn default() -> Self {
+        SpanDetails {
+            location: true,
+            threads: false,
+            inactivity: false,
+        }
+    }
+}
+
 /// Lets code outside the layer (the attribute macros) mark a span as failed, so its
 /// duration metric gets `outcome = error` and the `error.type`. Found through the
 /// dispatcher, as tracing-opentelemetry's `WithContext` is.
@@ -143,13 +166,13 @@ impl<S> TelemetryLayer<S>
 where
     S: Subscriber + for<'span> LookupSpan<'span>,
 {
-    pub(crate) fn new(tracer: Option<SdkTracer>, signals: Option<Arc<Signals>>) -> Self {
+    pub(crate) fn new(tracer: Option<SdkTracer>, signals: Option<Arc<Signals>>, details: SpanDetails) -> Self {
         let spans = tracer.map(|tracer| {
             tracing_opentelemetry::layer()
                 .with_tracer(tracer)
-                .with_location(true)
-                .with_threads(true)
-                .with_tracked_inactivity(true)
+                .with_location(details.location)
+                .with_threads(details.threads)
+                .with_tracked_inactivity(details.inactivity)
                 .with_error_fields_to_exceptions(true)
                 .with_error_events_to_exceptions(true)
                 .with_error_events_to_status(true)
@@ -291,7 +314,13 @@ where
         };
         let meta = event.metadata();
         let is_error = metrics::is_error_event(meta.level());
-        let current = ctx.event_span(event);
+        // The span lookup is only paid for when something needs it.
+        let needs_span = is_error
+            || signals
+                .logs
+                .as_ref()
+                .is_some_and(|l| l.wants_span_fields() || l.pipeline_outside_spans_only);
+        let current = if needs_span { ctx.event_span(event) } else { None };
         if is_error {
             if let Some(span) = &current {
                 if let Some(timing) = span.extensions_mut().get_mut::<SpanTiming>() {

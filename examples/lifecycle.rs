@@ -1,0 +1,27 @@
+//! Runs the benchmark's span lifecycle N times through one setup, for instruction
+//! counting under callgrind (see `scripts/callgrind.sh`).
+//!
+//! ```text
+//! cargo run --release --example lifecycle -- ours_full 10000
+//! ```
+
+#[path = "../benches/support/setups.rs"]
+mod setups;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let name = args.next().unwrap_or_else(|| "ours_full".to_string());
+    let n: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(10_000);
+    if !setups::NAMES.contains(&name.as_str()) {
+        eprintln!("unknown setup {name:?}; one of {:?}", setups::NAMES);
+        std::process::exit(2);
+    }
+    let setup = setups::setup(&name);
+    tracing::dispatcher::with_default(&setup.dispatch, || {
+        for _ in 0..n {
+            setups::lifecycle();
+        }
+    });
+    let report = setup.finish();
+    eprintln!("{name}: {n} lifecycles, exported {:?}, dropped {:?}", report.exported, report.dropped);
+}
