@@ -43,6 +43,17 @@ fn bench(c: &mut Criterion) {
         }
     }
     group.finish();
+
+    // A root with three children: what a request costs, sampled or not.
+    let mut group = c.benchmark_group("trace_of_four_spans");
+    for name in ["baseline_full", "ours_full", "ours_unsampled"] {
+        let setup = setups::setup(name);
+        tracing::dispatcher::with_default(&setup.dispatch, || {
+            group.bench_function(name, |b| b.iter(setups::lifecycle_tree));
+        });
+        let _ = setup.finish();
+    }
+    group.finish();
 }
 
 criterion_group!(benches, bench);

@@ -2,8 +2,10 @@
 //! counting under callgrind (see `scripts/callgrind.sh`).
 //!
 //! ```text
-//! cargo run --release --example lifecycle -- ours_full 10000
+//! cargo run --release --example lifecycle -- ours_full 10000 [tree]
 //! ```
+//!
+//! With `tree`, each iteration is a root span with three children instead.
 
 #[path = "../benches/support/setups.rs"]
 mod setups;
@@ -12,6 +14,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let name = args.next().unwrap_or_else(|| "ours_full".to_string());
     let n: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(10_000);
+    let tree = args.next().as_deref() == Some("tree");
     if !setups::NAMES.contains(&name.as_str()) {
         eprintln!("unknown setup {name:?}; one of {:?}", setups::NAMES);
         std::process::exit(2);
@@ -19,9 +22,16 @@ fn main() {
     let setup = setups::setup(&name);
     tracing::dispatcher::with_default(&setup.dispatch, || {
         for _ in 0..n {
-            setups::lifecycle();
+            if tree {
+                setups::lifecycle_tree();
+            } else {
+                setups::lifecycle();
+            }
         }
     });
     let report = setup.finish();
-    eprintln!("{name}: {n} lifecycles, exported {:?}, dropped {:?}", report.exported, report.dropped);
+    eprintln!(
+        "{name}: {n} lifecycles, exported {:?}, dropped {:?}",
+        report.exported, report.dropped
+    );
 }

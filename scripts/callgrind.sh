@@ -6,6 +6,7 @@
 #
 #   bash scripts/callgrind.sh [setup ...]        # default: every setup
 #   KEEP=1 bash scripts/callgrind.sh ours_full   # keep the profiles for callgrind_annotate
+#   SHAPE=tree bash scripts/callgrind.sh         # a root with three children per iteration
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "valgrind is needed: apt-get install valgrind" >&2; exit 1; }
@@ -22,7 +23,7 @@ count() { # setup n -> "app all"
     local dir="$out/$1-$2"
     mkdir -p "$dir"
     valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$dir/cg.out" \
-        "$bin" "$1" "$2" >/dev/null 2>&1
+        "$bin" "$1" "$2" ${SHAPE:-} >/dev/null 2>&1
     local app all=0
     app=$(grep -h '^summary:' "$dir"/cg.out-01 | awk '{print $2}')
     for f in "$dir"/cg.out-*; do

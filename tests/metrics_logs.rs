@@ -86,7 +86,7 @@ fn which_spans_count_is_configurable_and_cardinality_is_capped() {
     let t = quiet()
         .span_metrics(SpanMetricsConfig {
             filter: SpanFilter::Targets(vec!["metrics_logs".into()]),
-            cardinality_limit: 4,
+            cardinality_limit: 2,
             ..SpanMetricsConfig::default()
         })
         .in_memory_metrics(&metrics)
@@ -105,7 +105,8 @@ fn which_spans_count_is_configurable_and_cardinality_is_capped() {
         .filter_map(|p| p.attribute("span.name"))
         .collect();
     assert!(!names.contains(&"ignored".to_string()), "{names:?}");
-    // a and b fill the limit of 4 series (ok + error each); c and d overflow.
+    // a and b fill the limit of 2 series (error series are only made on a first
+    // error); c and d overflow.
     let overflow = points
         .iter()
         .find(|p| p.attribute("otel.metric.overflow").as_deref() == Some("true"))
@@ -114,11 +115,7 @@ fn which_spans_count_is_configurable_and_cardinality_is_capped() {
         panic!()
     };
     assert_eq!(count, 2);
-    assert_eq!(
-        t.health().metric_overflow,
-        4,
-        "c and d, ok and error sets each"
-    );
+    assert_eq!(t.health().metric_overflow, 2, "c and d");
 }
 
 #[test]
@@ -651,4 +648,80 @@ fn a_traced_error_marks_the_span_duration_as_an_error() {
         Some("metrics_logs::parse_order")
     );
     assert!(of("ok").attribute("error.type").is_none());
+}
+
+#[test]
+fn children_of_unsampled_spans_still_get_metrics_and_logs_with_the_trace_id() {
+    let dir = temp_dir("unsampled");
+    let path = dir.join("app.log");
+    let spans = InMemoryExporter::default();
+    let metrics = InMemoryMetrics::default();
+    let t = quiet()
+        .sampler(telemetry::Sampler::ParentBased(Box::new(
+            telemetry::Sampler::TraceIdRatio(0.0),
+        )))
+        .in_memory(&spans)
+        .in_memory_metrics(&metrics)
+        .log_output(LogOutput::file(&path, LogFormat::Json))
+        .build()
+        .unwrap();
+    with(&t, || {
+        tracing::info_span!("root").in_scope(|| {
+            tracing::info_span!("child").in_scope(|| {
+                tracing::info_span!("grandchild").in_scope(|| tracing::info!("deep"));
+            });
+        });
+    });
+    t.force_flush().unwrap();
+    assert!(spans.spans().is_empty(), "nothing sampled");
+    let points = metrics.collect();
+    for name in ["root", "child", "grandchild"] {
+        let p = points
+            .iter()
+            .find(|p| {
+                p.name == "span.duration"
+                    && p.attribute("span.name").as_deref() == Some(name)
+                    && p.attribute("outcome").as_deref() == Some("ok")
+            })
+            .unwrap_or_else(|| panic!("no metric for {name}"));
+        assert!(
+            matches!(p.value, PointValue::Histogram { count: 1, .. }),
+            "{name}: {p:?}"
+        );
+    }
+    let line: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(line["message"], "deep");
+    let trace_id = line["trace_id"].as_str().expect("the unsampled trace's id");
+    assert!(
+        trace_id.len() == 32 && trace_id != "0".repeat(32),
+        "{trace_id}"
+    );
+    t.shutdown().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn children_of_sampled_spans_are_all_exported() {
+    let spans = InMemoryExporter::default();
+    let t = quiet().in_memory(&spans).build().unwrap();
+    with(&t, || {
+        tracing::info_span!("root").in_scope(|| {
+            tracing::info_span!("child")
+                .in_scope(|| tracing::info_span!("grandchild").in_scope(|| {}));
+        });
+    });
+    let names: Vec<_> = spans.spans().iter().map(|s| s.name.to_string()).collect();
+    assert_eq!(names, ["grandchild", "child", "root"]);
+    let root = spans.span("root").unwrap();
+    assert_eq!(
+        spans.span("grandchild").unwrap().span_context.trace_id(),
+        root.span_context.trace_id()
+    );
 }

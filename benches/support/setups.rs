@@ -30,6 +30,19 @@ pub fn lifecycle() {
     tracing::info!(x = 1_u64, y = 2_u64, "event");
 }
 
+/// A request-shaped trace: a root span with three children, each child with one
+/// event: where skipping the children of an unsampled root pays off.
+#[inline(never)]
+pub fn lifecycle_tree() {
+    let root = tracing::info_span!("request", a = 1_u64, b = "two", c = true);
+    let _root = root.enter();
+    for i in 0..3_u64 {
+        let child = tracing::info_span!("step", i);
+        let _child = child.enter();
+        tracing::info!(x = 1_u64, y = 2_u64, "event");
+    }
+}
+
 /// Items the no-op exporters saw.
 #[derive(Debug, Default)]
 pub struct Counts {
@@ -121,7 +134,9 @@ fn none() -> Box<dyn FnOnce() -> Report> {
 /// enough that nothing drops: under valgrind the export threads run rarely, and
 /// dropping would be measured instead of exporting.
 fn queue_size() -> Option<usize> {
-    std::env::var("TELEMETRY_BENCH_QUEUE").ok().and_then(|v| v.parse().ok())
+    std::env::var("TELEMETRY_BENCH_QUEUE")
+        .ok()
+        .and_then(|v| v.parse().ok())
 }
 
 fn baseline(full: bool) -> Setup {

@@ -40,7 +40,10 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(v) = HeaderValue::from_bytes(value) {
             map.append(HeaderName::from_static(name), v);
         }
-        strings.insert(name.to_string(), String::from_utf8_lossy(value).into_owned());
+        strings.insert(
+            name.to_string(),
+            String::from_utf8_lossy(value).into_owned(),
+        );
     }
     for cx in [
         p.extract_with_context(&Context::new(), &HeaderExtractor(&map)),

@@ -878,6 +878,7 @@ impl Telemetry {
                 event_metrics,
                 logs: log_sinks,
                 span_events,
+                skip_unsampled_children: unsampled_parent_decides(&config.sampler),
             }));
         }
         let inner = Arc::new(Inner {
@@ -1319,6 +1320,20 @@ fn target_name(config: &Config, signal: Signal) -> String {
         ExporterKind::Console => "console".to_string(),
         ExporterKind::Prometheus => "prometheus".to_string(),
         ExporterKind::None => "none".to_string(),
+    }
+}
+
+/// Whether, under this sampler, a child of an unsampled local parent is never sampled:
+/// parent-based samplers follow the parent; ratio samplers decide on the trace id,
+/// which the child shares; always-off samples nothing.
+fn unsampled_parent_decides(sampler: &Sampler) -> bool {
+    match sampler {
+        Sampler::AlwaysOn
+        | Sampler::AlwaysOff
+        | Sampler::TraceIdRatio(_)
+        | Sampler::ParentBased(_) => true,
+        #[allow(unreachable_patterns)]
+        _ => false,
     }
 }
 

@@ -30,8 +30,10 @@ pub(crate) struct SpanTiming {
 /// attribute hashing.
 struct CallsiteAttrs {
     ok: BoundHistogram<f64>,
-    error: BoundHistogram<f64>,
-    error_attrs: Arc<[KeyValue]>,
+    /// Bound on the first error only, so that spans that never fail have no empty
+    /// error series.
+    error: std::sync::OnceLock<BoundHistogram<f64>>,
+    error_attrs: Vec<KeyValue>,
 }
 
 /// Span duration metrics.
@@ -99,7 +101,10 @@ impl SpanMetrics {
         };
         match (&timing.error_type, timing.error) {
             (None, false) => attrs.ok.record(seconds),
-            (None, true) => attrs.error.record(seconds),
+            (None, true) => attrs
+                .error
+                .get_or_init(|| self.histogram.bind(&self.admit(attrs.error_attrs.clone())))
+                .record(seconds),
             (Some(kind), _) => {
                 // A specific error type: a rarer, dynamic series.
                 let mut set: Vec<KeyValue> = attrs
@@ -126,11 +131,10 @@ impl SpanMetrics {
         error.push(KeyValue::new("outcome", "error"));
         error.push(KeyValue::new("error.type", "_OTHER"));
         let ok = self.admit(ok);
-        let error = self.admit(error);
         CallsiteAttrs {
             ok: self.histogram.bind(&ok),
-            error: self.histogram.bind(&error),
-            error_attrs: Arc::from(error),
+            error: std::sync::OnceLock::new(),
+            error_attrs: error,
         }
     }
 

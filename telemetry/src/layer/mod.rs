@@ -13,6 +13,7 @@ use self::fields::Fields;
 use self::logs::{LogSinks, SpanFields};
 use self::metrics::{EventMetrics, SpanMetrics, SpanTiming};
 
+use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry_sdk::trace::Tracer as SdkTracer;
 use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::{Event, Subscriber};
@@ -40,6 +41,44 @@ pub struct TelemetryLayer<S> {
     /// the user's other layers keep seeing everything.
     off: Option<Filtered<Off, Never, S>>,
     mark_error: MarkError,
+}
+
+/// Marks a span that tracing-opentelemetry does not see because its parent was not
+/// sampled.
+#[derive(Debug)]
+struct Unsampled;
+
+/// Whether the new span's parent is known not to be sampled: it was itself skipped, or
+/// it is the entered span whose OpenTelemetry context is current and not sampled.
+fn parent_is_unsampled<S>(attrs: &Attributes<'_>, ctx: &Context<'_, S>) -> bool
+where
+    S: Subscriber + for<'span> LookupSpan<'span>,
+{
+    let current = ctx.lookup_current();
+    let parent = match attrs.parent() {
+        Some(explicit) => match &current {
+            // An explicit parent that is not the current span: its context is not at
+            // hand, so no shortcut.
+            Some(c) if c.id() == *explicit => current,
+            _ => {
+                return ctx
+                    .span(explicit)
+                    .is_some_and(|p| p.extensions().get::<Unsampled>().is_some())
+            }
+        },
+        None if attrs.is_contextual() => current,
+        None => None,
+    };
+    let Some(parent) = parent else { return false };
+    if parent.extensions().get::<Unsampled>().is_some() {
+        return true;
+    }
+    // The current span is entered, so its OpenTelemetry context is the active one.
+    opentelemetry::Context::map_current(|cx| {
+        let span = cx.span();
+        let sc = span.span_context();
+        sc.is_valid() && !sc.is_sampled()
+    })
 }
 
 /// Optional span attributes, each with a cost per span.
@@ -134,6 +173,9 @@ pub(crate) struct Signals {
     /// Record every event as a span event too (otherwise only errors are, as
     /// exception events, and the rest are logs only).
     pub span_events: bool,
+    /// Children of unsampled spans skip tracing-opentelemetry (true when the sampler
+    /// guarantees they would not be sampled).
+    pub skip_unsampled_children: bool,
 }
 
 /// Reads the few span fields that decide a span's metric attributes, without
@@ -166,7 +208,11 @@ impl<S> TelemetryLayer<S>
 where
     S: Subscriber + for<'span> LookupSpan<'span>,
 {
-    pub(crate) fn new(tracer: Option<SdkTracer>, signals: Option<Arc<Signals>>, details: SpanDetails) -> Self {
+    pub(crate) fn new(
+        tracer: Option<SdkTracer>,
+        signals: Option<Arc<Signals>>,
+        details: SpanDetails,
+    ) -> Self {
         let spans = tracer.map(|tracer| {
             tracing_opentelemetry::layer()
                 .with_tracer(tracer)
@@ -228,6 +274,19 @@ where
         if let Some(off) = &self.off {
             return off.on_new_span(attrs, id, ctx);
         }
+        // A child of an unsampled span cannot be sampled (with every sampler this crate
+        // offers): tracing-opentelemetry never sees it, and it costs only its metrics
+        // and logs. Logs inside it carry the trace id of the unsampled trace.
+        let unsampled_parent = self
+            .signals
+            .as_ref()
+            .is_some_and(|s| s.skip_unsampled_children)
+            && parent_is_unsampled(attrs, &ctx);
+        if unsampled_parent {
+            if let Some(span) = ctx.span(id) {
+                span.extensions_mut().insert(Unsampled);
+            }
+        }
         if let Some(signals) = &self.signals {
             let measured = signals
                 .span_metrics
@@ -262,7 +321,9 @@ where
             }
         }
         if let Some(spans) = &self.spans {
-            spans.on_new_span(attrs, id, ctx);
+            if !unsampled_parent {
+                spans.on_new_span(attrs, id, ctx);
+            }
         }
     }
 
@@ -320,7 +381,11 @@ where
                 .logs
                 .as_ref()
                 .is_some_and(|l| l.wants_span_fields() || l.pipeline_outside_spans_only);
-        let current = if needs_span { ctx.event_span(event) } else { None };
+        let current = if needs_span {
+            ctx.event_span(event)
+        } else {
+            None
+        };
         if is_error {
             if let Some(span) = &current {
                 if let Some(timing) = span.extensions_mut().get_mut::<SpanTiming>() {
