@@ -1,7 +1,7 @@
 //! Throughput under load: 2 threads record span lifecycles as fast as they can for 3 s
-//! through `baseline_full` (tracing-opentelemetry + SDK batch processors + MetricsLayer
-//! + appender-tracing bridge) and through `ours_full`, each in its own process so that
-//! peak memory is its own.
+//! through `baseline_full` (tracing-opentelemetry with the SDK's batch processors, the
+//! MetricsLayer and the appender-tracing bridge) and through `ours_full`, each in its
+//! own process so that peak memory is its own.
 //!
 //! ```text
 //! cargo run --release --example throughput [-- --threads 2 --seconds 3]

@@ -1326,15 +1326,12 @@ fn target_name(config: &Config, signal: Signal) -> String {
 /// Whether, under this sampler, a child of an unsampled local parent is never sampled:
 /// parent-based samplers follow the parent; ratio samplers decide on the trace id,
 /// which the child shares; always-off samples nothing.
+/// A bare rate limiter decides per span, so it is excluded.
 fn unsampled_parent_decides(sampler: &Sampler) -> bool {
-    match sampler {
-        Sampler::AlwaysOn
-        | Sampler::AlwaysOff
-        | Sampler::TraceIdRatio(_)
-        | Sampler::ParentBased(_) => true,
-        #[allow(unreachable_patterns)]
-        _ => false,
-    }
+    matches!(
+        sampler,
+        Sampler::AlwaysOn | Sampler::AlwaysOff | Sampler::TraceIdRatio(_) | Sampler::ParentBased(_)
+    )
 }
 
 /// The SDK sampler of a setting; see `crate::sampling::sdk_sampler` (parent-based

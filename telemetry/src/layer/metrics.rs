@@ -75,6 +75,11 @@ impl SpanMetrics {
 
     /// Whether spans of this callsite are measured.
     pub(crate) fn wants(&self, meta: &Metadata<'_>) -> bool {
+        // HTTP spans have their own duration histograms (`http.server.request.duration`,
+        // `http.client.request.duration`) with the route and status.
+        if meta.target().starts_with("telemetry::http") {
+            return false;
+        }
         match &self.config.filter {
             SpanFilter::All => true,
             SpanFilter::MinLevel(level) => meta.level() <= level,
