@@ -725,3 +725,59 @@ fn children_of_sampled_spans_are_all_exported() {
         root.span_context.trace_id()
     );
 }
+
+#[test]
+fn with_a_sampler_that_samples_nothing_roots_stay_cheap_but_propagate_not_sampled() {
+    let dir = temp_dir("never");
+    let path = dir.join("app.log");
+    let spans = InMemoryExporter::default();
+    let metrics = InMemoryMetrics::default();
+    let t = quiet()
+        .sampler(telemetry::Sampler::AlwaysOff)
+        .in_memory(&spans)
+        .in_memory_metrics(&metrics)
+        .log_output(LogOutput::file(&path, LogFormat::Json))
+        .build()
+        .unwrap();
+    let mut headers = http::HeaderMap::new();
+    with(&t, || {
+        tracing::info_span!("root").in_scope(|| {
+            tracing::info_span!("child").in_scope(|| {
+                tracing::info!("inside");
+                t.inject_current(&mut headers);
+            });
+        });
+    });
+    t.force_flush().unwrap();
+    assert!(spans.spans().is_empty());
+    let traceparent = headers
+        .get("traceparent")
+        .expect("propagated")
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(traceparent.ends_with("-00"), "not sampled: {traceparent}");
+    let line: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    let trace_id = line["trace_id"].as_str().unwrap();
+    assert_eq!(
+        &traceparent[3..35],
+        trace_id,
+        "the log and the header name the same trace"
+    );
+    assert!(
+        metrics
+            .collect()
+            .iter()
+            .any(|p| p.name == "span.duration"
+                && p.attribute("span.name").as_deref() == Some("child"))
+    );
+    t.shutdown().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -879,6 +879,8 @@ impl Telemetry {
                 logs: log_sinks,
                 span_events,
                 skip_unsampled_children: unsampled_parent_decides(&config.sampler),
+                never_samples: matches!(config.sampler, Sampler::AlwaysOff)
+                    || matches!(config.sampler, Sampler::TraceIdRatio(r) if r <= 0.0),
             }));
         }
         let inner = Arc::new(Inner {

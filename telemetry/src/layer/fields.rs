@@ -94,6 +94,13 @@ pub(crate) struct Fields {
 }
 
 impl Fields {
+    pub(crate) fn with_capacity(n: usize) -> Fields {
+        Fields {
+            message: None,
+            values: Vec::with_capacity(n),
+        }
+    }
+
     fn push(&mut self, field: &Field, value: FieldValue) {
         if field.name() == "message" {
             self.message = Some(value.to_string());

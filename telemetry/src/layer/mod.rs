@@ -48,6 +48,14 @@ pub struct TelemetryLayer<S> {
 #[derive(Debug)]
 struct Unsampled;
 
+/// Whether the new span has no parent.
+fn is_root<S>(attrs: &Attributes<'_>, ctx: &Context<'_, S>) -> bool
+where
+    S: Subscriber + for<'span> LookupSpan<'span>,
+{
+    attrs.is_root() || (attrs.is_contextual() && ctx.lookup_current().is_none())
+}
+
 /// Whether the new span's parent is known not to be sampled: it was itself skipped, or
 /// it is the entered span whose OpenTelemetry context is current and not sampled.
 fn parent_is_unsampled<S>(attrs: &Attributes<'_>, ctx: &Context<'_, S>) -> bool
@@ -61,17 +69,21 @@ where
             // hand, so no shortcut.
             Some(c) if c.id() == *explicit => current,
             _ => {
-                return ctx
-                    .span(explicit)
-                    .is_some_and(|p| p.extensions().get::<Unsampled>().is_some())
+                return ctx.span(explicit).is_some_and(|p| {
+                    let ext = p.extensions();
+                    ext.get::<Unsampled>().is_some() || ext.get::<SkippedRoot>().is_some()
+                })
             }
         },
         None if attrs.is_contextual() => current,
         None => None,
     };
     let Some(parent) = parent else { return false };
-    if parent.extensions().get::<Unsampled>().is_some() {
-        return true;
+    {
+        let ext = parent.extensions();
+        if ext.get::<Unsampled>().is_some() || ext.get::<SkippedRoot>().is_some() {
+            return true;
+        }
     }
     // The current span is entered, so its OpenTelemetry context is the active one.
     opentelemetry::Context::map_current(|cx| {
@@ -176,6 +188,33 @@ pub(crate) struct Signals {
     /// Children of unsampled spans skip tracing-opentelemetry (true when the sampler
     /// guarantees they would not be sampled).
     pub skip_unsampled_children: bool,
+    /// The sampler samples nothing, whatever the parent (always_off, traceidratio 0):
+    /// roots skip tracing-opentelemetry too and carry a non-recording context of their
+    /// own, so logs keep a trace id and outgoing requests say "not sampled".
+    pub never_samples: bool,
+}
+
+/// The non-recording context of a root span that tracing-opentelemetry does not see.
+#[derive(Debug)]
+struct SkippedRoot(opentelemetry::Context);
+
+thread_local! {
+    /// Contexts attached while skipped roots are entered on this thread.
+    static ATTACHED: std::cell::RefCell<Vec<(Id, opentelemetry::ContextGuard)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn skipped_root_context() -> opentelemetry::Context {
+    use opentelemetry_sdk::trace::IdGenerator as _;
+    let ids = opentelemetry_sdk::trace::RandomIdGenerator::default();
+    let sc = opentelemetry::trace::SpanContext::new(
+        ids.new_trace_id(),
+        ids.new_span_id(),
+        opentelemetry::trace::TraceFlags::default(),
+        false,
+        opentelemetry::trace::TraceState::default(),
+    );
+    opentelemetry::Context::new().with_remote_span_context(sc)
 }
 
 /// Reads the few span fields that decide a span's metric attributes, without
@@ -277,14 +316,23 @@ where
         // A child of an unsampled span cannot be sampled (with every sampler this crate
         // offers): tracing-opentelemetry never sees it, and it costs only its metrics
         // and logs. Logs inside it carry the trace id of the unsampled trace.
+        let never = self.signals.as_ref().is_some_and(|s| s.never_samples);
         let unsampled_parent = self
             .signals
             .as_ref()
             .is_some_and(|s| s.skip_unsampled_children)
             && parent_is_unsampled(attrs, &ctx);
+        // With a sampler that samples nothing, a root skips too, with a context of its own.
+        let skipped_root = never && !unsampled_parent && is_root(attrs, &ctx);
+        let unsampled_parent = unsampled_parent || skipped_root;
         if unsampled_parent {
             if let Some(span) = ctx.span(id) {
-                span.extensions_mut().insert(Unsampled);
+                let mut ext = span.extensions_mut();
+                if skipped_root {
+                    ext.insert(SkippedRoot(skipped_root_context()));
+                } else {
+                    ext.insert(Unsampled);
+                }
             }
         }
         if let Some(signals) = &self.signals {
@@ -398,7 +446,7 @@ where
             .as_ref()
             .is_some_and(|m| m.interested(meta));
         if metric_event || signals.logs.is_some() {
-            let mut fields = Fields::default();
+            let mut fields = Fields::with_capacity(meta.fields().len());
             event.record(&mut fields);
             if metric_event {
                 if let Some(m) = &signals.event_metrics {
@@ -439,6 +487,15 @@ where
         if let Some(off) = &self.off {
             return off.on_enter(id, ctx);
         }
+        if self.signals.as_ref().is_some_and(|s| s.never_samples) {
+            if let Some(span) = ctx.span(id) {
+                if let Some(SkippedRoot(cx)) = span.extensions().get::<SkippedRoot>() {
+                    let guard = cx.clone().attach();
+                    let _ = ATTACHED.try_with(|a| a.borrow_mut().push((id.clone(), guard)));
+                    return;
+                }
+            }
+        }
         if let Some(spans) = &self.spans {
             spans.on_enter(id, ctx);
         }
@@ -447,6 +504,24 @@ where
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
         if let Some(off) = &self.off {
             return off.on_exit(id, ctx);
+        }
+        if self.signals.as_ref().is_some_and(|s| s.never_samples) {
+            let detached = ATTACHED.try_with(|a| {
+                let mut a = a.borrow_mut();
+                match a.iter().rposition(|(entered, _)| entered == id) {
+                    Some(i) => {
+                        // Guards drop in reverse order of attachment.
+                        while a.len() > i {
+                            drop(a.pop());
+                        }
+                        true
+                    }
+                    None => false,
+                }
+            });
+            if detached == Ok(true) {
+                return;
+            }
         }
         if let Some(spans) = &self.spans {
             spans.on_exit(id, ctx);
