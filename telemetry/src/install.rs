@@ -28,7 +28,7 @@ use crate::export::otlp::{Logs as OtlpLogs, Metrics as OtlpMetrics, OtlpTranspor
 use crate::export::pipeline::Pipeline;
 use crate::export::resilient::RetryBufferConfig;
 use crate::export::retry::RetryConfig;
-use crate::export::signals::{ConsoleLogs, ConsoleMetrics, MetricsToPipeline};
+use crate::export::signals::{console_logs, console_metrics, MetricsToPipeline};
 use crate::health::{HealthReport, SignalHealth, SignalReport};
 use crate::layer::logs::{LogRecord, LogSinks};
 use crate::layer::metrics::{EventMetrics, SpanMetrics};
@@ -753,7 +753,7 @@ impl Telemetry {
                         Signal::Metrics,
                         metric_batch,
                         config.resilience,
-                        ConsoleMetrics,
+                        console_metrics(),
                     )?;
                     let (pipeline, reader) = push(p);
                     mp = mp.with_reader(reader);
@@ -826,8 +826,12 @@ impl Telemetry {
                 ExporterKind::Console => {
                     log_batch.schedule_delay =
                         log_batch.schedule_delay.min(Duration::from_millis(200));
-                    let p =
-                        Pipeline::start(Signal::Logs, log_batch, config.resilience, ConsoleLogs)?;
+                    let p = Pipeline::start(
+                        Signal::Logs,
+                        log_batch,
+                        config.resilience,
+                        console_logs(),
+                    )?;
                     logs = Some((Arc::new(p), "console".to_string()));
                 }
                 ExporterKind::None | ExporterKind::Prometheus => {}

@@ -291,6 +291,28 @@ impl Num for f64 {
     }
 }
 
+/// Adds one sample per point to the family `key`, named `sample`.
+fn push_simple<'a, A>(
+    families: &mut BTreeMap<String, Family>,
+    key: &str,
+    sample: &str,
+    points: impl Iterator<Item = (A, f64)>,
+    scope: &str,
+    version: Option<&str>,
+) where
+    A: Iterator<Item = &'a KeyValue>,
+{
+    if let Some(f) = families.get_mut(key) {
+        for (attrs, value) in points {
+            f.samples.push(format!(
+                "{sample}{} {}",
+                labels(attrs, scope, version, None),
+                float(value)
+            ));
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn add<T: Num>(
     families: &mut BTreeMap<String, Family>,
@@ -329,41 +351,27 @@ fn add<T: Num>(
                 format!("{base}_total")
             };
             family(families, key.clone(), "counter");
-            if let Some(f) = families.get_mut(&key) {
-                for p in sum.data_points() {
-                    f.samples.push(format!(
-                        "{base}_total{} {}",
-                        labels(p.attributes(), scope, version, None),
-                        float(p.value().f())
-                    ));
-                }
-            }
+            let points = sum.data_points().map(|p| (p.attributes(), p.value().f()));
+            push_simple(
+                families,
+                &key,
+                &format!("{base}_total"),
+                points,
+                scope,
+                version,
+            );
         }
         MetricData::Sum(sum) => {
             let n = metric_name(name, unit, true);
             family(families, n.clone(), "gauge");
-            if let Some(f) = families.get_mut(&n) {
-                for p in sum.data_points() {
-                    f.samples.push(format!(
-                        "{n}{} {}",
-                        labels(p.attributes(), scope, version, None),
-                        float(p.value().f())
-                    ));
-                }
-            }
+            let points = sum.data_points().map(|p| (p.attributes(), p.value().f()));
+            push_simple(families, &n, &n, points, scope, version);
         }
         MetricData::Gauge(g) => {
             let n = metric_name(name, unit, true);
             family(families, n.clone(), "gauge");
-            if let Some(f) = families.get_mut(&n) {
-                for p in g.data_points() {
-                    f.samples.push(format!(
-                        "{n}{} {}",
-                        labels(p.attributes(), scope, version, None),
-                        float(p.value().f())
-                    ));
-                }
-            }
+            let points = g.data_points().map(|p| (p.attributes(), p.value().f()));
+            push_simple(families, &n, &n, points, scope, version);
         }
         MetricData::Histogram(h) => {
             let n = metric_name(name, unit, false);

@@ -457,6 +457,23 @@ async fn serve_http(
     }
 }
 
+/// Decodes an OTLP body as protobuf or JSON, failing the test on a bad one.
+fn decode<M: prost::Message + Default + serde::de::DeserializeOwned>(body: &[u8], json: bool) -> M {
+    if json {
+        serde_json::from_slice(body).expect("fake collector: bad OTLP/JSON body")
+    } else {
+        M::decode(body).expect("fake collector: bad OTLP/protobuf body")
+    }
+}
+
+fn encode<M: prost::Message + serde::Serialize>(message: &M, json: bool) -> Vec<u8> {
+    if json {
+        serde_json::to_vec(message).unwrap()
+    } else {
+        message.encode_to_vec()
+    }
+}
+
 async fn handle_http(
     req: http::Request<hyper::body::Incoming>,
     state: Arc<State>,
@@ -513,45 +530,18 @@ async fn handle_http(
             .body(Full::new(Bytes::from(bytes)))
             .unwrap()
     };
+    let reply = |bytes: Vec<u8>| Ok(ok_body(bytes));
     if parts.uri.path().ends_with("/v1/logs") {
-        let logs = if json {
-            serde_json::from_slice::<ExportLogsServiceRequest>(&body)
-                .expect("fake collector: bad OTLP/JSON logs")
-        } else {
-            ExportLogsServiceRequest::decode(body.as_slice())
-                .expect("fake collector: bad OTLP/protobuf logs")
-        };
-        state
-            .logs
-            .lock()
-            .unwrap()
-            .push((received(ExportTraceServiceRequest::default()), logs));
-        let response = ExportLogsServiceResponse::default();
-        return Ok(ok_body(if json {
-            serde_json::to_vec(&response).unwrap()
-        } else {
-            response.encode_to_vec()
-        }));
+        let logs: ExportLogsServiceRequest = decode(&body, json);
+        let meta = received(ExportTraceServiceRequest::default());
+        state.logs.lock().unwrap().push((meta, logs));
+        return reply(encode(&ExportLogsServiceResponse::default(), json));
     }
     if parts.uri.path().ends_with("/v1/metrics") {
-        let metrics = if json {
-            serde_json::from_slice::<ExportMetricsServiceRequest>(&body)
-                .expect("fake collector: bad OTLP/JSON metrics")
-        } else {
-            ExportMetricsServiceRequest::decode(body.as_slice())
-                .expect("fake collector: bad OTLP/protobuf metrics")
-        };
-        state
-            .metrics
-            .lock()
-            .unwrap()
-            .push((received(ExportTraceServiceRequest::default()), metrics));
-        let response = ExportMetricsServiceResponse::default();
-        return Ok(ok_body(if json {
-            serde_json::to_vec(&response).unwrap()
-        } else {
-            response.encode_to_vec()
-        }));
+        let metrics: ExportMetricsServiceRequest = decode(&body, json);
+        let meta = received(ExportTraceServiceRequest::default());
+        state.metrics.lock().unwrap().push((meta, metrics));
+        return reply(encode(&ExportMetricsServiceResponse::default(), json));
     }
     let request = if json {
         serde_json::from_slice::<ExportTraceServiceRequest>(&body)

@@ -66,41 +66,14 @@ fn print(text: &str) {
     let _ = out.flush();
 }
 
-/// Prints each metric collection as a short table.
-#[derive(Debug, Default)]
-pub(crate) struct ConsoleMetrics;
+/// Prints what a render function makes of each batch (console metrics and logs).
+pub(crate) struct Printer<T>(fn(Vec<T>) -> String);
 
-impl Transport<ExportMetricsServiceRequest> for ConsoleMetrics {
+impl<T: Send + 'static> Transport<T> for Printer<T> {
     type Payload = String;
 
-    fn encode(&mut self, batch: Vec<ExportMetricsServiceRequest>) -> Result<String, ExportError> {
-        let mut lines = Vec::new();
-        for request in batch {
-            for rm in request.resource_metrics {
-                for sm in rm.scope_metrics {
-                    for m in sm.metrics {
-                        // The pipelines' own figures are for backends; on the console
-                        // the health report says it better.
-                        if m.name.starts_with("telemetry.export.") {
-                            continue;
-                        }
-                        let mut text = String::new();
-                        render_metric(&mut text, &m);
-                        lines.extend(text.lines().map(str::to_string));
-                    }
-                }
-            }
-        }
-        lines.sort();
-        let mut out = String::new();
-        if !lines.is_empty() {
-            out.push_str("metrics\n");
-            for l in lines {
-                out.push_str(&l);
-                out.push('\n');
-            }
-        }
-        Ok(out)
+    fn encode(&mut self, batch: Vec<T>) -> Result<String, ExportError> {
+        Ok((self.0)(batch))
     }
 
     fn size(&self, payload: &String) -> u64 {
@@ -115,6 +88,46 @@ impl Transport<ExportMetricsServiceRequest> for ConsoleMetrics {
     fn target(&self) -> &str {
         "console"
     }
+}
+
+/// Prints each metric collection as a short table.
+pub(crate) fn console_metrics() -> Printer<ExportMetricsServiceRequest> {
+    Printer(render_metrics)
+}
+
+/// Prints log records as pretty lines.
+pub(crate) fn console_logs() -> Printer<LogRecord> {
+    Printer(|batch| batch.iter().map(pretty_line).collect())
+}
+
+fn render_metrics(batch: Vec<ExportMetricsServiceRequest>) -> String {
+    let mut lines = Vec::new();
+    for request in batch {
+        for rm in request.resource_metrics {
+            for sm in rm.scope_metrics {
+                for m in sm.metrics {
+                    // The pipelines' own figures are for backends; on the console
+                    // the health report says it better.
+                    if m.name.starts_with("telemetry.export.") {
+                        continue;
+                    }
+                    let mut text = String::new();
+                    render_metric(&mut text, &m);
+                    lines.extend(text.lines().map(str::to_string));
+                }
+            }
+        }
+    }
+    lines.sort();
+    let mut out = String::new();
+    if !lines.is_empty() {
+        out.push_str("metrics\n");
+        for l in lines {
+            out.push_str(&l);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 fn attrs(kvs: &[opentelemetry_proto::tonic::common::v1::KeyValue]) -> String {
@@ -205,30 +218,5 @@ fn render_metric(out: &mut String, m: &opentelemetry_proto::tonic::metrics::v1::
             }
         }
         _ => {}
-    }
-}
-
-/// Prints log records as pretty lines.
-#[derive(Debug, Default)]
-pub(crate) struct ConsoleLogs;
-
-impl Transport<LogRecord> for ConsoleLogs {
-    type Payload = String;
-
-    fn encode(&mut self, batch: Vec<LogRecord>) -> Result<String, ExportError> {
-        Ok(batch.iter().map(pretty_line).collect())
-    }
-
-    fn size(&self, payload: &String) -> u64 {
-        payload.len() as u64
-    }
-
-    fn send(&mut self, payload: &String) -> BoxFuture<'static, Result<Delivered, ExportError>> {
-        print(payload);
-        Box::pin(async { Ok(Delivered::default()) })
-    }
-
-    fn target(&self) -> &str {
-        "console"
     }
 }
