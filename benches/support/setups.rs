@@ -113,7 +113,7 @@ impl Setup {
     }
 }
 
-pub const NAMES: [&str; 9] = [
+pub const NAMES: [&str; 10] = [
     "no_subscriber",
     "level_filtered",
     "registry_only",
@@ -123,6 +123,7 @@ pub const NAMES: [&str; 9] = [
     "ours_full",
     "ours_unsampled",
     "ours_disabled",
+    "experiment_sdk_direct",
 ];
 
 fn none() -> Box<dyn FnOnce() -> Report> {
@@ -254,6 +255,123 @@ fn ours(name: &'static str) -> Setup {
     }
 }
 
+/// The experiment of issue 7: a span path built directly on the SDK tracer API, without
+/// tracing-opentelemetry: each span starts an SDK span at creation (with its fields as
+/// attributes, parented on its parent's), events become span events, close ends it.
+/// Traces only, with the same batch processor and counting exporter as
+/// `baseline_traces`. Not part of the library: it measures what such a path would cost.
+mod direct {
+    use opentelemetry::trace::{TraceContextExt as _, Tracer as _};
+    use opentelemetry::{Context, KeyValue};
+    use tracing::field::{Field, Visit};
+    use tracing_subscriber::layer::Context as LayerContext;
+    use tracing_subscriber::registry::LookupSpan;
+
+    pub struct DirectLayer(pub opentelemetry_sdk::trace::SdkTracer);
+
+    struct Direct(Context);
+
+    struct Attrs<'a>(&'a mut Vec<KeyValue>, Option<&'a mut String>);
+
+    impl Visit for Attrs<'_> {
+        fn record_u64(&mut self, f: &Field, v: u64) {
+            self.0.push(KeyValue::new(f.name(), v as i64));
+        }
+        fn record_i64(&mut self, f: &Field, v: i64) {
+            self.0.push(KeyValue::new(f.name(), v));
+        }
+        fn record_bool(&mut self, f: &Field, v: bool) {
+            self.0.push(KeyValue::new(f.name(), v));
+        }
+        fn record_str(&mut self, f: &Field, v: &str) {
+            self.0.push(KeyValue::new(f.name(), v.to_string()));
+        }
+        fn record_debug(&mut self, f: &Field, v: &dyn std::fmt::Debug) {
+            match (&mut self.1, f.name()) {
+                (Some(message), "message") => **message = format!("{v:?}"),
+                _ => self.0.push(KeyValue::new(f.name(), format!("{v:?}"))),
+            }
+        }
+    }
+
+    impl<S> tracing_subscriber::Layer<S> for DirectLayer
+    where
+        S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+    {
+        fn on_new_span(
+            &self,
+            attrs: &tracing::span::Attributes<'_>,
+            id: &tracing::span::Id,
+            ctx: LayerContext<'_, S>,
+        ) {
+            let Some(span) = ctx.span(id) else { return };
+            let parent = span
+                .parent()
+                .and_then(|p| p.extensions().get::<Direct>().map(|d| d.0.clone()))
+                .unwrap_or_default();
+            let mut kv = Vec::with_capacity(attrs.fields().len());
+            attrs.record(&mut Attrs(&mut kv, None));
+            let otel = self
+                .0
+                .span_builder(attrs.metadata().name())
+                .with_attributes(kv)
+                .start_with_context(&self.0, &parent);
+            span.extensions_mut().insert(Direct(parent.with_span(otel)));
+        }
+
+        fn on_event(&self, event: &tracing::Event<'_>, ctx: LayerContext<'_, S>) {
+            let Some(span) = ctx.event_span(event) else {
+                return;
+            };
+            let ext = span.extensions();
+            let Some(Direct(cx)) = ext.get::<Direct>() else {
+                return;
+            };
+            let mut kv = Vec::with_capacity(event.fields().count());
+            let mut message = String::new();
+            event.record(&mut Attrs(&mut kv, Some(&mut message)));
+            cx.span().add_event(message, kv);
+        }
+
+        fn on_close(&self, id: tracing::span::Id, ctx: LayerContext<'_, S>) {
+            if let Some(span) = ctx.span(&id) {
+                if let Some(Direct(cx)) = span.extensions_mut().remove::<Direct>() {
+                    cx.span().end();
+                }
+            }
+        }
+    }
+}
+
+fn experiment() -> Setup {
+    let counts = Arc::new(Counts::default());
+    let mut span_batch = opentelemetry_sdk::trace::BatchConfigBuilder::default();
+    if let Some(n) = queue_size() {
+        span_batch = span_batch.with_max_queue_size(n);
+    }
+    let provider = SdkTracerProvider::builder()
+        .with_span_processor(
+            opentelemetry_sdk::trace::BatchSpanProcessor::builder(CountingSpans(counts.clone()))
+                .with_batch_config(span_batch.build())
+                .build(),
+        )
+        .build();
+    let layer = direct::DirectLayer(provider.tracer("bench"));
+    Setup {
+        name: "experiment_sdk_direct",
+        dispatch: tracing::Dispatch::new(tracing_subscriber::registry().with(layer)),
+        shutdown: Box::new(move || {
+            let _ = provider.force_flush();
+            let _ = provider.shutdown();
+            Report {
+                exported: Some(counts.spans.load(Ordering::Relaxed)),
+                dropped: None,
+                logs_exported: None,
+            }
+        }),
+    }
+}
+
 /// Builds a setup by name (see [`NAMES`]).
 pub fn setup(name: &str) -> Setup {
     match name {
@@ -280,6 +398,7 @@ pub fn setup(name: &str) -> Setup {
         "ours_full" => ours("ours_full"),
         "ours_unsampled" => ours("ours_unsampled"),
         "ours_disabled" => ours("ours_disabled"),
+        "experiment_sdk_direct" => experiment(),
         other => panic!("unknown setup {other:?}; one of {NAMES:?}"),
     }
 }
