@@ -1,0 +1,464 @@
+//! [`TelemetryBuilder`]: settings in code over the environment, then `build()` or
+//! `init()`.
+
+use super::*;
+
+pub(super) type ProviderHook =
+    Box<dyn FnOnce(TracerProviderBuilder) -> TracerProviderBuilder + Send>;
+pub(super) type MeterHook = Box<dyn FnOnce(MeterProviderBuilder) -> MeterProviderBuilder + Send>;
+type ConfigOp = Box<dyn FnOnce(&mut Config) + Send>;
+
+/// Builds a [`Telemetry`]: start from [`Telemetry::builder`] (code only),
+/// [`Telemetry::from_env`] (strict) or [`Telemetry::from_env_lossy`], then call setters.
+/// Settings made in code beat the environment.
+#[must_use = "a builder does nothing until `build()` or `init()` is called"]
+pub struct TelemetryBuilder {
+    vars: Option<Vec<(String, String)>>,
+    strict: bool,
+    ops: Vec<(&'static str, ConfigOp)>,
+    hooks: Vec<ProviderHook>,
+    metric_hooks: Vec<MeterHook>,
+    errors: Vec<ConfigError>,
+}
+
+impl fmt::Debug for TelemetryBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TelemetryBuilder")
+            .field("reads_env", &self.vars.is_some())
+            .field("strict", &self.strict)
+            .field(
+                "settings",
+                &self.ops.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+macro_rules! setter {
+    ($(#[$doc:meta])* $name:ident, $setting:literal, $ty:ty, |$c:ident, $v:ident| $body:expr) => {
+        $(#[$doc])*
+        pub fn $name(self, value: $ty) -> Self {
+            self.op($setting, move |$c: &mut Config| {
+                let $v = value;
+                $body
+            })
+        }
+    };
+}
+
+impl TelemetryBuilder {
+    pub(super) fn new(vars: Option<Vec<(String, String)>>, strict: bool) -> Self {
+        TelemetryBuilder {
+            vars,
+            strict,
+            ops: Vec::new(),
+            hooks: Vec::new(),
+            metric_hooks: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// Reads the given variables instead of the process environment, for tests and
+    /// embedding. Strictness stays that of the constructor: after
+    /// [`Telemetry::from_env`] a bad value fails `build()`; after
+    /// [`Telemetry::from_env_lossy`] or [`Telemetry::builder`] it warns.
+    ///
+    /// ```
+    /// let err = telemetry::Telemetry::from_env()
+    ///     .vars([("OTEL_BSP_MAX_QUEUE_SIZE", "-5")])
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "1 invalid environment variable: OTEL_BSP_MAX_QUEUE_SIZE=\"-5\" is not a positive integer"
+    /// );
+    /// ```
+    pub fn vars<I, K, V>(mut self, vars: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        self.vars = Some(
+            vars.into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        );
+        self
+    }
+
+    fn op(mut self, setting: &'static str, f: impl FnOnce(&mut Config) + Send + 'static) -> Self {
+        self.ops.push((setting, Box::new(f)));
+        self
+    }
+
+    fn op_checked(
+        mut self,
+        setting: &'static str,
+        check: Result<(), ConfigError>,
+        f: impl FnOnce(&mut Config) + Send + 'static,
+    ) -> Self {
+        match check {
+            Ok(()) => self.op(setting, f),
+            Err(e) => {
+                self.errors.push(e);
+                self
+            }
+        }
+    }
+
+    /// `service.name`. Default: `OTEL_SERVICE_NAME`, else `unknown_service:<exe>`.
+    pub fn service_name(self, name: impl Into<String>) -> Self {
+        let name = name.into();
+        self.op("service.name", move |c| c.service_name = Some(name))
+    }
+
+    /// `service.version`. Default: unset (or from `OTEL_RESOURCE_ATTRIBUTES`).
+    pub fn service_version(self, version: impl Into<String>) -> Self {
+        let version = version.into();
+        self.op("service.version", move |c| {
+            c.service_version = Some(version)
+        })
+    }
+
+    /// `deployment.environment.name` (e.g. `production`). Default: unset.
+    pub fn deployment_environment(self, environment: impl Into<String>) -> Self {
+        let environment = environment.into();
+        self.op("deployment.environment.name", move |c| {
+            c.deployment_environment = Some(environment)
+        })
+    }
+
+    setter!(
+        /// Turns every signal on or off. Default: on, unless `OTEL_SDK_DISABLED=true`.
+        /// Off, the layer is a no-op that allocates nothing; propagation still works.
+        enabled, "enabled", bool, |c, v| c.enabled = v);
+    setter!(
+        /// Where spans go. Default: `OTEL_TRACES_EXPORTER`, else OTLP when an endpoint is
+        /// configured and the console when none is.
+        traces_exporter, "traces.exporter", ExporterKind, |c, v| c.set_exporter(Signal::Traces, v));
+    setter!(
+        /// Where metrics go (see [`traces_exporter`](Self::traces_exporter)).
+        metrics_exporter, "metrics.exporter", ExporterKind, |c, v| c.set_exporter(Signal::Metrics, v));
+    setter!(
+        /// Where logs go (see [`traces_exporter`](Self::traces_exporter)).
+        logs_exporter, "logs.exporter", ExporterKind, |c, v| c.set_exporter(Signal::Logs, v));
+    setter!(
+        /// The OTLP protocol of every signal. Default: `OTEL_EXPORTER_OTLP_PROTOCOL`, else
+        /// `http/protobuf`.
+        protocol, "otlp.protocol", Protocol, |c, v| c.set_protocol(None, v));
+    setter!(
+        /// Timeout of one OTLP request; zero means none. Default:
+        /// `OTEL_EXPORTER_OTLP_TIMEOUT`, else 10 s.
+        timeout, "otlp.timeout", Duration, |c, v| c.set_timeout(None, v));
+    setter!(
+        /// Request compression. Default: `OTEL_EXPORTER_OTLP_COMPRESSION`, else none.
+        compression, "otlp.compression", Compression, |c, v| c.set_compression(None, v));
+    setter!(
+        /// Batch settings of the span pipeline. Default: `OTEL_BSP_*`, else
+        /// [`BatchConfig::TRACES`].
+        traces_batch, "traces.batch", BatchConfig, |c, v| c.traces_batch = v);
+    setter!(
+        /// Batch settings of the log pipeline. Default: `OTEL_BLRP_*`, else
+        /// [`BatchConfig::LOGS`].
+        logs_batch, "logs.batch", BatchConfig, |c, v| c.logs_batch = v);
+    setter!(
+        /// How long [`Telemetry::shutdown`] and the guard wait at most. Default: 5 s.
+        shutdown_timeout, "shutdown_timeout", Duration, |c, v| c.shutdown_timeout = v);
+    setter!(
+        /// How long between metric pushes. Default: `OTEL_METRIC_EXPORT_INTERVAL`, else 60 s.
+        metric_export_interval, "metrics.interval", Duration, |c, v| c.metric_export_interval = v);
+
+    /// How failed exports are retried (one retry loop for every signal). Default:
+    /// [`RetryConfig::default`]: 100 ms doubling by 1.5 up to 2 s, with ±50 % jitter,
+    /// at most 5 tries and 10 s per batch.
+    pub fn retry(self, retry: RetryConfig) -> Self {
+        let check = retry.validate();
+        self.op_checked("retry", check, move |c| c.resilience.retry = retry)
+    }
+
+    /// When the circuit breaker opens and for how long. Default: open after 5
+    /// consecutive failed requests, for 30 s, then one probe.
+    pub fn circuit_breaker(self, circuit: CircuitBreakerConfig) -> Self {
+        self.op("circuit", move |c| c.resilience.circuit = circuit)
+    }
+
+    /// Bounds of the retry buffer. Default: 150,000 items or 64 MiB, about 30 s of
+    /// 5,000 spans/s.
+    pub fn retry_buffer(self, buffer: RetryBufferConfig) -> Self {
+        self.op("retry_buffer", move |c| c.resilience.buffer = buffer)
+    }
+
+    /// Which spans feed the span duration histogram, its buckets and cardinality
+    /// limit. Default: every span, advised duration buckets, 2000 series.
+    pub fn span_metrics(self, span_metrics: crate::metrics::SpanMetricsConfig) -> Self {
+        self.op("span_metrics", move |c| c.span_metrics = span_metrics)
+    }
+
+    /// Cumulative or delta sums and histograms in OTLP metric pushes. Default:
+    /// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`, else cumulative.
+    pub fn metrics_temporality(self, temporality: crate::metrics::Temporality) -> Self {
+        self.op("metrics.temporality", move |c| c.temporality = temporality)
+    }
+
+    /// Adds a local log output (pretty or JSON lines, stdout, stderr or a rotating
+    /// file), beside the log exporter. Default: none.
+    pub fn log_output(self, output: LogOutput) -> Self {
+        self.op("log_output", move |c| c.log_outputs.push(output))
+    }
+
+    /// Adds a field to every log record (a processor). Default: none.
+    pub fn log_static_field(self, key: &'static str, value: impl Into<String>) -> Self {
+        let value = value.into();
+        self.op("log_processors", move |c| {
+            c.log_processors
+                .static_fields
+                .push((key, crate::layer::fields::FieldValue::Str(value)))
+        })
+    }
+
+    /// Drops every log record with `field` equal to `value` (in the event or one of
+    /// its spans), e.g. `drop_logs_where("path", "/health")`. Default: none.
+    pub fn drop_logs_where(self, field: impl Into<String>, value: impl Into<String>) -> Self {
+        let (field, value) = (field.into(), value.into());
+        self.op("log_processors", move |c| {
+            c.log_processors.drop_where.push((field, value))
+        })
+    }
+
+    /// Whether every event is also recorded as a span event. Default: yes, unless logs
+    /// are exported over OTLP (they would arrive twice); error events always are.
+    pub fn span_events(self, on: bool) -> Self {
+        self.op("span_events", move |c| c.span_events = Some(on))
+    }
+
+    /// The admin endpoint's address (`/metrics`, `/health`) when metrics go to
+    /// Prometheus, e.g. `127.0.0.1:9464` or `127.0.0.1:0` for any free port. Default:
+    /// `OTEL_EXPORTER_PROMETHEUS_HOST` / `_PORT`, else `localhost:9464`.
+    pub fn prometheus_address(self, address: std::net::SocketAddr) -> Self {
+        self.op("prometheus", move |c| {
+            c.prometheus_host = address.ip().to_string();
+            c.prometheus_port = address.port();
+        })
+    }
+
+    /// Whether `build()` registers this instance's tracer provider, meter provider and
+    /// propagator as OpenTelemetry's globals (so the attribute macros' metrics and
+    /// crates that use the global propagator reach it). Default: true. Turn it off to
+    /// run several instances side by side.
+    pub fn install_globals(self, on: bool) -> Self {
+        self.op("install_globals", move |c| c.install_globals = on)
+    }
+
+    /// Which optional attributes spans carry (code location, thread, busy/idle time),
+    /// each costing something per span. Default: location only.
+    pub fn span_details(self, details: crate::SpanDetails) -> Self {
+        self.op("span_details", move |c| c.span_details = details)
+    }
+
+    /// The sampler. Default: `OTEL_TRACES_SAMPLER` / `_ARG`, else
+    /// `parentbased_always_on`. A ratio outside 0..=1 fails `build()`.
+    pub fn sampler(self, sampler: Sampler) -> Self {
+        self.op("sampler", move |c| c.sampler = sampler)
+    }
+
+    /// The propagation formats, in order. Default: `OTEL_PROPAGATORS`, else
+    /// `tracecontext,baggage`. An empty list turns propagation off.
+    pub fn propagators(self, formats: impl IntoIterator<Item = Propagator>) -> Self {
+        let mut list: Vec<Propagator> = Vec::new();
+        for p in formats {
+            if !list.contains(&p) {
+                list.push(p);
+            }
+        }
+        self.op("propagators", move |c| c.propagators = list)
+    }
+
+    /// Adds a resource attribute. Attributes set here beat `OTEL_RESOURCE_ATTRIBUTES`.
+    pub fn resource_attribute(self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        let (k, v) = (key.into(), value.into());
+        self.op("resource.code", move |c| {
+            c.resource_attributes.retain(|(key, _)| *key != k);
+            c.resource_attributes.push((k, v));
+        })
+    }
+
+    /// The OTLP endpoint of every signal, e.g. `http://collector:4318` (HTTP appends
+    /// `/v1/<signal>`) or `http://collector:4317` for gRPC. Beats every
+    /// `OTEL_EXPORTER_OTLP_*ENDPOINT` variable. Default: none (the console is used).
+    pub fn endpoint(self, endpoint: impl Into<String>) -> Self {
+        let endpoint = endpoint.into();
+        let check =
+            crate::config::normalise_endpoint(&endpoint, Protocol::Grpc, true, None).map(|_| ());
+        self.op_checked("otlp.endpoint", check, move |c| {
+            c.set_endpoint(None, endpoint)
+        })
+    }
+
+    /// The OTLP endpoint of spans only, used as is (no path is appended).
+    pub fn traces_endpoint(self, endpoint: impl Into<String>) -> Self {
+        let endpoint = endpoint.into();
+        let check =
+            crate::config::normalise_endpoint(&endpoint, Protocol::Grpc, true, None).map(|_| ());
+        self.op_checked("otlp.endpoint.traces", check, move |c| {
+            c.set_endpoint(Some(Signal::Traces), endpoint)
+        })
+    }
+
+    /// Adds a header (gRPC metadata) to every OTLP request, e.g. an API key.
+    pub fn header(self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        let (name, value) = (name.into(), value.into());
+        let check = crate::config::check_header(&name, &value);
+        self.op_checked("otlp.headers.code", check, move |c| {
+            c.add_header(None, name, value)
+        })
+    }
+
+    /// Adds an OpenTelemetry SDK span processor beside the configured exporter (for
+    /// example a custom exporter's processor). It sees every recorded span.
+    pub fn with_span_processor<P: SpanProcessor + 'static>(mut self, processor: P) -> Self {
+        self.hooks
+            .push(Box::new(move |b| b.with_span_processor(processor)));
+        self
+    }
+
+    /// Captures spans in memory (and exports them nowhere else unless an exporter is
+    /// chosen in code), for tests.
+    #[cfg(feature = "testing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+    pub fn in_memory(self, exporter: &crate::testing::InMemoryExporter) -> Self {
+        let exporter = exporter.clone();
+        let chosen = self.ops.iter().any(|(k, _)| *k == "traces.exporter");
+        let this = self.with_span_processor(exporter);
+        if chosen {
+            this
+        } else {
+            this.traces_exporter(ExporterKind::None)
+        }
+    }
+
+    /// Captures metrics in memory, for tests: the capture reads this instance's
+    /// instruments on demand.
+    #[cfg(feature = "testing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+    pub fn in_memory_metrics(mut self, capture: &crate::testing::InMemoryMetrics) -> Self {
+        let reader = capture.reader();
+        self.metric_hooks
+            .push(Box::new(move |b| b.with_reader(reader)));
+        self
+    }
+
+    /// Runs every pipeline in full (queue, batches, retry engine) but discards what it
+    /// would send, counting it as exported: for benchmarks and tests that measure the
+    /// application side.
+    #[cfg(feature = "testing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+    pub fn discard_exports(self) -> Self {
+        self.op("discard", |c| c.discard = true)
+    }
+
+    /// Resolves the configuration: environment (if asked for) first, then code.
+    fn resolve(&mut self) -> Result<(Config, Vec<EnvIssue>), BuildError> {
+        if let Some(e) = self.errors.first() {
+            return Err(e.clone().into());
+        }
+        let (mut config, issues) = match self.vars.take() {
+            Some(vars) => Config::from_vars_lossy(vars),
+            None => (Config::default(), Vec::new()),
+        };
+        let overridden: BTreeSet<&'static str> = self.ops.iter().map(|(k, _)| *k).collect();
+        // Code beats the environment: an endpoint set in code beats the per-signal
+        // variables too. (Headers and resource attributes add up, code winning per key.)
+        if overridden.contains("otlp.endpoint") {
+            for s in [
+                None,
+                Some(Signal::Traces),
+                Some(Signal::Metrics),
+                Some(Signal::Logs),
+            ] {
+                config.clear_endpoint(s);
+            }
+        }
+        for (_, op) in self.ops.drain(..) {
+            op(&mut config);
+        }
+        let issues: Vec<EnvIssue> = issues
+            .into_iter()
+            .filter(|i| {
+                !overridden.iter().any(|o| {
+                    i.setting == *o
+                        || i.setting
+                            .strip_prefix(o)
+                            .is_some_and(|rest| rest.starts_with('.'))
+                })
+            })
+            .collect();
+        config.validate()?;
+        Ok((config, issues))
+    }
+
+    /// Builds the pipelines. Nothing global is touched: compose
+    /// [`Telemetry::layer`] into your subscriber, or use [`init`](Self::init).
+    ///
+    /// # Errors
+    /// - [`BuildError::Config`] with [`ConfigError::InvalidEnv`] when reading the
+    ///   environment strictly and a variable is bad (each one is listed), or
+    ///   [`ConfigError::InvalidSetting`] when a value set in code is not accepted;
+    /// - [`BuildError::Thread`] when the OS refuses the export thread.
+    pub fn build(mut self) -> Result<Telemetry, BuildError> {
+        let (config, issues) = self.resolve()?;
+        if self.strict && !issues.is_empty() {
+            return Err(ConfigError::InvalidEnv { issues }.into());
+        }
+        for issue in &issues {
+            crate::diagnostics::config_warning(format_args!("{issue}; using the default"));
+        }
+        Telemetry::start(
+            config,
+            issues,
+            std::mem::take(&mut self.hooks),
+            std::mem::take(&mut self.metric_hooks),
+        )
+    }
+
+    /// Builds and installs globally: a `tracing` subscriber (registry, `EnvFilter` from
+    /// `RUST_LOG` with default `info`, this layer), the tracer provider and the
+    /// propagator. Never panics: on failure it warns on stderr and returns a guard that
+    /// does nothing.
+    pub fn init(self) -> TelemetryGuard {
+        match self.try_init() {
+            Ok(guard) => guard,
+            Err(e) => {
+                crate::diagnostics::config_warning(format_args!("telemetry is off: {e}"));
+                TelemetryGuard { telemetry: None }
+            }
+        }
+    }
+
+    /// The fallible twin of [`init`](Self::init).
+    ///
+    /// # Errors
+    /// [`InitError::Build`] when building fails, [`InitError::AlreadyInstalled`] when a
+    /// global subscriber exists already.
+    pub fn try_init(self) -> Result<TelemetryGuard, InitError> {
+        let telemetry = self.build()?;
+        let filter = match tracing_subscriber::EnvFilter::try_from_default_env() {
+            Ok(f) => f,
+            Err(e) => {
+                if std::env::var_os("RUST_LOG").is_some() {
+                    crate::diagnostics::config_warning(format_args!(
+                        "RUST_LOG is not a valid filter ({e}); using `info`"
+                    ));
+                }
+                tracing_subscriber::EnvFilter::new("info")
+            }
+        };
+        tracing_subscriber::registry()
+            .with(filter)
+            .with(telemetry.layer())
+            .try_init()
+            .map_err(|_| InitError::AlreadyInstalled)?;
+        telemetry.set_globals();
+        Ok(telemetry.guard())
+    }
+}
