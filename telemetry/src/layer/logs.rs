@@ -53,8 +53,8 @@ pub(crate) fn severity(level: &Level) -> (i32, &'static str) {
 /// Where the layer sends log records.
 pub(crate) struct LogSinks {
     pub pipeline: Option<Arc<Pipeline<LogRecord>>>,
-    /// With the console span exporter, events inside a span are already shown in its
-    /// tree: the console log exporter then prints only events outside any span.
+    /// With the console span exporter, events inside a sampled span are already shown
+    /// in its tree: the console log exporter then prints only the others.
     pub pipeline_outside_spans_only: bool,
     pub local: Vec<Arc<LocalOutput>>,
     pub processors: Arc<LogProcessors>,
@@ -104,7 +104,8 @@ impl LogSinks {
             local.write(&record);
         }
         if let Some(pipeline) = &self.pipeline {
-            if !(self.pipeline_outside_spans_only && in_span) {
+            // Events of unsampled spans have no tree to appear in: they print as lines.
+            if !(self.pipeline_outside_spans_only && in_span && record.sampled) {
                 pipeline.push(record);
             }
         }
