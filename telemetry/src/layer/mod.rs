@@ -43,10 +43,31 @@ pub struct TelemetryLayer<S> {
     mark_error: MarkError,
 }
 
-/// Marks a span that tracing-opentelemetry does not see because its parent was not
-/// sampled.
+/// What the layer keeps per span, in one extension.
 #[derive(Debug)]
-struct Unsampled;
+pub(crate) struct SpanState {
+    /// For the span duration metric, when the span is measured.
+    pub(crate) timing: Option<SpanTiming>,
+    skip: Skip,
+}
+
+/// Whether tracing-opentelemetry sees the span.
+#[derive(Debug)]
+enum Skip {
+    /// It does.
+    No,
+    /// It does not: the parent was not sampled.
+    Unsampled,
+    /// It does not: a root under a sampler that samples nothing, with a
+    /// non-recording context of its own.
+    Root(opentelemetry::Context),
+}
+
+impl SpanState {
+    fn skipped(&self) -> bool {
+        !matches!(self.skip, Skip::No)
+    }
+}
 
 /// Whether the new span has no parent.
 fn is_root<S>(attrs: &Attributes<'_>, ctx: &Context<'_, S>) -> bool
@@ -71,7 +92,7 @@ where
             _ => {
                 return ctx.span(explicit).is_some_and(|p| {
                     let ext = p.extensions();
-                    ext.get::<Unsampled>().is_some() || ext.get::<SkippedRoot>().is_some()
+                    ext.get::<SpanState>().is_some_and(SpanState::skipped)
                 })
             }
         },
@@ -81,7 +102,7 @@ where
     let Some(parent) = parent else { return false };
     {
         let ext = parent.extensions();
-        if ext.get::<Unsampled>().is_some() || ext.get::<SkippedRoot>().is_some() {
+        if ext.get::<SpanState>().is_some_and(SpanState::skipped) {
             return true;
         }
     }
@@ -135,7 +156,7 @@ impl MarkError {
                 return;
             };
             let mut ext = span.extensions_mut();
-            if let Some(timing) = ext.get_mut::<SpanTiming>() {
+            if let Some(timing) = ext.get_mut::<SpanState>().and_then(|s| s.timing.as_mut()) {
                 timing.error = true;
                 timing.error_type = Some(kind.to_string());
             }
@@ -193,10 +214,6 @@ pub(crate) struct Signals {
     /// own, so logs keep a trace id and outgoing requests say "not sampled".
     pub never_samples: bool,
 }
-
-/// The non-recording context of a root span that tracing-opentelemetry does not see.
-#[derive(Debug)]
-struct SkippedRoot(opentelemetry::Context);
 
 thread_local! {
     /// Contexts attached while skipped roots are entered on this thread.
@@ -324,17 +341,14 @@ where
             && parent_is_unsampled(attrs, &ctx);
         // With a sampler that samples nothing, a root skips too, with a context of its own.
         let skipped_root = never && !unsampled_parent && is_root(attrs, &ctx);
-        let unsampled_parent = unsampled_parent || skipped_root;
-        if unsampled_parent {
-            if let Some(span) = ctx.span(id) {
-                let mut ext = span.extensions_mut();
-                if skipped_root {
-                    ext.insert(SkippedRoot(skipped_root_context()));
-                } else {
-                    ext.insert(Unsampled);
-                }
-            }
-        }
+        let skip = if skipped_root {
+            Skip::Root(skipped_root_context())
+        } else if unsampled_parent {
+            Skip::Unsampled
+        } else {
+            Skip::No
+        };
+        let unsampled_parent = !matches!(skip, Skip::No);
         if let Some(signals) = &self.signals {
             let measured = signals
                 .span_metrics
@@ -344,18 +358,22 @@ where
                 .logs
                 .as_ref()
                 .is_some_and(LogSinks::wants_span_fields);
-            if measured || keep_fields {
+            let timing = measured.then(|| {
+                let mut timing = SpanTiming {
+                    start: Instant::now(),
+                    error_type: None,
+                    error: false,
+                    function: None,
+                };
+                attrs.record(&mut TimingVisitor(&mut timing));
+                timing
+            });
+            if timing.is_some() || unsampled_parent || keep_fields {
                 if let Some(span) = ctx.span(id) {
                     let mut ext = span.extensions_mut();
-                    if measured {
-                        let mut timing = SpanTiming {
-                            start: Instant::now(),
-                            error_type: None,
-                            error: false,
-                            function: None,
-                        };
-                        attrs.record(&mut TimingVisitor(&mut timing));
-                        ext.insert(timing);
+                    // One extension for what the layer keeps per span: one allocation.
+                    if timing.is_some() || unsampled_parent {
+                        ext.insert(SpanState { timing, skip });
                     }
                     if keep_fields {
                         let mut fields = Fields::default();
@@ -382,7 +400,7 @@ where
         if let Some(signals) = &self.signals {
             if let Some(s) = ctx.span(span) {
                 let mut ext = s.extensions_mut();
-                if let Some(timing) = ext.get_mut::<SpanTiming>() {
+                if let Some(timing) = ext.get_mut::<SpanState>().and_then(|s| s.timing.as_mut()) {
                     values.record(&mut TimingVisitor(timing));
                 }
                 if signals.logs.is_some() {
@@ -436,7 +454,11 @@ where
         };
         if is_error {
             if let Some(span) = &current {
-                if let Some(timing) = span.extensions_mut().get_mut::<SpanTiming>() {
+                if let Some(timing) = span
+                    .extensions_mut()
+                    .get_mut::<SpanState>()
+                    .and_then(|s| s.timing.as_mut())
+                {
                     timing.error = true;
                 }
             }
@@ -489,7 +511,11 @@ where
         }
         if self.signals.as_ref().is_some_and(|s| s.never_samples) {
             if let Some(span) = ctx.span(id) {
-                if let Some(SkippedRoot(cx)) = span.extensions().get::<SkippedRoot>() {
+                if let Some(SpanState {
+                    skip: Skip::Root(cx),
+                    ..
+                }) = span.extensions().get::<SpanState>()
+                {
                     let guard = cx.clone().attach();
                     let _ = ATTACHED.try_with(|a| a.borrow_mut().push((id.clone(), guard)));
                     return;
@@ -534,7 +560,11 @@ where
         }
         if let Some(m) = self.signals.as_ref().and_then(|s| s.span_metrics.as_ref()) {
             if let Some(span) = ctx.span(&id) {
-                if let Some(timing) = span.extensions().get::<SpanTiming>() {
+                if let Some(timing) = span
+                    .extensions()
+                    .get::<SpanState>()
+                    .and_then(|s| s.timing.as_ref())
+                {
                     m.record(span.metadata(), timing);
                 }
             }
