@@ -781,3 +781,43 @@ fn with_a_sampler_that_samples_nothing_roots_stay_cheap_but_propagate_not_sample
     t.shutdown().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn logs_can_follow_trace_sampling() {
+    let dir = temp_dir("follow");
+    let path = dir.join("app.log");
+    let metrics = InMemoryMetrics::default();
+    let t = quiet()
+        .sampler(telemetry::Sampler::TraceIdRatio(0.0))
+        .logs_follow_sampling(true)
+        .in_memory_metrics(&metrics)
+        .log_output(LogOutput::file(&path, LogFormat::Json))
+        .build()
+        .unwrap();
+    with(&t, || {
+        tracing::info_span!("unsampled").in_scope(|| {
+            tracing::info!("dropped with its trace");
+            tracing::info!(monotonic_counter.still_counted = 1_u64, "also dropped");
+        });
+        tracing::info!("outside any trace");
+    });
+    t.force_flush().unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let messages: Vec<String> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["message"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(messages, ["outside any trace"]);
+    let points = metrics.collect();
+    assert!(points
+        .iter()
+        .any(|p| p.name == "still_counted" && p.value == PointValue::Sum(1.0)));
+    assert!(points.iter().any(|p| p.name == "span.duration"));
+    t.shutdown().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}

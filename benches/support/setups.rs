@@ -113,7 +113,7 @@ impl Setup {
     }
 }
 
-pub const NAMES: [&str; 10] = [
+pub const NAMES: [&str; 11] = [
     "no_subscriber",
     "level_filtered",
     "registry_only",
@@ -122,6 +122,7 @@ pub const NAMES: [&str; 10] = [
     "ours_traces",
     "ours_full",
     "ours_unsampled",
+    "ours_unsampled_logsampling",
     "ours_disabled",
     "experiment_sdk_direct",
 ];
@@ -237,6 +238,11 @@ fn ours(name: &'static str) -> Setup {
             }),
         "ours_full" => builder,
         "ours_unsampled" => builder.sampler(Sampler::TraceIdRatio(0.0)),
+        // The same, with trace-based log sampling: events of unsampled traces are not
+        // logged (metrics still are).
+        "ours_unsampled_logsampling" => builder
+            .sampler(Sampler::TraceIdRatio(0.0))
+            .logs_follow_sampling(true),
         _ => builder.enabled(false),
     };
     let telemetry = builder.build().expect("telemetry");
@@ -397,6 +403,7 @@ pub fn setup(name: &str) -> Setup {
         "ours_traces" => ours("ours_traces"),
         "ours_full" => ours("ours_full"),
         "ours_unsampled" => ours("ours_unsampled"),
+        "ours_unsampled_logsampling" => ours("ours_unsampled_logsampling"),
         "ours_disabled" => ours("ours_disabled"),
         "experiment_sdk_direct" => experiment(),
         other => panic!("unknown setup {other:?}; one of {NAMES:?}"),

@@ -280,6 +280,7 @@ pub struct Config {
     pub(crate) install_globals: bool,
     pub(crate) discard: bool,
     pub(crate) span_details: crate::layer::SpanDetails,
+    pub(crate) logs_follow_sampling: bool,
 }
 
 impl Default for Config {
@@ -314,6 +315,7 @@ impl Default for Config {
             install_globals: true,
             discard: false,
             span_details: Default::default(),
+            logs_follow_sampling: false,
         }
     }
 }

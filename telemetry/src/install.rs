@@ -417,6 +417,7 @@ impl Telemetry {
                     && traces_console,
                 local: local_logs.clone(),
                 processors: Arc::new(config.log_processors.clone()),
+                follow_sampling: config.logs_follow_sampling,
             });
             // Events also become span events unless logs already carry them to a backend
             // (the console shows in-span events in the trace tree instead).

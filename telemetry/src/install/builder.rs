@@ -226,6 +226,13 @@ impl TelemetryBuilder {
         })
     }
 
+    /// Trace-based log sampling: drop the log records of events written inside
+    /// unsampled traces (their metrics are still recorded). Default: off, every event
+    /// is a log record whatever the sampler decided.
+    pub fn logs_follow_sampling(self, on: bool) -> Self {
+        self.op("logs_follow_sampling", move |c| c.logs_follow_sampling = on)
+    }
+
     /// Whether every event is also recorded as a span event. Default: yes, unless logs
     /// are exported over OTLP (they would arrive twice); error events always are.
     pub fn span_events(self, on: bool) -> Self {

@@ -58,6 +58,8 @@ pub(crate) struct LogSinks {
     pub pipeline_outside_spans_only: bool,
     pub local: Vec<Arc<LocalOutput>>,
     pub processors: Arc<LogProcessors>,
+    /// Drop the events of unsampled traces (trace-based log sampling).
+    pub follow_sampling: bool,
 }
 
 impl LogSinks {

@@ -74,7 +74,7 @@ fn is_root<S>(attrs: &Attributes<'_>, ctx: &Context<'_, S>) -> bool
 where
     S: Subscriber + for<'span> LookupSpan<'span>,
 {
-    attrs.is_root() || (attrs.is_contextual() && ctx.lookup_current().is_none())
+    attrs.is_root() || (attrs.is_contextual() && ctx.current_span().id().is_none())
 }
 
 /// Whether the new span's parent is known not to be sampled: it was itself skipped, or
@@ -83,30 +83,30 @@ fn parent_is_unsampled<S>(attrs: &Attributes<'_>, ctx: &Context<'_, S>) -> bool
 where
     S: Subscriber + for<'span> LookupSpan<'span>,
 {
-    let current = ctx.lookup_current();
-    let parent = match attrs.parent() {
-        Some(explicit) => match &current {
-            // An explicit parent that is not the current span: its context is not at
-            // hand, so no shortcut.
-            Some(c) if c.id() == *explicit => current,
-            _ => {
-                return ctx.span(explicit).is_some_and(|p| {
-                    let ext = p.extensions();
-                    ext.get::<SpanState>().is_some_and(SpanState::skipped)
-                })
-            }
+    let current = ctx.current_span().id().cloned();
+    let parent_id = match attrs.parent() {
+        Some(explicit) => explicit.clone(),
+        None if attrs.is_contextual() => match &current {
+            Some(id) => id.clone(),
+            None => return false,
         },
-        None if attrs.is_contextual() => current,
-        None => None,
+        None => return false,
     };
-    let Some(parent) = parent else { return false };
+    let Some(parent) = ctx.span(&parent_id) else {
+        return false;
+    };
+    if parent
+        .extensions()
+        .get::<SpanState>()
+        .is_some_and(SpanState::skipped)
     {
-        let ext = parent.extensions();
-        if ext.get::<SpanState>().is_some_and(SpanState::skipped) {
-            return true;
-        }
+        return true;
     }
-    // The current span is entered, so its OpenTelemetry context is the active one.
+    // Only the entered span's OpenTelemetry context is the active one; an explicit
+    // parent that is not current is not at hand, so no shortcut.
+    if current.as_ref() != Some(&parent_id) {
+        return false;
+    }
     opentelemetry::Context::map_current(|cx| {
         let span = cx.span();
         let sc = span.span_context();
@@ -467,7 +467,16 @@ where
             .event_metrics
             .as_ref()
             .is_some_and(|m| m.interested(meta));
-        if metric_event || signals.logs.is_some() {
+        // With `logs_follow_sampling`, events of unsampled traces are no log records.
+        let log_this = signals.logs.as_ref().is_some_and(|l| {
+            !l.follow_sampling
+                || opentelemetry::Context::map_current(|cx| {
+                    let span = cx.span();
+                    let sc = span.span_context();
+                    !sc.is_valid() || sc.is_sampled()
+                })
+        });
+        if metric_event || log_this {
             let mut fields = Fields::with_capacity(meta.fields().len());
             event.record(&mut fields);
             if metric_event {
@@ -475,7 +484,7 @@ where
                     m.record(&fields);
                 }
             }
-            if let Some(logs) = &signals.logs {
+            if let Some(logs) = signals.logs.as_ref().filter(|_| log_this) {
                 // A metric-only event (no message) is not a log line.
                 if !(metric_event && fields.message.is_none()) {
                     let spans = if logs.wants_span_fields() {
@@ -558,18 +567,20 @@ where
         if let Some(off) = &self.off {
             return off.on_close(id, ctx);
         }
-        if let Some(m) = self.signals.as_ref().and_then(|s| s.span_metrics.as_ref()) {
+        let mut skipped = false;
+        if let Some(signals) = &self.signals {
             if let Some(span) = ctx.span(&id) {
-                if let Some(timing) = span
-                    .extensions()
-                    .get::<SpanState>()
-                    .and_then(|s| s.timing.as_ref())
-                {
-                    m.record(span.metadata(), timing);
+                let ext = span.extensions();
+                if let Some(state) = ext.get::<SpanState>() {
+                    skipped = state.skipped();
+                    if let (Some(m), Some(timing)) = (&signals.span_metrics, &state.timing) {
+                        m.record(span.metadata(), timing);
+                    }
                 }
             }
         }
-        if let Some(spans) = &self.spans {
+        // tracing-opentelemetry never saw a skipped span: nothing to end.
+        if let Some(spans) = self.spans.as_ref().filter(|_| !skipped) {
             spans.on_close(id, ctx);
         }
     }
