@@ -76,6 +76,14 @@ impl CircuitBreaker {
         self.state
     }
 
+    /// When an open circuit lets the next probe through (`None` unless open).
+    pub(crate) fn open_until(&self) -> Option<Instant> {
+        match self.state {
+            CircuitState::Open => self.open_until,
+            _ => None,
+        }
+    }
+
     pub(crate) fn consecutive_failures(&self) -> u32 {
         self.consecutive_failures
     }

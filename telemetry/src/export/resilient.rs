@@ -434,6 +434,11 @@ impl<T, X: Transport<T>> Resilient<T, X> {
                         if let Some(t) = self.breaker.on_failure(now) {
                             self.on_transition(t);
                         }
+                        // An open circuit sends nothing before its wait is over: say
+                        // so now, so a flush or shutdown need not wait to find out.
+                        if let Some(until) = self.breaker.open_until() {
+                            self.next_attempt_at = Some(until.max(now + delay));
+                        }
                     }
                 }
             }
