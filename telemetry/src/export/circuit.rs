@@ -111,7 +111,10 @@ impl CircuitBreaker {
             CircuitState::HalfOpen => {
                 if self.probe_in_flight {
                     // One probe at a time; its outcome decides.
-                    (Permit::WaitUntil(now + self.config.open_duration), None)
+                    (
+                        Permit::WaitUntil(super::after(now, self.config.open_duration)),
+                        None,
+                    )
                 } else {
                     self.probe_in_flight = true;
                     (Permit::Probe, None)
@@ -158,7 +161,7 @@ impl CircuitBreaker {
     fn open(&mut self, now: Instant, from: CircuitState) -> Option<Transition> {
         self.state = CircuitState::Open;
         self.probe_in_flight = false;
-        self.open_until = Some(now + self.config.open_duration);
+        self.open_until = Some(super::after(now, self.config.open_duration));
         Some(Transition {
             from,
             to: CircuitState::Open,

@@ -18,6 +18,15 @@ pub(crate) mod retry;
 pub(crate) mod self_metrics;
 pub(crate) mod signals;
 
+/// `now + d`, never panicking: a delay too long to represent (a hostile `Retry-After`,
+/// a `Duration::MAX` setting) becomes "thirty years from now".
+pub(crate) fn after(now: std::time::Instant, d: Duration) -> std::time::Instant {
+    const FAR: Duration = Duration::from_secs(30 * 365 * 24 * 3600);
+    now.checked_add(d)
+        .or_else(|| now.checked_add(FAR))
+        .unwrap_or(now)
+}
+
 /// A boxed, sendable future, as the exporter trait returns.
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 

@@ -130,7 +130,7 @@ impl<T: Send + 'static> Pipeline<T> {
         }
         let (reply, wait) = std_mpsc::sync_channel(1);
         self.request(
-            Control::Flush(Instant::now() + timeout, reply),
+            Control::Flush(super::after(Instant::now(), timeout), reply),
             wait,
             timeout,
         )
@@ -145,7 +145,7 @@ impl<T: Send + 'static> Pipeline<T> {
         }
         let (reply, wait) = std_mpsc::sync_channel(1);
         self.request(
-            Control::Shutdown(Instant::now() + timeout, reply),
+            Control::Shutdown(super::after(Instant::now(), timeout), reply),
             wait,
             timeout,
         )
@@ -165,7 +165,7 @@ impl<T: Send + 'static> Pipeline<T> {
             return Err(ShutdownError::AlreadyShutdown);
         }
         // The worker answers by the deadline; a little slack covers its bookkeeping.
-        match wait.recv_timeout(timeout + Duration::from_millis(250)) {
+        match wait.recv_timeout(timeout.saturating_add(Duration::from_millis(250))) {
             Ok(Ok(())) => Ok(()),
             Ok(Err(ExportError::Timeout { .. })) | Err(_) => Err(ShutdownError::Timeout {
                 signal: self.signal.as_str(),
@@ -267,12 +267,12 @@ impl<T: Send + 'static, X: Transport<T>> Worker<T, X> {
 
     async fn serve(mut self) {
         let delay = self.config.schedule_delay.max(Duration::from_millis(1));
-        let mut next_tick = Instant::now() + delay;
+        let mut next_tick = super::after(Instant::now(), delay);
         loop {
             let now = Instant::now();
             if now >= next_tick {
                 self.drain(true);
-                next_tick = now + delay;
+                next_tick = super::after(now, delay);
             }
             let retry_at = self.engine.start(Instant::now());
             let wake = earliest(earliest(Some(next_tick), retry_at), self.engine.wake_at());
@@ -291,7 +291,7 @@ impl<T: Send + 'static, X: Transport<T>> Worker<T, X> {
                     }
                     None => {
                         // The handle is gone without a shutdown: deliver briefly, stop.
-                        let deadline = Instant::now() + self.config.export_timeout.min(Duration::from_secs(5));
+                        let deadline = super::after(Instant::now(), self.config.export_timeout.min(Duration::from_secs(5)));
                         let _ = self.deliver_all(deadline, true).await;
                         self.finish();
                         return;

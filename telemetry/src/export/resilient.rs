@@ -406,7 +406,7 @@ impl<T, X: Transport<T>> Resilient<T, X> {
                             delay = delay.max(server);
                         }
                         let started = entry.first_attempt.unwrap_or(now);
-                        let spent = now.saturating_duration_since(started) + delay;
+                        let spent = now.saturating_duration_since(started).saturating_add(delay);
                         if entry.attempts >= self.retry.max_attempts
                             || spent > self.retry.max_elapsed
                         {
@@ -423,7 +423,7 @@ impl<T, X: Transport<T>> Resilient<T, X> {
                             w.buffered_bytes += entry.bytes;
                         }
                         self.buffer.push_front(entry);
-                        self.next_attempt_at = Some(now + delay);
+                        self.next_attempt_at = Some(super::after(now, delay));
                         crate::diagnostics::warn(
                             "retry",
                             format_args!(
@@ -437,7 +437,7 @@ impl<T, X: Transport<T>> Resilient<T, X> {
                         // An open circuit sends nothing before its wait is over: say
                         // so now, so a flush or shutdown need not wait to find out.
                         if let Some(until) = self.breaker.open_until() {
-                            self.next_attempt_at = Some(until.max(now + delay));
+                            self.next_attempt_at = Some(until.max(super::after(now, delay)));
                         }
                     }
                 }
@@ -621,6 +621,34 @@ mod tests {
         r.complete(Ok(Delivered::default()), due);
         let w = stats.worker().clone();
         assert_eq!((w.exported, w.retries, w.requests), (3, 1, 2));
+        balanced(&stats);
+    }
+
+    #[test]
+    fn absurd_server_delays_and_waits_do_not_panic() {
+        let t0 = Instant::now();
+        let config = ResilienceConfig {
+            circuit: CircuitBreakerConfig {
+                failure_threshold: 1,
+                open_duration: Duration::MAX,
+            },
+            ..ResilienceConfig::default()
+        };
+        let (mut r, stats) = engine(config);
+        offer(&mut r, &stats, vec![1]);
+        r.start(t0);
+        // `Retry-After: 18446744073709551615` parses to this.
+        r.complete(Err(unavailable(Some(Duration::MAX))), t0);
+        let at = r.next_attempt_at().expect("a retry is scheduled");
+        assert!(
+            at > t0 + Duration::from_secs(365 * 24 * 3600),
+            "far away: {:?}",
+            at - t0
+        );
+        assert!(
+            r.start(t0 + Duration::from_secs(3600)).is_some(),
+            "and nothing is sent"
+        );
         balanced(&stats);
     }
 
