@@ -48,12 +48,16 @@ pub(crate) struct SpanTiming {
     pub start: Instant,
     pub error_type: Option<String>,
     pub error: bool,
+    /// The callsite's bound series, when already known at the span's start.
+    pub callsite: Option<Arc<CallsiteAttrs>>,
+    /// `code.function.name`, read only when the callsite is new.
     pub function: Option<String>,
 }
 
 /// A callsite's two series, bound once: recording is a lock-free add, with no
 /// attribute hashing.
-struct CallsiteAttrs {
+#[derive(Debug)]
+pub(crate) struct CallsiteAttrs {
     ok: BoundHistogram<f64>,
     /// Bound on the first error only, so that spans that never fail have no empty
     /// error series.
@@ -115,18 +119,27 @@ impl SpanMetrics {
         }
     }
 
+    /// The bound series of a callsite seen before.
+    pub(crate) fn cached(&self, meta: &'static Metadata<'static>) -> Option<Arc<CallsiteAttrs>> {
+        let key = meta as *const Metadata<'static> as usize;
+        self.cache.read().ok().and_then(|c| c.get(&key).cloned())
+    }
+
     pub(crate) fn record(&self, meta: &'static Metadata<'static>, timing: &SpanTiming) {
         let seconds = timing.start.elapsed().as_secs_f64();
-        let key = meta as *const Metadata<'static> as usize;
-        let cached = self.cache.read().ok().and_then(|c| c.get(&key).cloned());
-        let attrs = match cached {
+        let fresh;
+        let attrs = match &timing.callsite {
             Some(a) => a,
             None => {
-                let a = Arc::new(self.callsite_attrs(meta, timing.function.as_deref()));
-                if let Ok(mut c) = self.cache.write() {
-                    c.insert(key, a.clone());
-                }
-                a
+                // The first span of this callsite (or a race with another one).
+                fresh = self.cached(meta).unwrap_or_else(|| {
+                    let a = Arc::new(self.callsite_attrs(meta, timing.function.as_deref()));
+                    if let Ok(mut c) = self.cache.write() {
+                        c.insert(meta as *const Metadata<'static> as usize, a.clone());
+                    }
+                    a
+                });
+                &fresh
             }
         };
         match (&timing.error_type, timing.error) {

@@ -246,15 +246,20 @@ impl tracing_core::field::Visit for TimingVisitor<'_> {
                 self.0.error = true;
                 self.0.error_type = Some(value.to_string());
             }
-            "code.function.name" => self.0.function = Some(value.to_string()),
+            // Only a new callsite needs it: no string per span otherwise.
+            "code.function.name" if self.0.callsite.is_none() => {
+                self.0.function = Some(value.to_string())
+            }
             _ => {}
         }
     }
     fn record_debug(&mut self, field: &tracing_core::Field, value: &dyn fmt::Debug) {
-        if matches!(
-            field.name(),
-            "otel.status_code" | "error.type" | "code.function.name"
-        ) {
+        let wanted = match field.name() {
+            "otel.status_code" | "error.type" => true,
+            "code.function.name" => self.0.callsite.is_none(),
+            _ => false,
+        };
+        if wanted {
             self.record_str(field, format!("{value:?}").trim_matches('"'));
         }
     }
@@ -353,16 +358,17 @@ where
             let measured = signals
                 .span_metrics
                 .as_ref()
-                .is_some_and(|m| m.wants(attrs.metadata()));
+                .filter(|m| m.wants(attrs.metadata()));
             let keep_fields = signals
                 .logs
                 .as_ref()
                 .is_some_and(LogSinks::wants_span_fields);
-            let timing = measured.then(|| {
+            let timing = measured.map(|m| {
                 let mut timing = SpanTiming {
                     start: Instant::now(),
                     error_type: None,
                     error: false,
+                    callsite: m.cached(attrs.metadata()),
                     function: None,
                 };
                 attrs.record(&mut TimingVisitor(&mut timing));
@@ -467,6 +473,9 @@ where
             .event_metrics
             .as_ref()
             .is_some_and(|m| m.interested(meta));
+        // An event with metric fields and no message is a metric only: no log line, no
+        // span event.
+        let metric_only = metric_event && meta.fields().field("message").is_none();
         // With `logs_follow_sampling`, events of unsampled traces are no log records.
         let log_this = signals.logs.as_ref().is_some_and(|l| {
             !l.follow_sampling
@@ -485,8 +494,7 @@ where
                 }
             }
             if let Some(logs) = signals.logs.as_ref().filter(|_| log_this) {
-                // A metric-only event (no message) is not a log line.
-                if !(metric_event && fields.message.is_none()) {
+                if !metric_only {
                     let spans = if logs.wants_span_fields() {
                         current
                             .as_ref()
@@ -506,8 +514,6 @@ where
         }
         drop(current);
         if let Some(spans) = &self.spans {
-            // A metric-only event (metric fields, no message) is no span event either.
-            let metric_only = metric_event && !event.fields().any(|f| f.name() == "message");
             if (signals.span_events && !metric_only) || is_error {
                 spans.on_event(event, ctx);
             }
