@@ -205,45 +205,31 @@ fn http_json_follows_the_otlp_json_rules() {
 }
 
 #[test]
-fn gzip_and_headers_reach_the_collector_over_http() {
-    let collector = FakeCollector::start(Wire::Http);
-    let telemetry = Telemetry::builder()
-        .endpoint(collector.endpoint())
-        .protocol(Protocol::HttpProtobuf)
-        .compression(Compression::Gzip)
-        .header("api-key", "s3cret")
-        .build()
-        .unwrap();
-    record_workload(&telemetry);
-    telemetry.shutdown().unwrap();
-    let r = &collector.requests()[0];
-    assert_eq!(r.content_encoding.as_deref(), Some("gzip"));
-    assert!(r
-        .headers
-        .iter()
-        .any(|(k, v)| k == "api-key" && v == "s3cret"));
-    assert_eq!(collector.span_count(), 3);
-}
-
-#[test]
-fn gzip_and_metadata_reach_the_collector_over_grpc() {
-    let collector = FakeCollector::start(Wire::Grpc);
-    let telemetry = Telemetry::builder()
-        .endpoint(collector.endpoint())
-        .protocol(Protocol::Grpc)
-        .compression(Compression::Gzip)
-        .header("api-key", "s3cret")
-        .build()
-        .unwrap();
-    record_workload(&telemetry);
-    telemetry.shutdown().unwrap();
-    let r = &collector.requests()[0];
-    assert_eq!(r.content_encoding.as_deref(), Some("gzip"));
-    assert!(r
-        .headers
-        .iter()
-        .any(|(k, v)| k == "api-key" && v == "s3cret"));
-    assert_eq!(collector.span_count(), 3);
+fn gzip_and_headers_reach_the_collector_over_http_and_grpc() {
+    for (wire, protocol) in [
+        (Wire::Http, Protocol::HttpProtobuf),
+        (Wire::Grpc, Protocol::Grpc),
+    ] {
+        let collector = FakeCollector::start(wire);
+        let telemetry = Telemetry::builder()
+            .endpoint(collector.endpoint())
+            .protocol(protocol)
+            .compression(Compression::Gzip)
+            .header("api-key", "s3cret")
+            .build()
+            .unwrap();
+        record_workload(&telemetry);
+        telemetry.shutdown().unwrap();
+        let r = &collector.requests()[0];
+        assert_eq!(r.content_encoding.as_deref(), Some("gzip"), "{wire:?}");
+        assert!(
+            r.headers
+                .iter()
+                .any(|(k, v)| k == "api-key" && v == "s3cret"),
+            "{wire:?}: headers (gRPC metadata) reach the collector"
+        );
+        assert_eq!(collector.span_count(), 3, "{wire:?}");
+    }
 }
 
 #[test]

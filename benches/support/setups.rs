@@ -141,21 +141,29 @@ fn queue_size() -> Option<usize> {
         .and_then(|v| v.parse().ok())
 }
 
-fn baseline(full: bool) -> Setup {
-    let counts = Arc::new(Counts::default());
-    let mut span_batch = opentelemetry_sdk::trace::BatchConfigBuilder::default();
-    let mut log_batch = opentelemetry_sdk::logs::BatchConfigBuilder::default();
+/// The SDK's batch span processor with a counting no-op exporter, as a user would set
+/// it up (queue size aside, see [`queue_size`]).
+fn counting_tracer_provider(counts: &Arc<Counts>) -> SdkTracerProvider {
+    let mut batch = opentelemetry_sdk::trace::BatchConfigBuilder::default();
     if let Some(n) = queue_size() {
-        span_batch = span_batch.with_max_queue_size(n);
-        log_batch = log_batch.with_max_queue_size(n);
+        batch = batch.with_max_queue_size(n);
     }
-    let provider = SdkTracerProvider::builder()
+    SdkTracerProvider::builder()
         .with_span_processor(
             opentelemetry_sdk::trace::BatchSpanProcessor::builder(CountingSpans(counts.clone()))
-                .with_batch_config(span_batch.build())
+                .with_batch_config(batch.build())
                 .build(),
         )
-        .build();
+        .build()
+}
+
+fn baseline(full: bool) -> Setup {
+    let counts = Arc::new(Counts::default());
+    let mut log_batch = opentelemetry_sdk::logs::BatchConfigBuilder::default();
+    if let Some(n) = queue_size() {
+        log_batch = log_batch.with_max_queue_size(n);
+    }
+    let provider = counting_tracer_provider(&counts);
     let tracer = provider.tracer("bench");
     let traces = tracing_opentelemetry::layer().with_tracer(tracer);
     let (dispatch, meters, loggers) = if full {
@@ -351,17 +359,7 @@ mod direct {
 
 fn experiment() -> Setup {
     let counts = Arc::new(Counts::default());
-    let mut span_batch = opentelemetry_sdk::trace::BatchConfigBuilder::default();
-    if let Some(n) = queue_size() {
-        span_batch = span_batch.with_max_queue_size(n);
-    }
-    let provider = SdkTracerProvider::builder()
-        .with_span_processor(
-            opentelemetry_sdk::trace::BatchSpanProcessor::builder(CountingSpans(counts.clone()))
-                .with_batch_config(span_batch.build())
-                .build(),
-        )
-        .build();
+    let provider = counting_tracer_provider(&counts);
     let layer = direct::DirectLayer(provider.tracer("bench"));
     Setup {
         name: "experiment_sdk_direct",

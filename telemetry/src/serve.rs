@@ -14,7 +14,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use opentelemetry::{KeyValue, Value};
 use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
+use opentelemetry_sdk::metrics::data::{AggregatedMetrics, Metric, MetricData, ResourceMetrics};
 use opentelemetry_sdk::metrics::reader::MetricReader;
 use opentelemetry_sdk::metrics::{InstrumentKind, ManualReader, Pipeline, Temporality};
 
@@ -313,17 +313,15 @@ fn push_simple<'a, A>(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn add<T: Num>(
     families: &mut BTreeMap<String, Family>,
-    name: &str,
-    unit: &str,
-    help: &str,
+    metric: &Metric,
     data: &MetricData<T>,
     scope: &str,
     version: Option<&str>,
     openmetrics: bool,
 ) {
+    let (name, unit, help) = (metric.name(), metric.unit(), metric.description());
     let family = |families: &mut BTreeMap<String, Family>, key: String, kind: &'static str| {
         let help = if help.is_empty() {
             name.to_string()
@@ -420,36 +418,9 @@ pub(crate) fn encode(rm: &ResourceMetrics, openmetrics: bool) -> String {
         let version = sm.scope().version();
         for m in sm.metrics() {
             match m.data() {
-                AggregatedMetrics::F64(d) => add(
-                    &mut families,
-                    m.name(),
-                    m.unit(),
-                    m.description(),
-                    d,
-                    scope,
-                    version,
-                    openmetrics,
-                ),
-                AggregatedMetrics::U64(d) => add(
-                    &mut families,
-                    m.name(),
-                    m.unit(),
-                    m.description(),
-                    d,
-                    scope,
-                    version,
-                    openmetrics,
-                ),
-                AggregatedMetrics::I64(d) => add(
-                    &mut families,
-                    m.name(),
-                    m.unit(),
-                    m.description(),
-                    d,
-                    scope,
-                    version,
-                    openmetrics,
-                ),
+                AggregatedMetrics::F64(d) => add(&mut families, m, d, scope, version, openmetrics),
+                AggregatedMetrics::U64(d) => add(&mut families, m, d, scope, version, openmetrics),
+                AggregatedMetrics::I64(d) => add(&mut families, m, d, scope, version, openmetrics),
             }
         }
     }

@@ -254,30 +254,13 @@ impl TraceService for Grpc {
         &self,
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
-        let headers = request
-            .metadata()
-            .iter()
-            .filter_map(|kv| match kv {
-                tonic::metadata::KeyAndValueRef::Ascii(k, v) => {
-                    Some((k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
-                }
-                _ => None,
-            })
-            .collect::<Vec<_>>();
-        let encoding = headers
-            .iter()
-            .find(|(k, _)| k == "grpc-encoding")
-            .map(|(_, v)| v.clone());
-        let body = request.get_ref().encode_to_vec();
-        self.0.received.lock().unwrap().push(Received {
-            path: "/opentelemetry.proto.collector.trace.v1.TraceService/Export".into(),
-            content_type: Some("application/grpc".into()),
-            content_encoding: encoding,
-            headers,
-            body,
-            at: std::time::Instant::now(),
-            request: request.into_inner(),
-        });
+        let mut received = meta(
+            &request,
+            "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+        );
+        received.body = request.get_ref().encode_to_vec();
+        received.request = request.into_inner();
+        self.0.received.lock().unwrap().push(received);
         match self.0.next_reply() {
             Reply::Ok => Ok(tonic::Response::new(ExportTraceServiceResponse::default())),
             Reply::Partial { rejected, message } => {

@@ -368,7 +368,7 @@ fn write_attrs(out: &mut String, attrs: Vec<&KeyValue>) {
         match &kv.value {
             Value::String(s) => {
                 let s = s.as_str();
-                if s.is_empty() || s.contains(char::is_whitespace) || s.contains('"') {
+                if needs_quotes(s) {
                     let _ = write!(out, "{s:?}");
                 } else {
                     out.push_str(s);
@@ -379,6 +379,11 @@ fn write_attrs(out: &mut String, attrs: Vec<&KeyValue>) {
             }
         }
     }
+}
+
+/// Whether a value must be quoted to read back unambiguously in `key=value` text.
+pub(crate) fn needs_quotes(s: &str) -> bool {
+    s.is_empty() || s.contains(char::is_whitespace) || s.contains('"')
 }
 
 /// `850ns`, `12.3µs`, `4.56ms`, `1.20s`.

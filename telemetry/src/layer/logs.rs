@@ -142,9 +142,7 @@ pub(crate) fn pretty_line(r: &LogRecord) -> String {
 
 fn quoted(v: &FieldValue) -> String {
     match v {
-        FieldValue::Str(s)
-            if s.is_empty() || s.contains(char::is_whitespace) || s.contains('"') =>
-        {
+        FieldValue::Str(s) if crate::export::console::needs_quotes(s) => {
             format!("{s:?}")
         }
         other => other.to_string(),

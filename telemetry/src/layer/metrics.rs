@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use opentelemetry::metrics::{BoundHistogram, Counter, Gauge, Histogram, Meter, UpDownCounter};
 use opentelemetry::KeyValue;
-use tracing_core::{Level, Metadata};
+use tracing_core::Metadata;
 
 use super::fields::{metric_of, FieldValue, Fields, MetricKind};
 use crate::metrics::{SpanFilter, SpanMetricsConfig, DURATION_BUCKETS, SPAN_DURATION};
@@ -352,9 +352,4 @@ impl EventMetrics {
         }
         Some(instrument)
     }
-}
-
-/// Whether a span at this level is an error by its events: ERROR events mark it.
-pub(crate) fn is_error_event(level: &Level) -> bool {
-    *level == Level::ERROR
 }

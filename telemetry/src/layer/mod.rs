@@ -446,7 +446,8 @@ where
             return;
         };
         let meta = event.metadata();
-        let is_error = metrics::is_error_event(meta.level());
+        // An ERROR event marks its span as failed.
+        let is_error = *meta.level() == tracing_core::Level::ERROR;
         // The span lookup is only paid for when something needs it.
         let needs_span = is_error
             || signals
