@@ -287,3 +287,120 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for InMemoryCount {
         self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
+
+/// Every span's events as (name, sorted attributes), by span name; timestamps aside.
+fn events_by_span(
+    spans: &[opentelemetry_sdk::trace::SpanData],
+) -> std::collections::BTreeMap<String, Vec<(String, Vec<(String, String)>)>> {
+    spans
+        .iter()
+        .map(|s| {
+            let events = s
+                .events
+                .iter()
+                .map(|e| {
+                    let mut attrs: Vec<(String, String)> = e
+                        .attributes
+                        .iter()
+                        .map(|kv| (kv.key.to_string(), format!("{:?}", kv.value)))
+                        .collect();
+                    attrs.sort();
+                    (e.name.to_string(), attrs)
+                })
+                .collect();
+            (s.name.to_string(), events)
+        })
+        .collect()
+}
+
+/// Events of every shape the layer may record itself: in the entered span, nested, with
+/// no message, with a `Debug` field, after a context attached by hand, with an explicit
+/// parent, on another thread, errors.
+fn span_event_scenario(dispatch: &tracing::Dispatch) {
+    let root = tracing::info_span!("root");
+    let _root = root.enter();
+    tracing::info!(n = 1, s = "x", f = 1.5, b = true, "plain");
+    tracing::info!(list = ?vec![1, 2], "debug field");
+    tracing::info!(answer = 42);
+    tracing::info_span!("child").in_scope(|| {
+        tracing::warn!(k = "v", "in child");
+        tracing::info!(parent: &root, "explicit parent");
+        let elsewhere = opentelemetry::Context::new().with_remote_span_context(
+            opentelemetry::trace::SpanContext::new(
+                opentelemetry::trace::TraceId::from(7),
+                opentelemetry::trace::SpanId::from(9),
+                opentelemetry::trace::TraceFlags::SAMPLED,
+                true,
+                Default::default(),
+            ),
+        );
+        let _attached = elsewhere.attach();
+        tracing::info!("after a context attached by hand");
+    });
+    let on_thread = root.clone();
+    let dispatch = dispatch.clone();
+    std::thread::spawn(move || {
+        tracing::dispatcher::with_default(&dispatch, || {
+            let _entered = on_thread.enter();
+            tracing::info!("other thread");
+        })
+    })
+    .join()
+    .unwrap();
+    let e = std::io::Error::other("card declined");
+    tracing::error!(error = &e as &dyn std::error::Error, "payment failed");
+    tracing::info!(error = "soft", "error field");
+}
+
+#[test]
+fn span_events_match_tracing_opentelemetry() {
+    use opentelemetry::trace::TracerProvider as _;
+
+    let (telemetry, ours) = capture();
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(telemetry.layer()));
+    tracing::dispatcher::with_default(&dispatch, || span_event_scenario(&dispatch));
+
+    let theirs = opentelemetry_sdk::trace::InMemorySpanExporter::default();
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_simple_exporter(theirs.clone())
+        .build();
+    let dispatch = tracing::Dispatch::new(
+        tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("baseline"))),
+    );
+    tracing::dispatcher::with_default(&dispatch, || span_event_scenario(&dispatch));
+
+    let ours = events_by_span(&ours.spans());
+    let theirs = events_by_span(&theirs.get_finished_spans().unwrap());
+    assert_eq!(ours["root"].len(), 7, "{ours:#?}");
+    assert_eq!(ours["child"].len(), 2, "{ours:#?}");
+    assert_eq!(ours, theirs);
+}
+
+/// Unsigned integers in span events stay integers (tracing-opentelemetry writes them as
+/// strings).
+#[test]
+fn unsigned_event_fields_stay_integers() {
+    let (telemetry, spans) = capture();
+    let subscriber = tracing_subscriber::registry().with(telemetry.layer());
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::info_span!("s").in_scope(|| {
+            tracing::info!(small = 7_u64, big = u64::MAX, "sizes");
+        })
+    });
+    let s = spans.span("s").unwrap();
+    let event = &s.events[0];
+    let value = |k: &str| {
+        event
+            .attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == k)
+            .map(|kv| kv.value.clone())
+    };
+    assert_eq!(event.name, "sizes");
+    assert_eq!(value("small"), Some(opentelemetry::Value::I64(7)));
+    assert_eq!(
+        value("big"),
+        Some(opentelemetry::Value::String(u64::MAX.to_string().into()))
+    );
+}

@@ -255,7 +255,7 @@ fn log_to_proto(r: &crate::layer::logs::LogRecord) -> ProtoLogRecord {
         observed_time_unix_nano: nanos,
         severity_number,
         severity_text: severity_text.to_string(),
-        body: Some(any_string(r.message.clone())),
+        body: Some(any_string(r.message.to_string())),
         attributes,
         dropped_attributes_count: 0,
         flags: u32::from(r.sampled),

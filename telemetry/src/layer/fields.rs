@@ -3,6 +3,7 @@
 
 use std::fmt::{self, Write as _};
 
+use smallvec::SmallVec;
 use tracing_core::field::{Field, Visit};
 
 /// Events with a field starting with this prefix add to a monotonic counter named by
@@ -86,24 +87,72 @@ impl FieldValue {
     }
 }
 
+/// An event's fields, inline up to four: most events need no allocation for them.
+pub(crate) type FieldList = SmallVec<[(&'static str, FieldValue); 4]>;
+
+/// Text kept inline up to 64 bytes (a log message): written through `fmt::Write`, so a
+/// short message costs no allocation on the hot path.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub(crate) struct Text(SmallVec<[u8; 64]>);
+
+impl Text {
+    /// The text.
+    pub(crate) fn as_str(&self) -> &str {
+        // Only whole `str`s are ever written, so this cannot fail.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    /// Formats a `Debug` value (a message's `format_args!` most often).
+    pub(crate) fn debug(value: &dyn fmt::Debug) -> Text {
+        let mut t = Text::default();
+        let _ = write!(t, "{value:?}");
+        t
+    }
+}
+
+impl fmt::Write for Text {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
+impl fmt::Display for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl From<&str> for Text {
+    fn from(s: &str) -> Text {
+        Text(SmallVec::from_slice(s.as_bytes()))
+    }
+}
+
 /// Collects every field of an event or span: the `message` apart, the rest in order.
 #[derive(Debug, Default)]
 pub(crate) struct Fields {
-    pub message: Option<String>,
-    pub values: Vec<(&'static str, FieldValue)>,
+    pub message: Option<Text>,
+    pub values: FieldList,
 }
 
 impl Fields {
-    pub(crate) fn with_capacity(n: usize) -> Fields {
-        Fields {
-            message: None,
-            values: Vec::with_capacity(n),
-        }
-    }
-
     fn push(&mut self, field: &Field, value: FieldValue) {
         if field.name() == "message" {
-            self.message = Some(value.to_string());
+            self.message = Some(match value {
+                FieldValue::Str(s) => Text::from(s.as_str()),
+                other => {
+                    let mut t = Text::default();
+                    let _ = write!(t, "{other}");
+                    t
+                }
+            });
         } else {
             self.values.push((field.name(), value));
         }
@@ -148,7 +197,11 @@ impl Visit for Fields {
         self.push(field, FieldValue::Str(text));
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.push(field, FieldValue::Str(format!("{value:?}")));
+        if field.name() == "message" {
+            self.message = Some(Text::debug(value));
+        } else {
+            self.push(field, FieldValue::Str(format!("{value:?}")));
+        }
     }
 }
 

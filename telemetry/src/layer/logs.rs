@@ -9,7 +9,7 @@ use std::time::SystemTime;
 use opentelemetry::trace::{SpanId, TraceContextExt as _, TraceId};
 use tracing_core::{Event, Level};
 
-use super::fields::{FieldValue, Fields};
+use super::fields::{FieldList, FieldValue, Fields, Text};
 use crate::export::pipeline::Pipeline;
 use crate::health::rfc3339;
 use crate::logs::{LocalOutput, LogProcessors};
@@ -20,8 +20,8 @@ pub(crate) struct LogRecord {
     pub time: SystemTime,
     pub level: Level,
     pub target: &'static str,
-    pub message: String,
-    pub fields: Vec<(&'static str, FieldValue)>,
+    pub message: Text,
+    pub fields: FieldList,
     pub trace_id: Option<TraceId>,
     pub span_id: Option<SpanId>,
     pub sampled: bool,
@@ -156,7 +156,7 @@ pub(crate) fn json_line(r: &LogRecord) -> String {
     obj.insert("timestamp".into(), rfc3339(r.time).into());
     obj.insert("level".into(), severity(&r.level).1.into());
     obj.insert("target".into(), r.target.into());
-    obj.insert("message".into(), r.message.clone().into());
+    obj.insert("message".into(), r.message.as_str().into());
     let mut fields = serde_json::Map::new();
     for (k, v) in &r.fields {
         fields.insert((*k).to_string(), v.to_json());

@@ -63,6 +63,9 @@ pub(crate) struct CallsiteAttrs {
     /// error series.
     error: std::sync::OnceLock<BoundHistogram<f64>>,
     error_attrs: Vec<KeyValue>,
+    /// Whether the callsite has fields that decide the outcome (`otel.status_code`,
+    /// `error.type`): spans of other callsites need no field visit at all.
+    pub(crate) reads_fields: bool,
 }
 
 /// Span duration metrics.
@@ -174,10 +177,13 @@ impl SpanMetrics {
         error.push(KeyValue::new("outcome", "error"));
         error.push(KeyValue::new("error.type", "_OTHER"));
         let ok = self.admit(ok);
+        let fields = meta.fields();
         CallsiteAttrs {
             ok: self.histogram.bind(&ok),
             error: std::sync::OnceLock::new(),
             error_attrs: error,
+            reads_fields: fields.field("otel.status_code").is_some()
+                || fields.field("error.type").is_some(),
         }
     }
 

@@ -1,5 +1,6 @@
 //! [`TelemetryLayer`]: the one layer that turns `tracing` data into telemetry.
 
+mod events;
 pub(crate) mod fields;
 pub(crate) mod logs;
 pub(crate) mod metrics;
@@ -41,6 +42,9 @@ pub struct TelemetryLayer<S> {
     /// the user's other layers keep seeing everything.
     off: Option<Filtered<Off, Never, S>>,
     mark_error: MarkError,
+    /// Span events are recorded by [`events`] where it can (see there).
+    fast_span_events: bool,
+    location: bool,
 }
 
 /// What the layer keeps per span, in one extension.
@@ -286,11 +290,14 @@ where
                 .with_error_records_to_exceptions(true)
         });
         let off = (spans.is_none() && signals.is_none()).then(|| Off.with_filter(Never));
+        let fast_span_events = spans.is_some() && signals.as_ref().is_some_and(|s| s.span_events);
         TelemetryLayer {
             spans,
             signals,
             off,
             mark_error: MarkError::of::<S>(),
+            fast_span_events,
+            location: details.location,
         }
     }
 
@@ -364,14 +371,19 @@ where
                 .as_ref()
                 .is_some_and(LogSinks::wants_span_fields);
             let timing = measured.map(|m| {
+                let callsite = m.cached(attrs.metadata());
+                // A known callsite without outcome fields needs no visit.
+                let visit = callsite.as_ref().is_none_or(|c| c.reads_fields);
                 let mut timing = SpanTiming {
                     start: Instant::now(),
                     error_type: None,
                     error: false,
-                    callsite: m.cached(attrs.metadata()),
+                    callsite,
                     function: None,
                 };
-                attrs.record(&mut TimingVisitor(&mut timing));
+                if visit {
+                    attrs.record(&mut TimingVisitor(&mut timing));
+                }
                 timing
             });
             if timing.is_some() || unsampled_parent || keep_fields {
@@ -386,7 +398,7 @@ where
                         attrs.record(&mut fields);
                         ext.insert(SpanFields {
                             name: attrs.metadata().name(),
-                            fields: fields.values,
+                            fields: fields.values.into_vec(),
                         });
                     }
                 }
@@ -487,7 +499,7 @@ where
                 })
         });
         if metric_event || log_this {
-            let mut fields = Fields::with_capacity(meta.fields().len());
+            let mut fields = Fields::default();
             event.record(&mut fields);
             if metric_event {
                 if let Some(m) = &signals.event_metrics {
@@ -515,8 +527,15 @@ where
         }
         drop(current);
         if let Some(spans) = &self.spans {
-            if (signals.span_events && !metric_only) || is_error {
+            if is_error {
                 spans.on_event(event, ctx);
+            } else if signals.span_events && !metric_only {
+                let done = self.fast_span_events
+                    && events::record(event, ctx.current_span().id(), self.location)
+                        == events::Outcome::Done;
+                if !done {
+                    spans.on_event(event, ctx);
+                }
             }
         }
     }
@@ -534,18 +553,27 @@ where
                 {
                     let guard = cx.clone().attach();
                     let _ = ATTACHED.try_with(|a| a.borrow_mut().push((id.clone(), guard)));
+                    if self.fast_span_events {
+                        events::entered(id);
+                    }
                     return;
                 }
             }
         }
         if let Some(spans) = &self.spans {
             spans.on_enter(id, ctx);
+            if self.fast_span_events {
+                events::entered(id);
+            }
         }
     }
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
         if let Some(off) = &self.off {
             return off.on_exit(id, ctx);
+        }
+        if self.fast_span_events {
+            events::exited(id);
         }
         if self.signals.as_ref().is_some_and(|s| s.never_samples) {
             let detached = ATTACHED.try_with(|a| {
