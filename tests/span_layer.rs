@@ -288,10 +288,13 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for InMemoryCount {
     }
 }
 
-/// Every span's events as (name, sorted attributes), by span name; timestamps aside.
+/// A span event as (name, sorted attributes), its timestamp aside.
+type EventView = (String, Vec<(String, String)>);
+
+/// Every span's events, by span name.
 fn events_by_span(
     spans: &[opentelemetry_sdk::trace::SpanData],
-) -> std::collections::BTreeMap<String, Vec<(String, Vec<(String, String)>)>> {
+) -> std::collections::BTreeMap<String, Vec<EventView>> {
     spans
         .iter()
         .map(|s| {
