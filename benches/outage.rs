@@ -16,7 +16,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use telemetry::{Protocol, Telemetry};
 use tracing_subscriber::prelude::*;
 
-/// The span lifecycle of the issue: a span with 3 attributes, enter, one event with 2
+/// The measured span lifecycle: a span with 3 attributes, enter, one event with 2
 /// fields, exit, close.
 fn lifecycle() {
     let span = tracing::info_span!("request", a = 1_u64, b = "two", c = true);

@@ -73,30 +73,29 @@ impl SpanState {
     }
 }
 
-/// Whether the new span has no parent.
-fn is_root<S>(attrs: &Attributes<'_>, ctx: &Context<'_, S>) -> bool
+/// The new span's parent, and whether it is the span current on this thread: the
+/// explicit parent, or the current span for a contextual span.
+fn parent_of<S>(attrs: &Attributes<'_>, ctx: &Context<'_, S>) -> Option<(Id, bool)>
 where
     S: Subscriber + for<'span> LookupSpan<'span>,
 {
-    attrs.is_root() || (attrs.is_contextual() && ctx.current_span().id().is_none())
+    match attrs.parent() {
+        Some(explicit) => Some((explicit.clone(), ctx.current_span().id() == Some(explicit))),
+        None if attrs.is_contextual() => ctx.current_span().id().map(|id| (id.clone(), true)),
+        None => None,
+    }
 }
 
 /// Whether the new span's parent is known not to be sampled: it was itself skipped, or
 /// it is the entered span whose OpenTelemetry context is current and not sampled.
-fn parent_is_unsampled<S>(attrs: &Attributes<'_>, ctx: &Context<'_, S>) -> bool
+fn parent_is_unsampled<S>(parent: Option<&(Id, bool)>, ctx: &Context<'_, S>) -> bool
 where
     S: Subscriber + for<'span> LookupSpan<'span>,
 {
-    let current = ctx.current_span().id().cloned();
-    let parent_id = match attrs.parent() {
-        Some(explicit) => explicit.clone(),
-        None if attrs.is_contextual() => match &current {
-            Some(id) => id.clone(),
-            None => return false,
-        },
-        None => return false,
+    let Some((parent_id, is_current)) = parent else {
+        return false;
     };
-    let Some(parent) = ctx.span(&parent_id) else {
+    let Some(parent) = ctx.span(parent_id) else {
         return false;
     };
     if parent
@@ -108,7 +107,7 @@ where
     }
     // Only the entered span's OpenTelemetry context is the active one; an explicit
     // parent that is not current is not at hand, so no shortcut.
-    if current.as_ref() != Some(&parent_id) {
+    if !is_current {
         return false;
     }
     opentelemetry::Context::map_current(|cx| {
@@ -346,13 +345,18 @@ where
         // offers): tracing-opentelemetry never sees it, and it costs only its metrics
         // and logs. Logs inside it carry the trace id of the unsampled trace.
         let never = self.signals.as_ref().is_some_and(|s| s.never_samples);
-        let unsampled_parent = self
+        let children = self
             .signals
             .as_ref()
-            .is_some_and(|s| s.skip_unsampled_children)
-            && parent_is_unsampled(attrs, &ctx);
+            .is_some_and(|s| s.skip_unsampled_children);
+        let parent = if never || children {
+            parent_of(attrs, &ctx)
+        } else {
+            None
+        };
+        let unsampled_parent = children && parent_is_unsampled(parent.as_ref(), &ctx);
         // With a sampler that samples nothing, a root skips too, with a context of its own.
-        let skipped_root = never && !unsampled_parent && is_root(attrs, &ctx);
+        let skipped_root = never && !unsampled_parent && parent.is_none();
         let skip = if skipped_root {
             Skip::Root(skipped_root_context())
         } else if unsampled_parent {
