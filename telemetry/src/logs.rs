@@ -359,7 +359,9 @@ impl LogProcessors {
                 return false;
             }
         }
-        record.fields.extend(self.static_fields.iter().cloned());
+        if !self.static_fields.is_empty() {
+            record.fields.extend(self.static_fields.iter().cloned());
+        }
         true
     }
 }
