@@ -17,7 +17,7 @@ N2=${N2:-12000}
 # Queues large enough that no setup drops under valgrind (see benches/support/setups.rs).
 export TELEMETRY_BENCH_QUEUE=${TELEMETRY_BENCH_QUEUE:-100000}
 setups=("$@")
-[ ${#setups[@]} -gt 0 ] || setups=(no_subscriber level_filtered registry_only baseline_traces baseline_full ours_traces ours_full ours_unsampled ours_unsampled_logsampling ours_disabled experiment_sdk_direct)
+[ ${#setups[@]} -gt 0 ] || mapfile -t setups < <("$bin" --list)
 out=$(mktemp -d)
 count() { # setup n -> "app all"
     local dir="$out/$1-$2"

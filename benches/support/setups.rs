@@ -119,17 +119,18 @@ impl Setup {
     }
 }
 
+/// Every setup, each next to what it is compared with.
 pub const NAMES: [&str; 11] = [
     "no_subscriber",
     "level_filtered",
+    "ours_disabled",
     "registry_only",
     "baseline_traces",
-    "baseline_full",
     "ours_traces",
+    "baseline_full",
     "ours_full",
     "ours_unsampled",
     "ours_unsampled_logsampling",
-    "ours_disabled",
     "experiment_sdk_direct",
 ];
 
