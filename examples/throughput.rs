@@ -4,11 +4,14 @@
 //! own process so that peak memory is its own.
 //!
 //! ```text
-//! cargo run --release --example throughput [-- --threads 2 --seconds 3]
+//! cargo run --release --example throughput [-- --threads 2 --seconds 3 --rounds 3]
 //! ```
 //!
 //! For each setup: spans/s, peak RSS (VmHWM), spans created, exported, dropped, and
 //! unaccounted for (created − exported − dropped; ours counts every drop by reason).
+//! The setups take turns for several rounds, and the last lines give each one's median
+//! spans/s: on a shared 2-core machine a single run can lose half its speed to a
+//! neighbour.
 
 #[path = "../benches/support/setups.rs"]
 mod setups;
@@ -109,20 +112,49 @@ fn main() {
             std::process::exit(1);
         }
     };
-    for name in ["baseline_full", "ours_full"] {
-        let status = std::process::Command::new(&exe)
-            .args([
-                "--setup",
-                name,
-                "--threads",
-                &threads.to_string(),
-                "--seconds",
-                &seconds.to_string(),
-            ])
-            .status();
-        if !status.as_ref().is_ok_and(|s| s.success()) {
-            eprintln!("throughput: {name} failed: {status:?}");
-            std::process::exit(1);
+    let rounds = arg("--rounds", 3).max(1);
+    let setups = ["baseline_full", "ours_full"];
+    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); setups.len()];
+    for round in 1..=rounds {
+        for (name, rates) in setups.iter().zip(rates.iter_mut()) {
+            let output = std::process::Command::new(&exe)
+                .args([
+                    "--setup",
+                    name,
+                    "--threads",
+                    &threads.to_string(),
+                    "--seconds",
+                    &seconds.to_string(),
+                ])
+                .stderr(std::process::Stdio::inherit())
+                .output();
+            let line = match &output {
+                Ok(o) if o.status.success() => {
+                    String::from_utf8_lossy(&o.stdout).trim().to_string()
+                }
+                _ => {
+                    eprintln!("throughput: {name} failed: {output:?}");
+                    std::process::exit(1);
+                }
+            };
+            println!("{line}   (round {round})");
+            if let Some(rate) = line.split_whitespace().nth(1).and_then(|r| r.parse().ok()) {
+                rates.push(rate);
+            }
         }
     }
+    let medians: Vec<f64> = rates
+        .iter_mut()
+        .map(|r| {
+            r.sort_by(f64::total_cmp);
+            r.get(r.len() / 2).copied().unwrap_or(0.0)
+        })
+        .collect();
+    for (name, median) in setups.iter().zip(&medians) {
+        println!("median {name:<14} {median:>12.0} spans/s");
+    }
+    println!(
+        "ours_full / baseline_full: {:.2} x",
+        medians[1] / medians[0].max(1.0)
+    );
 }

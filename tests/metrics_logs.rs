@@ -80,6 +80,64 @@ fn span_durations_are_recorded_by_name_and_outcome_sampled_or_not() {
     assert!(ok.attribute("error.type").is_none(), "never on success");
 }
 
+/// Several instances recording the same callsites on the same threads (more of them
+/// than each thread keeps at hand, and from another thread) each count exactly their
+/// own spans and events.
+#[test]
+fn instances_sharing_callsites_and_threads_keep_their_own_counts() {
+    fn work(n: usize) {
+        for _ in 0..n {
+            tracing::info_span!("shared").in_scope(|| {
+                tracing::info!(monotonic_counter.shared_events = 1_u64);
+            });
+        }
+    }
+    let instances: Vec<(Telemetry, InMemoryMetrics)> = (0..7)
+        .map(|_| {
+            let metrics = InMemoryMetrics::default();
+            let t = quiet().in_memory_metrics(&metrics).build().unwrap();
+            (t, metrics)
+        })
+        .collect();
+    for round in 0..3 {
+        for (i, (t, _)) in instances.iter().enumerate() {
+            with(t, || work(i + 1));
+            if round == 1 {
+                let dispatch =
+                    tracing::Dispatch::new(tracing_subscriber::registry().with(t.layer()));
+                std::thread::spawn(move || {
+                    tracing::dispatcher::with_default(&dispatch, || work(1))
+                })
+                .join()
+                .unwrap();
+            }
+        }
+    }
+    for (i, (_, metrics)) in instances.iter().enumerate() {
+        let points = metrics.collect();
+        let spans = points
+            .iter()
+            .find(|p| {
+                p.name == "span.duration" && p.attribute("span.name").as_deref() == Some("shared")
+            })
+            .unwrap_or_else(|| panic!("instance {i}: {points:#?}"));
+        let expected = 3 * (i as u64 + 1) + 1;
+        assert!(
+            matches!(spans.value, PointValue::Histogram { count, .. } if count == expected),
+            "instance {i}: {spans:?}, expected {expected}"
+        );
+        let events = points
+            .iter()
+            .find(|p| p.name == "shared_events")
+            .unwrap_or_else(|| panic!("instance {i}: {points:#?}"));
+        assert_eq!(
+            events.value,
+            PointValue::Sum(expected as f64),
+            "instance {i}"
+        );
+    }
+}
+
 #[test]
 fn which_spans_count_is_configurable_and_cardinality_is_capped() {
     let metrics = InMemoryMetrics::default();

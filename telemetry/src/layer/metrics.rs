@@ -42,14 +42,66 @@ impl std::hash::Hasher for AddressHasher {
 /// A map keyed by callsite address.
 pub(crate) type ByCallsite<V> = HashMap<usize, V, std::hash::BuildHasherDefault<AddressHasher>>;
 
+/// A callsite's address, the key of every per-callsite map.
+fn key(meta: &'static Metadata<'static>) -> usize {
+    meta as *const Metadata<'static> as usize
+}
+
+/// Tells the instances of a per-callsite cache apart in the per-thread copies.
+fn next_instance() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A per-thread copy of per-callsite values, for every instance of a cache: each entry
+/// is (instance, value). Reading it touches no memory shared with other threads (a
+/// shared lock's counter would bounce between cores on every span).
+type Local<V> = std::cell::RefCell<ByCallsite<smallvec::SmallVec<[(u64, V); 1]>>>;
+
+/// Past this many instances at one callsite, a thread's copy forgets the others.
+const LOCAL_INSTANCES: usize = 4;
+
+fn local_get<V, R>(
+    local: &'static std::thread::LocalKey<Local<V>>,
+    instance: u64,
+    key: usize,
+    f: impl FnOnce(&V) -> R,
+) -> Option<R> {
+    local
+        .try_with(|m| {
+            let m = m.try_borrow().ok()?;
+            let (_, v) = m.get(&key)?.iter().find(|(i, _)| *i == instance)?;
+            Some(f(v))
+        })
+        .ok()
+        .flatten()
+}
+
+fn local_put<V>(local: &'static std::thread::LocalKey<Local<V>>, instance: u64, key: usize, v: V) {
+    let _ = local.try_with(|m| {
+        if let Ok(mut m) = m.try_borrow_mut() {
+            let entries = m.entry(key).or_default();
+            if entries.len() >= LOCAL_INSTANCES {
+                entries.clear();
+            }
+            entries.push((instance, v));
+        }
+    });
+}
+
+thread_local! {
+    static SPAN_SITES: Local<Arc<CallsiteAttrs>> = Local::default();
+    static EVENT_SITES: Local<bool> = Local::default();
+}
+
 /// Per-span state kept in the span's extensions.
 #[derive(Debug)]
 pub(crate) struct SpanTiming {
     pub start: Instant,
     pub error_type: Option<String>,
     pub error: bool,
-    /// The callsite's bound series, when already known at the span's start.
-    pub callsite: Option<Arc<CallsiteAttrs>>,
+    /// Whether the callsite's series were already bound at the span's start.
+    pub known: bool,
     /// `code.function.name`, read only when the callsite is new.
     pub function: Option<String>,
 }
@@ -70,6 +122,7 @@ pub(crate) struct CallsiteAttrs {
 
 /// Span duration metrics.
 pub(crate) struct SpanMetrics {
+    instance: u64,
     config: SpanMetricsConfig,
     histogram: Histogram<f64>,
     cache: RwLock<ByCallsite<Arc<CallsiteAttrs>>>,
@@ -96,6 +149,7 @@ impl SpanMetrics {
             )
             .build();
         SpanMetrics {
+            instance: next_instance(),
             config,
             histogram,
             cache: RwLock::new(ByCallsite::default()),
@@ -122,29 +176,48 @@ impl SpanMetrics {
         }
     }
 
-    /// The bound series of a callsite seen before.
-    pub(crate) fn cached(&self, meta: &'static Metadata<'static>) -> Option<Arc<CallsiteAttrs>> {
-        let key = meta as *const Metadata<'static> as usize;
-        self.cache.read().ok().and_then(|c| c.get(&key).cloned())
+    /// Runs `f` with the bound series of a callsite seen before: from this thread's
+    /// copy, else from the shared map (copied to this thread for next time).
+    fn with_callsite<R>(
+        &self,
+        meta: &'static Metadata<'static>,
+        f: impl FnOnce(&CallsiteAttrs) -> R,
+    ) -> Option<R> {
+        let key = key(meta);
+        let mut f = Some(f);
+        if let Some(r) = local_get(&SPAN_SITES, self.instance, key, |a| f.take().map(|f| f(a))) {
+            return r;
+        }
+        let shared = self.cache.read().ok().and_then(|c| c.get(&key).cloned())?;
+        let r = f.take().map(|f| f(&shared));
+        local_put(&SPAN_SITES, self.instance, key, shared);
+        r
+    }
+
+    /// For a callsite seen before: whether its spans' fields must be read (they
+    /// decide the outcome). `None` for a new callsite.
+    pub(crate) fn known(&self, meta: &'static Metadata<'static>) -> Option<bool> {
+        self.with_callsite(meta, |a| a.reads_fields)
     }
 
     pub(crate) fn record(&self, meta: &'static Metadata<'static>, timing: &SpanTiming) {
         let seconds = timing.start.elapsed().as_secs_f64();
-        let fresh;
-        let attrs = match &timing.callsite {
-            Some(a) => a,
-            None => {
-                // The first span of this callsite (or a race with another one).
-                fresh = self.cached(meta).unwrap_or_else(|| {
-                    let a = Arc::new(self.callsite_attrs(meta, timing.function.as_deref()));
-                    if let Ok(mut c) = self.cache.write() {
-                        c.insert(meta as *const Metadata<'static> as usize, a.clone());
-                    }
-                    a
-                });
-                &fresh
-            }
+        if self
+            .with_callsite(meta, |attrs| self.record_into(attrs, timing, seconds))
+            .is_some()
+        {
+            return;
+        }
+        // The first span of this callsite (or a race with another one).
+        let attrs = Arc::new(self.callsite_attrs(meta, timing.function.as_deref()));
+        let attrs = match self.cache.write() {
+            Ok(mut c) => c.entry(key(meta)).or_insert(attrs).clone(),
+            Err(_) => attrs,
         };
+        self.record_into(&attrs, timing, seconds);
+    }
+
+    fn record_into(&self, attrs: &CallsiteAttrs, timing: &SpanTiming, seconds: f64) {
         match (&timing.error_type, timing.error) {
             (None, false) => attrs.ok.record(seconds),
             (None, true) => attrs
@@ -230,6 +303,7 @@ enum Number {
 
 /// Metrics from event fields.
 pub(crate) struct EventMetrics {
+    instance: u64,
     meter: Meter,
     /// Per callsite: does any field name a metric?
     callsites: RwLock<ByCallsite<bool>>,
@@ -239,27 +313,32 @@ pub(crate) struct EventMetrics {
 impl EventMetrics {
     pub(crate) fn new(meter: Meter) -> EventMetrics {
         EventMetrics {
+            instance: next_instance(),
             meter,
             callsites: RwLock::new(ByCallsite::default()),
             instruments: RwLock::new(HashMap::new()),
         }
     }
 
-    /// Whether events of this callsite carry metric fields (cached).
+    /// Whether events of this callsite carry metric fields (cached per thread).
     pub(crate) fn interested(&self, meta: &'static Metadata<'static>) -> bool {
-        let key = meta as *const Metadata<'static> as usize;
-        if let Some(known) = self
+        let key = key(meta);
+        if let Some(known) = local_get(&EVENT_SITES, self.instance, key, |v| *v) {
+            return known;
+        }
+        let shared = self
             .callsites
             .read()
             .ok()
-            .and_then(|c| c.get(&key).copied())
-        {
-            return known;
-        }
-        let has = meta.fields().iter().any(|f| metric_of(f.name()).is_some());
-        if let Ok(mut c) = self.callsites.write() {
-            c.insert(key, has);
-        }
+            .and_then(|c| c.get(&key).copied());
+        let has = shared.unwrap_or_else(|| {
+            let has = meta.fields().iter().any(|f| metric_of(f.name()).is_some());
+            if let Ok(mut c) = self.callsites.write() {
+                c.insert(key, has);
+            }
+            has
+        });
+        local_put(&EVENT_SITES, self.instance, key, has);
         has
     }
 

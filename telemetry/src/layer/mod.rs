@@ -250,16 +250,14 @@ impl tracing_core::field::Visit for TimingVisitor<'_> {
                 self.0.error_type = Some(value.to_string());
             }
             // Only a new callsite needs it: no string per span otherwise.
-            "code.function.name" if self.0.callsite.is_none() => {
-                self.0.function = Some(value.to_string())
-            }
+            "code.function.name" if !self.0.known => self.0.function = Some(value.to_string()),
             _ => {}
         }
     }
     fn record_debug(&mut self, field: &tracing_core::Field, value: &dyn fmt::Debug) {
         let wanted = match field.name() {
             "otel.status_code" | "error.type" => true,
-            "code.function.name" => self.0.callsite.is_none(),
+            "code.function.name" => !self.0.known,
             _ => false,
         };
         if wanted {
@@ -375,14 +373,14 @@ where
                 .as_ref()
                 .is_some_and(LogSinks::wants_span_fields);
             let timing = measured.map(|m| {
-                let callsite = m.cached(attrs.metadata());
+                let known = m.known(attrs.metadata());
                 // A known callsite without outcome fields needs no visit.
-                let visit = callsite.as_ref().is_none_or(|c| c.reads_fields);
+                let visit = known.unwrap_or(true);
                 let mut timing = SpanTiming {
                     start: Instant::now(),
                     error_type: None,
                     error: false,
-                    callsite,
+                    known: known.is_some(),
                     function: None,
                 };
                 if visit {
