@@ -45,8 +45,11 @@ pub fn hand_written_filtered(order: u64) -> u64 {
     .in_scope(|| black_box(order).wrapping_mul(31))
 }
 
-/// The four workloads by name, each with its level filter.
-pub const NAMES: [(&str, fn(u64) -> u64); 4] = [
+/// A workload: one call of an instrumented function.
+pub type Work = fn(u64) -> u64;
+
+/// The four workloads by name.
+pub const NAMES: [(&str, Work); 4] = [
     ("traced", traced_work),
     ("hand_written", hand_written_work),
     ("traced_filtered", traced_filtered),
