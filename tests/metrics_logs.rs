@@ -12,7 +12,9 @@ use common::{FakeCollector, Wire};
 use opentelemetry::KeyValue;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+use std::collections::HashMap;
 use telemetry::metrics::{SpanFilter, SpanMetricsConfig, Temporality};
+
 use telemetry::testing::{InMemoryExporter, InMemoryMetrics, PointValue};
 use telemetry::{CircuitBreakerConfig, ExporterKind, LogFormat, LogOutput, Protocol, Telemetry};
 use tracing_subscriber::prelude::*;
@@ -763,6 +765,55 @@ fn children_of_unsampled_spans_still_get_metrics_and_logs_with_the_trace_id() {
     );
     t.shutdown().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Under a ratio sampler, sampled and unsampled traces interleave on the same threads;
+/// skipped spans, entered here and on another thread, leave every sampled trace whole
+/// (each exported span's parent exported, in the same trace) and create no orphans.
+#[test]
+fn under_a_ratio_sampler_skipped_spans_leave_sampled_traces_whole() {
+    let spans = InMemoryExporter::default();
+    let t = quiet()
+        .sampler(telemetry::Sampler::ParentBased(Box::new(
+            telemetry::Sampler::TraceIdRatio(0.5),
+        )))
+        .in_memory(&spans)
+        .build()
+        .unwrap();
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(t.layer()));
+    tracing::dispatcher::with_default(&dispatch, || {
+        for i in 0..200 {
+            let root = tracing::info_span!("root", i);
+            let _root = root.enter();
+            let child = tracing::info_span!("child");
+            {
+                let _child = child.enter();
+                tracing::info_span!("grandchild").in_scope(|| tracing::info!("deep"));
+            }
+            // Entered again on a thread where nothing is current.
+            let (dispatch, child) = (dispatch.clone(), child.clone());
+            std::thread::spawn(move || {
+                tracing::dispatcher::with_default(&dispatch, || {
+                    let _child = child.enter();
+                    tracing::info_span!("elsewhere").in_scope(|| {});
+                })
+            })
+            .join()
+            .unwrap();
+        }
+    });
+    t.force_flush().unwrap();
+    let all = spans.spans();
+    let roots = all.iter().filter(|s| s.name == "root").count();
+    assert!((50..150).contains(&roots), "{roots} of 200 traces sampled");
+    let by_id: HashMap<_, _> = all.iter().map(|s| (s.span_context.span_id(), s)).collect();
+    for s in all.iter().filter(|s| s.name != "root") {
+        let parent = by_id
+            .get(&s.parent_span_id)
+            .unwrap_or_else(|| panic!("{} exported without its parent", s.name));
+        assert_eq!(parent.span_context.trace_id(), s.span_context.trace_id());
+    }
+    assert_eq!(all.len(), roots * 4, "root, child, grandchild, elsewhere");
 }
 
 #[test]

@@ -432,6 +432,8 @@ impl Telemetry {
                 skip_unsampled_children: unsampled_parent_decides(&config.sampler),
                 never_samples: matches!(config.sampler, Sampler::AlwaysOff)
                     || matches!(config.sampler, Sampler::TraceIdRatio(r) if r <= 0.0),
+                enter_checks_skip: unsampled_parent_decides(&config.sampler)
+                    && !samples_everything_itself(&config.sampler),
             }));
         }
         let inner = Arc::new(Inner {
@@ -885,6 +887,17 @@ fn unsampled_parent_decides(sampler: &Sampler) -> bool {
         sampler,
         Sampler::AlwaysOn | Sampler::AlwaysOff | Sampler::TraceIdRatio(_) | Sampler::ParentBased(_)
     )
+}
+
+/// Whether the sampler only leaves a trace unsampled when a remote parent says so
+/// (always_on, parentbased_always_on): spans are then rarely skipped, and entering one
+/// need not check.
+fn samples_everything_itself(sampler: &Sampler) -> bool {
+    match sampler {
+        Sampler::AlwaysOn => true,
+        Sampler::ParentBased(root) => matches!(**root, Sampler::AlwaysOn),
+        _ => false,
+    }
 }
 
 /// The SDK sampler of a setting; see `crate::sampling::sdk_sampler` (parent-based

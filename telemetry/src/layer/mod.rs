@@ -216,11 +216,16 @@ pub(crate) struct Signals {
     /// roots skip tracing-opentelemetry too and carry a non-recording context of their
     /// own, so logs keep a trace id and outgoing requests say "not sampled".
     pub never_samples: bool,
+    /// The sampler may leave traces unsampled here (anything but always_on and
+    /// parentbased_always_on): entering a span first checks whether it was skipped, so
+    /// that skipped spans cost tracing-opentelemetry nothing at enter and exit either.
+    pub enter_checks_skip: bool,
 }
 
 thread_local! {
-    /// Contexts attached while skipped roots are entered on this thread.
-    static ATTACHED: std::cell::RefCell<Vec<(Id, opentelemetry::ContextGuard)>> =
+    /// Skipped spans entered on this thread, with the context attached for a skipped
+    /// root.
+    static ATTACHED: std::cell::RefCell<Vec<(Id, Option<opentelemetry::ContextGuard>)>> =
         const { std::cell::RefCell::new(Vec::new()) };
 }
 
@@ -546,14 +551,20 @@ where
         if let Some(off) = &self.off {
             return off.on_enter(id, ctx);
         }
-        if self.signals.as_ref().is_some_and(|s| s.never_samples) {
+        if self
+            .signals
+            .as_ref()
+            .is_some_and(|s| s.never_samples || s.enter_checks_skip)
+        {
             if let Some(span) = ctx.span(id) {
-                if let Some(SpanState {
-                    skip: Skip::Root(cx),
-                    ..
-                }) = span.extensions().get::<SpanState>()
-                {
-                    let guard = cx.clone().attach();
+                // A skipped span: tracing-opentelemetry has nothing for it. A skipped
+                // root has a context of its own to attach.
+                let guard = match span.extensions().get::<SpanState>().map(|s| &s.skip) {
+                    Some(Skip::Root(cx)) => Some(Some(cx.clone().attach())),
+                    Some(Skip::Unsampled) => Some(None),
+                    Some(Skip::No) | None => None,
+                };
+                if let Some(guard) = guard {
                     let _ = ATTACHED.try_with(|a| a.borrow_mut().push((id.clone(), guard)));
                     if self.fast_span_events {
                         events::entered(id);
@@ -577,7 +588,11 @@ where
         if self.fast_span_events {
             events::exited(id);
         }
-        if self.signals.as_ref().is_some_and(|s| s.never_samples) {
+        if self
+            .signals
+            .as_ref()
+            .is_some_and(|s| s.never_samples || s.enter_checks_skip)
+        {
             let detached = ATTACHED.try_with(|a| {
                 let mut a = a.borrow_mut();
                 match a.iter().rposition(|(entered, _)| entered == id) {
