@@ -351,6 +351,7 @@ fn span_event_scenario(dispatch: &tracing::Dispatch) {
     .join()
     .unwrap();
     let e = std::io::Error::other("card declined");
+    tracing::info!(cause = &e as &dyn std::error::Error, "retrying");
     tracing::error!(error = &e as &dyn std::error::Error, "payment failed");
     tracing::info!(error = "soft", "error field");
 }
@@ -375,7 +376,7 @@ fn span_events_match_tracing_opentelemetry() {
 
     let ours = events_by_span(&ours.spans());
     let theirs = events_by_span(&theirs.get_finished_spans().unwrap());
-    assert_eq!(ours["root"].len(), 7, "{ours:#?}");
+    assert_eq!(ours["root"].len(), 8, "{ours:#?}");
     assert_eq!(ours["child"].len(), 2, "{ours:#?}");
     assert_eq!(ours, theirs);
 }
