@@ -37,6 +37,16 @@ fn current_trace_id() -> String {
         .to_string()
 }
 
+/// The trace id a response's server saw, from its `x-trace-id` header.
+fn seen_trace_id(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("x-trace-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// The inventory: answers with the item and, in `x-trace-id`, the trace id it saw.
 async fn item(Path(id): Path<u32>) -> ([(&'static str, String); 1], String) {
     info_span!("inventory.lookup", item.id = id).in_scope(|| info!(item.id = id, "found"));
@@ -53,12 +63,7 @@ async fn order(
         .send_traced()
         .await
         .map_err(|_| StatusCode::BAD_GATEWAY)?;
-    let seen = response
-        .headers()
-        .get("x-trace-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
+    let seen = seen_trace_id(&response);
     let item = response.text().await.map_err(|_| StatusCode::BAD_GATEWAY)?;
     Ok(([("x-trace-id", seen)], format!("order {id}: {item}")))
 }
@@ -84,12 +89,7 @@ async fn call(frontend: SocketAddr, id: u32) -> Result<(String, String, String),
             .send_traced()
             .await?
             .error_for_status()?;
-        let seen = response
-            .headers()
-            .get("x-trace-id")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
+        let seen = seen_trace_id(&response);
         let body = response.text().await?;
         Ok((current_trace_id(), seen, body))
     }

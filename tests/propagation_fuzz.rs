@@ -4,7 +4,7 @@
 //! round-trips through injection unchanged.
 //!
 //! Bounded so the file runs in a few seconds (`PROPTEST_CASES` raises the count);
-//! the cargo-fuzz target (`fuzz/`, see docs/http.md) explores further where a nightly
+//! the cargo-fuzz target (`fuzz/`, see the README, "Fuzzing header extraction") explores further where a nightly
 //! toolchain is available.
 
 use std::collections::HashMap;
