@@ -156,7 +156,7 @@ impl Encoding for Logs {
         let mut scopes: Vec<ScopeLogs> = Vec::new();
         for r in items {
             let proto = log_to_proto(&r);
-            let target = r.target;
+            let target = r.target();
             match scopes
                 .iter_mut()
                 .find(|s| s.scope.as_ref().is_some_and(|sc| sc.name == target))
@@ -213,7 +213,7 @@ fn log_to_proto(r: &crate::layer::logs::LogRecord) -> ProtoLogRecord {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0);
-    let (severity_number, severity_text) = crate::layer::logs::severity(&r.level);
+    let (severity_number, severity_text) = crate::layer::logs::severity(r.level());
     let mut attributes: Vec<KeyValue> = r
         .fields
         .iter()
@@ -234,14 +234,14 @@ fn log_to_proto(r: &crate::layer::logs::LogRecord) -> ProtoLogRecord {
             ..Default::default()
         })
         .collect();
-    if let Some(file) = r.file {
+    if let Some(file) = r.file() {
         attributes.push(KeyValue {
             key: "code.file.path".into(),
             value: Some(any_string(file.to_string())),
             ..Default::default()
         });
     }
-    if let Some(line) = r.line {
+    if let Some(line) = r.line() {
         attributes.push(KeyValue {
             key: "code.line.number".into(),
             value: Some(AnyValue {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use opentelemetry::trace::{SpanId, TraceContextExt as _, TraceId};
-use tracing_core::{Event, Level};
+use tracing_core::{Event, Level, Metadata};
 
 use super::fields::{FieldList, FieldValue, Fields, Text};
 use crate::export::pipeline::Pipeline;
@@ -18,18 +18,31 @@ use crate::logs::{LocalOutput, LogProcessors};
 #[derive(Debug, Clone)]
 pub(crate) struct LogRecord {
     pub time: SystemTime,
-    pub level: Level,
-    pub target: &'static str,
+    /// The event's callsite: level, target, file and line.
+    pub meta: &'static Metadata<'static>,
     pub message: Text,
     pub fields: FieldList,
     pub trace_id: Option<TraceId>,
     pub span_id: Option<SpanId>,
     pub sampled: bool,
-    pub file: Option<&'static str>,
-    pub line: Option<u32>,
     /// The current span stack, outermost first, with each span's fields (only kept
     /// when a local output wants them).
     pub spans: Vec<SpanFields>,
+}
+
+impl LogRecord {
+    pub(crate) fn level(&self) -> &Level {
+        self.meta.level()
+    }
+    pub(crate) fn target(&self) -> &'static str {
+        self.meta.target()
+    }
+    pub(crate) fn file(&self) -> Option<&'static str> {
+        self.meta.file()
+    }
+    pub(crate) fn line(&self) -> Option<u32> {
+        self.meta.line()
+    }
 }
 
 /// A span's name and fields, as a local output shows them.
@@ -88,15 +101,12 @@ impl LogSinks {
         });
         let mut record = LogRecord {
             time: SystemTime::now(),
-            level: *meta.level(),
-            target: meta.target(),
+            meta,
             message: fields.message.unwrap_or_default(),
             fields: fields.values,
             trace_id,
             span_id,
             sampled,
-            file: meta.file(),
-            line: meta.line(),
             spans,
         };
         if !self.processors.apply(&mut record) {
@@ -121,8 +131,8 @@ pub(crate) fn pretty_line(r: &LogRecord) -> String {
         out,
         "{} {:>5} {}: {}",
         rfc3339(r.time),
-        severity(&r.level).1,
-        r.target,
+        severity(r.level()).1,
+        r.target(),
         r.message
     );
     for span in &r.spans {
@@ -154,8 +164,8 @@ fn quoted(v: &FieldValue) -> String {
 pub(crate) fn json_line(r: &LogRecord) -> String {
     let mut obj = serde_json::Map::new();
     obj.insert("timestamp".into(), rfc3339(r.time).into());
-    obj.insert("level".into(), severity(&r.level).1.into());
-    obj.insert("target".into(), r.target.into());
+    obj.insert("level".into(), severity(r.level()).1.into());
+    obj.insert("target".into(), r.target().into());
     obj.insert("message".into(), r.message.as_str().into());
     let mut fields = serde_json::Map::new();
     for (k, v) in &r.fields {
@@ -181,10 +191,10 @@ pub(crate) fn json_line(r: &LogRecord) -> String {
         obj.insert("trace_id".into(), t.to_string().into());
         obj.insert("span_id".into(), s.to_string().into());
     }
-    if let Some(file) = r.file {
+    if let Some(file) = r.file() {
         obj.insert("code.file.path".into(), file.into());
     }
-    if let Some(line) = r.line {
+    if let Some(line) = r.line() {
         obj.insert("code.line.number".into(), line.into());
     }
     let mut line = serde_json::Value::Object(obj).to_string();
