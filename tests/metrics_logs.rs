@@ -930,3 +930,25 @@ fn logs_can_follow_trace_sampling() {
     t.shutdown().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Records offered after shutdown are counted as dropped (`shutdown`), so the books
+/// still balance; they are not left looking pending.
+#[test]
+fn records_after_shutdown_are_counted_as_dropped() {
+    let t = Telemetry::builder()
+        .install_globals(false)
+        .traces_exporter(ExporterKind::None)
+        .metrics_exporter(ExporterKind::None)
+        .discard_exports()
+        .build()
+        .unwrap();
+    with(&t, || tracing::info!("before"));
+    t.shutdown().unwrap();
+    with(&t, || tracing::info!("after"));
+    let logs = t.health().logs.expect("a log pipeline").counters;
+    assert_eq!(logs.received, 2, "{logs:?}");
+    assert_eq!(logs.exported, 1, "{logs:?}");
+    assert_eq!(logs.dropped_by_reason.shutdown, 1, "{logs:?}");
+    assert_eq!(logs.pending, 0, "{logs:?}");
+    assert_eq!(logs.received, logs.exported + logs.dropped + logs.pending);
+}

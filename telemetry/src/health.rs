@@ -17,7 +17,7 @@ pub struct DroppedByReason {
     /// The collector refused the request permanently (e.g. HTTP 400), or it could not
     /// be encoded.
     pub non_retryable: u64,
-    /// Still undelivered when the shutdown timeout ran out.
+    /// Still undelivered when the shutdown timeout ran out, or offered after shutdown.
     pub shutdown: u64,
 }
 
@@ -75,7 +75,7 @@ impl SignalReport {
             buffer_full: w.dropped_buffer_full,
             rejected_by_collector: w.dropped_rejected,
             non_retryable: w.dropped_non_retryable,
-            shutdown: w.dropped_shutdown,
+            shutdown: s.dropped_shutdown(),
         };
         SignalReport {
             received: s.received,

@@ -815,7 +815,8 @@ impl SpanProcessor for QueueProcessor {
     fn on_start(&self, _span: &mut opentelemetry_sdk::trace::Span, _cx: &opentelemetry::Context) {}
 
     fn on_end(&self, span: SpanData) {
-        if span.span_context.is_sampled() && !self.pipeline.is_shut_down() {
+        // After shutdown the pipeline counts the span as dropped (`shutdown`).
+        if span.span_context.is_sampled() {
             self.pipeline.push(span);
         }
     }

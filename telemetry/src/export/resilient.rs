@@ -100,11 +100,18 @@ pub(crate) struct Worker {
 pub(crate) struct Snapshot {
     pub received: u64,
     pub dropped_queue_full: u64,
+    pub dropped_after_shutdown: u64,
     pub queued: u64,
     pub worker: Worker,
 }
 
 impl Snapshot {
+    /// Items dropped because the pipeline was shutting down: undelivered when its
+    /// timeout ran out, or offered after it had stopped.
+    pub(crate) fn dropped_shutdown(&self) -> u64 {
+        self.worker.dropped_shutdown + self.dropped_after_shutdown
+    }
+
     pub(crate) fn pending(&self) -> u64 {
         self.queued + self.worker.batch + self.worker.buffered + self.worker.in_flight
     }
@@ -123,12 +130,15 @@ impl Stats {
     pub(crate) fn snapshot(&self) -> Snapshot {
         let worker = self.worker().clone();
         let dropped_queue_full = self.dropped_queue_full.load(Ordering::SeqCst);
+        let dropped_after_shutdown = self.dropped_after_shutdown.load(Ordering::SeqCst);
         let received = self.received.load(Ordering::SeqCst);
         Snapshot {
             received,
             dropped_queue_full,
+            dropped_after_shutdown,
             queued: received
                 .saturating_sub(dropped_queue_full)
+                .saturating_sub(dropped_after_shutdown)
                 .saturating_sub(worker.taken),
             worker,
         }

@@ -87,7 +87,7 @@ pub(crate) fn register(meter: &Meter, pipelines: Vec<(Signal, Arc<Stats>)>) {
                 ("buffer_full", w.dropped_buffer_full),
                 ("rejected_by_collector", w.dropped_rejected),
                 ("non_retryable", w.dropped_non_retryable),
-                ("shutdown", w.dropped_shutdown),
+                ("shutdown", s.dropped_shutdown()),
             ] {
                 o(n, &[KeyValue::new("reason", reason)]);
             }
