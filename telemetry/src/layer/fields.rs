@@ -145,14 +145,9 @@ pub(crate) struct Fields {
 impl Fields {
     fn push(&mut self, field: &Field, value: FieldValue) {
         if field.name() == "message" {
-            self.message = Some(match value {
-                FieldValue::Str(s) => Text::from(s.as_str()),
-                other => {
-                    let mut t = Text::default();
-                    let _ = write!(t, "{other}");
-                    t
-                }
-            });
+            let mut t = Text::default();
+            let _ = write!(t, "{value}");
+            self.message = Some(t);
         } else {
             self.values.push((field.name(), value));
         }
@@ -185,7 +180,11 @@ impl Visit for Fields {
         self.push(field, FieldValue::Bool(value));
     }
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.push(field, FieldValue::Str(value.to_string()));
+        if field.name() == "message" {
+            self.message = Some(Text::from(value));
+        } else {
+            self.push(field, FieldValue::Str(value.to_string()));
+        }
     }
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
         let mut text = value.to_string();
