@@ -10,15 +10,24 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "valgrind is needed: apt-get install valgrind" >&2; exit 1; }
-cargo build --release --quiet --example lifecycle
-bin=target/release/examples/lifecycle
+out=$(mktemp -d)
+# A copy of the binary cargo just built, so that another checkout building into a shared
+# CARGO_TARGET_DIR cannot swap it while the counts run.
+built=$(cargo build --release --quiet --example lifecycle --message-format=json |
+    python3 -c 'import json,sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("target", {}).get("name") == "lifecycle" and m.get("executable"):
+        print(m["executable"])')
+[ -x "$built" ] || { echo "could not find the built lifecycle example" >&2; exit 1; }
+cp "$built" "$out/lifecycle"
+bin="$out/lifecycle"
 N1=${N1:-2000}
 N2=${N2:-12000}
 # Queues large enough that no setup drops under valgrind (see benches/support/setups.rs).
 export TELEMETRY_BENCH_QUEUE=${TELEMETRY_BENCH_QUEUE:-100000}
 setups=("$@")
 [ ${#setups[@]} -gt 0 ] || mapfile -t setups < <("$bin" --list)
-out=$(mktemp -d)
 count() { # setup n -> "app all"
     local dir="$out/$1-$2"
     mkdir -p "$dir"
