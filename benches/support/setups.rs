@@ -120,7 +120,7 @@ impl Setup {
 }
 
 /// Every setup, each next to what it is compared with.
-pub const NAMES: [&str; 11] = [
+pub const NAMES: [&str; 12] = [
     "no_subscriber",
     "level_filtered",
     "ours_disabled",
@@ -131,6 +131,7 @@ pub const NAMES: [&str; 11] = [
     "ours_full",
     "ours_unsampled",
     "ours_unsampled_logsampling",
+    "ours_full_json_lines",
     "experiment_sdk_direct",
 ];
 
@@ -252,6 +253,13 @@ fn ours(name: &'static str) -> Setup {
                 ..Default::default()
             }),
         "ours_full" => builder,
+        // The same, and every event also a JSON line on a local output (to /dev/null,
+        // never rotated): what the application thread pays for local logs.
+        "ours_full_json_lines" => builder.log_output(
+            telemetry::LogOutput::file("/dev/null", telemetry::LogFormat::Json)
+                .max_size(u64::MAX)
+                .buffer(queue_size().unwrap_or(8192)),
+        ),
         "ours_unsampled" => builder.sampler(Sampler::TraceIdRatio(0.0)),
         // The same, with trace-based log sampling: events of unsampled traces are not
         // logged (metrics still are).
@@ -417,6 +425,7 @@ pub fn setup(name: &str) -> Setup {
         "ours_full" => ours("ours_full"),
         "ours_unsampled" => ours("ours_unsampled"),
         "ours_unsampled_logsampling" => ours("ours_unsampled_logsampling"),
+        "ours_full_json_lines" => ours("ours_full_json_lines"),
         "ours_disabled" => ours("ours_disabled"),
         "experiment_sdk_direct" => experiment(),
         other => panic!("unknown setup {other:?}; one of {NAMES:?}"),

@@ -81,7 +81,8 @@ struct Inner {
     lost_log_lines: Arc<AtomicU64>,
     metric_overflow: Arc<AtomicU64>,
     signals: Option<Arc<Signals>>,
-    admin_address: std::sync::OnceLock<std::net::SocketAddr>,
+    #[cfg(feature = "prometheus")]
+    admin: std::sync::OnceLock<crate::serve::AdminServer>,
     propagators: Arc<Propagators>,
     warnings: Vec<EnvIssue>,
     shutdown: Mutex<Option<ShutdownReport>>,
@@ -449,7 +450,8 @@ impl Telemetry {
             lost_log_lines,
             metric_overflow,
             signals,
-            admin_address: std::sync::OnceLock::new(),
+            #[cfg(feature = "prometheus")]
+            admin: std::sync::OnceLock::new(),
             propagators,
             warnings,
             shutdown: Mutex::new(None),
@@ -475,9 +477,10 @@ impl Telemetry {
                 resource: telemetry.inner.resource.clone(),
                 telemetry: Arc::downgrade(&telemetry.inner),
             });
-            let bound = crate::serve::start(addr, source)
-                .map_err(|source| BuildError::Bind { address, source })?;
-            let _ = telemetry.inner.admin_address.set(bound);
+            let server =
+                crate::serve::AdminServer::start(addr, source, crate::serve::Limits::DEFAULT)
+                    .map_err(|source| BuildError::Bind { address, source })?;
+            let _ = telemetry.inner.admin.set(server);
         }
         #[cfg(not(feature = "prometheus"))]
         let _ = pull_reader;
@@ -631,7 +634,14 @@ impl Telemetry {
     /// Where the admin endpoint (`/metrics`, `/health`) listens, when metrics go to
     /// Prometheus.
     pub fn admin_address(&self) -> Option<std::net::SocketAddr> {
-        self.inner.admin_address.get().copied()
+        #[cfg(feature = "prometheus")]
+        return self
+            .inner
+            .admin
+            .get()
+            .map(crate::serve::AdminServer::address);
+        #[cfg(not(feature = "prometheus"))]
+        None
     }
 
     /// Exports everything recorded so far, waiting at most the shutdown timeout.
@@ -720,6 +730,12 @@ impl Telemetry {
         if let Some(provider) = &self.inner.provider {
             // Our processor is stopped already; this stops user-added ones.
             let _ = provider.shutdown_with_timeout(timeout);
+        }
+        // The admin endpoint goes last, so a scrape can watch the shutdown; its port is
+        // free when this returns.
+        #[cfg(feature = "prometheus")]
+        if let Some(admin) = self.inner.admin.get() {
+            admin.stop(timeout);
         }
         let report = ShutdownReport {
             traces: self.traces_report(),

@@ -25,8 +25,11 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crossbeam_queue::ArrayQueue;
 
 use crate::layer::fields::FieldValue;
 use crate::layer::logs::{json_line, pretty_line, LogRecord};
@@ -50,6 +53,44 @@ enum Destination {
         max_files: usize,
         gzip: bool,
     },
+    Writer(SharedWriter),
+}
+
+/// A writer of the user's, shared by the clones of its [`LogOutput`]; only the output's
+/// writer thread writes to it.
+#[derive(Clone)]
+struct SharedWriter(Arc<Mutex<Box<dyn io::Write + Send>>>);
+
+impl std::fmt::Debug for SharedWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedWriter")
+    }
+}
+
+impl PartialEq for SharedWriter {
+    fn eq(&self, other: &SharedWriter) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for SharedWriter {}
+
+impl LineWriter for SharedWriter {
+    fn write_line(&mut self, line: &str) {
+        let mut w = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // A failing writer is not worth failing the application over.
+        let _ = w.write_all(line.as_bytes());
+    }
+    fn flush(&mut self) {
+        let mut w = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _ = w.flush();
+    }
 }
 
 /// A local log output; add it with
@@ -98,6 +139,25 @@ impl LogOutput {
         }
     }
 
+    /// Lines written to any [`io::Write`](std::io::Write): a socket, a pipe, a buffer
+    /// a test reads back. Only the output's writer thread writes to it, so a writer that
+    /// blocks holds up that thread alone; lines that then do not fit the
+    /// [`buffer`](Self::buffer) are lost and counted.
+    ///
+    /// ```
+    /// use telemetry::{LogFormat, LogOutput};
+    ///
+    /// let output = LogOutput::writer(std::io::sink(), LogFormat::Json);
+    /// # let _ = output;
+    /// ```
+    pub fn writer(writer: impl io::Write + Send + 'static, format: LogFormat) -> LogOutput {
+        LogOutput {
+            format,
+            destination: Destination::Writer(SharedWriter(Arc::new(Mutex::new(Box::new(writer))))),
+            buffer: 8192,
+        }
+    }
+
     /// Rotate when the file would grow past this many bytes (file outputs only).
     pub fn max_size(mut self, bytes: u64) -> LogOutput {
         if let Destination::File { max_size, .. } = &mut self.destination {
@@ -130,23 +190,91 @@ impl LogOutput {
     }
 }
 
-/// A running local output: a bounded channel to its writer thread.
-#[derive(Debug)]
+/// A running local output: a bounded lock-free queue of records drained by its writer
+/// thread, which formats and writes them.
+///
+/// The application side never waits: [`write`](Self::write) pushes the record or counts
+/// it lost, and wakes the writer only when it sleeps. No lock is shared with the writer
+/// thread, so a stalled stdout or disk holds up nothing but the writer.
 pub(crate) struct LocalOutput {
-    format: LogFormat,
-    tx: Mutex<Option<mpsc::SyncSender<Line>>>,
-    lost: Arc<AtomicU64>,
-    done: Mutex<Option<mpsc::Receiver<()>>>,
+    shared: Arc<Shared>,
+    writer: Option<std::thread::Thread>,
 }
 
-enum Line {
-    Text(String),
-    Flush(mpsc::SyncSender<()>),
+impl std::fmt::Debug for LocalOutput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalOutput")
+            .field("format", &self.shared.format)
+            .field("queued", &self.shared.queue.len())
+            .finish()
+    }
 }
+
+/// What the application threads and the writer thread share.
+struct Shared {
+    format: LogFormat,
+    queue: ArrayQueue<LogRecord>,
+    lost: Arc<AtomicU64>,
+    /// Records accepted into the queue so far.
+    accepted: AtomicU64,
+    /// Set when no more records are taken; the writer then drains and stops.
+    closed: AtomicBool,
+    /// The writer is about to sleep, or sleeps: a producer must wake it.
+    sleeping: AtomicBool,
+    /// The writer's progress, for flush and shutdown to wait on (never held across I/O).
+    progress: Mutex<Progress>,
+    progressed: Condvar,
+}
+
+#[derive(Default)]
+struct Progress {
+    /// Records taken out of the queue and written (and the writer flushed after them).
+    done: u64,
+    /// The writer thread has stopped.
+    finished: bool,
+}
+
+impl Shared {
+    fn progress(&self) -> MutexGuard<'_, Progress> {
+        self.progress
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn publish(&self, done: u64, finished: bool) {
+        let mut progress = self.progress();
+        progress.done = done;
+        progress.finished |= finished;
+        drop(progress);
+        self.progressed.notify_all();
+    }
+
+    /// Waits until `until` says yes or `deadline` passes; returns what `until` said.
+    fn wait(&self, deadline: Instant, until: impl Fn(&Progress) -> bool) -> bool {
+        let mut progress = self.progress();
+        loop {
+            if until(&progress) {
+                return true;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            progress = match self.progressed.wait_timeout(progress, left) {
+                Ok((p, _)) => p,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+    }
+}
+
+/// The writer thread sleeps at most this long between looks at its queue (a safety
+/// net: producers wake it when it sleeps).
+const WRITER_NAP: Duration = Duration::from_millis(500);
 
 impl LocalOutput {
     pub(crate) fn start(config: &LogOutput, lost: Arc<AtomicU64>) -> io::Result<LocalOutput> {
-        let mut writer: Box<dyn LineWriter> = match &config.destination {
+        let writer: Box<dyn LineWriter> = match &config.destination {
             Destination::Stdout => Box::new(Std(false)),
             Destination::Stderr => Box::new(Std(true)),
             Destination::File {
@@ -155,68 +283,128 @@ impl LocalOutput {
                 max_files,
                 gzip,
             } => Box::new(Rotating::open(path, *max_size, *max_files, *gzip)?),
+            Destination::Writer(w) => Box::new(w.clone()),
         };
-        let (tx, rx) = mpsc::sync_channel::<Line>(config.buffer);
-        let (done_tx, done_rx) = mpsc::sync_channel::<()>(1);
-        std::thread::Builder::new()
-            .name("telemetry-log-writer".into())
-            .spawn(move || {
-                for line in rx {
-                    match line {
-                        Line::Text(text) => writer.write_line(&text),
-                        Line::Flush(ack) => {
-                            writer.flush();
-                            let _ = ack.try_send(());
-                        }
-                    }
-                }
-                writer.flush();
-                let _ = done_tx.try_send(());
-            })?;
-        Ok(LocalOutput {
+        let shared = Arc::new(Shared {
             format: config.format,
-            tx: Mutex::new(Some(tx)),
+            queue: ArrayQueue::new(config.buffer.max(1)),
             lost,
-            done: Mutex::new(Some(done_rx)),
+            accepted: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+            sleeping: AtomicBool::new(false),
+            progress: Mutex::new(Progress::default()),
+            progressed: Condvar::new(),
+        });
+        let thread = {
+            let shared = shared.clone();
+            std::thread::Builder::new()
+                .name("telemetry-log-writer".into())
+                .spawn(move || run_writer(&shared, writer))?
+        };
+        Ok(LocalOutput {
+            shared,
+            writer: Some(thread.thread().clone()),
         })
     }
 
-    pub(crate) fn write(&self, record: &LogRecord) {
-        let text = match self.format {
-            LogFormat::Pretty => pretty_line(record),
-            LogFormat::Json => json_line(record),
-        };
-        let sent = match self.tx.lock() {
-            Ok(tx) => tx.as_ref().map(|tx| tx.try_send(Line::Text(text)).is_ok()),
-            Err(_) => Some(false),
-        };
-        if sent != Some(true) {
-            self.lost.fetch_add(1, Ordering::Relaxed);
+    /// Hands a record to the writer thread, or counts it lost when the buffer is full
+    /// or the output has shut down. Never waits.
+    pub(crate) fn write(&self, record: LogRecord) {
+        let shared = &*self.shared;
+        if shared.closed.load(Ordering::Acquire) || shared.queue.push(record).is_err() {
+            shared.lost.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        // Pairs with the writer's fence between announcing sleep and its last look at
+        // the queue: either it sees this record, or this thread sees it sleeping.
+        fence(Ordering::SeqCst);
+        if shared.closed.load(Ordering::Relaxed) {
+            // Shut down between the check and the push: the writer may have made its
+            // final pass already. Take one record back (this one or another: the count
+            // is the same) so that every record is either written or counted lost.
+            if shared.queue.pop().is_some() {
+                shared.lost.fetch_add(1, Ordering::Relaxed);
+            }
+            return;
+        }
+        shared.accepted.fetch_add(1, Ordering::Relaxed);
+        if shared.sleeping.swap(false, Ordering::Relaxed) {
+            if let Some(writer) = &self.writer {
+                writer.unpark();
+            }
         }
     }
 
-    /// Waits (at most `timeout`) until every line so far is written.
-    pub(crate) fn flush(&self, timeout: std::time::Duration) {
-        let (ack, wait) = mpsc::sync_channel(1);
-        let sent = self
-            .tx
-            .lock()
-            .ok()
-            .and_then(|tx| tx.as_ref().map(|tx| tx.send(Line::Flush(ack)).is_ok()));
-        if sent == Some(true) {
-            let _ = wait.recv_timeout(timeout);
+    fn wake_writer(&self) {
+        self.shared.sleeping.store(false, Ordering::Relaxed);
+        if let Some(writer) = &self.writer {
+            writer.unpark();
         }
     }
 
-    /// Closes the channel and waits (at most `timeout`) for the writer to finish.
-    pub(crate) fn shutdown(&self, timeout: std::time::Duration) {
-        if let Ok(mut tx) = self.tx.lock() {
-            tx.take();
-        }
-        if let Some(done) = self.done.lock().ok().and_then(|mut d| d.take()) {
-            let _ = done.recv_timeout(timeout);
+    /// Waits (at most `timeout`) until every record accepted so far is written and the
+    /// destination flushed. Holds no lock that a logging thread or the writer needs
+    /// while it waits.
+    pub(crate) fn flush(&self, timeout: Duration) {
+        let target = self.shared.accepted.load(Ordering::Relaxed);
+        self.wake_writer();
+        let deadline = Instant::now().checked_add(timeout);
+        let deadline = deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
+        self.shared
+            .wait(deadline, |p| p.finished || p.done >= target);
+    }
+
+    /// Stops taking records and waits (at most `timeout`) for the writer to write what
+    /// it holds and stop. What it could not write in time stays counted as lost.
+    pub(crate) fn shutdown(&self, timeout: Duration) {
+        self.shared.closed.store(true, Ordering::SeqCst);
+        self.wake_writer();
+        let deadline = Instant::now().checked_add(timeout);
+        let deadline = deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
+        if !self.shared.wait(deadline, |p| p.finished) {
+            // The writer is stuck in I/O: what it has not taken yet is lost.
+            while self.shared.queue.pop().is_some() {
+                self.shared.lost.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
+}
+
+/// The writer thread: takes records in the order they came, formats and writes them,
+/// flushes the destination whenever the queue runs dry, and sleeps until woken.
+fn run_writer(shared: &Shared, mut writer: Box<dyn LineWriter>) {
+    let mut done: u64 = 0;
+    let mut line = String::with_capacity(256);
+    loop {
+        let mut wrote = false;
+        while let Some(record) = shared.queue.pop() {
+            line.clear();
+            match shared.format {
+                LogFormat::Pretty => pretty_line(&record, &mut line),
+                LogFormat::Json => json_line(&record, &mut line),
+            }
+            writer.write_line(&line);
+            done = done.saturating_add(1);
+            wrote = true;
+        }
+        if wrote {
+            writer.flush();
+        }
+        let closing = shared.closed.load(Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        if closing && shared.queue.is_empty() {
+            break;
+        }
+        shared.publish(done, false);
+        shared.sleeping.store(true, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        if shared.queue.is_empty() && !shared.closed.load(Ordering::Relaxed) {
+            std::thread::park_timeout(WRITER_NAP);
+        }
+        shared.sleeping.store(false, Ordering::Relaxed);
+    }
+    writer.flush();
+    shared.publish(done, true);
 }
 
 trait LineWriter: Send {

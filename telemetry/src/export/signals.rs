@@ -97,7 +97,13 @@ pub(crate) fn console_metrics() -> Printer<ExportMetricsServiceRequest> {
 
 /// Prints log records as pretty lines.
 pub(crate) fn console_logs() -> Printer<LogRecord> {
-    Printer(|batch| batch.iter().map(pretty_line).collect())
+    Printer(|batch| {
+        let mut out = String::new();
+        for record in &batch {
+            pretty_line(record, &mut out);
+        }
+        out
+    })
 }
 
 fn render_metrics(batch: Vec<ExportMetricsServiceRequest>) -> String {

@@ -112,21 +112,33 @@ impl LogSinks {
         if !self.processors.apply(&mut record) {
             return;
         }
-        for local in &self.local {
-            local.write(&record);
-        }
-        if let Some(pipeline) = &self.pipeline {
-            // Events of unsampled spans have no tree to appear in: they print as lines.
-            if !(self.pipeline_outside_spans_only && in_span && record.sampled) {
+        // Events of unsampled spans have no tree to appear in: they print as lines.
+        let pipeline = self
+            .pipeline
+            .as_ref()
+            .filter(|_| !(self.pipeline_outside_spans_only && in_span && record.sampled));
+        // Each sink takes a record of its own; the last one takes this one. Local
+        // outputs format on their writer thread, not here.
+        match (pipeline, self.local.split_last()) {
+            (Some(pipeline), _) => {
+                for local in &self.local {
+                    local.write(record.clone());
+                }
                 pipeline.push(record);
             }
+            (None, Some((last, others))) => {
+                for local in others {
+                    local.write(record.clone());
+                }
+                last.write(record);
+            }
+            (None, None) => {}
         }
     }
 }
 
 /// `2026-11-21T19:31:02.123Z  INFO checkout: processing order=42  trace_id=… span_id=…`
-pub(crate) fn pretty_line(r: &LogRecord) -> String {
-    let mut out = String::with_capacity(128);
+pub(crate) fn pretty_line(r: &LogRecord, out: &mut String) {
     let _ = write!(
         out,
         "{} {:>5} {}: {}",
@@ -147,7 +159,6 @@ pub(crate) fn pretty_line(r: &LogRecord) -> String {
         let _ = write!(out, " trace_id={t} span_id={s}");
     }
     out.push('\n');
-    out
 }
 
 fn quoted(v: &FieldValue) -> String {
@@ -161,7 +172,7 @@ fn quoted(v: &FieldValue) -> String {
 
 /// One JSON object per line: RFC 3339 timestamp, level, target, message, fields, the
 /// span stack's fields, trace_id, span_id.
-pub(crate) fn json_line(r: &LogRecord) -> String {
+pub(crate) fn json_line(r: &LogRecord, out: &mut String) {
     let mut obj = serde_json::Map::new();
     obj.insert("timestamp".into(), rfc3339(r.time).into());
     obj.insert("level".into(), severity(r.level()).1.into());
@@ -197,7 +208,6 @@ pub(crate) fn json_line(r: &LogRecord) -> String {
     if let Some(line) = r.line() {
         obj.insert("code.line.number".into(), line.into());
     }
-    let mut line = serde_json::Value::Object(obj).to_string();
-    line.push('\n');
-    line
+    let _ = write!(out, "{}", serde_json::Value::Object(obj));
+    out.push('\n');
 }

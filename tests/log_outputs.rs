@@ -1,0 +1,195 @@
+//! Local log outputs never hold up the application: not a stalled writer, not another
+//! thread's flush, not a shutdown.
+
+use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
+
+use telemetry::{ExporterKind, LogFormat, LogOutput, Telemetry};
+use tracing_subscriber::prelude::*;
+
+fn quiet() -> telemetry::TelemetryBuilder {
+    Telemetry::builder()
+        .traces_exporter(ExporterKind::None)
+        .metrics_exporter(ExporterKind::None)
+        .logs_exporter(ExporterKind::None)
+        .install_globals(false)
+}
+
+/// A writer whose every write blocks until the test ends: a stalled disk or a stdout
+/// nobody reads.
+struct Stalled {
+    writes: Arc<AtomicUsize>,
+}
+
+impl io::Write for Stalled {
+    fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        loop {
+            std::thread::park();
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A writer that keeps every line.
+#[derive(Clone, Default)]
+struct Kept(Arc<Mutex<Vec<u8>>>);
+
+impl io::Write for Kept {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Kept {
+    fn lines(&self) -> Vec<String> {
+        String::from_utf8(self.0.lock().unwrap().clone())
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+#[test]
+fn logging_never_waits_for_a_stalled_writer_or_a_waiting_flush() {
+    let writes = Arc::new(AtomicUsize::new(0));
+    let buffer = 16;
+    let t = Arc::new(
+        quiet()
+            .log_output(
+                LogOutput::writer(
+                    Stalled {
+                        writes: writes.clone(),
+                    },
+                    LogFormat::Json,
+                )
+                .buffer(buffer),
+            )
+            // A flush that waits for a long time: it must not hold anyone else up.
+            .shutdown_timeout(Duration::from_secs(120))
+            .build()
+            .unwrap(),
+    );
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(t.layer()));
+
+    // The writer takes the first line and stalls on it; then the buffer fills.
+    tracing::dispatcher::with_default(&dispatch, || {
+        tracing::info!("first");
+        while writes.load(Ordering::SeqCst) == 0 {
+            std::thread::yield_now();
+        }
+        for i in 0..buffer + 4 {
+            tracing::info!(i, "fills the buffer");
+        }
+    });
+    let flushing = {
+        let t = t.clone();
+        std::thread::spawn(move || t.force_flush())
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        !flushing.is_finished(),
+        "the flush waits for the stalled writer"
+    );
+
+    let (done_tx, done_rx) = mpsc::channel();
+    let threads = 4;
+    let per_thread = 2_500;
+    for n in 0..threads {
+        let dispatch = dispatch.clone();
+        let done_tx = done_tx.clone();
+        std::thread::spawn(move || {
+            tracing::dispatcher::with_default(&dispatch, || {
+                for i in 0..per_thread {
+                    tracing::info!(thread = n, i, "while the flush waits");
+                }
+            });
+            let _ = done_tx.send(n);
+        });
+    }
+    for _ in 0..threads {
+        done_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("every log call returns while the writer is stalled and a flush waits");
+    }
+    assert!(!flushing.is_finished(), "the flush is still waiting");
+    let lost = t.lost_log_lines();
+    assert!(
+        lost >= (threads * per_thread) as u64 + 4,
+        "the lines that did not fit are counted lost: {lost}"
+    );
+}
+
+#[test]
+fn a_flush_returns_once_every_line_so_far_is_written() {
+    let kept = Kept::default();
+    let t = quiet()
+        .log_output(LogOutput::writer(kept.clone(), LogFormat::Pretty))
+        .build()
+        .unwrap();
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(t.layer()));
+    tracing::dispatcher::with_default(&dispatch, || {
+        for i in 0..500 {
+            tracing::info!(i, "line");
+        }
+    });
+    t.force_flush().unwrap();
+    let lines = kept.lines();
+    assert_eq!(lines.len(), 500, "all lines are written when flush returns");
+    assert!(
+        lines[0].contains("INFO log_outputs: line i=0"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[499].contains("i=499"), "in order: {}", lines[499]);
+    assert_eq!(t.lost_log_lines(), 0);
+}
+
+#[test]
+fn every_line_is_written_or_counted_lost_when_shutdown_races_the_loggers() {
+    for round in 0..20 {
+        let kept = Kept::default();
+        let t = Arc::new(
+            quiet()
+                .log_output(LogOutput::writer(kept.clone(), LogFormat::Json).buffer(64))
+                .build()
+                .unwrap(),
+        );
+        let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(t.layer()));
+        let per_thread = 2_000;
+        let loggers: Vec<_> = (0..4)
+            .map(|n| {
+                let dispatch = dispatch.clone();
+                std::thread::spawn(move || {
+                    tracing::dispatcher::with_default(&dispatch, || {
+                        for i in 0..per_thread {
+                            tracing::info!(thread = n, i, "racing shutdown");
+                        }
+                    })
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_micros(200 * round));
+        let report = t.shutdown().unwrap();
+        for logger in loggers {
+            logger.join().unwrap();
+        }
+        let written = kept.lines().len() as u64;
+        assert_eq!(
+            written + t.lost_log_lines(),
+            4 * per_thread,
+            "round {round}: written {written}, lost {} (at shutdown {})",
+            t.lost_log_lines(),
+            report.lost_log_lines
+        );
+    }
+}
