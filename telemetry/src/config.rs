@@ -218,7 +218,7 @@ impl BatchConfig {
 }
 
 /// OTLP settings of one signal. Unset fields fall back to the generic ones.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Clone, Default, PartialEq)]
 struct OtlpSettings {
     endpoint: Option<String>,
     protocol: Option<Protocol>,
@@ -229,8 +229,8 @@ struct OtlpSettings {
 }
 
 /// The OTLP settings of one signal after the per-signal, generic and default values
-/// have been merged.
-#[derive(Debug, Clone, PartialEq)]
+/// have been merged. Its `Debug` output shows header names, not their values.
+#[derive(Clone, PartialEq)]
 pub struct OtlpTarget {
     /// The full URL requests go to (for HTTP, including `/v1/<signal>`).
     pub endpoint: String,
@@ -591,17 +591,55 @@ pub(crate) fn check_header(name: &str, value: &str) -> Result<(), ConfigError> {
         return Err(ConfigError::InvalidSetting {
             setting: "header name",
             value: name.to_string(),
-            expected: "an HTTP header name (letters, digits and `-`)".into(),
+            expected: HEADER_NAME.into(),
         });
     }
     if http::HeaderValue::from_str(value).is_err() {
-        return Err(ConfigError::InvalidSetting {
-            setting: "header value",
-            value: value.to_string(),
-            expected: "visible ASCII characters".into(),
+        return Err(ConfigError::InvalidHeaderValue {
+            header: name.to_string(),
+            expected: HEADER_VALUE,
         });
     }
     Ok(())
+}
+
+const HEADER_NAME: &str = "an HTTP header name (letters, digits and `-`)";
+const HEADER_VALUE: &str = "visible ASCII characters";
+
+/// Header lists in `Debug` output: names, never values.
+struct RedactedHeaders<'a>(&'a [(String, String)]);
+
+impl fmt::Debug for RedactedHeaders<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(k, _)| (k, format_args!("<redacted>"))))
+            .finish()
+    }
+}
+
+impl fmt::Debug for OtlpSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OtlpSettings")
+            .field("endpoint", &self.endpoint)
+            .field("protocol", &self.protocol)
+            .field("headers", &self.headers.as_deref().map(RedactedHeaders))
+            .field("timeout", &self.timeout)
+            .field("compression", &self.compression)
+            .field("insecure", &self.insecure)
+            .finish()
+    }
+}
+
+impl fmt::Debug for OtlpTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OtlpTarget")
+            .field("endpoint", &self.endpoint)
+            .field("protocol", &self.protocol)
+            .field("headers", &RedactedHeaders(&self.headers))
+            .field("timeout", &self.timeout)
+            .field("compression", &self.compression)
+            .finish()
+    }
 }
 
 /// Turns a configured endpoint into the URL requests go to.
@@ -683,9 +721,15 @@ impl EnvReader {
         expected: impl Into<String>,
         setting: &'static str,
     ) {
+        // Header values carry tokens: no message, warning or `Debug` output repeats them.
+        let value = if EnvIssue::is_secret(var) {
+            String::new()
+        } else {
+            value.to_string()
+        };
         self.issues.push(EnvIssue {
             var,
-            value: value.to_string(),
+            value,
             expected: expected.into(),
             setting,
         });
@@ -798,7 +842,7 @@ impl EnvReader {
 
     fn pairs(&mut self, var: &'static str, setting: &'static str) -> Option<Vec<(String, String)>> {
         let v = self.get(var)?;
-        match parse_pairs(&v) {
+        match parse_pairs(&v, EnvIssue::is_secret(var)) {
             Ok(pairs) => Some(pairs),
             Err(why) => {
                 self.issue(var, &v, why, setting);
@@ -857,15 +901,21 @@ impl EnvReader {
         let (compression_var, compression_setting) = var!("COMPRESSION", "compression");
         let (insecure_var, insecure_setting) = var!("INSECURE", "insecure");
         let headers = self.pairs(headers_var, headers_setting).and_then(|h| {
-            match h.iter().find(|(k, v)| check_header(k, v).is_err()) {
-                Some((k, v)) => {
-                    let raw = self.get(headers_var).unwrap_or_default();
-                    self.issue(
-                        headers_var,
-                        &raw,
-                        format!("headers with valid names and values (`{k}={v}` is not one)"),
-                        headers_setting,
-                    );
+            let bad = h.iter().enumerate().find_map(|(i, (k, v))| {
+                match check_header(k, v) {
+                    Ok(()) => None,
+                    Err(ConfigError::InvalidSetting { .. }) => Some(format!(
+                        "a list of headers (entry {} has no valid header name: expected {HEADER_NAME})",
+                        i + 1
+                    )),
+                    Err(_) => Some(format!(
+                        "a list of headers (the value of `{k}` has characters a header cannot carry: expected {HEADER_VALUE})"
+                    )),
+                }
+            });
+            match bad {
+                Some(why) => {
+                    self.issue(headers_var, "", why, headers_setting);
                     None
                 }
                 None => Some(h),
@@ -1115,24 +1165,51 @@ impl EnvReader {
 }
 
 /// Parses `k=v,k2=v2` with percent-encoded keys and values. Any malformed member makes
-/// the whole value invalid, as the specification asks for resource attributes.
-pub(crate) fn parse_pairs(raw: &str) -> Result<Vec<(String, String)>, String> {
+/// the whole value invalid, as the specification asks for resource attributes. With
+/// `secret` values (request headers), a complaint names an entry by its position or
+/// its key, never by its text.
+pub(crate) fn parse_pairs(raw: &str, secret: bool) -> Result<Vec<(String, String)>, String> {
     let mut out = Vec::new();
-    for member in raw.split(',') {
+    for (i, member) in raw.split(',').enumerate() {
         let member = member.trim();
         if member.is_empty() {
             continue;
         }
-        let Some((k, v)) = member.split_once('=') else {
-            return Err(format!("a list of key=value pairs (`{member}` has no `=`)"));
+        let entry = i + 1;
+        let shown = |what: &str| -> String {
+            if secret {
+                format!("entry {entry} {what}")
+            } else {
+                format!("`{member}` {what}")
+            }
         };
-        let k = decode(k.trim())
-            .ok_or_else(|| format!("percent-encoded key=value pairs (`{k}` has a bad % escape)"))?;
-        let v = decode(v.trim())
-            .ok_or_else(|| format!("percent-encoded key=value pairs (`{v}` has a bad % escape)"))?;
+        let Some((k, v)) = member.split_once('=') else {
+            return Err(format!("a list of key=value pairs ({})", shown("has no `=`")));
+        };
+        let Some(k) = decode(k.trim()) else {
+            let what = if secret {
+                format!("the key of entry {entry}")
+            } else {
+                format!("`{}`", k.trim())
+            };
+            return Err(format!(
+                "percent-encoded key=value pairs ({what} has a bad % escape)"
+            ));
+        };
+        let Some(v) = decode(v.trim()) else {
+            let what = if secret {
+                format!("the value of `{k}`")
+            } else {
+                format!("`{}`", v.trim())
+            };
+            return Err(format!(
+                "percent-encoded key=value pairs ({what} has a bad % escape)"
+            ));
+        };
         if k.is_empty() {
             return Err(format!(
-                "a list of key=value pairs (`{member}` has an empty key)"
+                "a list of key=value pairs ({})",
+                shown("has an empty key")
             ));
         }
         out.push((k, v));

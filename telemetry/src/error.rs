@@ -13,7 +13,8 @@ use std::time::Duration;
 pub struct EnvIssue {
     /// The variable's name, e.g. `OTEL_BSP_MAX_QUEUE_SIZE`.
     pub var: &'static str,
-    /// The value that was found.
+    /// The value that was found; empty for the variables whose values are secrets
+    /// (the `OTEL_EXPORTER_OTLP_*HEADERS` variables), which are never repeated.
     pub value: String,
     /// What the variable accepts, e.g. `a non-negative integer`.
     pub expected: String,
@@ -21,9 +22,25 @@ pub struct EnvIssue {
     pub setting: &'static str,
 }
 
+impl EnvIssue {
+    /// Whether the variable's value is a secret (request headers carry tokens), so
+    /// that no message repeats it.
+    pub(crate) fn is_secret(var: &str) -> bool {
+        var.ends_with("_HEADERS")
+    }
+}
+
 impl fmt::Display for EnvIssue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}={:?} is not {}", self.var, self.value, self.expected)
+        if EnvIssue::is_secret(self.var) {
+            write!(
+                f,
+                "{} is not {} (its value is not shown: header values are secrets)",
+                self.var, self.expected
+            )
+        } else {
+            write!(f, "{}={:?} is not {}", self.var, self.value, self.expected)
+        }
     }
 }
 
@@ -48,6 +65,15 @@ pub enum ConfigError {
         value: String,
         /// What the setting accepts.
         expected: String,
+    },
+    /// The value of an OTLP request header set in code cannot be sent. The message
+    /// names the header but never shows its value (header values carry tokens).
+    #[error("the value of OTLP header `{header}` is not accepted: expected {expected} (the value is not shown)")]
+    InvalidHeaderValue {
+        /// The header's name.
+        header: String,
+        /// What a header value accepts.
+        expected: &'static str,
     },
 }
 
