@@ -102,7 +102,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Reads OTEL_* variables, installs the subscriber and the global propagator and
     // meter provider that the HTTP layers use; flushes on drop at the end of `main`.
     let _guard = telemetry::Telemetry::from_env_lossy()
-        .service_name("axum-service-example")
+        .default_service_name("axum-service-example")
         .init();
 
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -60,7 +60,7 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let mut builder = Telemetry::from_env_lossy().service_name("load");
+    let mut builder = Telemetry::from_env_lossy().default_service_name("load");
     let configured = std::env::vars().any(|(k, _)| {
         k == "OTEL_TRACES_EXPORTER"
             || k.starts_with("OTEL_EXPORTER_OTLP_") && k.ends_with("ENDPOINT")

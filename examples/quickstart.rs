@@ -35,7 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // One call: reads OTEL_* variables, installs the subscriber, returns the guard that
     // flushes and shuts down when `main` returns.
     let _guard = telemetry::Telemetry::from_env_lossy()
-        .service_name("checkout")
+        .default_service_name("checkout")
         .service_version("1.4.2")
         .init();
 

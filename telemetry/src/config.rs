@@ -1184,7 +1184,10 @@ pub(crate) fn parse_pairs(raw: &str, secret: bool) -> Result<Vec<(String, String
             }
         };
         let Some((k, v)) = member.split_once('=') else {
-            return Err(format!("a list of key=value pairs ({})", shown("has no `=`")));
+            return Err(format!(
+                "a list of key=value pairs ({})",
+                shown("has no `=`")
+            ));
         };
         let Some(k) = decode(k.trim()) else {
             let what = if secret {

@@ -53,7 +53,7 @@ use builder::{MeterHook, ProviderHook};
 /// use tracing_subscriber::prelude::*;
 ///
 /// let telemetry = telemetry::Telemetry::builder()
-///     .service_name("checkout")
+///     .default_service_name("checkout")
 ///     .traces_exporter(telemetry::ExporterKind::None)
 ///     .build()?;
 /// let subscriber = tracing_subscriber::registry().with(telemetry.layer());

@@ -16,7 +16,7 @@
 //!
 //! fn main() -> Result<(), telemetry::Error> {
 //!     let telemetry = telemetry::Telemetry::from_env_lossy()
-//!         .service_name("checkout")
+//!         .default_service_name("checkout")
 //!         .build()?;
 //!     let subscriber = tracing_subscriber::registry().with(telemetry.layer());
 //!     let _guard = telemetry.guard(); // flushes and shuts down on drop
@@ -41,14 +41,17 @@
 //! ## Configuration
 //!
 //! Precedence: settings made in code > per-signal variables > generic variables >
-//! defaults. [`Telemetry::from_env`] fails on a bad value, naming each variable, its
+//! defaults. Every builder setter overrides the environment except
+//! [`default_service_name`](TelemetryBuilder::default_service_name), which only fills
+//! in `service.name` when neither `OTEL_SERVICE_NAME` nor `service.name` in
+//! `OTEL_RESOURCE_ATTRIBUTES` gives one. [`Telemetry::from_env`] fails on a bad value, naming each variable, its
 //! value and what is accepted; [`Telemetry::from_env_lossy`] (used by `init`) warns and
 //! uses the default, as the OpenTelemetry specification says.
 //!
 //! | variable | default | accepted |
 //! |---|---|---|
 //! | `OTEL_SDK_DISABLED` | `false` | `true` / `false` |
-//! | `OTEL_SERVICE_NAME` | `unknown_service:<exe>` | any |
+//! | `OTEL_SERVICE_NAME` | `default_service_name(..)`, else `unknown_service:<exe>` | any |
 //! | `OTEL_RESOURCE_ATTRIBUTES` | – | `k=v,k2=v2`, percent-encoded |
 //! | `OTEL_PROPAGATORS` | `tracecontext,baggage` | `tracecontext`, `baggage`, `b3`, `b3multi`, `none` |
 //! | `OTEL_TRACES_SAMPLER` | `parentbased_always_on` | `always_on`, `always_off`, `traceidratio`, `parentbased_*` |

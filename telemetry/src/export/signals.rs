@@ -106,10 +106,27 @@ pub(crate) fn console_logs() -> Printer<LogRecord> {
     })
 }
 
+/// The resource's `service.name`, when it is a string.
+fn service_name(
+    resource: Option<&opentelemetry_proto::tonic::resource::v1::Resource>,
+) -> Option<String> {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value;
+    resource?
+        .attributes
+        .iter()
+        .find(|kv| kv.key == "service.name")
+        .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
+            Value::StringValue(s) => Some(s.clone()),
+            _ => None,
+        })
+}
+
 fn render_metrics(batch: Vec<ExportMetricsServiceRequest>) -> String {
     let mut lines = Vec::new();
+    let mut service = None;
     for request in batch {
         for rm in request.resource_metrics {
+            service = service.or_else(|| service_name(rm.resource.as_ref()));
             for sm in rm.scope_metrics {
                 for m in sm.metrics {
                     // The pipelines' own figures are for backends; on the console
@@ -127,7 +144,12 @@ fn render_metrics(batch: Vec<ExportMetricsServiceRequest>) -> String {
     lines.sort();
     let mut out = String::new();
     if !lines.is_empty() {
-        out.push_str("metrics\n");
+        match service {
+            Some(service) => {
+                let _ = writeln!(out, "metrics (service.name={service})");
+            }
+            None => out.push_str("metrics\n"),
+        }
         for l in lines {
             out.push_str(&l);
             out.push('\n');

@@ -107,10 +107,50 @@ impl TelemetryBuilder {
         }
     }
 
-    /// `service.name`. Default: `OTEL_SERVICE_NAME`, else `unknown_service:<exe>`.
+    /// `service.name`, overriding the environment: `OTEL_SERVICE_NAME` and
+    /// `service.name` in `OTEL_RESOURCE_ATTRIBUTES` are then ignored. Default:
+    /// `OTEL_SERVICE_NAME`, else `service.name` from `OTEL_RESOURCE_ATTRIBUTES`, else
+    /// `unknown_service:<exe>`.
+    ///
+    /// Most programs want [`default_service_name`](Self::default_service_name)
+    /// instead, which leaves the operator the last word.
     pub fn service_name(self, name: impl Into<String>) -> Self {
         let name = name.into();
         self.op("service.name", move |c| c.service_name = Some(name))
+    }
+
+    /// The `service.name` to use when the environment gives none: neither
+    /// `OTEL_SERVICE_NAME` nor `service.name` in `OTEL_RESOURCE_ATTRIBUTES` is set.
+    /// It replaces `unknown_service:<exe>`, and an operator can still rename the
+    /// service without a rebuild.
+    ///
+    /// ```
+    /// use telemetry::otel::api::Key;
+    ///
+    /// let service = |vars: &[(&str, &str)]| -> Result<String, telemetry::Error> {
+    ///     let telemetry = telemetry::Telemetry::builder()
+    ///         .vars(vars.iter().copied())
+    ///         .default_service_name("checkout")
+    ///         .install_globals(false)
+    ///         .build()?;
+    ///     let name = telemetry.resource().get(&Key::new("service.name"));
+    ///     let _ = telemetry.shutdown();
+    ///     Ok(name.map(|v| v.to_string()).unwrap_or_default())
+    /// };
+    /// assert_eq!(service(&[])?, "checkout");
+    /// assert_eq!(service(&[("OTEL_SERVICE_NAME", "checkout-eu")])?, "checkout-eu");
+    /// assert_eq!(
+    ///     service(&[("OTEL_RESOURCE_ATTRIBUTES", "service.name=checkout-us")])?,
+    ///     "checkout-us"
+    /// );
+    /// # Ok::<(), telemetry::Error>(())
+    /// ```
+    pub fn default_service_name(self, name: impl Into<String>) -> Self {
+        let name = name.into();
+        // Not named like the setting: a default overrides nothing the environment says.
+        self.op("default service.name", move |c| {
+            c.service_name.get_or_insert(name);
+        })
     }
 
     /// `service.version`. Default: unset (or from `OTEL_RESOURCE_ATTRIBUTES`).
