@@ -82,7 +82,7 @@ struct Inner {
     metric_overflow: Arc<AtomicU64>,
     signals: Option<Arc<Signals>>,
     #[cfg(feature = "prometheus")]
-    admin: std::sync::OnceLock<crate::serve::AdminServer>,
+    admin: std::sync::OnceLock<crate::admin::AdminServer>,
     propagators: Arc<Propagators>,
     warnings: Vec<EnvIssue>,
     shutdown: Mutex<Option<ShutdownReport>>,
@@ -91,13 +91,13 @@ struct Inner {
 /// Serves the admin endpoint from a running [`Telemetry`] without keeping it alive.
 #[cfg(feature = "prometheus")]
 struct AdminSource {
-    reader: crate::serve::PullReader,
+    reader: crate::admin::PullReader,
     resource: Resource,
     telemetry: std::sync::Weak<Inner>,
 }
 
 #[cfg(feature = "prometheus")]
-impl crate::serve::Source for AdminSource {
+impl crate::admin::Source for AdminSource {
     fn metrics(&self) -> Option<opentelemetry_sdk::metrics::data::ResourceMetrics> {
         use opentelemetry_sdk::metrics::reader::MetricReader as _;
         let mut rm = opentelemetry_sdk::metrics::data::ResourceMetrics::default();
@@ -316,7 +316,7 @@ impl Telemetry {
                                 )
                                 .build(),
                         );
-                        mp = mp.with_reader(crate::serve::PullReader(reader.clone()));
+                        mp = mp.with_reader(crate::admin::PullReader(reader.clone()));
                         pull_reader = Some(reader);
                     }
                     #[cfg(not(feature = "prometheus"))]
@@ -473,12 +473,12 @@ impl Telemetry {
                     expected: "an IP address and port, like 127.0.0.1:9464".into(),
                 })?;
             let source = Arc::new(AdminSource {
-                reader: crate::serve::PullReader(reader),
+                reader: crate::admin::PullReader(reader),
                 resource: telemetry.inner.resource.clone(),
                 telemetry: Arc::downgrade(&telemetry.inner),
             });
             let server =
-                crate::serve::AdminServer::start(addr, source, crate::serve::Limits::DEFAULT)
+                crate::admin::AdminServer::start(addr, source, crate::admin::Limits::DEFAULT)
                     .map_err(|source| BuildError::Bind { address, source })?;
             let _ = telemetry.inner.admin.set(server);
         }
@@ -639,7 +639,7 @@ impl Telemetry {
             .inner
             .admin
             .get()
-            .map(crate::serve::AdminServer::address);
+            .map(crate::admin::AdminServer::address);
         #[cfg(not(feature = "prometheus"))]
         None
     }

@@ -92,6 +92,8 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+#[cfg(feature = "prometheus")]
+mod admin;
 mod config;
 mod diagnostics;
 mod error;
@@ -104,8 +106,6 @@ pub mod metrics;
 pub mod propagation;
 mod resource;
 mod sampling;
-#[cfg(feature = "prometheus")]
-mod serve;
 
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
