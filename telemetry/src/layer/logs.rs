@@ -1,67 +1,17 @@
-//! Logs: every event becomes a log record carrying the trace and span id of the span
-//! it was written in, sent to the log pipeline (OTLP or console) and to the local
-//! outputs (pretty or JSON lines, stdout or rotating files).
+//! The layer's side of logs: every event becomes a [`LogRecord`] carrying the trace and
+//! span id of the span it was written in, handed to the log pipeline (OTLP or console)
+//! and to the local outputs, which format it on their own threads.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use opentelemetry::trace::{SpanId, TraceContextExt as _, TraceId};
-use tracing_core::{Event, Level, Metadata};
+use opentelemetry::trace::TraceContextExt as _;
+use tracing_core::Event;
 
-use super::fields::{FieldList, FieldValue, Fields, Text};
+use super::fields::Fields;
 use crate::export::pipeline::Pipeline;
-use crate::health::rfc3339;
+pub(crate) use crate::logs::{pretty_line, severity, LogRecord, SpanFields};
 use crate::logs::{LocalOutput, LogProcessors};
-
-/// One log record, as the layer builds it from an event.
-#[derive(Debug, Clone)]
-pub(crate) struct LogRecord {
-    pub time: SystemTime,
-    /// The event's callsite: level, target, file and line.
-    pub meta: &'static Metadata<'static>,
-    pub message: Text,
-    pub fields: FieldList,
-    pub trace_id: Option<TraceId>,
-    pub span_id: Option<SpanId>,
-    pub sampled: bool,
-    /// The current span stack, outermost first, with each span's fields (only kept
-    /// when a local output wants them).
-    pub spans: Vec<SpanFields>,
-}
-
-impl LogRecord {
-    pub(crate) fn level(&self) -> &Level {
-        self.meta.level()
-    }
-    pub(crate) fn target(&self) -> &'static str {
-        self.meta.target()
-    }
-    pub(crate) fn file(&self) -> Option<&'static str> {
-        self.meta.file()
-    }
-    pub(crate) fn line(&self) -> Option<u32> {
-        self.meta.line()
-    }
-}
-
-/// A span's name and fields, as a local output shows them.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct SpanFields {
-    pub name: &'static str,
-    pub fields: Vec<(&'static str, FieldValue)>,
-}
-
-/// OTLP severity numbers.
-pub(crate) fn severity(level: &Level) -> (i32, &'static str) {
-    match *level {
-        Level::TRACE => (1, "TRACE"),
-        Level::DEBUG => (5, "DEBUG"),
-        Level::INFO => (9, "INFO"),
-        Level::WARN => (13, "WARN"),
-        _ => (17, "ERROR"),
-    }
-}
 
 /// Where the layer sends log records.
 pub(crate) struct LogSinks {
@@ -135,79 +85,4 @@ impl LogSinks {
             (None, None) => {}
         }
     }
-}
-
-/// `2026-11-21T19:31:02.123Z  INFO checkout: processing order=42  trace_id=… span_id=…`
-pub(crate) fn pretty_line(r: &LogRecord, out: &mut String) {
-    let _ = write!(
-        out,
-        "{} {:>5} {}: {}",
-        rfc3339(r.time),
-        severity(r.level()).1,
-        r.target(),
-        r.message
-    );
-    for span in &r.spans {
-        for (k, v) in &span.fields {
-            let _ = write!(out, " {}.{k}={}", span.name, quoted(v));
-        }
-    }
-    for (k, v) in &r.fields {
-        let _ = write!(out, " {k}={}", quoted(v));
-    }
-    if let (Some(t), Some(s)) = (r.trace_id, r.span_id) {
-        let _ = write!(out, " trace_id={t} span_id={s}");
-    }
-    out.push('\n');
-}
-
-fn quoted(v: &FieldValue) -> String {
-    match v {
-        FieldValue::Str(s) if crate::export::console::needs_quotes(s) => {
-            format!("{s:?}")
-        }
-        other => other.to_string(),
-    }
-}
-
-/// One JSON object per line: RFC 3339 timestamp, level, target, message, fields, the
-/// span stack's fields, trace_id, span_id.
-pub(crate) fn json_line(r: &LogRecord, out: &mut String) {
-    let mut obj = serde_json::Map::new();
-    obj.insert("timestamp".into(), rfc3339(r.time).into());
-    obj.insert("level".into(), severity(r.level()).1.into());
-    obj.insert("target".into(), r.target().into());
-    obj.insert("message".into(), r.message.as_str().into());
-    let mut fields = serde_json::Map::new();
-    for (k, v) in &r.fields {
-        fields.insert((*k).to_string(), v.to_json());
-    }
-    obj.insert("fields".into(), fields.into());
-    if !r.spans.is_empty() {
-        let spans: Vec<serde_json::Value> = r
-            .spans
-            .iter()
-            .map(|s| {
-                let mut m = serde_json::Map::new();
-                m.insert("name".into(), s.name.into());
-                for (k, v) in &s.fields {
-                    m.insert((*k).to_string(), v.to_json());
-                }
-                m.into()
-            })
-            .collect();
-        obj.insert("spans".into(), spans.into());
-    }
-    if let (Some(t), Some(s)) = (r.trace_id, r.span_id) {
-        obj.insert("trace_id".into(), t.to_string().into());
-        obj.insert("span_id".into(), s.to_string().into());
-    }
-    if let Some(file) = r.file() {
-        obj.insert("code.file.path".into(), file.into());
-    }
-    if let Some(line) = r.line() {
-        obj.insert("code.line.number".into(), line.into());
-    }
-    let _ = write!(out, "{}", serde_json::Value::Object(obj));
-    out.push('\n');
 }

@@ -1,26 +1,5 @@
-//! Local log outputs: pretty lines for development, JSON lines for production, to
-//! stdout, stderr or a file rotated by size; and processors that add static fields or
-//! drop unwanted events.
-//!
-//! Writing never blocks the application: lines go through a bounded buffer to a writer
-//! thread, and lines that do not fit are counted as lost
-//! ([`Telemetry::lost_log_lines`](crate::Telemetry::lost_log_lines)).
-//!
-//! ```no_run
-//! use telemetry::{LogFormat, LogOutput};
-//!
-//! let _guard = telemetry::Telemetry::from_env_lossy()
-//!     .log_output(LogOutput::stdout(LogFormat::Json))
-//!     .log_output(
-//!         LogOutput::file("/var/log/app/app.log", LogFormat::Json)
-//!             .max_size(10 * 1024 * 1024)
-//!             .max_files(5)
-//!             .gzip(true),
-//!     )
-//!     .log_static_field("region", "eu-west-1")
-//!     .drop_logs_where("path", "/health")
-//!     .init();
-//! ```
+//! A running local output: records go through a bounded lock-free queue to a writer
+//! thread that formats and writes them.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write as _};
@@ -31,35 +10,12 @@ use std::time::{Duration, Instant};
 
 use crossbeam_queue::ArrayQueue;
 
-use crate::layer::fields::FieldValue;
-use crate::layer::logs::{json_line, pretty_line, LogRecord};
-
-/// How a local output formats lines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    /// `2026-11-21T19:31:02.123Z  INFO target: message key=value trace_id=… span_id=…`
-    Pretty,
-    /// One JSON object per line.
-    Json,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Destination {
-    Stdout,
-    Stderr,
-    File {
-        path: PathBuf,
-        max_size: u64,
-        max_files: usize,
-        gzip: bool,
-    },
-    Writer(SharedWriter),
-}
+use super::{json_line, pretty_line, Destination, LogFormat, LogOutput, LogRecord};
 
 /// A writer of the user's, shared by the clones of its [`LogOutput`]; only the output's
 /// writer thread writes to it.
 #[derive(Clone)]
-struct SharedWriter(Arc<Mutex<Box<dyn io::Write + Send>>>);
+pub(super) struct SharedWriter(pub(super) Arc<Mutex<Box<dyn io::Write + Send>>>);
 
 impl std::fmt::Debug for SharedWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -90,103 +46,6 @@ impl LineWriter for SharedWriter {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let _ = w.flush();
-    }
-}
-
-/// A local log output; add it with
-/// [`TelemetryBuilder::log_output`](crate::TelemetryBuilder::log_output).
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[must_use = "a log output does nothing until passed to `log_output`"]
-pub struct LogOutput {
-    format: LogFormat,
-    destination: Destination,
-    buffer: usize,
-}
-
-impl LogOutput {
-    /// Lines on standard output.
-    pub fn stdout(format: LogFormat) -> LogOutput {
-        LogOutput {
-            format,
-            destination: Destination::Stdout,
-            buffer: 8192,
-        }
-    }
-
-    /// Lines on standard error.
-    pub fn stderr(format: LogFormat) -> LogOutput {
-        LogOutput {
-            format,
-            destination: Destination::Stderr,
-            buffer: 8192,
-        }
-    }
-
-    /// Lines appended to a file, rotated when it would grow past
-    /// [`max_size`](Self::max_size) (default 10 MiB): `app.log` becomes `app.log.1`,
-    /// `app.log.1` becomes `app.log.2`, and so on up to [`max_files`](Self::max_files)
-    /// (default 5) rotated files.
-    pub fn file(path: impl Into<PathBuf>, format: LogFormat) -> LogOutput {
-        LogOutput {
-            format,
-            destination: Destination::File {
-                path: path.into(),
-                max_size: 10 * 1024 * 1024,
-                max_files: 5,
-                gzip: false,
-            },
-            buffer: 8192,
-        }
-    }
-
-    /// Lines written to any [`io::Write`](std::io::Write): a socket, a pipe, a buffer
-    /// a test reads back. Only the output's writer thread writes to it, so a writer that
-    /// blocks holds up that thread alone; lines that then do not fit the
-    /// [`buffer`](Self::buffer) are lost and counted.
-    ///
-    /// ```
-    /// use telemetry::{LogFormat, LogOutput};
-    ///
-    /// let output = LogOutput::writer(std::io::sink(), LogFormat::Json);
-    /// # let _ = output;
-    /// ```
-    pub fn writer(writer: impl io::Write + Send + 'static, format: LogFormat) -> LogOutput {
-        LogOutput {
-            format,
-            destination: Destination::Writer(SharedWriter(Arc::new(Mutex::new(Box::new(writer))))),
-            buffer: 8192,
-        }
-    }
-
-    /// Rotate when the file would grow past this many bytes (file outputs only).
-    pub fn max_size(mut self, bytes: u64) -> LogOutput {
-        if let Destination::File { max_size, .. } = &mut self.destination {
-            *max_size = bytes.max(1);
-        }
-        self
-    }
-
-    /// Keep at most this many rotated files (file outputs only).
-    pub fn max_files(mut self, n: usize) -> LogOutput {
-        if let Destination::File { max_files, .. } = &mut self.destination {
-            *max_files = n;
-        }
-        self
-    }
-
-    /// Compress rotated files with gzip (`app.log.1.gz`; file outputs only).
-    pub fn gzip(mut self, on: bool) -> LogOutput {
-        if let Destination::File { gzip, .. } = &mut self.destination {
-            *gzip = on;
-        }
-        self
-    }
-
-    /// Lines held for the writer thread before new ones are lost (and counted).
-    /// Default: 8192.
-    pub fn buffer(mut self, lines: usize) -> LogOutput {
-        self.buffer = lines.max(1);
-        self
     }
 }
 
@@ -524,33 +383,6 @@ impl LineWriter for Rotating {
         if let Some(f) = &mut self.file {
             let _ = f.flush();
         }
-    }
-}
-
-/// What happens to every log record before it is written or exported.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct LogProcessors {
-    pub static_fields: Vec<(&'static str, FieldValue)>,
-    pub drop_where: Vec<(String, String)>,
-}
-
-impl LogProcessors {
-    /// Applies the processors; false means drop the record.
-    pub(crate) fn apply(&self, record: &mut LogRecord) -> bool {
-        for (field, value) in &self.drop_where {
-            let matches = record
-                .fields
-                .iter()
-                .chain(record.spans.iter().flat_map(|s| s.fields.iter()))
-                .any(|(k, v)| k == field && v.to_string() == *value);
-            if matches {
-                return false;
-            }
-        }
-        if !self.static_fields.is_empty() {
-            record.fields.extend(self.static_fields.iter().cloned());
-        }
-        true
     }
 }
 
