@@ -66,36 +66,7 @@ pub(crate) const DEFAULT_OTLP_TIMEOUT: Duration = Duration::from_millis(10_000);
 /// Default limit of attributes, events and links per span.
 pub(crate) const DEFAULT_SPAN_LIMIT: u32 = 128;
 
-/// The three signals.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Signal {
-    /// Spans.
-    Traces,
-    /// Metric data points.
-    Metrics,
-    /// Log records.
-    Logs,
-}
-
-impl Signal {
-    /// Lowercase name as used in OTLP paths: `traces`, `metrics`, `logs`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Signal::Traces => "traces",
-            Signal::Metrics => "metrics",
-            Signal::Logs => "logs",
-        }
-    }
-    fn index(self) -> usize {
-        self as usize
-    }
-}
-
-impl fmt::Display for Signal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::signal::Signal;
 
 /// Where a signal is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -106,6 +106,7 @@ pub mod metrics;
 pub mod propagation;
 mod resource;
 mod sampling;
+mod signal;
 
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
