@@ -9,7 +9,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::circuit::{CircuitBreaker, CircuitBreakerConfig, CircuitState, Permit, Transition};
@@ -68,7 +68,12 @@ pub(crate) struct Stats {
     pub dropped_queue_full: AtomicU64,
     /// Items offered after the pipeline had shut down.
     pub dropped_after_shutdown: AtomicU64,
+    /// Items offered after the export thread had stopped (panicked or exited), and
+    /// those it left in the queue.
+    pub dropped_thread_stopped: AtomicU64,
     worker: Mutex<Worker>,
+    /// Signalled once `Worker::stopped` is set.
+    stopped: Condvar,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -86,6 +91,11 @@ pub(crate) struct Worker {
     pub dropped_rejected: u64,
     pub dropped_non_retryable: u64,
     pub dropped_shutdown: u64,
+    /// Items that alone encode larger than the request size limit, or that the
+    /// collector refused for their size.
+    pub dropped_too_large: u64,
+    /// Items the export thread held (batching, buffered, in flight) when it stopped.
+    pub dropped_thread_stopped: u64,
     pub circuit: Option<CircuitState>,
     pub consecutive_failures: u32,
     pub opened: u64,
@@ -93,6 +103,8 @@ pub(crate) struct Worker {
     pub closed: u64,
     pub last_error: Option<(SystemTime, String)>,
     pub last_success: Option<SystemTime>,
+    /// Why the export thread stopped, once it has: nothing more will be exported.
+    pub stopped: Option<String>,
 }
 
 /// A consistent view of a signal's counters.
@@ -101,6 +113,7 @@ pub(crate) struct Snapshot {
     pub received: u64,
     pub dropped_queue_full: u64,
     pub dropped_after_shutdown: u64,
+    pub dropped_thread_stopped: u64,
     pub queued: u64,
     pub worker: Worker,
 }
@@ -109,11 +122,24 @@ impl Snapshot {
     /// Items dropped because the pipeline was shutting down: undelivered when its
     /// timeout ran out, or offered after it had stopped.
     pub(crate) fn dropped_shutdown(&self) -> u64 {
-        self.worker.dropped_shutdown + self.dropped_after_shutdown
+        self.worker
+            .dropped_shutdown
+            .saturating_add(self.dropped_after_shutdown)
+    }
+
+    /// Items dropped because the export thread had stopped: those it held, those it
+    /// left in the queue and those offered afterwards.
+    pub(crate) fn dropped_thread_stopped(&self) -> u64 {
+        self.worker
+            .dropped_thread_stopped
+            .saturating_add(self.dropped_thread_stopped)
     }
 
     pub(crate) fn pending(&self) -> u64 {
-        self.queued + self.worker.batch + self.worker.buffered + self.worker.in_flight
+        self.queued
+            .saturating_add(self.worker.batch)
+            .saturating_add(self.worker.buffered)
+            .saturating_add(self.worker.in_flight)
     }
 }
 
@@ -131,16 +157,57 @@ impl Stats {
         let worker = self.worker().clone();
         let dropped_queue_full = self.dropped_queue_full.load(Ordering::SeqCst);
         let dropped_after_shutdown = self.dropped_after_shutdown.load(Ordering::SeqCst);
+        let dropped_thread_stopped = self.dropped_thread_stopped.load(Ordering::SeqCst);
         let received = self.received.load(Ordering::SeqCst);
         Snapshot {
             received,
             dropped_queue_full,
             dropped_after_shutdown,
+            dropped_thread_stopped,
             queued: received
                 .saturating_sub(dropped_queue_full)
                 .saturating_sub(dropped_after_shutdown)
+                .saturating_sub(dropped_thread_stopped)
                 .saturating_sub(worker.taken),
             worker,
+        }
+    }
+
+    /// Books the end of a stopped export thread: what it held counts as dropped
+    /// (`thread_stopped`), and `reason` becomes the signal's last error for good.
+    pub(crate) fn mark_stopped(&self, reason: String) {
+        let mut w = self.worker();
+        let held = w
+            .batch
+            .saturating_add(w.buffered)
+            .saturating_add(w.in_flight);
+        w.batch = 0;
+        w.buffered = 0;
+        w.buffered_bytes = 0;
+        w.in_flight = 0;
+        w.dropped_thread_stopped = w.dropped_thread_stopped.saturating_add(held);
+        w.last_error = Some((SystemTime::now(), reason.clone()));
+        w.stopped = Some(reason);
+        drop(w);
+        self.stopped.notify_all();
+    }
+
+    /// Why the export thread stopped, waiting until `deadline` for it to say (it
+    /// books its end just after it is gone).
+    pub(crate) fn wait_stopped(&self, deadline: Instant) -> Option<String> {
+        let mut w = self.worker();
+        loop {
+            if let Some(reason) = &w.stopped {
+                return Some(reason.clone());
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            w = match self.stopped.wait_timeout(w, left) {
+                Ok((g, _)) => g,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
         }
     }
 }
@@ -235,9 +302,9 @@ impl<T, X: Transport<T>> Resilient<T, X> {
             Ok(payload) => {
                 let bytes = self.transport.size(&payload);
                 let mut w = self.stats.worker();
-                w.batch -= items;
-                w.buffered += items;
-                w.buffered_bytes += bytes;
+                w.batch = w.batch.saturating_sub(items);
+                w.buffered = w.buffered.saturating_add(items);
+                w.buffered_bytes = w.buffered_bytes.saturating_add(bytes);
                 self.buffer.push_back(Entry {
                     payload,
                     items,
@@ -245,7 +312,7 @@ impl<T, X: Transport<T>> Resilient<T, X> {
                     attempts: 0,
                     first_attempt: None,
                 });
-                let mut evicted = 0;
+                let mut evicted = 0u64;
                 while (w.buffered > self.limits.max_items
                     || w.buffered_bytes > self.limits.max_bytes)
                     && self.buffer.len() > 1
@@ -253,10 +320,10 @@ impl<T, X: Transport<T>> Resilient<T, X> {
                     let Some(oldest) = self.buffer.pop_front() else {
                         break;
                     };
-                    w.buffered -= oldest.items;
-                    w.buffered_bytes -= oldest.bytes;
-                    w.dropped_buffer_full += oldest.items;
-                    evicted += oldest.items;
+                    w.buffered = w.buffered.saturating_sub(oldest.items);
+                    w.buffered_bytes = w.buffered_bytes.saturating_sub(oldest.bytes);
+                    w.dropped_buffer_full = w.dropped_buffer_full.saturating_add(oldest.items);
+                    evicted = evicted.saturating_add(oldest.items);
                     // The evicted batch may have been waiting out a backoff.
                     self.next_attempt_at = None;
                 }
@@ -273,8 +340,8 @@ impl<T, X: Transport<T>> Resilient<T, X> {
             }
             Err(e) => {
                 let mut w = self.stats.worker();
-                w.batch -= items;
-                w.dropped_non_retryable += items;
+                w.batch = w.batch.saturating_sub(items);
+                w.dropped_non_retryable = w.dropped_non_retryable.saturating_add(items);
                 drop(w);
                 crate::diagnostics::warn(
                     "encode",
@@ -318,15 +385,15 @@ impl<T, X: Transport<T>> Resilient<T, X> {
         if entry.first_attempt.is_none() {
             entry.first_attempt = Some(now);
         }
-        entry.attempts += 1;
+        entry.attempts = entry.attempts.saturating_add(1);
         {
             let mut w = self.stats.worker();
-            w.buffered -= entry.items;
-            w.buffered_bytes -= entry.bytes;
-            w.in_flight += entry.items;
-            w.requests += 1;
+            w.buffered = w.buffered.saturating_sub(entry.items);
+            w.buffered_bytes = w.buffered_bytes.saturating_sub(entry.bytes);
+            w.in_flight = w.in_flight.saturating_add(entry.items);
+            w.requests = w.requests.saturating_add(1);
             if entry.attempts > 1 {
-                w.retries += 1;
+                w.retries = w.retries.saturating_add(1);
             }
         }
         let send = self.transport.send(&entry.payload);
@@ -370,9 +437,9 @@ impl<T, X: Transport<T>> Resilient<T, X> {
                 let rejected = rejected.min(items);
                 {
                     let mut w = self.stats.worker();
-                    w.in_flight -= items;
-                    w.exported += items - rejected;
-                    w.dropped_rejected += rejected;
+                    w.in_flight = w.in_flight.saturating_sub(items);
+                    w.exported = w.exported.saturating_add(items.saturating_sub(rejected));
+                    w.dropped_rejected = w.dropped_rejected.saturating_add(rejected);
                     w.last_success = Some(SystemTime::now());
                 }
                 if let Some(message) = message {
@@ -395,8 +462,8 @@ impl<T, X: Transport<T>> Resilient<T, X> {
                     Verdict::Permanent => {
                         {
                             let mut w = self.stats.worker();
-                            w.in_flight -= items;
-                            w.dropped_non_retryable += items;
+                            w.in_flight = w.in_flight.saturating_sub(items);
+                            w.dropped_non_retryable = w.dropped_non_retryable.saturating_add(items);
                         }
                         crate::diagnostics::warn(
                             "non-retryable",
@@ -428,9 +495,9 @@ impl<T, X: Transport<T>> Resilient<T, X> {
                         }
                         {
                             let mut w = self.stats.worker();
-                            w.in_flight -= items;
-                            w.buffered += items;
-                            w.buffered_bytes += entry.bytes;
+                            w.in_flight = w.in_flight.saturating_sub(items);
+                            w.buffered = w.buffered.saturating_add(items);
+                            w.buffered_bytes = w.buffered_bytes.saturating_add(entry.bytes);
                         }
                         self.buffer.push_front(entry);
                         self.next_attempt_at = Some(super::after(now, delay));
@@ -459,7 +526,7 @@ impl<T, X: Transport<T>> Resilient<T, X> {
 
     fn record_error(&mut self, error: &ExportError) {
         let mut w = self.stats.worker();
-        w.failed_requests += 1;
+        w.failed_requests = w.failed_requests.saturating_add(1);
         w.last_error = Some((SystemTime::now(), error.to_string()));
     }
 
@@ -468,9 +535,9 @@ impl<T, X: Transport<T>> Resilient<T, X> {
             let mut w = self.stats.worker();
             w.circuit = Some(t.to);
             match t.to {
-                CircuitState::Open => w.opened += 1,
-                CircuitState::HalfOpen => w.half_opened += 1,
-                CircuitState::Closed => w.closed += 1,
+                CircuitState::Open => w.opened = w.opened.saturating_add(1),
+                CircuitState::HalfOpen => w.half_opened = w.half_opened.saturating_add(1),
+                CircuitState::Closed => w.closed = w.closed.saturating_add(1),
             }
         }
         let last = self
@@ -519,18 +586,18 @@ impl<T, X: Transport<T>> Resilient<T, X> {
 
     /// Drops everything still held (at the end of a shutdown) and counts it.
     pub(crate) fn abandon(&mut self) -> u64 {
-        let mut dropped = 0;
+        let mut dropped = 0u64;
         let mut w = self.stats.worker();
         if let Some(f) = self.in_flight.take() {
-            w.in_flight -= f.entry.items;
-            dropped += f.entry.items;
+            w.in_flight = w.in_flight.saturating_sub(f.entry.items);
+            dropped = dropped.saturating_add(f.entry.items);
         }
         for e in self.buffer.drain(..) {
-            w.buffered -= e.items;
-            w.buffered_bytes -= e.bytes;
-            dropped += e.items;
+            w.buffered = w.buffered.saturating_sub(e.items);
+            w.buffered_bytes = w.buffered_bytes.saturating_sub(e.bytes);
+            dropped = dropped.saturating_add(e.items);
         }
-        w.dropped_shutdown += dropped;
+        w.dropped_shutdown = w.dropped_shutdown.saturating_add(dropped);
         dropped
     }
 

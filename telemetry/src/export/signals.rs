@@ -16,7 +16,6 @@ use opentelemetry_sdk::metrics::Temporality;
 use super::pipeline::Pipeline;
 use super::resilient::Transport;
 use super::{BoxFuture, Delivered, ExportError};
-use crate::error::ShutdownError;
 use crate::layer::logs::{pretty_line, LogRecord};
 
 /// Receives each collection from the SDK's periodic reader and queues it, encoded, on
@@ -47,11 +46,10 @@ impl PushMetricExporter for MetricsToPipeline {
             .map_err(|e| OTelSdkError::InternalFailure(e.to_string()))
     }
 
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        match self.pipeline.shutdown(timeout) {
-            Ok(()) | Err(ShutdownError::AlreadyShutdown) => Ok(()),
-            Err(e) => Err(OTelSdkError::InternalFailure(e.to_string())),
-        }
+    /// Stops nothing: the pipeline belongs to [`Telemetry`](crate::Telemetry), which
+    /// shuts it down after this final collection was queued and reports the outcome.
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        Ok(())
     }
 
     fn temporality(&self) -> Temporality {
