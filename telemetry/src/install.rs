@@ -199,7 +199,7 @@ impl Telemetry {
                         Signal::Traces,
                         batch,
                         resilience,
-                        OtlpTransport::<Traces>::new(target, &resource),
+                        OtlpTransport::<Traces>::new(target, &resource, config.max_request_size),
                     )?)
                 }
                 ExporterKind::Console => {
@@ -288,7 +288,11 @@ impl Telemetry {
                         Signal::Metrics,
                         metric_batch,
                         resilience,
-                        OtlpTransport::<OtlpMetrics>::new(target, &resource),
+                        OtlpTransport::<OtlpMetrics>::new(
+                            target,
+                            &resource,
+                            config.max_request_size,
+                        ),
                     )?;
                     let (pipeline, reader) = push(p);
                     mp = mp.with_reader(reader);
@@ -365,7 +369,7 @@ impl Telemetry {
                         Signal::Logs,
                         log_batch,
                         resilience,
-                        OtlpTransport::<OtlpLogs>::new(target, &resource),
+                        OtlpTransport::<OtlpLogs>::new(target, &resource, config.max_request_size),
                     )?;
                     logs = Some((Arc::new(p), target_name(&config, Signal::Logs)));
                 }

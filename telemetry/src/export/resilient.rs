@@ -37,12 +37,38 @@ impl Default for RetryBufferConfig {
     }
 }
 
+/// A batch encoded as requests, each within the request size limit.
+pub(crate) struct Encoded<P> {
+    /// The requests, each with the number of items it carries.
+    pub requests: Vec<(P, u64)>,
+    /// Items dropped because each alone encodes larger than the limit.
+    pub too_large: u64,
+}
+
+impl<P> Encoded<P> {
+    /// The whole batch as one request.
+    pub(crate) fn one(payload: P, items: u64) -> Self {
+        Encoded {
+            requests: vec![(payload, items)],
+            too_large: 0,
+        }
+    }
+}
+
 /// Turns batches into requests and sends them. Never retries by itself.
 pub(crate) trait Transport<T>: Send + 'static {
     /// A batch ready to send, kept as is for retries.
     type Payload: Send + Sync + 'static;
-    /// Encodes a batch once. An error drops the batch (`non_retryable`).
-    fn encode(&mut self, batch: Vec<T>) -> Result<Self::Payload, ExportError>;
+    /// Encodes a batch once, as one request or several when it is larger than the
+    /// transport's request size limit. The items of the requests and the items too
+    /// large to send add up to the batch's. An error drops the batch
+    /// (`non_retryable`).
+    fn encode(&mut self, batch: Vec<T>) -> Result<Encoded<Self::Payload>, ExportError>;
+    /// Splits a request the collector refused for its size into two, each with its
+    /// items; `None` when it holds a single item (or cannot be split).
+    fn split(&mut self, _payload: &Self::Payload) -> Option<[(Self::Payload, u64); 2]> {
+        None
+    }
     /// The payload's size in bytes, for the buffer's bound.
     fn size(&self, payload: &Self::Payload) -> u64;
     /// Sends one request. The future owns what it needs, so the loop can keep taking
@@ -291,27 +317,48 @@ impl<T, X: Transport<T>> Resilient<T, X> {
         self.last_error.as_ref()
     }
 
-    /// Encodes a sealed batch and appends it to the buffer, evicting the oldest
-    /// batches past the bounds. `items` were counted in the batch until now.
+    /// Encodes a sealed batch and appends its requests to the buffer, evicting the
+    /// oldest batches past the bounds. `items` were counted in the batch until now.
     pub(crate) fn admit(&mut self, batch: Vec<T>) {
         let items = batch.len() as u64;
         if items == 0 {
             return;
         }
         match self.transport.encode(batch) {
-            Ok(payload) => {
-                let bytes = self.transport.size(&payload);
+            Ok(Encoded {
+                requests,
+                too_large,
+            }) => {
                 let mut w = self.stats.worker();
                 w.batch = w.batch.saturating_sub(items);
-                w.buffered = w.buffered.saturating_add(items);
-                w.buffered_bytes = w.buffered_bytes.saturating_add(bytes);
-                self.buffer.push_back(Entry {
-                    payload,
-                    items,
-                    bytes,
-                    attempts: 0,
-                    first_attempt: None,
-                });
+                let mut accounted = too_large;
+                for (payload, n) in requests {
+                    let bytes = self.transport.size(&payload);
+                    accounted = accounted.saturating_add(n);
+                    w.buffered = w.buffered.saturating_add(n);
+                    w.buffered_bytes = w.buffered_bytes.saturating_add(bytes);
+                    self.buffer.push_back(Entry {
+                        payload,
+                        items: n,
+                        bytes,
+                        attempts: 0,
+                        first_attempt: None,
+                    });
+                }
+                w.dropped_too_large = w.dropped_too_large.saturating_add(too_large);
+                // Items the encoder lost track of still balance the books.
+                w.dropped_non_retryable = w
+                    .dropped_non_retryable
+                    .saturating_add(items.saturating_sub(accounted));
+                if too_large > 0 {
+                    crate::diagnostics::warn(
+                        "too-large",
+                        format_args!(
+                            "{}: dropped {too_large} item(s), each larger than the request size limit on its own",
+                            self.signal
+                        ),
+                    );
+                }
                 let mut evicted = 0u64;
                 while (w.buffered > self.limits.max_items
                     || w.buffered_bytes > self.limits.max_bytes)
@@ -455,6 +502,15 @@ impl<T, X: Transport<T>> Resilient<T, X> {
                     self.on_transition(t);
                 }
             }
+            Err(error) if refused_for_size(&error) => {
+                self.record_error(&error);
+                self.last_error = Some(error.clone());
+                self.split_refused(entry, &error);
+                // The collector answered: it is reachable.
+                if let Some(t) = self.breaker.on_success() {
+                    self.on_transition(t);
+                }
+            }
             Err(error) => {
                 self.record_error(&error);
                 self.last_error = Some(error.clone());
@@ -522,6 +578,47 @@ impl<T, X: Transport<T>> Resilient<T, X> {
         }
         let mut w = self.stats.worker();
         w.consecutive_failures = self.breaker.consecutive_failures();
+    }
+
+    /// A request the collector refused for its size goes back, split in two, to the
+    /// front of the buffer; a single item is dropped (`too_large`).
+    fn split_refused(&mut self, entry: Entry<X::Payload>, error: &ExportError) {
+        let items = entry.items;
+        let halves = self.transport.split(&entry.payload);
+        let mut w = self.stats.worker();
+        w.in_flight = w.in_flight.saturating_sub(items);
+        let Some(halves) = halves else {
+            w.dropped_too_large = w.dropped_too_large.saturating_add(items);
+            drop(w);
+            crate::diagnostics::warn(
+                "too-large",
+                format_args!(
+                    "{}: dropped {items} item(s) the collector refused for their size: {error}",
+                    self.signal
+                ),
+            );
+            return;
+        };
+        let mut accounted = 0u64;
+        for (payload, n) in halves.into_iter().rev() {
+            let bytes = self.transport.size(&payload);
+            accounted = accounted.saturating_add(n);
+            w.buffered = w.buffered.saturating_add(n);
+            w.buffered_bytes = w.buffered_bytes.saturating_add(bytes);
+            self.buffer.push_front(Entry {
+                payload,
+                items: n,
+                bytes,
+                attempts: 0,
+                first_attempt: None,
+            });
+        }
+        w.dropped_non_retryable = w
+            .dropped_non_retryable
+            .saturating_add(items.saturating_sub(accounted));
+        drop(w);
+        // Sent again at once: the halves are new requests, not retries.
+        self.next_attempt_at = None;
     }
 
     fn record_error(&mut self, error: &ExportError) {
@@ -606,6 +703,25 @@ impl<T, X: Transport<T>> Resilient<T, X> {
     }
 }
 
+/// Whether the collector refused a request for its size: HTTP 413, or gRPC's
+/// "message larger than max" (RESOURCE_EXHAUSTED from grpc-go, OUT_OF_RANGE from
+/// tonic). RESOURCE_EXHAUSTED for a quota (other words, or a RetryInfo) is not.
+pub(crate) fn refused_for_size(error: &ExportError) -> bool {
+    match error {
+        ExportError::Http { status, .. } => *status == 413,
+        ExportError::Grpc {
+            code,
+            retry_after: None,
+            message,
+            ..
+        } if code.0 == 8 || code.0 == 11 => {
+            let message = message.to_ascii_lowercase();
+            message.contains("larger than max") || message.contains("message length too large")
+        }
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -620,8 +736,16 @@ mod tests {
 
     impl Transport<u64> for Scripted {
         type Payload = Vec<u64>;
-        fn encode(&mut self, batch: Vec<u64>) -> Result<Vec<u64>, ExportError> {
-            Ok(batch)
+        fn encode(&mut self, batch: Vec<u64>) -> Result<Encoded<Vec<u64>>, ExportError> {
+            let n = batch.len() as u64;
+            Ok(Encoded::one(batch, n))
+        }
+        fn split(&mut self, payload: &Vec<u64>) -> Option<[(Vec<u64>, u64); 2]> {
+            if payload.len() < 2 {
+                return None;
+            }
+            let (a, b) = payload.split_at(payload.len() / 2);
+            Some([(a.to_vec(), a.len() as u64), (b.to_vec(), b.len() as u64)])
         }
         fn size(&self, payload: &Vec<u64>) -> u64 {
             payload.len() as u64 * 10

@@ -14,7 +14,7 @@ use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::metrics::Temporality;
 
 use super::pipeline::Pipeline;
-use super::resilient::Transport;
+use super::resilient::{Encoded, Transport};
 use super::{BoxFuture, Delivered, ExportError};
 use crate::layer::logs::{pretty_line, LogRecord};
 
@@ -70,8 +70,9 @@ pub(crate) struct Printer<T>(fn(Vec<T>) -> String);
 impl<T: Send + 'static> Transport<T> for Printer<T> {
     type Payload = String;
 
-    fn encode(&mut self, batch: Vec<T>) -> Result<String, ExportError> {
-        Ok((self.0)(batch))
+    fn encode(&mut self, batch: Vec<T>) -> Result<Encoded<String>, ExportError> {
+        let items = batch.len() as u64;
+        Ok(Encoded::one((self.0)(batch), items))
     }
 
     fn size(&self, payload: &String) -> u64 {

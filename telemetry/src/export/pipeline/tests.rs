@@ -1,6 +1,7 @@
 use std::sync::atomic::AtomicUsize;
 
 use super::*;
+use crate::export::resilient::Encoded;
 use crate::export::{BoxFuture, Delivered, Discard};
 use crate::health::{SignalHealth, SignalReport};
 
@@ -26,8 +27,9 @@ struct Exploding;
 
 impl Transport<u64> for Exploding {
     type Payload = u64;
-    fn encode(&mut self, batch: Vec<u64>) -> Result<u64, ExportError> {
-        Ok(batch.len() as u64)
+    fn encode(&mut self, batch: Vec<u64>) -> Result<Encoded<u64>, ExportError> {
+        let items = batch.len() as u64;
+        Ok(Encoded::one(items, items))
     }
     fn size(&self, payload: &u64) -> u64 {
         *payload
