@@ -61,6 +61,11 @@ pub const OTEL_SPAN_LINK_COUNT_LIMIT: &str = "OTEL_SPAN_LINK_COUNT_LIMIT";
 
 /// Default bound of a flush or shutdown.
 pub(crate) const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+/// The largest OTLP request sent, encoded and before compression: 4 MiB, what the
+/// Collector's gRPC receiver accepts by default.
+pub(crate) const DEFAULT_MAX_REQUEST_SIZE: u64 = 4 * 1024 * 1024;
+/// OTLP's own bound on a request: 64 MiB.
+pub(crate) const OTLP_MAX_REQUEST_SIZE: u64 = 64 * 1024 * 1024;
 /// Default OTLP request timeout (`OTEL_EXPORTER_OTLP_TIMEOUT`).
 pub(crate) const DEFAULT_OTLP_TIMEOUT: Duration = Duration::from_millis(10_000);
 /// Default limit of attributes, events and links per span.
@@ -242,6 +247,8 @@ pub struct Config {
     pub(crate) prometheus_host: String,
     pub(crate) prometheus_port: u16,
     pub(crate) shutdown_timeout: Duration,
+    /// Encoded bytes of one OTLP request at most; larger batches are cut.
+    pub(crate) max_request_size: u64,
     pub(crate) resilience: crate::export::resilient::ResilienceConfig,
     pub(crate) span_metrics: crate::metrics::SpanMetricsConfig,
     pub(crate) temporality: crate::metrics::Temporality,
@@ -277,6 +284,7 @@ impl Default for Config {
             prometheus_host: "localhost".to_string(),
             prometheus_port: 9464,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            max_request_size: DEFAULT_MAX_REQUEST_SIZE,
             resilience: Default::default(),
             span_metrics: Default::default(),
             temporality: crate::metrics::Temporality::Cumulative,

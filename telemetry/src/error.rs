@@ -172,6 +172,18 @@ pub enum ShutdownError {
     /// The pipeline was already shut down; the call did nothing.
     #[error("telemetry is already shut down")]
     AlreadyShutdown,
+    /// The signal's export thread stopped (it panicked or could not run): nothing more
+    /// of this signal is exported, and what it held or is offered since is counted as
+    /// dropped with reason `thread_stopped`. [`health`](crate::Telemetry::health)
+    /// reports the same reason; build a new [`Telemetry`](crate::Telemetry) to export
+    /// again, and report the panic as a bug.
+    #[error("{signal}: {reason}; nothing more is exported")]
+    ExportThreadStopped {
+        /// The signal whose export thread stopped.
+        signal: &'static str,
+        /// Which thread stopped and why, with the panic message when there is one.
+        reason: String,
+    },
 }
 
 /// Any error of this crate, for applications that use `?` on all of them.

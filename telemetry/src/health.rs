@@ -19,16 +19,27 @@ pub struct DroppedByReason {
     pub non_retryable: u64,
     /// Still undelivered when the shutdown timeout ran out, or offered after shutdown.
     pub shutdown: u64,
+    /// The export thread had stopped (it panicked or could not run): what it held,
+    /// what was left in its queue and what was offered afterwards.
+    pub thread_stopped: u64,
+    /// An item that alone encodes larger than the request size limit
+    /// (`max_request_size`), or that a collector refused for its size.
+    pub too_large: u64,
 }
 
 impl DroppedByReason {
     /// All drops.
     pub fn total(&self) -> u64 {
-        self.queue_full
-            + self.buffer_full
-            + self.rejected_by_collector
-            + self.non_retryable
-            + self.shutdown
+        [
+            self.buffer_full,
+            self.rejected_by_collector,
+            self.non_retryable,
+            self.shutdown,
+            self.thread_stopped,
+            self.too_large,
+        ]
+        .into_iter()
+        .fold(self.queue_full, u64::saturating_add)
     }
 }
 
@@ -76,6 +87,8 @@ impl SignalReport {
             rejected_by_collector: w.dropped_rejected,
             non_retryable: w.dropped_non_retryable,
             shutdown: s.dropped_shutdown(),
+            thread_stopped: s.dropped_thread_stopped(),
+            too_large: w.dropped_too_large,
         };
         SignalReport {
             received: s.received,
@@ -98,6 +111,9 @@ impl SignalReport {
 /// The health of one signal's pipeline.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SignalHealth {
+    /// False when the circuit is not closed, or when the export thread has stopped
+    /// (then `last_error` names the thread and why, and nothing more is exported).
+    pub healthy: bool,
     /// Where the signal goes (`console`, or the OTLP endpoint).
     pub exporter: String,
     /// The circuit breaker's state.
@@ -123,9 +139,11 @@ pub struct SignalHealth {
 impl SignalHealth {
     pub(crate) fn from_snapshot(exporter: &str, s: &Snapshot) -> SignalHealth {
         let w = &s.worker;
+        let circuit = w.circuit.unwrap_or(CircuitState::Closed);
         SignalHealth {
+            healthy: circuit == CircuitState::Closed && w.stopped.is_none(),
             exporter: exporter.to_string(),
-            circuit: w.circuit.unwrap_or(CircuitState::Closed),
+            circuit,
             consecutive_failures: w.consecutive_failures,
             last_error: w.last_error.as_ref().map(|(_, e)| e.clone()),
             last_error_at: w.last_error.as_ref().map(|(t, _)| rfc3339(*t)),
@@ -143,7 +161,7 @@ impl SignalHealth {
 /// it can be served as JSON.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct HealthReport {
-    /// True when no circuit is open.
+    /// True when every signal is healthy: no circuit open, no export thread stopped.
     pub healthy: bool,
     /// Spans (absent when no span pipeline runs).
     pub traces: Option<SignalHealth>,

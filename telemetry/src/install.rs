@@ -200,7 +200,7 @@ impl Telemetry {
                         Signal::Traces,
                         batch,
                         resilience,
-                        OtlpTransport::<Traces>::new(target, &resource),
+                        OtlpTransport::<Traces>::new(target, &resource, config.max_request_size),
                     )?)
                 }
                 ExporterKind::Console => {
@@ -289,7 +289,11 @@ impl Telemetry {
                         Signal::Metrics,
                         metric_batch,
                         resilience,
-                        OtlpTransport::<OtlpMetrics>::new(target, &resource),
+                        OtlpTransport::<OtlpMetrics>::new(
+                            target,
+                            &resource,
+                            config.max_request_size,
+                        ),
                     )?;
                     let (pipeline, reader) = push(p);
                     mp = mp.with_reader(reader);
@@ -366,7 +370,7 @@ impl Telemetry {
                         Signal::Logs,
                         log_batch,
                         resilience,
-                        OtlpTransport::<OtlpLogs>::new(target, &resource),
+                        OtlpTransport::<OtlpLogs>::new(target, &resource, config.max_request_size),
                     )?;
                     logs = Some((Arc::new(p), target_name(&config, Signal::Logs)));
                 }
@@ -586,10 +590,9 @@ impl Telemetry {
             .logs
             .as_ref()
             .map(|(p, target)| SignalHealth::from_snapshot(target, &p.stats.snapshot()));
-        let healthy = [&traces, &metrics, &logs].iter().all(|s| {
-            s.as_ref()
-                .is_none_or(|h| h.circuit == crate::CircuitState::Closed)
-        });
+        let healthy = [&traces, &metrics, &logs]
+            .iter()
+            .all(|s| s.as_ref().is_none_or(|h| h.healthy));
         HealthReport {
             healthy,
             traces,
@@ -648,7 +651,8 @@ impl Telemetry {
     ///
     /// # Errors
     /// [`ShutdownError::Timeout`] when the collector did not answer in time,
-    /// [`ShutdownError::Export`] when it refused, [`ShutdownError::AlreadyShutdown`]
+    /// [`ShutdownError::Export`] when it refused, [`ShutdownError::ExportThreadStopped`]
+    /// when a signal's export thread has stopped, [`ShutdownError::AlreadyShutdown`]
     /// after a shutdown.
     pub fn force_flush(&self) -> Result<(), ShutdownError> {
         let timeout = self.inner.config.shutdown_timeout;
@@ -661,6 +665,10 @@ impl Telemetry {
             result = result.and(p.flush(timeout));
         }
         if let Some((p, _)) = &self.inner.logs {
+            result = result.and(p.flush(timeout));
+        }
+        if let Some((p, _)) = &self.inner.metrics_pipeline {
+            // Already flushed by the reader, whose outcome the SDK keeps to itself.
             result = result.and(p.flush(timeout));
         }
         for local in &self.inner.local_logs {
@@ -678,8 +686,9 @@ impl Telemetry {
     /// returns [`ShutdownError::AlreadyShutdown`].
     ///
     /// # Errors
-    /// [`ShutdownError::Timeout`] with the number of items left undelivered, or
-    /// [`ShutdownError::Export`] when the last export failed.
+    /// [`ShutdownError::Timeout`] with the number of items left undelivered,
+    /// [`ShutdownError::Export`] when the last export failed, or
+    /// [`ShutdownError::ExportThreadStopped`] when a signal's export thread had stopped.
     pub fn shutdown(&self) -> Result<ShutdownReport, ShutdownError> {
         let mut done = match self.inner.shutdown.lock() {
             Ok(g) => g,
@@ -707,12 +716,13 @@ impl Telemetry {
                 result
             });
             let metrics = || match &self.inner.meter_provider {
-                // The final collection is pushed, then the metric pipeline stops.
+                // The final collection is pushed, then the metric pipeline stops (the
+                // reader leaves that to us, so its outcome is ours to report).
                 Some(mp) => {
                     let _ = mp.shutdown_with_timeout(timeout);
                     match &self.inner.metrics_pipeline {
-                        Some((p, _)) if !p.is_shut_down() => p.shutdown(timeout),
-                        _ => Ok(()),
+                        Some((p, _)) => p.shutdown(timeout),
+                        None => Ok(()),
                     }
                 }
                 None => Ok(()),
@@ -754,11 +764,7 @@ impl Telemetry {
             lost_log_lines: self.lost_log_lines(),
         };
         *done = Some(report);
-        let result = traces.and(logs).and(match metrics {
-            Err(ShutdownError::AlreadyShutdown) => Ok(()),
-            other => other,
-        });
-        result.map(|()| report)
+        traces.and(logs).and(metrics).map(|()| report)
     }
 }
 
@@ -1030,6 +1036,33 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(err.to_string().contains("TLS is not built in"), "{err}");
+    }
+
+    #[test]
+    fn a_stopped_metrics_export_thread_fails_flush_and_shutdown_and_shows_in_health() {
+        let t = Telemetry::builder()
+            .endpoint("http://127.0.0.1:9")
+            .install_globals(false)
+            .build()
+            .unwrap();
+        let Some((p, _)) = &t.inner.metrics_pipeline else {
+            panic!("an OTLP endpoint exports metrics");
+        };
+        p.crash_export_thread("metric encoder bug");
+        p.stats
+            .wait_stopped(std::time::Instant::now() + Duration::from_secs(30))
+            .expect("the metrics export thread stops");
+        let health = t.health();
+        assert!(!health.healthy, "{health:?}");
+        let metrics = health.metrics.expect("metrics health");
+        assert!(!metrics.healthy, "{metrics:?}");
+        let last = metrics.last_error.unwrap_or_default();
+        assert!(last.contains("`telemetry-export-metrics`"), "{last}");
+        assert!(last.contains("panicked: metric encoder bug"), "{last}");
+        assert!(health.traces.expect("traces health").healthy);
+        let stopped = |r: Result<(), ShutdownError>| matches!(r, Err(ShutdownError::ExportThreadStopped { signal: "metrics", ref reason }) if reason.contains("metric encoder bug"));
+        assert!(stopped(t.force_flush()));
+        assert!(stopped(t.shutdown().map(|_| ())));
     }
 
     #[cfg(not(feature = "grpc"))]

@@ -85,6 +85,26 @@ struct State {
     /// Log and metric requests: always answered OK (the script is for spans).
     logs: Mutex<Vec<(Received, ExportLogsServiceRequest)>>,
     metrics: Mutex<Vec<(Received, ExportMetricsServiceRequest)>>,
+    /// Requests larger than this (encoded bytes) are refused as a Collector does:
+    /// gRPC RESOURCE_EXHAUSTED "received message larger than max", HTTP 413.
+    max_request_size: Option<usize>,
+    /// Requests refused for their size.
+    refused_for_size: Mutex<usize>,
+}
+
+impl State {
+    /// The refusal of an oversized gRPC request, worded as grpc-go's.
+    fn too_large(&self, len: usize) -> Result<(), tonic::Status> {
+        match self.max_request_size {
+            Some(max) if len > max => {
+                *self.refused_for_size.lock().unwrap() += 1;
+                Err(tonic::Status::resource_exhausted(format!(
+                    "grpc: received message larger than max ({len} vs. {max})"
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 impl State {
@@ -126,13 +146,31 @@ impl FakeCollector {
     /// Starts a collector that answers these replies in order, and fails the test on
     /// any request past them unless [`otherwise`](Self::otherwise) is set.
     pub fn scripted(wire: Wire, replies: impl IntoIterator<Item = Reply>) -> FakeCollector {
-        FakeCollector::scripted_on("127.0.0.1:0".parse().unwrap(), wire, replies)
+        FakeCollector::scripted_on("127.0.0.1:0".parse().unwrap(), wire, replies, None)
+    }
+
+    /// Starts an always-`Ok` collector that refuses requests over `max_request_size`
+    /// encoded bytes, as the Collector does (gRPC RESOURCE_EXHAUSTED, HTTP 413).
+    pub fn with_max_request_size(wire: Wire, max_request_size: usize) -> FakeCollector {
+        let c = FakeCollector::scripted_on(
+            "127.0.0.1:0".parse().unwrap(),
+            wire,
+            [],
+            Some(max_request_size),
+        );
+        c.otherwise(Reply::Ok);
+        c
+    }
+
+    /// How many requests were refused for their size.
+    pub fn refused_for_size(&self) -> usize {
+        *self.state.refused_for_size.lock().unwrap()
     }
 
     /// Starts an always-`Ok` collector on a given address (to bring a "crashed"
     /// collector back on the port the application was exporting to).
     pub fn start_on(addr: SocketAddr, wire: Wire) -> FakeCollector {
-        let c = FakeCollector::scripted_on(addr, wire, []);
+        let c = FakeCollector::scripted_on(addr, wire, [], None);
         c.otherwise(Reply::Ok);
         c
     }
@@ -141,8 +179,12 @@ impl FakeCollector {
         addr: SocketAddr,
         wire: Wire,
         replies: impl IntoIterator<Item = Reply>,
+        max_request_size: Option<usize>,
     ) -> FakeCollector {
-        let state = Arc::new(State::default());
+        let state = Arc::new(State {
+            max_request_size,
+            ..State::default()
+        });
         state.script.lock().unwrap().extend(replies);
         let listener = std::net::TcpListener::bind(addr).unwrap();
         listener.set_nonblocking(true).unwrap();
@@ -254,6 +296,7 @@ impl TraceService for Grpc {
         &self,
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        self.0.too_large(request.get_ref().encoded_len())?;
         let mut received = meta(
             &request,
             "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
@@ -313,6 +356,7 @@ impl LogsService for Grpc {
         &self,
         request: tonic::Request<ExportLogsServiceRequest>,
     ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
+        self.0.too_large(request.get_ref().encoded_len())?;
         let m = meta(
             &request,
             "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
@@ -328,6 +372,7 @@ impl MetricsService for Grpc {
         &self,
         request: tonic::Request<ExportMetricsServiceRequest>,
     ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        self.0.too_large(request.get_ref().encoded_len())?;
         let m = meta(
             &request,
             "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
@@ -347,11 +392,27 @@ async fn serve_grpc(
     stopped: tokio::sync::oneshot::Receiver<()>,
 ) {
     let gzip = tonic::codec::CompressionEncoding::Gzip;
-    let service = TraceServiceServer::new(Grpc(state.clone())).accept_compressed(gzip);
+    // With a size limit the handlers refuse as grpc-go does; tonic's own check (4 MiB
+    // by default) would answer OUT_OF_RANGE first.
+    let decode_limit = match state.max_request_size {
+        Some(_) => usize::MAX,
+        None => 4 * 1024 * 1024,
+    };
+    let service = TraceServiceServer::new(Grpc(state.clone()))
+        .accept_compressed(gzip)
+        .max_decoding_message_size(decode_limit);
     tonic::transport::Server::builder()
         .add_service(service)
-        .add_service(LogsServiceServer::new(Grpc(state.clone())).accept_compressed(gzip))
-        .add_service(MetricsServiceServer::new(Grpc(state)).accept_compressed(gzip))
+        .add_service(
+            LogsServiceServer::new(Grpc(state.clone()))
+                .accept_compressed(gzip)
+                .max_decoding_message_size(decode_limit),
+        )
+        .add_service(
+            MetricsServiceServer::new(Grpc(state))
+                .accept_compressed(gzip)
+                .max_decoding_message_size(decode_limit),
+        )
         .serve_with_incoming_shutdown(
             tonic::transport::server::TcpIncoming::from(listener),
             async {
@@ -476,6 +537,13 @@ async fn handle_http(
     };
     let content_type = header("content-type");
     let content_encoding = header("content-encoding");
+    if state.max_request_size.is_some_and(|max| raw.len() > max) {
+        *state.refused_for_size.lock().unwrap() += 1;
+        return Ok(http::Response::builder()
+            .status(413)
+            .body(Full::new(Bytes::new()))
+            .unwrap());
+    }
     let body = if content_encoding.as_deref() == Some("gzip") {
         let mut out = Vec::new();
         flate2::read::GzDecoder::new(raw.as_ref())

@@ -12,7 +12,7 @@ use opentelemetry_sdk::trace::SpanData;
 
 use std::sync::{Arc, Mutex};
 
-use super::resilient::Transport;
+use super::resilient::{Encoded, Transport};
 use super::{BoxFuture, Delivered, ExportError};
 
 /// Spans waiting for their root before printing; past this, the oldest traces print
@@ -51,8 +51,9 @@ pub(crate) type ConsolePayload = Arc<Mutex<Vec<SpanData>>>;
 impl Transport<SpanData> for ConsoleExporter {
     type Payload = ConsolePayload;
 
-    fn encode(&mut self, batch: Vec<SpanData>) -> Result<ConsolePayload, ExportError> {
-        Ok(Arc::new(Mutex::new(batch)))
+    fn encode(&mut self, batch: Vec<SpanData>) -> Result<Encoded<ConsolePayload>, ExportError> {
+        let items = batch.len() as u64;
+        Ok(Encoded::one(Arc::new(Mutex::new(batch)), items))
     }
 
     fn size(&self, payload: &ConsolePayload) -> u64 {

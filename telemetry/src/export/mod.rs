@@ -143,8 +143,9 @@ pub(crate) struct Discard;
 impl<T: Send + 'static> resilient::Transport<T> for Discard {
     type Payload = u64;
 
-    fn encode(&mut self, batch: Vec<T>) -> Result<u64, ExportError> {
-        Ok(batch.len() as u64)
+    fn encode(&mut self, batch: Vec<T>) -> Result<resilient::Encoded<u64>, ExportError> {
+        let items = batch.len() as u64;
+        Ok(resilient::Encoded::one(items, items))
     }
 
     fn size(&self, payload: &u64) -> u64 {

@@ -33,14 +33,12 @@ use prost::Message as _;
 #[cfg(feature = "grpc")]
 use tonic::codec::{BufferSettings, Codec, EncodeBuf, Encoder};
 
-use super::resilient::Transport;
+use super::resilient::{Encoded, Transport};
 #[cfg(feature = "grpc")]
 use super::GrpcCode;
 use super::{BoxFuture, Delivered, ExportError};
 use crate::config::{Compression, OtlpTarget, Protocol};
 
-/// OTLP's limit on a request body.
-const MAX_REQUEST_BYTES: usize = 64 * 1024 * 1024;
 /// OTLP's limit on a response body; a larger one is a permanent error.
 const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 
@@ -51,16 +49,73 @@ pub(crate) trait Encoding: Send + Sync + 'static {
     /// The gRPC method path.
     #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
     const GRPC_PATH: &'static str;
+    /// The request message.
+    type Request: prost::Message
+        + Default
+        + serde::Serialize
+        + serde::de::DeserializeOwned
+        + Send
+        + 'static;
     /// The gRPC response message.
     type Response: prost::Message + Default + serde::de::DeserializeOwned + Send + Sync + 'static;
-    /// Encodes a batch as protobuf or JSON.
-    fn encode(
-        items: Vec<Self::Item>,
-        resource: &ResourceAttributesWithSchema,
-        json: bool,
-    ) -> Result<Vec<u8>, String>;
+    /// The request of a batch.
+    fn request(items: Vec<Self::Item>, resource: &ResourceAttributesWithSchema) -> Self::Request;
+    /// Splits a request in two halves by items, each with its count; gives it back
+    /// when it holds a single item or cannot be split.
+    fn halve(request: Self::Request) -> Result<[(Self::Request, u64); 2], Self::Request>;
     /// The partial-success part of a response.
     fn partial(response: &Self::Response) -> Delivered;
+}
+
+/// Splits a two-level OTLP request (resources, then scopes, then items) into two
+/// halves by items, each keeping its resource and scope.
+macro_rules! halve {
+    ($request:expr, $resources:ident, $scopes:ident, $items:ident) => {{
+        let mut request = $request;
+        let total: usize = request
+            .$resources
+            .iter()
+            .flat_map(|r| &r.$scopes)
+            .map(|s| s.$items.len())
+            .sum();
+        if total < 2 {
+            return Err(request);
+        }
+        let half = total / 2;
+        let mut left = half;
+        let (mut first, mut second) = (Vec::new(), Vec::new());
+        for mut resource in std::mem::take(&mut request.$resources) {
+            let scopes = std::mem::take(&mut resource.$scopes);
+            let mut head = resource.clone();
+            let mut tail = resource;
+            for mut scope in scopes {
+                if left == 0 {
+                    tail.$scopes.push(scope);
+                } else if scope.$items.len() <= left {
+                    left -= scope.$items.len();
+                    head.$scopes.push(scope);
+                } else {
+                    let rest = scope.$items.split_off(left);
+                    left = 0;
+                    let mut rest_scope = scope.clone();
+                    rest_scope.$items.clear();
+                    rest_scope.$items = rest;
+                    head.$scopes.push(scope);
+                    tail.$scopes.push(rest_scope);
+                }
+            }
+            if !head.$scopes.is_empty() {
+                first.push(head);
+            }
+            if !tail.$scopes.is_empty() {
+                second.push(tail);
+            }
+        }
+        let mut a = request.clone();
+        a.$resources = first;
+        request.$resources = second;
+        Ok([(a, half as u64), (request, (total - half) as u64)])
+    }};
 }
 
 /// Spans.
@@ -69,24 +124,20 @@ pub(crate) struct Traces;
 impl Encoding for Traces {
     type Item = SpanData;
     const GRPC_PATH: &'static str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+    type Request = ExportTraceServiceRequest;
     type Response = ExportTraceServiceResponse;
 
-    fn encode(
-        items: Vec<SpanData>,
-        resource: &ResourceAttributesWithSchema,
-        json: bool,
-    ) -> Result<Vec<u8>, String> {
-        let request = ExportTraceServiceRequest {
+    fn request(items: Vec<SpanData>, resource: &ResourceAttributesWithSchema) -> Self::Request {
+        ExportTraceServiceRequest {
             resource_spans:
                 opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope(
                     items, resource,
                 ),
-        };
-        if json {
-            serde_json::to_vec(&request).map_err(|e| e.to_string())
-        } else {
-            Ok(request.encode_to_vec())
         }
+    }
+
+    fn halve(request: Self::Request) -> Result<[(Self::Request, u64); 2], Self::Request> {
+        halve!(request, resource_spans, scope_spans, spans)
     }
 
     fn partial(response: &ExportTraceServiceResponse) -> Delivered {
@@ -107,21 +158,21 @@ impl Encoding for Metrics {
     type Item = ExportMetricsServiceRequest;
     const GRPC_PATH: &'static str =
         "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
+    type Request = ExportMetricsServiceRequest;
     type Response = ExportMetricsServiceResponse;
 
-    fn encode(
+    fn request(
         items: Vec<ExportMetricsServiceRequest>,
         _resource: &ResourceAttributesWithSchema,
-        json: bool,
-    ) -> Result<Vec<u8>, String> {
-        let request = ExportMetricsServiceRequest {
+    ) -> Self::Request {
+        ExportMetricsServiceRequest {
             resource_metrics: items.into_iter().flat_map(|r| r.resource_metrics).collect(),
-        };
-        if json {
-            serde_json::to_vec(&request).map_err(|e| e.to_string())
-        } else {
-            Ok(request.encode_to_vec())
         }
+    }
+
+    /// A collection is one item: its data points are not split across requests.
+    fn halve(request: Self::Request) -> Result<[(Self::Request, u64); 2], Self::Request> {
+        Err(request)
     }
 
     fn partial(response: &ExportMetricsServiceResponse) -> Delivered {
@@ -146,13 +197,17 @@ pub(crate) struct Logs;
 impl Encoding for Logs {
     type Item = crate::layer::logs::LogRecord;
     const GRPC_PATH: &'static str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
+    type Request = ExportLogsServiceRequest;
     type Response = ExportLogsServiceResponse;
 
-    fn encode(
+    fn halve(request: Self::Request) -> Result<[(Self::Request, u64); 2], Self::Request> {
+        halve!(request, resource_logs, scope_logs, log_records)
+    }
+
+    fn request(
         items: Vec<crate::layer::logs::LogRecord>,
         resource: &ResourceAttributesWithSchema,
-        json: bool,
-    ) -> Result<Vec<u8>, String> {
+    ) -> Self::Request {
         let mut scopes: Vec<ScopeLogs> = Vec::new();
         for r in items {
             let proto = log_to_proto(&r);
@@ -172,7 +227,7 @@ impl Encoding for Logs {
                 }),
             }
         }
-        let request = ExportLogsServiceRequest {
+        ExportLogsServiceRequest {
             resource_logs: vec![ResourceLogs {
                 resource: Some(ProtoResource {
                     attributes: resource.attributes.0.clone(),
@@ -181,11 +236,6 @@ impl Encoding for Logs {
                 scope_logs: scopes,
                 schema_url: resource.schema_url.clone().unwrap_or_default(),
             }],
-        };
-        if json {
-            serde_json::to_vec(&request).map_err(|e| e.to_string())
-        } else {
-            Ok(request.encode_to_vec())
         }
     }
 
@@ -273,6 +323,8 @@ fn log_to_proto(r: &crate::layer::logs::LogRecord) -> ProtoLogRecord {
 pub(crate) struct OtlpTransport<E: Encoding> {
     target: Arc<OtlpTarget>,
     resource: ResourceAttributesWithSchema,
+    /// Encoded (uncompressed) bytes a request may hold at most.
+    max_request_size: u64,
     client: Option<Client>,
     _encoding: PhantomData<E>,
 }
@@ -285,10 +337,15 @@ enum Client {
 }
 
 impl<E: Encoding> OtlpTransport<E> {
-    pub(crate) fn new(target: OtlpTarget, resource: &opentelemetry_sdk::Resource) -> Self {
+    pub(crate) fn new(
+        target: OtlpTarget,
+        resource: &opentelemetry_sdk::Resource,
+        max_request_size: u64,
+    ) -> Self {
         OtlpTransport {
             target: Arc::new(target),
             resource: resource.into(),
+            max_request_size,
             client: None,
             _encoding: PhantomData,
         }
@@ -341,17 +398,19 @@ impl<E: Encoding> OtlpTransport<E> {
     }
 }
 
-impl<E: Encoding> Transport<E::Item> for OtlpTransport<E> {
-    type Payload = Bytes;
-
-    fn encode(&mut self, batch: Vec<E::Item>) -> Result<Bytes, ExportError> {
-        let json = self.target.protocol == Protocol::HttpJson;
-        let body = E::encode(batch, &self.resource, json).map_err(ExportError::Encode)?;
-        if body.len() > MAX_REQUEST_BYTES {
-            return Err(ExportError::Encode(format!(
-                "the request is {} bytes, over OTLP's limit of {MAX_REQUEST_BYTES}",
-                body.len()
-            )));
+impl<E: Encoding> OtlpTransport<E> {
+    /// The request's body if it is at most `limit` bytes (before compression).
+    fn body(&self, request: &E::Request, limit: u64) -> Result<Option<Vec<u8>>, ExportError> {
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let body = if self.target.protocol == Protocol::HttpJson {
+            serde_json::to_vec(request).map_err(|e| ExportError::Encode(e.to_string()))?
+        } else if request.encoded_len() > limit {
+            return Ok(None);
+        } else {
+            request.encode_to_vec()
+        };
+        if body.len() > limit {
+            return Ok(None);
         }
         let body = if self.target.compression == Compression::Gzip
             && self.target.protocol != Protocol::Grpc
@@ -360,7 +419,77 @@ impl<E: Encoding> Transport<E::Item> for OtlpTransport<E> {
         } else {
             body
         };
-        Ok(Bytes::from(body))
+        Ok(Some(body))
+    }
+
+    /// Cuts a request into halves until each fits; a single item that does not fit
+    /// on its own is counted as too large.
+    fn cut(
+        &self,
+        request: E::Request,
+        items: u64,
+        out: &mut Encoded<Bytes>,
+    ) -> Result<(), ExportError> {
+        if let Some(body) = self.body(&request, self.max_request_size)? {
+            out.requests.push((Bytes::from(body), items));
+            return Ok(());
+        }
+        match E::halve(request) {
+            Ok([(a, na), (b, nb)]) => {
+                self.cut(a, na, out)?;
+                self.cut(b, nb, out)
+            }
+            Err(_) => {
+                out.too_large = out.too_large.saturating_add(items);
+                Ok(())
+            }
+        }
+    }
+
+    /// The request inside a payload, for splitting it.
+    fn decode(&self, payload: &Bytes) -> Option<E::Request> {
+        let body = if self.target.compression == Compression::Gzip
+            && self.target.protocol != Protocol::Grpc
+        {
+            let mut out = Vec::new();
+            std::io::Read::read_to_end(
+                &mut flate2::read::GzDecoder::new(payload.as_ref()),
+                &mut out,
+            )
+            .ok()?;
+            Bytes::from(out)
+        } else {
+            payload.clone()
+        };
+        if self.target.protocol == Protocol::HttpJson {
+            serde_json::from_slice(&body).ok()
+        } else {
+            E::Request::decode(body).ok()
+        }
+    }
+}
+
+impl<E: Encoding> Transport<E::Item> for OtlpTransport<E> {
+    type Payload = Bytes;
+
+    fn encode(&mut self, batch: Vec<E::Item>) -> Result<Encoded<Bytes>, ExportError> {
+        let items = batch.len() as u64;
+        let request = E::request(batch, &self.resource);
+        let mut out = Encoded {
+            requests: Vec::with_capacity(1),
+            too_large: 0,
+        };
+        self.cut(request, items, &mut out)?;
+        Ok(out)
+    }
+
+    fn split(&mut self, payload: &Bytes) -> Option<[(Bytes, u64); 2]> {
+        let [(a, na), (b, nb)] = E::halve(self.decode(payload)?).ok()?;
+        // Each half is smaller than the refused request, so within our own limit.
+        let body = |request: &E::Request| -> Option<Bytes> {
+            self.body(request, u64::MAX).ok().flatten().map(Bytes::from)
+        };
+        Some([(body(&a)?, na), (body(&b)?, nb)])
     }
 
     fn size(&self, payload: &Bytes) -> u64 {

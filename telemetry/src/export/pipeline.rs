@@ -4,8 +4,15 @@
 //!
 //! Pushing an item costs a counter increment and a compare-and-swap; the export thread
 //! is woken only when a full batch is waiting (or by its timer), never per item.
+//!
+//! Every item offered is accounted for at every interleaving: the export thread
+//! closes the queue before its last drain, and a push that lands after that drain
+//! takes an item back out and counts it as dropped. If the export thread panics or
+//! exits, it closes the queue as stopped, counts what it held as dropped
+//! (`thread_stopped`), and flush, shutdown and health say why.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc};
 use std::time::{Duration, Instant};
 
@@ -21,15 +28,26 @@ use crate::error::{BuildError, ShutdownError};
 enum Control {
     Flush(Instant, std_mpsc::SyncSender<Result<(), ExportError>>),
     Shutdown(Instant, std_mpsc::SyncSender<Result<(), ExportError>>),
+    #[cfg(test)]
+    Crash(&'static str),
 }
+
+/// The queue takes items.
+const OPEN: u8 = 0;
+/// The export thread shut down and has taken its last item.
+const SHUT_DOWN: u8 = 1;
+/// The export thread stopped (panicked or exited) and takes nothing more.
+const STOPPED: u8 = 2;
 
 /// The queue between the application and the export thread.
 struct Shared<T> {
     queue: ArrayQueue<T>,
     wake: Notify,
     wake_pending: AtomicBool,
-    /// Set once the export thread has taken its last item.
-    closed: AtomicBool,
+    /// [`OPEN`] until the export thread takes its last item ([`SHUT_DOWN`]) or stops
+    /// ([`STOPPED`]). Written with `SeqCst` before the last drain, read with `SeqCst`
+    /// after each push: a push the last drain missed sees the queue closed.
+    state: AtomicU8,
     batch_size: usize,
 }
 
@@ -62,7 +80,7 @@ impl<T: Send + 'static> Pipeline<T> {
             queue: ArrayQueue::new(batch.max_queue_size.max(1)),
             wake: Notify::new(),
             wake_pending: AtomicBool::new(false),
-            closed: AtomicBool::new(false),
+            state: AtomicU8::new(OPEN),
             batch_size: batch.max_export_batch_size.max(1),
         });
         let (ctl, ctl_rx) = mpsc::unbounded_channel();
@@ -79,13 +97,31 @@ impl<T: Send + 'static> Pipeline<T> {
             config: batch,
             engine,
             shared: shared.clone(),
-            ctl_rx,
             stats: stats.clone(),
             batch: Vec::with_capacity(batch.max_export_batch_size),
         };
+        let name = format!("telemetry-export-{}", signal.as_str());
+        let (thread_shared, thread_stats) = (shared.clone(), stats.clone());
         std::thread::Builder::new()
-            .name(format!("telemetry-export-{}", signal.as_str()))
-            .spawn(move || worker.run())
+            .name(name.clone())
+            .spawn(move || {
+                let mut ctl_rx = ctl_rx;
+                // The control channel outlives the worker, so that whoever waits on it
+                // learns why the thread stopped rather than only that it did.
+                let ended = std::panic::catch_unwind(AssertUnwindSafe(|| worker.run(&mut ctl_rx)));
+                let reason = match ended {
+                    Ok(Ended::Done) => return,
+                    Ok(Ended::Failed(reason)) => reason,
+                    Err(payload) => format!("panicked: {}", panic_message(payload.as_ref())),
+                };
+                stopped(
+                    signal,
+                    &thread_shared,
+                    &thread_stats,
+                    format!("export thread `{name}` stopped: {reason}"),
+                );
+                drop(ctl_rx);
+            })
             .map_err(|source| BuildError::Thread {
                 signal: signal.as_str(),
                 source,
@@ -99,17 +135,23 @@ impl<T: Send + 'static> Pipeline<T> {
         })
     }
 
-    /// Enqueues one item; never blocks. A full queue drops the item and counts it.
+    /// Enqueues one item; never blocks. A full queue drops the item and counts it, and
+    /// so does a closed one (reason `shutdown`, or `thread_stopped`).
     pub(crate) fn push(&self, item: T) {
         self.stats.received.fetch_add(1, Ordering::SeqCst);
-        if self.shared.closed.load(Ordering::Acquire) {
-            self.stats
-                .dropped_after_shutdown
-                .fetch_add(1, Ordering::SeqCst);
+        if self.shared.state.load(Ordering::Acquire) != OPEN {
+            self.refused();
             return;
         }
         match self.shared.queue.push(item) {
             Ok(()) => {
+                // The queue may have closed between the check and the push, after the
+                // export thread's last drain: then take one item back out (ours or a
+                // later one), so that none is left pending for ever.
+                if self.shared.state.load(Ordering::SeqCst) != OPEN {
+                    self.take_back();
+                    return;
+                }
                 if self.shared.queue.len() >= self.shared.batch_size
                     && !self.shared.wake_pending.swap(true, Ordering::AcqRel)
                 {
@@ -122,8 +164,30 @@ impl<T: Send + 'static> Pipeline<T> {
         }
     }
 
+    /// Counts an item the closed queue did not take.
+    #[cold]
+    fn refused(&self) {
+        let counter = match self.shared.state.load(Ordering::Acquire) {
+            STOPPED => &self.stats.dropped_thread_stopped,
+            _ => &self.stats.dropped_after_shutdown,
+        };
+        counter.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A push raced with the closing of the queue: whoever pushed after the last
+    /// drain takes one item back. Each such push takes one, so the queue ends empty
+    /// once every push has returned; an item the export thread took already is simply
+    /// not there to take.
+    #[cold]
+    fn take_back(&self) {
+        if self.shared.queue.pop().is_some() {
+            self.refused();
+        }
+    }
+
     /// Delivers everything enqueued so far, waiting at most `timeout`; what is left
-    /// stays buffered.
+    /// stays buffered. Fails with [`ShutdownError::ExportThreadStopped`] once the
+    /// export thread has stopped.
     pub(crate) fn flush(&self, timeout: Duration) -> Result<(), ShutdownError> {
         if self.shut_down.load(Ordering::Acquire) {
             return Err(ShutdownError::AlreadyShutdown);
@@ -151,8 +215,10 @@ impl<T: Send + 'static> Pipeline<T> {
         )
     }
 
-    pub(crate) fn is_shut_down(&self) -> bool {
-        self.shut_down.load(Ordering::Acquire)
+    /// Makes the export thread panic with `message`, as a bug in it would.
+    #[cfg(test)]
+    pub(crate) fn crash_export_thread(&self, message: &'static str) {
+        let _ = self.ctl.send(Control::Crash(message));
     }
 
     fn request(
@@ -161,23 +227,92 @@ impl<T: Send + 'static> Pipeline<T> {
         wait: std_mpsc::Receiver<Result<(), ExportError>>,
         timeout: Duration,
     ) -> Result<(), ShutdownError> {
-        if self.ctl.send(control).is_err() {
-            return Err(ShutdownError::AlreadyShutdown);
-        }
         // The worker answers by the deadline; a little slack covers its bookkeeping.
-        match wait.recv_timeout(timeout.saturating_add(Duration::from_millis(250))) {
+        let patience = timeout.saturating_add(Duration::from_millis(250));
+        let deadline = super::after(Instant::now(), patience);
+        if self.ctl.send(control).is_err() {
+            // Only a stopped thread drops its end of the channel while we hold ours.
+            return Err(self.stopped_error(deadline));
+        }
+        match wait.recv_timeout(patience) {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(ExportError::Timeout { .. })) | Err(_) => Err(ShutdownError::Timeout {
-                signal: self.signal.as_str(),
-                timeout,
-                undelivered: self.stats.snapshot().pending() + self.stats.worker().dropped_shutdown,
-            }),
+            // The request was dropped unanswered: the thread stopped while on it.
+            Err(std_mpsc::RecvTimeoutError::Disconnected) => Err(self.stopped_error(deadline)),
+            Ok(Err(ExportError::Timeout { .. })) | Err(std_mpsc::RecvTimeoutError::Timeout) => {
+                Err(ShutdownError::Timeout {
+                    signal: self.signal.as_str(),
+                    timeout,
+                    undelivered: self
+                        .stats
+                        .snapshot()
+                        .pending()
+                        .saturating_add(self.stats.worker().dropped_shutdown),
+                })
+            }
             Ok(Err(e)) => Err(ShutdownError::Export {
                 signal: self.signal.as_str(),
                 message: e.to_string(),
             }),
         }
     }
+
+    /// The error of a request the stopped export thread cannot answer. It books its
+    /// end just after it is gone: wait for that (until `deadline`) to say why.
+    fn stopped_error(&self, deadline: Instant) -> ShutdownError {
+        ShutdownError::ExportThreadStopped {
+            signal: self.signal.as_str(),
+            reason: self.stats.wait_stopped(deadline).unwrap_or_else(|| {
+                format!(
+                    "export thread `telemetry-export-{}` stopped",
+                    self.signal.as_str()
+                )
+            }),
+        }
+    }
+}
+
+/// How the export thread's loop ended.
+enum Ended {
+    /// Shut down as asked, or its handle is gone.
+    Done,
+    /// It could not run; the reason.
+    Failed(String),
+}
+
+/// The text of a panic's payload.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        s
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s
+    } else {
+        "(no message)"
+    }
+}
+
+/// Books the end of an export thread that stopped without being shut down: closes
+/// the queue, counts what is left in it and what the thread held as dropped
+/// (`thread_stopped`), and keeps `reason` as the signal's last error.
+fn stopped<T>(signal: Signal, shared: &Shared<T>, stats: &Stats, reason: String) {
+    shared.state.store(STOPPED, Ordering::SeqCst);
+    let mut left = 0u64;
+    while shared.queue.pop().is_some() {
+        left = left.saturating_add(1);
+    }
+    stats
+        .dropped_thread_stopped
+        .fetch_add(left, Ordering::SeqCst);
+    let held = {
+        let w = stats.worker();
+        w.batch
+            .saturating_add(w.buffered)
+            .saturating_add(w.in_flight)
+    };
+    crate::diagnostics::config_warning(format_args!(
+        "{signal}: {reason}; {} item(s) dropped, and nothing more will be exported",
+        held.saturating_add(left)
+    ));
+    stats.mark_stopped(reason);
 }
 
 struct Worker<T, X: Transport<T>> {
@@ -185,7 +320,6 @@ struct Worker<T, X: Transport<T>> {
     config: BatchConfig,
     engine: Resilient<T, X>,
     shared: Arc<Shared<T>>,
-    ctl_rx: mpsc::UnboundedReceiver<Control>,
     stats: Arc<Stats>,
     batch: Vec<T>,
 }
@@ -206,20 +340,16 @@ async fn sleep_until(at: Option<Instant>) {
 }
 
 impl<T: Send + 'static, X: Transport<T>> Worker<T, X> {
-    fn run(mut self) {
+    fn run(self, ctl_rx: &mut mpsc::UnboundedReceiver<Control>) -> Ended {
         match tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
         {
-            Ok(runtime) => runtime.block_on(self.serve()),
-            Err(e) => {
-                crate::diagnostics::config_warning(format_args!(
-                    "{}: could not start the export runtime, nothing will be exported: {e}",
-                    self.signal
-                ));
-                // Keep the books straight: everything offered is dropped.
-                self.finish();
+            Ok(runtime) => {
+                runtime.block_on(self.serve(ctl_rx));
+                Ended::Done
             }
+            Err(e) => Ended::Failed(format!("could not start its runtime: {e}")),
         }
     }
 
@@ -227,21 +357,25 @@ impl<T: Send + 'static, X: Transport<T>> Worker<T, X> {
     /// partial batch too.
     fn drain(&mut self, all: bool) {
         loop {
-            let room = self.config.max_export_batch_size.max(1) - self.batch.len();
+            let room = self
+                .config
+                .max_export_batch_size
+                .max(1)
+                .saturating_sub(self.batch.len());
             let mut taken = 0u64;
             while taken < room as u64 {
                 match self.shared.queue.pop() {
                     Some(item) => {
                         self.batch.push(item);
-                        taken += 1;
+                        taken = taken.saturating_add(1);
                     }
                     None => break,
                 }
             }
             if taken > 0 {
                 let mut w = self.stats.worker();
-                w.taken += taken;
-                w.batch += taken;
+                w.taken = w.taken.saturating_add(taken);
+                w.batch = w.batch.saturating_add(taken);
             }
             if self.batch.len() >= self.config.max_export_batch_size.max(1) {
                 self.seal();
@@ -265,7 +399,7 @@ impl<T: Send + 'static, X: Transport<T>> Worker<T, X> {
         self.engine.admit(batch);
     }
 
-    async fn serve(mut self) {
+    async fn serve(mut self, ctl_rx: &mut mpsc::UnboundedReceiver<Control>) {
         let delay = self.config.schedule_delay.max(Duration::from_millis(1));
         let mut next_tick = super::after(Instant::now(), delay);
         loop {
@@ -278,7 +412,7 @@ impl<T: Send + 'static, X: Transport<T>> Worker<T, X> {
             let wake = earliest(earliest(Some(next_tick), retry_at), self.engine.wake_at());
             tokio::select! {
                 biased;
-                control = self.ctl_rx.recv() => match control {
+                control = ctl_rx.recv() => match control {
                     Some(Control::Flush(deadline, reply)) => {
                         let result = self.deliver_all(deadline, false).await;
                         let _ = reply.try_send(result);
@@ -289,6 +423,8 @@ impl<T: Send + 'static, X: Transport<T>> Worker<T, X> {
                         let _ = reply.try_send(result);
                         return;
                     }
+                    #[cfg(test)]
+                    Some(Control::Crash(message)) => panic!("{message}"),
                     None => {
                         // The handle is gone without a shutdown: deliver briefly, stop.
                         let deadline = super::after(Instant::now(), self.config.export_timeout.min(Duration::from_secs(5)));
@@ -360,25 +496,29 @@ impl<T: Send + 'static, X: Transport<T>> Worker<T, X> {
 
     /// Counts whatever is left as dropped at shutdown and stops the transport.
     fn finish(&mut self) {
-        self.shared.closed.store(true, Ordering::Release);
+        // Closed before the last drain: a push that this drain misses sees it.
+        self.shared.state.store(SHUT_DOWN, Ordering::SeqCst);
         self.drain(false);
         // Unsent items of the open batch count as shutdown drops, not encoding ones.
         let left = self.batch.len() as u64;
         self.batch.clear();
         if left > 0 {
             let mut w = self.stats.worker();
-            w.batch -= left;
-            w.dropped_shutdown += left;
+            w.batch = w.batch.saturating_sub(left);
+            w.dropped_shutdown = w.dropped_shutdown.saturating_add(left);
         }
         let abandoned = self.engine.abandon();
-        if abandoned + left > 0 {
+        if abandoned.saturating_add(left) > 0 {
             crate::diagnostics::config_warning(format_args!(
                 "{}: shutdown: {} item(s) could not be delivered to {}",
                 self.signal,
-                abandoned + left,
+                abandoned.saturating_add(left),
                 self.engine.target()
             ));
         }
         self.engine.shutdown_transport();
     }
 }
+
+#[cfg(test)]
+mod tests;

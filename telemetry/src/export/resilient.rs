@@ -9,7 +9,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::circuit::{CircuitBreaker, CircuitBreakerConfig, CircuitState, Permit, Transition};
@@ -37,12 +37,38 @@ impl Default for RetryBufferConfig {
     }
 }
 
+/// A batch encoded as requests, each within the request size limit.
+pub(crate) struct Encoded<P> {
+    /// The requests, each with the number of items it carries.
+    pub requests: Vec<(P, u64)>,
+    /// Items dropped because each alone encodes larger than the limit.
+    pub too_large: u64,
+}
+
+impl<P> Encoded<P> {
+    /// The whole batch as one request.
+    pub(crate) fn one(payload: P, items: u64) -> Self {
+        Encoded {
+            requests: vec![(payload, items)],
+            too_large: 0,
+        }
+    }
+}
+
 /// Turns batches into requests and sends them. Never retries by itself.
 pub(crate) trait Transport<T>: Send + 'static {
     /// A batch ready to send, kept as is for retries.
     type Payload: Send + Sync + 'static;
-    /// Encodes a batch once. An error drops the batch (`non_retryable`).
-    fn encode(&mut self, batch: Vec<T>) -> Result<Self::Payload, ExportError>;
+    /// Encodes a batch once, as one request or several when it is larger than the
+    /// transport's request size limit. The items of the requests and the items too
+    /// large to send add up to the batch's. An error drops the batch
+    /// (`non_retryable`).
+    fn encode(&mut self, batch: Vec<T>) -> Result<Encoded<Self::Payload>, ExportError>;
+    /// Splits a request the collector refused for its size into two, each with its
+    /// items; `None` when it holds a single item (or cannot be split).
+    fn split(&mut self, _payload: &Self::Payload) -> Option<[(Self::Payload, u64); 2]> {
+        None
+    }
     /// The payload's size in bytes, for the buffer's bound.
     fn size(&self, payload: &Self::Payload) -> u64;
     /// Sends one request. The future owns what it needs, so the loop can keep taking
@@ -68,7 +94,12 @@ pub(crate) struct Stats {
     pub dropped_queue_full: AtomicU64,
     /// Items offered after the pipeline had shut down.
     pub dropped_after_shutdown: AtomicU64,
+    /// Items offered after the export thread had stopped (panicked or exited), and
+    /// those it left in the queue.
+    pub dropped_thread_stopped: AtomicU64,
     worker: Mutex<Worker>,
+    /// Signalled once `Worker::stopped` is set.
+    stopped: Condvar,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -86,6 +117,11 @@ pub(crate) struct Worker {
     pub dropped_rejected: u64,
     pub dropped_non_retryable: u64,
     pub dropped_shutdown: u64,
+    /// Items that alone encode larger than the request size limit, or that the
+    /// collector refused for their size.
+    pub dropped_too_large: u64,
+    /// Items the export thread held (batching, buffered, in flight) when it stopped.
+    pub dropped_thread_stopped: u64,
     pub circuit: Option<CircuitState>,
     pub consecutive_failures: u32,
     pub opened: u64,
@@ -93,6 +129,8 @@ pub(crate) struct Worker {
     pub closed: u64,
     pub last_error: Option<(SystemTime, String)>,
     pub last_success: Option<SystemTime>,
+    /// Why the export thread stopped, once it has: nothing more will be exported.
+    pub stopped: Option<String>,
 }
 
 /// A consistent view of a signal's counters.
@@ -101,6 +139,7 @@ pub(crate) struct Snapshot {
     pub received: u64,
     pub dropped_queue_full: u64,
     pub dropped_after_shutdown: u64,
+    pub dropped_thread_stopped: u64,
     pub queued: u64,
     pub worker: Worker,
 }
@@ -109,11 +148,24 @@ impl Snapshot {
     /// Items dropped because the pipeline was shutting down: undelivered when its
     /// timeout ran out, or offered after it had stopped.
     pub(crate) fn dropped_shutdown(&self) -> u64 {
-        self.worker.dropped_shutdown + self.dropped_after_shutdown
+        self.worker
+            .dropped_shutdown
+            .saturating_add(self.dropped_after_shutdown)
+    }
+
+    /// Items dropped because the export thread had stopped: those it held, those it
+    /// left in the queue and those offered afterwards.
+    pub(crate) fn dropped_thread_stopped(&self) -> u64 {
+        self.worker
+            .dropped_thread_stopped
+            .saturating_add(self.dropped_thread_stopped)
     }
 
     pub(crate) fn pending(&self) -> u64 {
-        self.queued + self.worker.batch + self.worker.buffered + self.worker.in_flight
+        self.queued
+            .saturating_add(self.worker.batch)
+            .saturating_add(self.worker.buffered)
+            .saturating_add(self.worker.in_flight)
     }
 }
 
@@ -131,16 +183,57 @@ impl Stats {
         let worker = self.worker().clone();
         let dropped_queue_full = self.dropped_queue_full.load(Ordering::SeqCst);
         let dropped_after_shutdown = self.dropped_after_shutdown.load(Ordering::SeqCst);
+        let dropped_thread_stopped = self.dropped_thread_stopped.load(Ordering::SeqCst);
         let received = self.received.load(Ordering::SeqCst);
         Snapshot {
             received,
             dropped_queue_full,
             dropped_after_shutdown,
+            dropped_thread_stopped,
             queued: received
                 .saturating_sub(dropped_queue_full)
                 .saturating_sub(dropped_after_shutdown)
+                .saturating_sub(dropped_thread_stopped)
                 .saturating_sub(worker.taken),
             worker,
+        }
+    }
+
+    /// Books the end of a stopped export thread: what it held counts as dropped
+    /// (`thread_stopped`), and `reason` becomes the signal's last error for good.
+    pub(crate) fn mark_stopped(&self, reason: String) {
+        let mut w = self.worker();
+        let held = w
+            .batch
+            .saturating_add(w.buffered)
+            .saturating_add(w.in_flight);
+        w.batch = 0;
+        w.buffered = 0;
+        w.buffered_bytes = 0;
+        w.in_flight = 0;
+        w.dropped_thread_stopped = w.dropped_thread_stopped.saturating_add(held);
+        w.last_error = Some((SystemTime::now(), reason.clone()));
+        w.stopped = Some(reason);
+        drop(w);
+        self.stopped.notify_all();
+    }
+
+    /// Why the export thread stopped, waiting until `deadline` for it to say (it
+    /// books its end just after it is gone).
+    pub(crate) fn wait_stopped(&self, deadline: Instant) -> Option<String> {
+        let mut w = self.worker();
+        loop {
+            if let Some(reason) = &w.stopped {
+                return Some(reason.clone());
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            w = match self.stopped.wait_timeout(w, left) {
+                Ok((g, _)) => g,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
         }
     }
 }
@@ -224,28 +317,49 @@ impl<T, X: Transport<T>> Resilient<T, X> {
         self.last_error.as_ref()
     }
 
-    /// Encodes a sealed batch and appends it to the buffer, evicting the oldest
-    /// batches past the bounds. `items` were counted in the batch until now.
+    /// Encodes a sealed batch and appends its requests to the buffer, evicting the
+    /// oldest batches past the bounds. `items` were counted in the batch until now.
     pub(crate) fn admit(&mut self, batch: Vec<T>) {
         let items = batch.len() as u64;
         if items == 0 {
             return;
         }
         match self.transport.encode(batch) {
-            Ok(payload) => {
-                let bytes = self.transport.size(&payload);
+            Ok(Encoded {
+                requests,
+                too_large,
+            }) => {
                 let mut w = self.stats.worker();
-                w.batch -= items;
-                w.buffered += items;
-                w.buffered_bytes += bytes;
-                self.buffer.push_back(Entry {
-                    payload,
-                    items,
-                    bytes,
-                    attempts: 0,
-                    first_attempt: None,
-                });
-                let mut evicted = 0;
+                w.batch = w.batch.saturating_sub(items);
+                let mut accounted = too_large;
+                for (payload, n) in requests {
+                    let bytes = self.transport.size(&payload);
+                    accounted = accounted.saturating_add(n);
+                    w.buffered = w.buffered.saturating_add(n);
+                    w.buffered_bytes = w.buffered_bytes.saturating_add(bytes);
+                    self.buffer.push_back(Entry {
+                        payload,
+                        items: n,
+                        bytes,
+                        attempts: 0,
+                        first_attempt: None,
+                    });
+                }
+                w.dropped_too_large = w.dropped_too_large.saturating_add(too_large);
+                // Items the encoder lost track of still balance the books.
+                w.dropped_non_retryable = w
+                    .dropped_non_retryable
+                    .saturating_add(items.saturating_sub(accounted));
+                if too_large > 0 {
+                    crate::diagnostics::warn(
+                        "too-large",
+                        format_args!(
+                            "{}: dropped {too_large} item(s), each larger than the request size limit on its own",
+                            self.signal
+                        ),
+                    );
+                }
+                let mut evicted = 0u64;
                 while (w.buffered > self.limits.max_items
                     || w.buffered_bytes > self.limits.max_bytes)
                     && self.buffer.len() > 1
@@ -253,10 +367,10 @@ impl<T, X: Transport<T>> Resilient<T, X> {
                     let Some(oldest) = self.buffer.pop_front() else {
                         break;
                     };
-                    w.buffered -= oldest.items;
-                    w.buffered_bytes -= oldest.bytes;
-                    w.dropped_buffer_full += oldest.items;
-                    evicted += oldest.items;
+                    w.buffered = w.buffered.saturating_sub(oldest.items);
+                    w.buffered_bytes = w.buffered_bytes.saturating_sub(oldest.bytes);
+                    w.dropped_buffer_full = w.dropped_buffer_full.saturating_add(oldest.items);
+                    evicted = evicted.saturating_add(oldest.items);
                     // The evicted batch may have been waiting out a backoff.
                     self.next_attempt_at = None;
                 }
@@ -273,8 +387,8 @@ impl<T, X: Transport<T>> Resilient<T, X> {
             }
             Err(e) => {
                 let mut w = self.stats.worker();
-                w.batch -= items;
-                w.dropped_non_retryable += items;
+                w.batch = w.batch.saturating_sub(items);
+                w.dropped_non_retryable = w.dropped_non_retryable.saturating_add(items);
                 drop(w);
                 crate::diagnostics::warn(
                     "encode",
@@ -318,15 +432,15 @@ impl<T, X: Transport<T>> Resilient<T, X> {
         if entry.first_attempt.is_none() {
             entry.first_attempt = Some(now);
         }
-        entry.attempts += 1;
+        entry.attempts = entry.attempts.saturating_add(1);
         {
             let mut w = self.stats.worker();
-            w.buffered -= entry.items;
-            w.buffered_bytes -= entry.bytes;
-            w.in_flight += entry.items;
-            w.requests += 1;
+            w.buffered = w.buffered.saturating_sub(entry.items);
+            w.buffered_bytes = w.buffered_bytes.saturating_sub(entry.bytes);
+            w.in_flight = w.in_flight.saturating_add(entry.items);
+            w.requests = w.requests.saturating_add(1);
             if entry.attempts > 1 {
-                w.retries += 1;
+                w.retries = w.retries.saturating_add(1);
             }
         }
         let send = self.transport.send(&entry.payload);
@@ -370,9 +484,9 @@ impl<T, X: Transport<T>> Resilient<T, X> {
                 let rejected = rejected.min(items);
                 {
                     let mut w = self.stats.worker();
-                    w.in_flight -= items;
-                    w.exported += items - rejected;
-                    w.dropped_rejected += rejected;
+                    w.in_flight = w.in_flight.saturating_sub(items);
+                    w.exported = w.exported.saturating_add(items.saturating_sub(rejected));
+                    w.dropped_rejected = w.dropped_rejected.saturating_add(rejected);
                     w.last_success = Some(SystemTime::now());
                 }
                 if let Some(message) = message {
@@ -388,6 +502,15 @@ impl<T, X: Transport<T>> Resilient<T, X> {
                     self.on_transition(t);
                 }
             }
+            Err(error) if refused_for_size(&error) => {
+                self.record_error(&error);
+                self.last_error = Some(error.clone());
+                self.split_refused(entry, &error);
+                // The collector answered: it is reachable.
+                if let Some(t) = self.breaker.on_success() {
+                    self.on_transition(t);
+                }
+            }
             Err(error) => {
                 self.record_error(&error);
                 self.last_error = Some(error.clone());
@@ -395,8 +518,8 @@ impl<T, X: Transport<T>> Resilient<T, X> {
                     Verdict::Permanent => {
                         {
                             let mut w = self.stats.worker();
-                            w.in_flight -= items;
-                            w.dropped_non_retryable += items;
+                            w.in_flight = w.in_flight.saturating_sub(items);
+                            w.dropped_non_retryable = w.dropped_non_retryable.saturating_add(items);
                         }
                         crate::diagnostics::warn(
                             "non-retryable",
@@ -428,9 +551,9 @@ impl<T, X: Transport<T>> Resilient<T, X> {
                         }
                         {
                             let mut w = self.stats.worker();
-                            w.in_flight -= items;
-                            w.buffered += items;
-                            w.buffered_bytes += entry.bytes;
+                            w.in_flight = w.in_flight.saturating_sub(items);
+                            w.buffered = w.buffered.saturating_add(items);
+                            w.buffered_bytes = w.buffered_bytes.saturating_add(entry.bytes);
                         }
                         self.buffer.push_front(entry);
                         self.next_attempt_at = Some(super::after(now, delay));
@@ -457,9 +580,50 @@ impl<T, X: Transport<T>> Resilient<T, X> {
         w.consecutive_failures = self.breaker.consecutive_failures();
     }
 
+    /// A request the collector refused for its size goes back, split in two, to the
+    /// front of the buffer; a single item is dropped (`too_large`).
+    fn split_refused(&mut self, entry: Entry<X::Payload>, error: &ExportError) {
+        let items = entry.items;
+        let halves = self.transport.split(&entry.payload);
+        let mut w = self.stats.worker();
+        w.in_flight = w.in_flight.saturating_sub(items);
+        let Some(halves) = halves else {
+            w.dropped_too_large = w.dropped_too_large.saturating_add(items);
+            drop(w);
+            crate::diagnostics::warn(
+                "too-large",
+                format_args!(
+                    "{}: dropped {items} item(s) the collector refused for their size: {error}",
+                    self.signal
+                ),
+            );
+            return;
+        };
+        let mut accounted = 0u64;
+        for (payload, n) in halves.into_iter().rev() {
+            let bytes = self.transport.size(&payload);
+            accounted = accounted.saturating_add(n);
+            w.buffered = w.buffered.saturating_add(n);
+            w.buffered_bytes = w.buffered_bytes.saturating_add(bytes);
+            self.buffer.push_front(Entry {
+                payload,
+                items: n,
+                bytes,
+                attempts: 0,
+                first_attempt: None,
+            });
+        }
+        w.dropped_non_retryable = w
+            .dropped_non_retryable
+            .saturating_add(items.saturating_sub(accounted));
+        drop(w);
+        // Sent again at once: the halves are new requests, not retries.
+        self.next_attempt_at = None;
+    }
+
     fn record_error(&mut self, error: &ExportError) {
         let mut w = self.stats.worker();
-        w.failed_requests += 1;
+        w.failed_requests = w.failed_requests.saturating_add(1);
         w.last_error = Some((SystemTime::now(), error.to_string()));
     }
 
@@ -468,9 +632,9 @@ impl<T, X: Transport<T>> Resilient<T, X> {
             let mut w = self.stats.worker();
             w.circuit = Some(t.to);
             match t.to {
-                CircuitState::Open => w.opened += 1,
-                CircuitState::HalfOpen => w.half_opened += 1,
-                CircuitState::Closed => w.closed += 1,
+                CircuitState::Open => w.opened = w.opened.saturating_add(1),
+                CircuitState::HalfOpen => w.half_opened = w.half_opened.saturating_add(1),
+                CircuitState::Closed => w.closed = w.closed.saturating_add(1),
             }
         }
         let last = self
@@ -519,23 +683,42 @@ impl<T, X: Transport<T>> Resilient<T, X> {
 
     /// Drops everything still held (at the end of a shutdown) and counts it.
     pub(crate) fn abandon(&mut self) -> u64 {
-        let mut dropped = 0;
+        let mut dropped = 0u64;
         let mut w = self.stats.worker();
         if let Some(f) = self.in_flight.take() {
-            w.in_flight -= f.entry.items;
-            dropped += f.entry.items;
+            w.in_flight = w.in_flight.saturating_sub(f.entry.items);
+            dropped = dropped.saturating_add(f.entry.items);
         }
         for e in self.buffer.drain(..) {
-            w.buffered -= e.items;
-            w.buffered_bytes -= e.bytes;
-            dropped += e.items;
+            w.buffered = w.buffered.saturating_sub(e.items);
+            w.buffered_bytes = w.buffered_bytes.saturating_sub(e.bytes);
+            dropped = dropped.saturating_add(e.items);
         }
-        w.dropped_shutdown += dropped;
+        w.dropped_shutdown = w.dropped_shutdown.saturating_add(dropped);
         dropped
     }
 
     pub(crate) fn shutdown_transport(&mut self) {
         self.transport.shutdown();
+    }
+}
+
+/// Whether the collector refused a request for its size: HTTP 413, or gRPC's
+/// "message larger than max" (RESOURCE_EXHAUSTED from grpc-go, OUT_OF_RANGE from
+/// tonic). RESOURCE_EXHAUSTED for a quota (other words, or a RetryInfo) is not.
+pub(crate) fn refused_for_size(error: &ExportError) -> bool {
+    match error {
+        ExportError::Http { status, .. } => *status == 413,
+        ExportError::Grpc {
+            code,
+            retry_after: None,
+            message,
+            ..
+        } if code.0 == 8 || code.0 == 11 => {
+            let message = message.to_ascii_lowercase();
+            message.contains("larger than max") || message.contains("message length too large")
+        }
+        _ => false,
     }
 }
 
@@ -553,8 +736,16 @@ mod tests {
 
     impl Transport<u64> for Scripted {
         type Payload = Vec<u64>;
-        fn encode(&mut self, batch: Vec<u64>) -> Result<Vec<u64>, ExportError> {
-            Ok(batch)
+        fn encode(&mut self, batch: Vec<u64>) -> Result<Encoded<Vec<u64>>, ExportError> {
+            let n = batch.len() as u64;
+            Ok(Encoded::one(batch, n))
+        }
+        fn split(&mut self, payload: &Vec<u64>) -> Option<[(Vec<u64>, u64); 2]> {
+            if payload.len() < 2 {
+                return None;
+            }
+            let (a, b) = payload.split_at(payload.len() / 2);
+            Some([(a.to_vec(), a.len() as u64), (b.to_vec(), b.len() as u64)])
         }
         fn size(&self, payload: &Vec<u64>) -> u64 {
             payload.len() as u64 * 10

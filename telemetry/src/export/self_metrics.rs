@@ -88,6 +88,8 @@ pub(crate) fn register(meter: &Meter, pipelines: Vec<(Signal, Arc<Stats>)>) {
                 ("rejected_by_collector", w.dropped_rejected),
                 ("non_retryable", w.dropped_non_retryable),
                 ("shutdown", s.dropped_shutdown()),
+                ("thread_stopped", s.dropped_thread_stopped()),
+                ("too_large", w.dropped_too_large),
             ] {
                 o(n, &[KeyValue::new("reason", reason)]);
             }

@@ -14,9 +14,8 @@ use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::metrics::Temporality;
 
 use super::pipeline::Pipeline;
-use super::resilient::Transport;
+use super::resilient::{Encoded, Transport};
 use super::{BoxFuture, Delivered, ExportError};
-use crate::error::ShutdownError;
 use crate::layer::logs::{pretty_line, LogRecord};
 
 /// Receives each collection from the SDK's periodic reader and queues it, encoded, on
@@ -47,11 +46,10 @@ impl PushMetricExporter for MetricsToPipeline {
             .map_err(|e| OTelSdkError::InternalFailure(e.to_string()))
     }
 
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        match self.pipeline.shutdown(timeout) {
-            Ok(()) | Err(ShutdownError::AlreadyShutdown) => Ok(()),
-            Err(e) => Err(OTelSdkError::InternalFailure(e.to_string())),
-        }
+    /// Stops nothing: the pipeline belongs to [`Telemetry`](crate::Telemetry), which
+    /// shuts it down after this final collection was queued and reports the outcome.
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        Ok(())
     }
 
     fn temporality(&self) -> Temporality {
@@ -72,8 +70,9 @@ pub(crate) struct Printer<T>(fn(Vec<T>) -> String);
 impl<T: Send + 'static> Transport<T> for Printer<T> {
     type Payload = String;
 
-    fn encode(&mut self, batch: Vec<T>) -> Result<String, ExportError> {
-        Ok((self.0)(batch))
+    fn encode(&mut self, batch: Vec<T>) -> Result<Encoded<String>, ExportError> {
+        let items = batch.len() as u64;
+        Ok(Encoded::one((self.0)(batch), items))
     }
 
     fn size(&self, payload: &String) -> u64 {

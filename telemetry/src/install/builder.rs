@@ -209,6 +209,38 @@ impl TelemetryBuilder {
         /// How long between metric pushes. Default: `OTEL_METRIC_EXPORT_INTERVAL`, else 60 s.
         metric_export_interval, "metrics.interval", Duration, |c, v| c.metric_export_interval = v);
 
+    /// The largest OTLP request, in encoded bytes before compression (the
+    /// configuration schema's `max_request_size` of its OTLP exporters). A batch
+    /// larger than this is cut into several requests, a request a collector refuses
+    /// for its size (HTTP 413, gRPC "message larger than max") is split and sent
+    /// again, and only an item larger than the limit on its own is dropped (counted as
+    /// `too_large`). Default: 4 MiB, what the Collector's gRPC receiver accepts.
+    /// `build()` fails unless it is between 1 byte and OTLP's 64 MiB.
+    ///
+    /// ```
+    /// let telemetry = telemetry::Telemetry::builder()
+    ///     .max_request_size(1024 * 1024)
+    ///     .build()?;
+    /// # Ok::<(), telemetry::Error>(())
+    /// ```
+    pub fn max_request_size(self, bytes: u64) -> Self {
+        let check = if (1..=crate::config::OTLP_MAX_REQUEST_SIZE).contains(&bytes) {
+            Ok(())
+        } else {
+            Err(ConfigError::InvalidSetting {
+                setting: "max_request_size",
+                value: bytes.to_string(),
+                expected: format!(
+                    "a number of bytes from 1 to {} (OTLP's 64 MiB)",
+                    crate::config::OTLP_MAX_REQUEST_SIZE
+                ),
+            })
+        };
+        self.op_checked("max_request_size", check, move |c| {
+            c.max_request_size = bytes
+        })
+    }
+
     /// How failed exports are retried (one retry loop for every signal). Default:
     /// [`RetryConfig::default`]: 100 ms doubling by 1.5 up to 2 s, with ±50 % jitter,
     /// at most 5 tries and 10 s per batch.
