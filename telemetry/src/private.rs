@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use opentelemetry::trace::Status;
 use opentelemetry::KeyValue;
-use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+use crate::OpenTelemetrySpanExt as _;
 
 pub use opentelemetry;
 pub use tracing;

@@ -28,7 +28,7 @@ use opentelemetry::trace::{
 };
 use opentelemetry::Context;
 use opentelemetry_sdk::propagation::BaggagePropagator;
-use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+use crate::OpenTelemetrySpanExt as _;
 
 use crate::config::Propagator;
 

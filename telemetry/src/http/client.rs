@@ -13,7 +13,7 @@ use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry::KeyValue;
 use tracing::field::Empty;
 use tracing::Instrument as _;
-use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+use crate::OpenTelemetrySpanExt as _;
 
 use super::{
     default_port, duration_histogram, host_and_port, method_label, Outcome, PropagatorSource,
