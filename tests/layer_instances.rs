@@ -185,7 +185,10 @@ fn a_child_of_an_unsampled_span_given_a_sampled_remote_parent_is_sampled_by_it()
        ├• INFO handled
        └─ store
     ");
-    let message = i.spans.span("process message").expect("sampled by its parent");
+    let message = i
+        .spans
+        .span("process message")
+        .expect("sampled by its parent");
     assert_eq!(message.span_context.trace_id(), TraceId::from(REMOTE_TRACE));
     assert_eq!(message.parent_span_id, SpanId::from(REMOTE_SPAN));
     let store = i.spans.span("store").unwrap();

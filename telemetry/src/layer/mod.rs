@@ -21,10 +21,10 @@ use self::metrics::{EventMetrics, SpanMetrics, SpanTiming};
 
 use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry_sdk::trace::Tracer as SdkTracer;
-use tracing_opentelemetry::SetParentError;
 use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::{Event, Subscriber};
 use tracing_opentelemetry::OpenTelemetryLayer;
+use tracing_opentelemetry::SetParentError;
 use tracing_subscriber::filter::Filtered;
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
@@ -85,30 +85,35 @@ pub(crate) struct SpanState {
 /// sampled"): logs keep a trace id, outgoing requests say "not sampled", and
 /// [`OpenTelemetrySpanExt`] reads and re-parents it like any other span.
 #[derive(Debug)]
-pub(crate) struct Skipped {
-    /// What tracing-opentelemetry would take as the parent: the explicit parent's
-    /// context, else the context current when the span was created; replaced by
-    /// `set_parent` until the span starts.
-    parent: opentelemetry::Context,
-    /// The span's own context, made when it starts (first entered, or first asked for
-    /// its context).
-    own: Option<opentelemetry::Context>,
+pub(crate) enum Skipped {
+    /// Not started yet, with what tracing-opentelemetry would take as the parent: the
+    /// explicit parent's context, else the context current when the span was created;
+    /// replaced by `set_parent` until the span starts.
+    Pending(opentelemetry::Context),
+    /// Started (first entered, or first asked for its context), with its own context.
+    Started(opentelemetry::Context),
 }
 
 impl Skipped {
     /// Makes `cx` the parent, unless the span has started (as tracing-opentelemetry).
     pub(crate) fn set_parent(&mut self, cx: opentelemetry::Context) -> Result<(), SetParentError> {
-        if self.own.is_some() {
-            return Err(SetParentError::AlreadyStarted);
+        match self {
+            Skipped::Pending(parent) => {
+                *parent = cx;
+                Ok(())
+            }
+            Skipped::Started(_) => Err(SetParentError::AlreadyStarted),
         }
-        self.parent = cx;
-        Ok(())
     }
 
     /// The span's own context, starting the span if it has not started.
     pub(crate) fn context(&mut self) -> &opentelemetry::Context {
-        let parent = &self.parent;
-        self.own.get_or_insert_with(|| own_context(parent))
+        if let Skipped::Pending(parent) = self {
+            *self = Skipped::Started(own_context(parent));
+        }
+        match self {
+            Skipped::Started(own) | Skipped::Pending(own) => own,
+        }
     }
 }
 
@@ -117,15 +122,16 @@ impl Skipped {
 fn own_context(parent: &opentelemetry::Context) -> opentelemetry::Context {
     use opentelemetry_sdk::trace::IdGenerator as _;
     let ids = opentelemetry_sdk::trace::RandomIdGenerator::default();
-    let span = parent.span();
-    let of_parent = span.span_context();
-    let (trace_id, state) = if of_parent.is_valid() {
-        (of_parent.trace_id(), of_parent.trace_state().clone())
-    } else {
-        (
+    let of_parent = parent
+        .has_active_span()
+        .then(|| parent.span().span_context().clone())
+        .filter(opentelemetry::trace::SpanContext::is_valid);
+    let (trace_id, state) = match of_parent {
+        Some(sc) => (sc.trace_id(), sc.trace_state().clone()),
+        None => (
             ids.new_trace_id(),
             opentelemetry::trace::TraceState::default(),
-        )
+        ),
     };
     let sc = opentelemetry::trace::SpanContext::new(
         trace_id,
@@ -417,10 +423,7 @@ where
             .signals
             .as_ref()
             .filter(|s| s.never_samples)
-            .map(|_| Skipped {
-                parent: skipped_parent(attrs, &ctx),
-                own: None,
-            });
+            .map(|_| Skipped::Pending(skipped_parent(attrs, &ctx)));
         let is_skipped = skipped.is_some();
         if let Some(signals) = &self.signals {
             let measured = signals
@@ -647,9 +650,12 @@ where
             let span = id.into_u64();
             let detached = ATTACHED.try_with(|a| {
                 let mut a = a.borrow_mut();
-                a.iter()
-                    .rposition(|x| x.layer == self.key && x.span == span)
-                    .map(|i| a.remove(i))
+                let ours = |x: &Attached| x.layer == self.key && x.span == span;
+                // Usually the innermost one.
+                if a.last().is_some_and(ours) {
+                    return a.pop();
+                }
+                a.iter().rposition(ours).map(|i| a.remove(i))
             });
             // OpenTelemetry's context stack allows guards to drop out of order. Dropped
             // here, with the stack no longer borrowed.
