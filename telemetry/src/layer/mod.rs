@@ -228,9 +228,11 @@ pub(crate) fn mark_error(dispatch: &tracing_core::Dispatch, id: &Id, kind: &'sta
 /// returns true when `id` is such a span. Found through the dispatcher, as
 /// [`MarkError`]; offered only by a layer whose sampler samples nothing.
 #[derive(Clone, Copy)]
-pub(crate) struct WithSkipped(
-    pub(crate) fn(&tracing_core::Dispatch, &Id, &mut dyn FnMut(&mut Skipped)) -> bool,
-);
+pub(crate) struct WithSkipped(pub(crate) WithSkippedFn);
+
+/// See [`WithSkipped`].
+pub(crate) type WithSkippedFn =
+    fn(&tracing_core::Dispatch, &Id, &mut dyn FnMut(&mut Skipped)) -> bool;
 
 impl WithSkipped {
     fn of<S>() -> WithSkipped
