@@ -434,11 +434,8 @@ impl Telemetry {
                 event_metrics,
                 logs: log_sinks,
                 span_events,
-                skip_unsampled_children: unsampled_parent_decides(&config.sampler),
                 never_samples: matches!(config.sampler, Sampler::AlwaysOff)
                     || matches!(config.sampler, Sampler::TraceIdRatio(r) if r <= 0.0),
-                enter_checks_skip: unsampled_parent_decides(&config.sampler)
-                    && !samples_everything_itself(&config.sampler),
             }));
         }
         let inner = Arc::new(Inner {
@@ -898,28 +895,6 @@ fn target_name(config: &Config, signal: Signal) -> String {
         ExporterKind::Console => "console".to_string(),
         ExporterKind::Prometheus => "prometheus".to_string(),
         ExporterKind::None => "none".to_string(),
-    }
-}
-
-/// Whether, under this sampler, a child of an unsampled local parent is never sampled:
-/// parent-based samplers follow the parent; ratio samplers decide on the trace id,
-/// which the child shares; always-off samples nothing.
-/// A bare rate limiter decides per span, so it is excluded.
-fn unsampled_parent_decides(sampler: &Sampler) -> bool {
-    matches!(
-        sampler,
-        Sampler::AlwaysOn | Sampler::AlwaysOff | Sampler::TraceIdRatio(_) | Sampler::ParentBased(_)
-    )
-}
-
-/// Whether the sampler only leaves a trace unsampled when a remote parent says so
-/// (always_on, parentbased_always_on): spans are then rarely skipped, and entering one
-/// need not check.
-fn samples_everything_itself(sampler: &Sampler) -> bool {
-    match sampler {
-        Sampler::AlwaysOn => true,
-        Sampler::ParentBased(root) => matches!(**root, Sampler::AlwaysOn),
-        _ => false,
     }
 }
 

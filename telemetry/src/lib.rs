@@ -132,7 +132,7 @@ pub use export::{ExportError, GrpcCode};
 pub use health::{CircuitTransitions, DroppedByReason, HealthReport, SignalHealth, SignalReport};
 pub use install::{ShutdownReport, Telemetry, TelemetryBuilder, TelemetryGuard};
 pub use layer::fields::{COUNTER_PREFIX, GAUGE_PREFIX, HISTOGRAM_PREFIX, MONOTONIC_COUNTER_PREFIX};
-pub use layer::{SpanDetails, TelemetryLayer};
+pub use layer::{OpenTelemetrySpanExt, SpanDetails, TelemetryLayer};
 pub use logs::{LogFormat, LogOutput};
 pub use propagation::{
     B3Propagator, HeaderExtractor, HeaderInjector, InContextExt, InCurrentContext, Propagators,
@@ -144,7 +144,7 @@ pub use resource::SDK_NAME;
 pub use sampling::ManualClock;
 pub use sampling::{Clock, RateLimitingSampler, SystemClock};
 pub use telemetry_macros::{measure_performance, traced, track_errors};
-pub use tracing_opentelemetry::OpenTelemetrySpanExt;
+pub use tracing_opentelemetry::SetParentError;
 
 /// The names of every `OTEL_*` variable this crate reads, as constants.
 pub mod env {

@@ -12,9 +12,9 @@ use std::sync::OnceLock;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use crate::OpenTelemetrySpanExt as _;
 use opentelemetry::trace::Status;
 use opentelemetry::KeyValue;
-use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 pub use opentelemetry;
 pub use tracing;

@@ -19,6 +19,7 @@
 use std::fmt;
 use std::future::Future;
 
+use crate::OpenTelemetrySpanExt as _;
 use opentelemetry::propagation::{
     text_map_propagator::FieldIter, Extractor, Injector, TextMapCompositePropagator,
     TextMapPropagator,
@@ -28,7 +29,6 @@ use opentelemetry::trace::{
 };
 use opentelemetry::Context;
 use opentelemetry_sdk::propagation::BaggagePropagator;
-use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::config::Propagator;
 

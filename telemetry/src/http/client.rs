@@ -8,12 +8,12 @@ use std::pin::Pin;
 use std::task::{ready, Context as TaskContext, Poll};
 use std::time::Instant;
 
+use crate::OpenTelemetrySpanExt as _;
 use opentelemetry::metrics::Histogram;
 use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry::KeyValue;
 use tracing::field::Empty;
 use tracing::Instrument as _;
-use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use super::{
     default_port, duration_histogram, host_and_port, method_label, Outcome, PropagatorSource,

@@ -7,12 +7,12 @@ use std::pin::Pin;
 use std::task::{ready, Context as TaskContext, Poll};
 use std::time::Instant;
 
+use crate::OpenTelemetrySpanExt as _;
 use opentelemetry::baggage::BaggageExt as _;
 use opentelemetry::metrics::Histogram;
 use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry::KeyValue;
 use tracing::field::Empty;
-use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use super::{
     duration_histogram, host_and_port, method_label, protocol_version, Outcome, PropagatorSource,

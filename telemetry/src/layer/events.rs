@@ -11,8 +11,10 @@
 //! tracing-opentelemetry attaches when a span is entered. A thread-local stack records,
 //! at each enter, which OpenTelemetry span became current for which `tracing` span, so
 //! that an event is only recorded here when both still agree (a context attached by
-//! hand inside the span, an explicit parent, a filtered span: the event takes
-//! tracing-opentelemetry's path instead). Errors (`ERROR` events, `error` fields,
+//! hand inside the span, an explicit parent, a filtered span, a span of another
+//! subscriber entered meanwhile: the event takes tracing-opentelemetry's path instead).
+//! Span ids are unique only within one registry, so every entry also names the layer
+//! instance that made it, and a layer only ever reads and removes its own entries. Errors (`ERROR` events, `error` fields,
 //! `dyn Error` values) and events bridged from the `log` crate always take that path:
 //! they set the span status and become exception events there.
 
@@ -25,28 +27,42 @@ use tracing_core::field::{Field, Visit};
 use tracing_core::span::Id;
 use tracing_core::{Event, Metadata};
 
+/// One span entered on this thread.
+#[derive(Debug)]
+struct Entered {
+    /// The layer instance that entered it (see [`super::LayerKey`]).
+    layer: super::LayerKey,
+    /// The span's id in that layer's registry.
+    span: u64,
+    /// The OpenTelemetry span current right after it was entered.
+    otel: SpanId,
+}
+
 thread_local! {
-    /// Spans entered on this thread, innermost last, with the OpenTelemetry span that
-    /// was current right after each was entered.
-    static ENTERED: RefCell<Vec<(u64, SpanId)>> = const { RefCell::new(Vec::new()) };
+    /// Spans entered on this thread, innermost last, by every telemetry layer.
+    static ENTERED: RefCell<Vec<Entered>> = const { RefCell::new(Vec::new()) };
 }
 
 fn current_span_id() -> SpanId {
     opentelemetry::Context::map_current(|cx| cx.span().span_context().span_id())
 }
 
-/// Notes the OpenTelemetry span current after `id` was entered.
-pub(crate) fn entered(id: &Id) {
-    let span_id = current_span_id();
-    let _ = ENTERED.try_with(|e| e.borrow_mut().push((id.into_u64(), span_id)));
+/// Notes the OpenTelemetry span current after `layer` entered `id`.
+pub(crate) fn entered(layer: super::LayerKey, id: &Id) {
+    let entry = Entered {
+        layer,
+        span: id.into_u64(),
+        otel: current_span_id(),
+    };
+    let _ = ENTERED.try_with(|e| e.borrow_mut().push(entry));
 }
 
-/// Forgets the innermost entry of `id`.
-pub(crate) fn exited(id: &Id) {
+/// Forgets the innermost entry of `id` made by `layer`.
+pub(crate) fn exited(layer: super::LayerKey, id: &Id) {
     let id = id.into_u64();
     let _ = ENTERED.try_with(|e| {
         let mut e = e.borrow_mut();
-        if let Some(i) = e.iter().rposition(|(entered, _)| *entered == id) {
+        if let Some(i) = e.iter().rposition(|x| x.layer == layer && x.span == id) {
             e.remove(i);
         }
     });
@@ -69,8 +85,13 @@ fn special(meta: &Metadata<'_>) -> bool {
 }
 
 /// Records `event` as an event of the current span. `current` is the `tracing` span
-/// current on this thread, as the registry sees it.
-pub(crate) fn record(event: &Event<'_>, current: Option<&Id>, location: bool) -> Outcome {
+/// current on this thread, as the registry of `layer` sees it.
+pub(crate) fn record(
+    layer: super::LayerKey,
+    event: &Event<'_>,
+    current: Option<&Id>,
+    location: bool,
+) -> Outcome {
     let meta = event.metadata();
     if !event.is_contextual() || *meta.level() == tracing_core::Level::ERROR || special(meta) {
         return Outcome::Fallback;
@@ -79,11 +100,14 @@ pub(crate) fn record(event: &Event<'_>, current: Option<&Id>, location: bool) ->
         // Outside any span, tracing-opentelemetry records nothing either.
         return Outcome::Done;
     };
+    // The span this layer entered last must be the current one.
     let expected = ENTERED.try_with(|e| {
         e.borrow()
-            .last()
-            .filter(|(id, _)| *id == current.into_u64())
-            .map(|(_, span_id)| *span_id)
+            .iter()
+            .rev()
+            .find(|x| x.layer == layer)
+            .filter(|x| x.span == current.into_u64())
+            .map(|x| x.otel)
     });
     let Ok(Some(expected)) = expected else {
         return Outcome::Fallback;

@@ -4,9 +4,14 @@ mod events;
 pub(crate) mod fields;
 pub(crate) mod logs;
 pub(crate) mod metrics;
+mod span_ext;
+
+pub use self::span_ext::OpenTelemetrySpanExt;
 
 use std::any::TypeId;
+use std::cell::RefCell;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -19,6 +24,7 @@ use opentelemetry_sdk::trace::Tracer as SdkTracer;
 use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::{Event, Subscriber};
 use tracing_opentelemetry::OpenTelemetryLayer;
+use tracing_opentelemetry::SetParentError;
 use tracing_subscriber::filter::Filtered;
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
@@ -42,9 +48,25 @@ pub struct TelemetryLayer<S> {
     /// the user's other layers keep seeing everything.
     off: Option<Filtered<Off, Never, S>>,
     mark_error: MarkError,
+    with_skipped: WithSkipped,
+    /// This instance, in the per-thread stacks every layer of the process shares.
+    key: LayerKey,
     /// Span events are recorded by [`events`] where it can (see there).
     fast_span_events: bool,
     location: bool,
+}
+
+/// Names one layer instance. Span ids are unique only within one registry, so the
+/// per-thread stacks (the spans entered, the contexts attached) tag every entry with
+/// the layer that made it, and a layer only reads and removes its own entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LayerKey(u64);
+
+impl LayerKey {
+    fn next() -> LayerKey {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        LayerKey(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
 }
 
 /// What the layer keeps per span, in one extension.
@@ -52,69 +74,95 @@ pub struct TelemetryLayer<S> {
 pub(crate) struct SpanState {
     /// For the span duration metric, when the span is measured.
     pub(crate) timing: Option<SpanTiming>,
-    skip: Skip,
+    /// Set when tracing-opentelemetry never sees the span.
+    skipped: Option<Skipped>,
 }
 
-/// Whether tracing-opentelemetry sees the span.
+/// A span kept from tracing-opentelemetry because the sampler samples nothing, whatever
+/// the parent (always_off, traceidratio 0): no parent can change that decision, so the
+/// span costs only its metrics and logs. It still has a non-recording context of its
+/// own, as the SDK gives a dropped span (the parent's trace, a span id of its own, "not
+/// sampled"): logs keep a trace id, outgoing requests say "not sampled", and
+/// [`OpenTelemetrySpanExt`] reads and re-parents it like any other span.
 #[derive(Debug)]
-enum Skip {
-    /// It does.
-    No,
-    /// It does not: the parent was not sampled.
-    Unsampled,
-    /// It does not: a root under a sampler that samples nothing, with a
-    /// non-recording context of its own.
-    Root(opentelemetry::Context),
+pub(crate) enum Skipped {
+    /// Not started yet, with what tracing-opentelemetry would take as the parent: the
+    /// explicit parent's context, else the context current when the span was created;
+    /// replaced by `set_parent` until the span starts.
+    Pending(opentelemetry::Context),
+    /// Started (first entered, or first asked for its context), with its own context.
+    Started(opentelemetry::Context),
 }
 
-impl SpanState {
-    fn skipped(&self) -> bool {
-        !matches!(self.skip, Skip::No)
+impl Skipped {
+    /// Makes `cx` the parent, unless the span has started (as tracing-opentelemetry).
+    pub(crate) fn set_parent(&mut self, cx: opentelemetry::Context) -> Result<(), SetParentError> {
+        match self {
+            Skipped::Pending(parent) => {
+                *parent = cx;
+                Ok(())
+            }
+            Skipped::Started(_) => Err(SetParentError::AlreadyStarted),
+        }
+    }
+
+    /// The span's own context, starting the span if it has not started.
+    pub(crate) fn context(&mut self) -> &opentelemetry::Context {
+        if let Skipped::Pending(parent) = self {
+            *self = Skipped::Started(own_context(parent));
+        }
+        match self {
+            Skipped::Started(own) | Skipped::Pending(own) => own,
+        }
     }
 }
 
-/// The new span's parent, and whether it is the span current on this thread: the
-/// explicit parent, or the current span for a contextual span.
-fn parent_of<S>(attrs: &Attributes<'_>, ctx: &Context<'_, S>) -> Option<(Id, bool)>
+/// The context of a span that is not sampled, under `parent`: the parent's trace and
+/// trace state (a new trace without a valid parent), a new span id, not sampled.
+fn own_context(parent: &opentelemetry::Context) -> opentelemetry::Context {
+    use opentelemetry_sdk::trace::IdGenerator as _;
+    let ids = opentelemetry_sdk::trace::RandomIdGenerator::default();
+    let of_parent = parent
+        .has_active_span()
+        .then(|| parent.span().span_context().clone())
+        .filter(opentelemetry::trace::SpanContext::is_valid);
+    let (trace_id, state) = match of_parent {
+        Some(sc) => (sc.trace_id(), sc.trace_state().clone()),
+        None => (
+            ids.new_trace_id(),
+            opentelemetry::trace::TraceState::default(),
+        ),
+    };
+    let sc = opentelemetry::trace::SpanContext::new(
+        trace_id,
+        ids.new_span_id(),
+        opentelemetry::trace::TraceFlags::default(),
+        false,
+        state,
+    );
+    parent.with_remote_span_context(sc)
+}
+
+/// The parent context of a new skipped span, chosen as tracing-opentelemetry chooses
+/// it: an explicit parent's own context; for a contextual span, OpenTelemetry's current
+/// context (the entered span's, or one attached by hand); else none.
+fn skipped_parent<S>(attrs: &Attributes<'_>, ctx: &Context<'_, S>) -> opentelemetry::Context
 where
     S: Subscriber + for<'span> LookupSpan<'span>,
 {
-    match attrs.parent() {
-        Some(explicit) => Some((explicit.clone(), ctx.current_span().id() == Some(explicit))),
-        None if attrs.is_contextual() => ctx.current_span().id().map(|id| (id.clone(), true)),
-        None => None,
+    if let Some(parent) = attrs.parent() {
+        if let Some(span) = ctx.span(parent) {
+            let mut ext = span.extensions_mut();
+            if let Some(skipped) = ext.get_mut::<SpanState>().and_then(|s| s.skipped.as_mut()) {
+                return skipped.context().clone();
+            }
+        }
     }
-}
-
-/// Whether the new span's parent is known not to be sampled: it was itself skipped, or
-/// it is the entered span whose OpenTelemetry context is current and not sampled.
-fn parent_is_unsampled<S>(parent: Option<&(Id, bool)>, ctx: &Context<'_, S>) -> bool
-where
-    S: Subscriber + for<'span> LookupSpan<'span>,
-{
-    let Some((parent_id, is_current)) = parent else {
-        return false;
-    };
-    let Some(parent) = ctx.span(parent_id) else {
-        return false;
-    };
-    if parent
-        .extensions()
-        .get::<SpanState>()
-        .is_some_and(SpanState::skipped)
-    {
-        return true;
+    if attrs.is_contextual() {
+        opentelemetry::Context::current()
+    } else {
+        opentelemetry::Context::new()
     }
-    // Only the entered span's OpenTelemetry context is the active one; an explicit
-    // parent that is not current is not at hand, so no shortcut.
-    if !is_current {
-        return false;
-    }
-    opentelemetry::Context::map_current(|cx| {
-        let span = cx.span();
-        let sc = span.span_context();
-        sc.is_valid() && !sc.is_sampled()
-    })
 }
 
 /// Optional span attributes, each with a cost per span.
@@ -175,6 +223,41 @@ pub(crate) fn mark_error(dispatch: &tracing_core::Dispatch, id: &Id, kind: &'sta
     }
 }
 
+/// Lets [`OpenTelemetrySpanExt`] reach the spans the layer keeps from
+/// tracing-opentelemetry: calls the function with the span's [`Skipped`] state and
+/// returns true when `id` is such a span. Found through the dispatcher, as
+/// [`MarkError`]; offered only by a layer whose sampler samples nothing.
+#[derive(Clone, Copy)]
+pub(crate) struct WithSkipped(pub(crate) WithSkippedFn);
+
+/// See [`WithSkipped`].
+pub(crate) type WithSkippedFn =
+    fn(&tracing_core::Dispatch, &Id, &mut dyn FnMut(&mut Skipped)) -> bool;
+
+impl WithSkipped {
+    fn of<S>() -> WithSkipped
+    where
+        S: Subscriber + for<'span> LookupSpan<'span>,
+    {
+        WithSkipped(|dispatch, id, f| {
+            let Some(registry) = dispatch.downcast_ref::<S>() else {
+                return false;
+            };
+            let Some(span) = registry.span(id) else {
+                return false;
+            };
+            let mut ext = span.extensions_mut();
+            match ext.get_mut::<SpanState>().and_then(|s| s.skipped.as_mut()) {
+                Some(skipped) => {
+                    f(skipped);
+                    true
+                }
+                None => false,
+            }
+        })
+    }
+}
+
 /// The layer behind a disabled [`TelemetryLayer`]: it does nothing.
 #[derive(Debug)]
 pub(crate) struct Off;
@@ -209,37 +292,27 @@ pub(crate) struct Signals {
     /// Record every event as a span event too (otherwise only errors are, as
     /// exception events, and the rest are logs only).
     pub span_events: bool,
-    /// Children of unsampled spans skip tracing-opentelemetry (true when the sampler
-    /// guarantees they would not be sampled).
-    pub skip_unsampled_children: bool,
     /// The sampler samples nothing, whatever the parent (always_off, traceidratio 0):
-    /// roots skip tracing-opentelemetry too and carry a non-recording context of their
-    /// own, so logs keep a trace id and outgoing requests say "not sampled".
+    /// spans skip tracing-opentelemetry (see [`Skipped`]). Under any other sampler
+    /// every span goes through tracing-opentelemetry, which decides when the span
+    /// starts, so that a parent given by `set_parent` before then, or a context
+    /// attached by hand, decides as it should.
     pub never_samples: bool,
-    /// The sampler may leave traces unsampled here (anything but always_on and
-    /// parentbased_always_on): entering a span first checks whether it was skipped, so
-    /// that skipped spans cost tracing-opentelemetry nothing at enter and exit either.
-    pub enter_checks_skip: bool,
+}
+
+/// A skipped span entered on this thread, with the guard of the context attached for
+/// it.
+struct Attached {
+    layer: LayerKey,
+    span: u64,
+    /// Dropped when the span exits. Not `Send`, hence a thread-local stack rather than
+    /// state kept in the span.
+    _guard: opentelemetry::ContextGuard,
 }
 
 thread_local! {
-    /// Skipped spans entered on this thread, with the context attached for a skipped
-    /// root.
-    static ATTACHED: std::cell::RefCell<Vec<(Id, Option<opentelemetry::ContextGuard>)>> =
-        const { std::cell::RefCell::new(Vec::new()) };
-}
-
-fn skipped_root_context() -> opentelemetry::Context {
-    use opentelemetry_sdk::trace::IdGenerator as _;
-    let ids = opentelemetry_sdk::trace::RandomIdGenerator::default();
-    let sc = opentelemetry::trace::SpanContext::new(
-        ids.new_trace_id(),
-        ids.new_span_id(),
-        opentelemetry::trace::TraceFlags::default(),
-        false,
-        opentelemetry::trace::TraceState::default(),
-    );
-    opentelemetry::Context::new().with_remote_span_context(sc)
+    /// Skipped spans entered on this thread, innermost last, by every telemetry layer.
+    static ATTACHED: RefCell<Vec<Attached>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Reads the few span fields that decide a span's metric attributes, without
@@ -298,6 +371,8 @@ where
             signals,
             off,
             mark_error: MarkError::of::<S>(),
+            with_skipped: WithSkipped::of::<S>(),
+            key: LayerKey::next(),
             fast_span_events,
             location: details.location,
         }
@@ -344,30 +419,14 @@ where
         if let Some(off) = &self.off {
             return off.on_new_span(attrs, id, ctx);
         }
-        // A child of an unsampled span cannot be sampled (with every sampler this crate
-        // offers): tracing-opentelemetry never sees it, and it costs only its metrics
-        // and logs. Logs inside it carry the trace id of the unsampled trace.
-        let never = self.signals.as_ref().is_some_and(|s| s.never_samples);
-        let children = self
+        // Under a sampler that samples nothing, tracing-opentelemetry never sees the
+        // span: it costs only its metrics and logs (see `Skipped`).
+        let skipped = self
             .signals
             .as_ref()
-            .is_some_and(|s| s.skip_unsampled_children);
-        let parent = if never || children {
-            parent_of(attrs, &ctx)
-        } else {
-            None
-        };
-        let unsampled_parent = children && parent_is_unsampled(parent.as_ref(), &ctx);
-        // With a sampler that samples nothing, a root skips too, with a context of its own.
-        let skipped_root = never && !unsampled_parent && parent.is_none();
-        let skip = if skipped_root {
-            Skip::Root(skipped_root_context())
-        } else if unsampled_parent {
-            Skip::Unsampled
-        } else {
-            Skip::No
-        };
-        let unsampled_parent = !matches!(skip, Skip::No);
+            .filter(|s| s.never_samples)
+            .map(|_| Skipped::Pending(skipped_parent(attrs, &ctx)));
+        let is_skipped = skipped.is_some();
         if let Some(signals) = &self.signals {
             let measured = signals
                 .span_metrics
@@ -393,12 +452,12 @@ where
                 }
                 timing
             });
-            if timing.is_some() || unsampled_parent || keep_fields {
+            if timing.is_some() || is_skipped || keep_fields {
                 if let Some(span) = ctx.span(id) {
                     let mut ext = span.extensions_mut();
                     // One extension for what the layer keeps per span: one allocation.
-                    if timing.is_some() || unsampled_parent {
-                        ext.insert(SpanState { timing, skip });
+                    if timing.is_some() || is_skipped {
+                        ext.insert(SpanState { timing, skipped });
                     }
                     if keep_fields {
                         let mut fields = Fields::default();
@@ -412,7 +471,7 @@ where
             }
         }
         if let Some(spans) = &self.spans {
-            if !unsampled_parent {
+            if !is_skipped {
                 spans.on_new_span(attrs, id, ctx);
             }
         }
@@ -538,7 +597,7 @@ where
                 spans.on_event(event, ctx);
             } else if signals.span_events && !metric_only {
                 let done = self.fast_span_events
-                    && events::record(event, ctx.current_span().id(), self.location)
+                    && events::record(self.key, event, ctx.current_span().id(), self.location)
                         == events::Outcome::Done;
                 if !done {
                     spans.on_event(event, ctx);
@@ -551,23 +610,24 @@ where
         if let Some(off) = &self.off {
             return off.on_enter(id, ctx);
         }
-        if self
-            .signals
-            .as_ref()
-            .is_some_and(|s| s.never_samples || s.enter_checks_skip)
-        {
+        if self.signals.as_ref().is_some_and(|s| s.never_samples) {
             if let Some(span) = ctx.span(id) {
-                // A skipped span: tracing-opentelemetry has nothing for it. A skipped
-                // root has a context of its own to attach.
-                let guard = match span.extensions().get::<SpanState>().map(|s| &s.skip) {
-                    Some(Skip::Root(cx)) => Some(Some(cx.clone().attach())),
-                    Some(Skip::Unsampled) => Some(None),
-                    Some(Skip::No) | None => None,
-                };
-                if let Some(guard) = guard {
-                    let _ = ATTACHED.try_with(|a| a.borrow_mut().push((id.clone(), guard)));
+                // A skipped span: tracing-opentelemetry has nothing for it; its own
+                // context becomes the current one.
+                let cx = span
+                    .extensions_mut()
+                    .get_mut::<SpanState>()
+                    .and_then(|s| s.skipped.as_mut())
+                    .map(|s| s.context().clone());
+                if let Some(cx) = cx {
+                    let attached = Attached {
+                        layer: self.key,
+                        span: id.into_u64(),
+                        _guard: cx.attach(),
+                    };
+                    let _ = ATTACHED.try_with(|a| a.borrow_mut().push(attached));
                     if self.fast_span_events {
-                        events::entered(id);
+                        events::entered(self.key, id);
                     }
                     return;
                 }
@@ -576,7 +636,7 @@ where
         if let Some(spans) = &self.spans {
             spans.on_enter(id, ctx);
             if self.fast_span_events {
-                events::entered(id);
+                events::entered(self.key, id);
             }
         }
     }
@@ -586,27 +646,23 @@ where
             return off.on_exit(id, ctx);
         }
         if self.fast_span_events {
-            events::exited(id);
+            events::exited(self.key, id);
         }
-        if self
-            .signals
-            .as_ref()
-            .is_some_and(|s| s.never_samples || s.enter_checks_skip)
-        {
+        if self.signals.as_ref().is_some_and(|s| s.never_samples) {
+            let span = id.into_u64();
             let detached = ATTACHED.try_with(|a| {
                 let mut a = a.borrow_mut();
-                match a.iter().rposition(|(entered, _)| entered == id) {
-                    Some(i) => {
-                        // Guards drop in reverse order of attachment.
-                        while a.len() > i {
-                            drop(a.pop());
-                        }
-                        true
-                    }
-                    None => false,
+                let ours = |x: &Attached| x.layer == self.key && x.span == span;
+                // Usually the innermost one.
+                if a.last().is_some_and(ours) {
+                    return a.pop();
                 }
+                a.iter().rposition(ours).map(|i| a.remove(i))
             });
-            if detached == Ok(true) {
+            // OpenTelemetry's context stack allows guards to drop out of order. Dropped
+            // here, with the stack no longer borrowed.
+            if let Ok(Some(attached)) = detached {
+                drop(attached);
                 return;
             }
         }
@@ -624,7 +680,7 @@ where
             if let Some(span) = ctx.span(&id) {
                 let ext = span.extensions();
                 if let Some(state) = ext.get::<SpanState>() {
-                    skipped = state.skipped();
+                    skipped = state.skipped.is_some();
                     if let (Some(m), Some(timing)) = (&signals.span_metrics, &state.timing) {
                         m.record(span.metadata(), timing);
                     }
@@ -682,6 +738,11 @@ where
         }
         if id == TypeId::of::<MarkError>() && self.signals.is_some() {
             return Some(&self.mark_error as *const MarkError as *const ());
+        }
+        if id == TypeId::of::<WithSkipped>()
+            && self.signals.as_ref().is_some_and(|s| s.never_samples)
+        {
+            return Some(&self.with_skipped as *const WithSkipped as *const ());
         }
         if let Some(off) = &self.off {
             // SAFETY: the caller's contract is passed on unchanged; this is how the
