@@ -203,6 +203,9 @@ impl<S> tracing_subscriber::layer::Filter<S> for Never {
 /// What the layer records besides spans; shared by every layer made from one
 /// [`Telemetry`](crate::Telemetry).
 pub(crate) struct Signals {
+    /// The instruments the macros and the HTTP layers record into, found through the
+    /// dispatcher (see `downcast_raw`).
+    pub instance_metrics: crate::__private::InstanceMetrics,
     pub span_metrics: Option<SpanMetrics>,
     pub event_metrics: Option<EventMetrics>,
     pub logs: Option<LogSinks>,
@@ -682,6 +685,12 @@ where
         }
         if id == TypeId::of::<MarkError>() && self.signals.is_some() {
             return Some(&self.mark_error as *const MarkError as *const ());
+        }
+        if id == TypeId::of::<crate::__private::InstanceMetrics>() {
+            if let Some(signals) = &self.signals {
+                let metrics: *const crate::__private::InstanceMetrics = &signals.instance_metrics;
+                return Some(metrics as *const ());
+            }
         }
         if let Some(off) = &self.off {
             // SAFETY: the caller's contract is passed on unchanged; this is how the
