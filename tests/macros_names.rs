@@ -68,13 +68,22 @@ async fn names_are_module_type_and_function() {
     assert_eq!(inner::deeper::nested(), 1);
     assert_eq!(Book.fetch().await, 2);
     let name = |span: &str| attribute(&h.spans, span, "code.function.name");
-    assert_eq!(name("Book::price").as_deref(), Some("macros_names::Book::price"));
-    assert_eq!(name("Shelf::count").as_deref(), Some("macros_names::Shelf::count"));
+    assert_eq!(
+        name("Book::price").as_deref(),
+        Some("macros_names::Book::price")
+    );
+    assert_eq!(
+        name("Shelf::count").as_deref(),
+        Some("macros_names::Shelf::count")
+    );
     assert_eq!(
         name("nested").as_deref(),
         Some(concat!(module_path!(), "::inner::deeper::nested"))
     );
-    assert_eq!(name("Book::fetch").as_deref(), Some("macros_names::Book::fetch"));
+    assert_eq!(
+        name("Book::fetch").as_deref(),
+        Some("macros_names::Book::fetch")
+    );
     // The metric carries the same name.
     let point = h.metrics.histogram(
         "function.duration",

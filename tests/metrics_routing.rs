@@ -35,7 +35,9 @@ fn points(metrics: &InMemoryMetrics, name: &str, function: &str) -> Vec<Point> {
         .collect()
         .into_iter()
         .filter(|p| p.name == name)
-        .filter(|p| function.is_empty() || p.attribute("code.function.name").as_deref() == Some(function))
+        .filter(|p| {
+            function.is_empty() || p.attribute("code.function.name").as_deref() == Some(function)
+        })
         .collect();
     points.sort_by(|a, b| a.attributes.cmp(&b.attributes));
     points
@@ -118,7 +120,11 @@ fn two_instances_each_get_their_own_calls() {
     let (_b, metrics_b, dispatch_b) = instance();
     // Interleaved on one thread, one callsite: 3 calls under A, 2 under B.
     for round in 0..5 {
-        let dispatch = if round % 2 == 0 { &dispatch_a } else { &dispatch_b };
+        let dispatch = if round % 2 == 0 {
+            &dispatch_a
+        } else {
+            &dispatch_b
+        };
         tracing::dispatcher::with_default(dispatch, || shared(round));
     }
     let a = points(&metrics_a, "function.duration", "metrics_routing::shared");
@@ -152,8 +158,9 @@ async fn http_metrics_arrive_without_globals() {
             .unwrap();
         server.layer(service).oneshot(request).await.unwrap();
     }
-    let service =
-        tower::service_fn(|_req: http::Request<String>| async { Ok::<_, Infallible>(respond(204)) });
+    let service = tower::service_fn(|_req: http::Request<String>| async {
+        Ok::<_, Infallible>(respond(204))
+    });
     let request = http::Request::builder()
         .uri("http://inventory.test:9000/items/1")
         .body(String::new())

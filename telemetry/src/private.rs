@@ -142,7 +142,8 @@ impl Site {
     fn names(&self) -> &Names {
         self.names.get_or_init(|| {
             let owner = names::owner((self.here)(), self.function);
-            let (path, display) = names::function_names(self.module, self.function, owner.as_deref());
+            let (path, display) =
+                names::function_names(self.module, self.function, owner.as_deref());
             let display = if self.named {
                 self.name.to_string()
             } else {

@@ -32,6 +32,10 @@ use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::config::Propagator;
 
+#[path = "propagation/random_flag.rs"]
+mod random_flag;
+pub(crate) use random_flag::{Tracer as RandomFlagTracer, RANDOM};
+
 /// The propagators chosen by configuration, applied in order on extraction (a later
 /// one wins) and all together on injection.
 pub struct Propagators {

@@ -14,8 +14,8 @@ use self::fields::Fields;
 use self::logs::{LogSinks, SpanFields};
 use self::metrics::{EventMetrics, SpanMetrics, SpanTiming};
 
+use crate::propagation::RandomFlagTracer;
 use opentelemetry::trace::TraceContextExt as _;
-use opentelemetry_sdk::trace::Tracer as SdkTracer;
 use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::{Event, Subscriber};
 use tracing_opentelemetry::OpenTelemetryLayer;
@@ -35,7 +35,7 @@ use tracing_subscriber::Layer;
 /// When telemetry is disabled the layer does nothing at all: every callback returns at
 /// once and no span costs an allocation.
 pub struct TelemetryLayer<S> {
-    spans: Option<OpenTelemetryLayer<S, SdkTracer>>,
+    spans: Option<OpenTelemetryLayer<S, RandomFlagTracer>>,
     signals: Option<Arc<Signals>>,
     /// When telemetry is disabled: a per-layer filter that is never interested, so the
     /// subscriber skips callsites nobody else wants (as cheap as a level filter) while
@@ -238,7 +238,8 @@ fn skipped_root_context() -> opentelemetry::Context {
     let sc = opentelemetry::trace::SpanContext::new(
         ids.new_trace_id(),
         ids.new_span_id(),
-        opentelemetry::trace::TraceFlags::default(),
+        // A trace id generated here, at random: W3C level 2's random flag.
+        crate::propagation::RANDOM,
         false,
         opentelemetry::trace::TraceState::default(),
     );
@@ -279,7 +280,7 @@ where
     S: Subscriber + for<'span> LookupSpan<'span>,
 {
     pub(crate) fn new(
-        tracer: Option<SdkTracer>,
+        tracer: Option<RandomFlagTracer>,
         signals: Option<Arc<Signals>>,
         details: SpanDetails,
     ) -> Self {

@@ -107,7 +107,11 @@ mod tests {
     #[test]
     fn the_owner_is_read_from_the_marker_type_path() {
         let cases = [
-            ("app::m::Foo<_>::method::__TelemetryHere", "method", Some("Foo")),
+            (
+                "app::m::Foo<_>::method::__TelemetryHere",
+                "method",
+                Some("Foo"),
+            ),
             (
                 "<app::m::Foo<_> as app::Tr<_>>::go::__TelemetryHere",
                 "go",
