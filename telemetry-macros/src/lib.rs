@@ -195,8 +195,10 @@ pub fn traced(args: TokenStream, item: TokenStream) -> TokenStream {
 /// also leaves `#[traced(err)]`'s span status alone and counts as `outcome = ok` in
 /// `#[measure_performance]`.
 ///
-/// The counter is recorded through OpenTelemetry's global meter provider (scope
-/// `telemetry`), which `Telemetry` installs.
+/// The counter is recorded into the meter provider of the `Telemetry` whose layer
+/// records the call (scope `telemetry`), found through the `tracing` dispatcher; with
+/// no telemetry layer installed, into OpenTelemetry's global meter provider.
+/// `error.type` is best effort: see [`macro@traced`].
 ///
 /// # Examples
 ///
@@ -266,8 +268,11 @@ pub fn track_errors(args: TokenStream, item: TokenStream) -> TokenStream {
 /// | `slow_ms = 250` | a call that takes longer logs a `WARN` event, in the span if traced, with `duration_ms` and `slow_ms` |
 /// | `crate = path` | the path of the `telemetry` crate, if renamed or re-exported |
 ///
-/// The histogram is recorded through OpenTelemetry's global meter provider (scope
-/// `telemetry`), which `Telemetry` installs.
+/// The histogram is recorded into the meter provider of the `Telemetry` whose layer
+/// records the call (scope `telemetry`), found through the `tracing` dispatcher; with
+/// no telemetry layer installed, into OpenTelemetry's global meter provider. Each
+/// function binds its `outcome = ok` series once, so a successful call's record hashes
+/// no attributes.
 ///
 /// # Examples
 ///

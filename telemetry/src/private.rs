@@ -26,8 +26,10 @@ mod names;
 #[path = "private/outcome.rs"]
 mod outcome;
 
+#[cfg(feature = "http")]
+pub(crate) use instruments::with_instance;
+pub(crate) use instruments::InstanceMetrics;
 use instruments::{count_error, record_duration};
-pub(crate) use instruments::{with_instance, InstanceMetrics};
 pub use outcome::{
     as_result, ErrorInfo, IsResult, Outcome, Probe, ProbeAny, ProbeDebug, ProbeDisplay, ProbeResult,
 };
