@@ -689,6 +689,7 @@ where
         }
         if id == TypeId::of::<crate::__private::InstanceMetrics>() {
             if let Some(signals) = &self.signals {
+                // A field of `self.signals`: it lives as long as the layer.
                 let metrics: *const crate::__private::InstanceMetrics = &signals.instance_metrics;
                 return Some(metrics as *const ());
             }
