@@ -39,6 +39,7 @@ impl Tracer {
 impl opentelemetry::trace::Tracer for Tracer {
     type Span = Span;
 
+    #[inline]
     fn build_with_context(&self, builder: SpanBuilder, parent_cx: &Context) -> Span {
         let parent = parent_cx.span();
         let parent = parent.span_context();
@@ -73,6 +74,7 @@ pub(crate) struct Span {
 }
 
 impl opentelemetry::trace::Span for Span {
+    #[inline]
     fn add_event_with_timestamp<T>(
         &mut self,
         name: T,
@@ -85,24 +87,29 @@ impl opentelemetry::trace::Span for Span {
             .add_event_with_timestamp(name, timestamp, attributes);
     }
 
+    #[inline]
     fn span_context(&self) -> &SpanContext {
         self.context
             .as_ref()
             .unwrap_or_else(|| self.inner.span_context())
     }
 
+    #[inline]
     fn is_recording(&self) -> bool {
         self.inner.is_recording()
     }
 
+    #[inline]
     fn set_attribute(&mut self, attribute: KeyValue) {
         self.inner.set_attribute(attribute);
     }
 
+    #[inline]
     fn set_status(&mut self, status: Status) {
         self.inner.set_status(status);
     }
 
+    #[inline]
     fn update_name<T>(&mut self, new_name: T)
     where
         T: Into<Cow<'static, str>>,
@@ -110,10 +117,12 @@ impl opentelemetry::trace::Span for Span {
         self.inner.update_name(new_name);
     }
 
+    #[inline]
     fn add_link(&mut self, span_context: SpanContext, attributes: Vec<KeyValue>) {
         self.inner.add_link(span_context, attributes);
     }
 
+    #[inline]
     fn end_with_timestamp(&mut self, timestamp: SystemTime) {
         self.inner.end_with_timestamp(timestamp);
     }
