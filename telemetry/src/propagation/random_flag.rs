@@ -49,22 +49,18 @@ impl opentelemetry::trace::Tracer for Tracer {
         } else {
             true
         };
-        // Built in place: the SDK span is large, and a move would copy it.
-        let mut span = Span {
-            inner: self.0.build_with_context(builder, parent_cx),
-            context: None,
-        };
-        let sc = span.inner.span_context();
-        if random && sc.is_valid() && !is_random(sc.trace_flags()) {
-            span.context = Some(SpanContext::new(
+        let inner = self.0.build_with_context(builder, parent_cx);
+        let sc = inner.span_context();
+        let context = (random && sc.is_valid() && !is_random(sc.trace_flags())).then(|| {
+            SpanContext::new(
                 sc.trace_id(),
                 sc.span_id(),
                 sc.trace_flags() | RANDOM,
                 sc.is_remote(),
                 sc.trace_state().clone(),
-            ));
-        }
-        span
+            )
+        });
+        Span { inner, context }
     }
 }
 
