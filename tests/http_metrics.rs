@@ -1,7 +1,8 @@
 //! The HTTP layers record `http.server.request.duration` and
-//! `http.client.request.duration` through the global meter provider: unit `s`, the
-//! advised buckets, the semconv attributes, `error.type` on errors only, and also for
-//! requests whose trace is not sampled.
+//! `http.client.request.duration`: unit `s`, the advised buckets, the semconv
+//! attributes, `error.type` on errors only, and also for requests whose trace is not
+//! sampled. Without a telemetry layer they go to the global meter provider; with one,
+//! to its instance (see also `metrics_routing.rs`).
 //!
 //! This binary installs a global meter provider, so it holds only these tests.
 
@@ -168,9 +169,11 @@ async fn server_duration_has_buckets_attributes_and_error_type() {
 async fn unsampled_requests_are_still_measured() {
     metrics();
     let spans = InMemoryExporter::default();
+    let instance_metrics = telemetry::testing::InMemoryMetrics::default();
     let telemetry = Telemetry::builder()
         .sampler(Sampler::AlwaysOff)
         .in_memory(&spans)
+        .in_memory_metrics(&instance_metrics)
         .install_globals(false) // keep this binary's meter provider
         .metrics_exporter(telemetry::ExporterKind::None)
         .logs_exporter(telemetry::ExporterKind::None)
@@ -183,10 +186,22 @@ async fn unsampled_requests_are_still_measured() {
         serve(layer.clone(), request("POST", "/m/unsampled"), 201).await;
     }
     assert!(spans.spans().is_empty(), "no span is exported");
-    let got = points(
-        "http.server.request.duration",
-        ("http.request.method", "POST"),
-    );
+    // The instance records the request's span: its metric is the instance's.
+    let got: Vec<Point> = instance_metrics
+        .collect()
+        .into_iter()
+        .filter(|p| p.name == "http.server.request.duration")
+        .filter(|p| p.attribute("http.request.method").as_deref() == Some("POST"))
+        .map(|p| match p.value {
+            telemetry::testing::PointValue::Histogram { count, bounds, .. } => Point {
+                unit: p.unit.clone(),
+                attributes: p.attributes.iter().cloned().collect(),
+                count,
+                bounds,
+            },
+            other => panic!("not a histogram: {other:?}"),
+        })
+        .collect();
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(got[0].count, 3);
     assert_eq!(

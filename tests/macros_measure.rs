@@ -2,7 +2,7 @@
 //! `s`, the advised buckets, `code.function.name` and `outcome`, plus `error.type` on
 //! errors); `slow_ms` logs a warning with the duration; async calls are timed until
 //! the future completes; stacked with the others, one span and one record each.
-//! (Own binary: the global meter provider is process-wide.)
+//! (The metrics are those of the test's own telemetry instance.)
 //!
 //! Durations come from the real clock, so the timing tests only assert lower bounds
 //! after short sleeps (a sleep never ends early).

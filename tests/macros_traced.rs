@@ -116,7 +116,7 @@ fn methods_are_named_type_method_and_self_is_not_recorded() {
     trace
     └─ Cart::add_item  code.function.name=macros_traced::Cart::add_item sku=7
     trace
-    └─ Cart::total  code.function.name="<macros_traced::Cart as macros_traced::Priced>::total" discount=2
+    └─ Cart::total  code.function.name=macros_traced::Cart::total discount=2
     trace
     └─ Wrapper::get  code.function.name=macros_traced::Wrapper::get extra=1.5
     "#);
@@ -484,9 +484,9 @@ async fn async_trait_methods_are_instrumented() {
     assert!(store.put("", 2).await.is_err());
     insta::assert_snapshot!(h.spans.render(), @r#"
     trace
-    └─ MemoryStore::put  code.function.name="<macros_traced::MemoryStore as macros_traced::Store>::put" key=a value=1
+    └─ MemoryStore::put  code.function.name=macros_traced::MemoryStore::put key=a value=1
     trace
-    └─ MemoryStore::put ERROR: card declined (2)  code.function.name="<macros_traced::MemoryStore as macros_traced::Store>::put" error.type=macros_traced::Declined key="" value=2
+    └─ MemoryStore::put ERROR: card declined (2)  code.function.name=macros_traced::MemoryStore::put error.type=macros_traced::Declined key="" value=2
        └• exception  exception.message="card declined (2)" exception.type=macros_traced::Declined
     "#);
 }

@@ -1,7 +1,7 @@
 //! `#[track_errors]`: an `Err` or a panic adds 1 to `function.errors` (with
 //! `code.function.name` and `error.type`), records one exception event on the current
 //! span and sets its status to Error; panics continue unchanged; `ok_if` / `error_if`
-//! classify. (Own binary: the global meter provider is process-wide.)
+//! classify. (The metrics are those of the test's own telemetry instance.)
 
 mod macros_support;
 

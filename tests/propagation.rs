@@ -479,9 +479,10 @@ fn the_free_helpers_use_the_global_propagator() {
         let mut map = HeaderMap::new();
         telemetry::propagation::inject_current(&mut map);
         let sc = span.context().span().span_context().clone();
+        // Sampled, and a trace id made here at random (W3C level 2's random flag).
         assert_eq!(
             map["traceparent"],
-            format!("00-{}-{}-01", sc.trace_id(), sc.span_id()).as_str()
+            format!("00-{}-{}-03", sc.trace_id(), sc.span_id()).as_str()
         );
         let back = telemetry::propagation::extract(&map);
         assert_eq!(back.span().span_context().trace_id(), sc.trace_id());

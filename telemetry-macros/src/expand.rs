@@ -431,22 +431,22 @@ fn split_inner_attrs(attrs: &[Attribute]) -> (Vec<&Attribute>, Vec<&Attribute>) 
         .partition(|a| matches!(a.style, syn::AttrStyle::Outer))
 }
 
-/// `static __TELEMETRY_SITE: Site = ..;` with a type declared in the function so the
-/// full path (with `Type::` in impl blocks) can be read from `type_name` once.
+/// `static __TELEMETRY_SITE: Site = ..;`: the module path and the function's name,
+/// which make `code.function.name`, and a type declared in the function, whose
+/// `type_name` tells the type that owns a method (read once, best effort).
 fn site_static(ctx: &Ctx<'_>) -> TokenStream {
     let krate = ctx.krate;
     let site = &ctx.site;
     let plan = ctx.plan;
+    let function = ctx
+        .sig
+        .ident
+        .to_string()
+        .trim_start_matches("r#")
+        .to_string();
     let (name, named) = match plan.traced.as_ref().and_then(|t| t.name.as_ref()) {
         Some(n) => (n.value(), true),
-        None => (
-            ctx.sig
-                .ident
-                .to_string()
-                .trim_start_matches("r#")
-                .to_string(),
-            false,
-        ),
+        None => (function.clone(), false),
     };
     let mark_span = plan.marks_span();
     let count_errors = plan.track.is_some();
@@ -458,6 +458,8 @@ fn site_static(ctx: &Ctx<'_>) -> TokenStream {
         static #site: #krate::__private::Site = #krate::__private::Site::new(
             #name,
             #named,
+            ::core::module_path!(),
+            #function,
             ::core::any::type_name::<__TelemetryHere>,
             #krate::__private::Options {
                 mark_span: #mark_span,

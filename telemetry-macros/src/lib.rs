@@ -39,11 +39,19 @@ use args::MacroKind;
 ///
 /// The span is named after the function, `Type::method` in impl blocks (given to
 /// OpenTelemetry through `otel.name`; `tracing` layers see the function's name). It
-/// carries `code.function.name` (the full path: `shop::cart::Cart::add`, or
-/// `<shop::Cart as shop::Priced>::total` in a trait impl), `code.file.path` and
+/// carries `code.function.name` (the full path: `module_path!()`, then `Type::` for a
+/// method, then the function's name: `shop::cart::add`, `shop::cart::Cart::add`, also
+/// in a trait impl), `code.file.path` and
 /// `code.line.number` (the attribute's line), and the arguments as `#[instrument]`
 /// records them: integers, floats, `bool`, `str` and `String` as values (through
 /// references too), everything else with `Debug`.
+///
+/// The module path and the function's name are fixed at compile time. The type of a
+/// method, which an attribute on the method cannot see, is read once from
+/// `std::any::type_name`; should a compiler spell that differently, the names lose
+/// `Type::` and keep the rest. `error.type` is the error's type name as `type_name`
+/// spells it (`std::io::error::Error`): best effort, the same for one compiler but not
+/// promised across compiler versions.
 ///
 /// # Options
 ///
@@ -101,9 +109,10 @@ use args::MacroKind;
 ///
 /// ```ignore
 /// fn add(a: u64, b: u64) -> u64 {
-///     struct __TelemetryHere; // its `type_name` gives the full path, once
+///     struct __TelemetryHere; // its `type_name` tells a method's type, once
 ///     static __TELEMETRY_SITE: __private::Site = __private::Site::new(
-///         "add", false, type_name::<__TelemetryHere>, __private::Options { .. },
+///         "add", false, module_path!(), "add", type_name::<__TelemetryHere>,
+///         __private::Options { .. },
 ///     );
 ///     let span = tracing::span!(Level::INFO, "add",
 ///         otel.name = __TELEMETRY_SITE.otel_name(),    // Some("Type::method") in impls
@@ -186,8 +195,10 @@ pub fn traced(args: TokenStream, item: TokenStream) -> TokenStream {
 /// also leaves `#[traced(err)]`'s span status alone and counts as `outcome = ok` in
 /// `#[measure_performance]`.
 ///
-/// The counter is recorded through OpenTelemetry's global meter provider (scope
-/// `telemetry`), which `Telemetry` installs.
+/// The counter is recorded into the meter provider of the `Telemetry` whose layer
+/// records the call (scope `telemetry`), found through the `tracing` dispatcher; with
+/// no telemetry layer installed, into OpenTelemetry's global meter provider.
+/// `error.type` is best effort: see [`macro@traced`].
 ///
 /// # Examples
 ///
@@ -257,8 +268,11 @@ pub fn track_errors(args: TokenStream, item: TokenStream) -> TokenStream {
 /// | `slow_ms = 250` | a call that takes longer logs a `WARN` event, in the span if traced, with `duration_ms` and `slow_ms` |
 /// | `crate = path` | the path of the `telemetry` crate, if renamed or re-exported |
 ///
-/// The histogram is recorded through OpenTelemetry's global meter provider (scope
-/// `telemetry`), which `Telemetry` installs.
+/// The histogram is recorded into the meter provider of the `Telemetry` whose layer
+/// records the call (scope `telemetry`), found through the `tracing` dispatcher; with
+/// no telemetry layer installed, into OpenTelemetry's global meter provider. Each
+/// function binds its `outcome = ok` series once, so a successful call's record hashes
+/// no attributes.
 ///
 /// # Examples
 ///

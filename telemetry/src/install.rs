@@ -9,9 +9,7 @@ use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::InstrumentationScope;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
-use opentelemetry_sdk::trace::{
-    SdkTracerProvider, SpanData, SpanProcessor, Tracer as SdkTracer, TracerProviderBuilder,
-};
+use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanProcessor, TracerProviderBuilder};
 use opentelemetry_sdk::Resource;
 use tracing_core::Subscriber;
 use tracing_subscriber::layer::SubscriberExt as _;
@@ -72,7 +70,7 @@ struct Inner {
     config: Config,
     resource: Resource,
     provider: Option<SdkTracerProvider>,
-    tracer: Option<SdkTracer>,
+    tracer: Option<crate::propagation::RandomFlagTracer>,
     traces: Option<(Arc<Pipeline<SpanData>>, String)>,
     meter_provider: Option<SdkMeterProvider>,
     metrics_pipeline: Option<(Arc<Pipeline<ExportMetricsServiceRequest>>, String)>,
@@ -227,13 +225,13 @@ impl Telemetry {
                 builder = hook(builder);
             }
             let p = builder.build();
-            tracer = Some(
+            tracer = Some(crate::propagation::RandomFlagTracer::new(
                 p.tracer_with_scope(
                     InstrumentationScope::builder("telemetry")
                         .with_version(env!("CARGO_PKG_VERSION"))
                         .build(),
                 ),
-            );
+            ));
             provider = Some(p);
         }
         let lost_log_lines = Arc::new(AtomicU64::new(0));
@@ -430,6 +428,7 @@ impl Telemetry {
                 logs.is_some() && (config.discard || logs_kind != ExporterKind::Console);
             let span_events = config.span_events.unwrap_or(!logs_to_backend);
             signals = Some(Arc::new(Signals {
+                instance_metrics: crate::__private::InstanceMetrics::new(own_meter.clone()),
                 span_metrics,
                 event_metrics,
                 logs: log_sinks,

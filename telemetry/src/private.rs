@@ -26,6 +26,9 @@ mod names;
 #[path = "private/outcome.rs"]
 mod outcome;
 
+#[cfg(feature = "http")]
+pub(crate) use instruments::with_instance;
+pub(crate) use instruments::InstanceMetrics;
 use instruments::{count_error, record_duration};
 pub use outcome::{
     as_result, ErrorInfo, IsResult, Outcome, Probe, ProbeAny, ProbeDebug, ProbeDisplay, ProbeResult,
@@ -49,7 +52,11 @@ pub const DURATION_BUCKETS: [f64; 14] = [
 pub const METER_SCOPE: &str = "telemetry";
 /// Attribute: the function's full path.
 pub const CODE_FUNCTION_NAME: &str = "code.function.name";
-/// Attribute: the error's type (type name, `panic`, or `_OTHER`).
+/// Attribute: the error's type: `panic`, `_OTHER`, or the name of the `Err` value's
+/// type as `std::any::type_name` spells it. That spelling is best effort: the standard
+/// library may change it between compiler versions, so dashboards should not depend on
+/// more than its last segment; `#[track_errors(ok_if = ..)]` and `error_if` decide
+/// what counts as an error.
 pub const ERROR_TYPE: &str = "error.type";
 /// Attribute of the histogram: `ok` or `error`.
 pub const OUTCOME: &str = "outcome";
@@ -79,13 +86,17 @@ pub struct Options {
 pub struct Site {
     name: &'static str,
     named: bool,
+    module: &'static str,
+    function: &'static str,
     here: fn() -> &'static str,
     names: OnceLock<Names>,
+    /// The successful-call duration series, bound on first use.
+    series: OnceLock<instruments::Series>,
     options: Options,
 }
 
 struct Names {
-    /// `crate::module::Type::method`.
+    /// `crate::module::Type::method` (`code.function.name`).
     path: String,
     /// `Type::method`, or the given name.
     display: String,
@@ -97,6 +108,8 @@ impl fmt::Debug for Site {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Site")
             .field("name", &self.name)
+            .field("module", &self.module)
+            .field("function", &self.function)
             .field("options", &self.options)
             .finish()
     }
@@ -104,35 +117,39 @@ impl fmt::Debug for Site {
 
 impl Site {
     /// `name` is the span's static name (the function's, or the one given when
-    /// `named`); `here` is `type_name::<T>` of a type declared in the function's body,
-    /// whose path tells the function's full path, `Type::` included.
+    /// `named`); `module` is `module_path!()` where the function is written and
+    /// `function` its name. `here` is `type_name::<T>` of a type declared in the
+    /// function's body, read only for the type that owns a method (`Type::` in
+    /// `Type::method`), which an attribute on the method cannot see.
     pub const fn new(
         name: &'static str,
         named: bool,
+        module: &'static str,
+        function: &'static str,
         here: fn() -> &'static str,
         options: Options,
     ) -> Site {
         Site {
             name,
             named,
+            module,
+            function,
             here,
             names: OnceLock::new(),
+            series: OnceLock::new(),
             options,
         }
     }
 
     fn names(&self) -> &Names {
         self.names.get_or_init(|| {
-            let (path, display) = names::function_names((self.here)());
-            let display = if self.named || display.is_empty() {
+            let owner = names::owner((self.here)(), self.function);
+            let (path, display) =
+                names::function_names(self.module, self.function, owner.as_deref());
+            let display = if self.named {
                 self.name.to_string()
             } else {
                 display
-            };
-            let path = if path.is_empty() {
-                self.name.to_string()
-            } else {
-                path
             };
             Names {
                 rename: display != self.name,
@@ -142,7 +159,8 @@ impl Site {
         })
     }
 
-    /// The function's full path, e.g. `shop::cart::Cart::add` (`code.function.name`).
+    /// The function's full path, e.g. `shop::cart::Cart::add` (`code.function.name`):
+    /// the module path and the name as written, and the type for methods.
     pub fn path(&'static self) -> &'static str {
         &self.names().path
     }
@@ -225,7 +243,7 @@ impl Call {
                 });
             }
             if options.count_errors {
-                count_error(self.site, error.kind);
+                count_error(self.site, span, error.kind);
             }
         }
         let elapsed = elapsed?;
@@ -233,7 +251,7 @@ impl Call {
             Outcome::Ok => None,
             Outcome::Error(e) => Some(e.kind),
         };
-        record_duration(self.site, elapsed, error_kind);
+        record_duration(self.site, span, elapsed, error_kind);
         (options.slow_ms > 0 && elapsed > Duration::from_millis(options.slow_ms)).then_some(elapsed)
     }
 
@@ -248,10 +266,10 @@ impl Call {
             with_span(span, |s| record_exception(s, ERROR_TYPE_PANIC, None));
         }
         if options.count_errors {
-            count_error(self.site, ERROR_TYPE_PANIC);
+            count_error(self.site, span, ERROR_TYPE_PANIC);
         }
         if let (true, Some(start)) = (options.measure, self.start) {
-            record_duration(self.site, start.elapsed(), Some(ERROR_TYPE_PANIC));
+            record_duration(self.site, span, start.elapsed(), Some(ERROR_TYPE_PANIC));
         }
     }
 }

@@ -32,6 +32,10 @@ use opentelemetry_sdk::propagation::BaggagePropagator;
 
 use crate::config::Propagator;
 
+#[path = "propagation/random_flag.rs"]
+mod random_flag;
+pub(crate) use random_flag::{Tracer as RandomFlagTracer, RANDOM};
+
 /// The propagators chosen by configuration, applied in order on extraction (a later
 /// one wins) and all together on injection.
 pub struct Propagators {
@@ -250,7 +254,10 @@ const MAX_TRACESTATE_MEMBERS: usize = 32;
 /// - the trace id or the parent id is all zeros;
 /// - the header appears twice.
 ///
-/// Flags keep the sampled and random bits and drop unknown ones. A `tracestate` with
+/// Flags keep the sampled and random bits and drop unknown ones. The random bit (W3C
+/// level 2) of an extracted parent passes to every span the telemetry layer starts
+/// under it, sampled or not, and so to what is injected from them; traces the layer
+/// starts itself carry it, their trace ids being random. A `tracestate` with
 /// more than 32 members, a duplicated key, or a member that is not a valid
 /// `key=value` is dropped whole; the `traceparent` still counts.
 #[derive(Debug, Clone, Default)]

@@ -1,15 +1,13 @@
 //! Shared by the `macros_*` tests: a subscriber that captures spans (in memory) and
-//! log events, and an in-memory metrics pipeline installed as the global meter
-//! provider (process-wide, so metric tests live in their own binaries and use
-//! functions of their own, told apart by `code.function.name`).
+//! log events, and the metrics of its telemetry instance (in memory too). The harness
+//! is the thread's default while it lives, and so are its metrics for `metrics()`:
+//! tests running side by side never see each other's.
 #![allow(dead_code)]
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::cell::RefCell;
+use std::sync::{Arc, Mutex};
 
-use opentelemetry::KeyValue;
-use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
-use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
-use telemetry::testing::InMemoryExporter;
+use telemetry::testing::{InMemoryExporter, InMemoryMetrics, PointValue};
 use telemetry::Telemetry;
 use tracing::subscriber::DefaultGuard;
 use tracing_subscriber::filter::LevelFilter;
@@ -72,7 +70,9 @@ pub struct Harness {
     pub spans: InMemoryExporter,
     pub events: Events,
     pub telemetry: Telemetry,
+    pub metrics: Metrics,
     _guard: DefaultGuard,
+    _metrics: MetricsGuard,
 }
 
 /// Everything at every level is recorded.
@@ -83,14 +83,15 @@ pub fn harness() -> Harness {
 /// Only what `filter` lets through is recorded.
 pub fn harness_at(filter: LevelFilter) -> Harness {
     let spans = InMemoryExporter::default();
-    // Not global: the metric tests install their own global meter provider (see
-    // `metrics()`), which an instance's `build()` would otherwise replace.
+    let metrics = InMemoryMetrics::default();
+    // Not global: the metrics must come through the instance's layer.
     let telemetry = Telemetry::builder()
         .service_name("macros-test")
         .install_globals(false)
         .metrics_exporter(telemetry::ExporterKind::None)
         .logs_exporter(telemetry::ExporterKind::None)
         .in_memory(&spans)
+        .in_memory_metrics(&metrics)
         .build()
         .unwrap();
     let events = Events::default();
@@ -99,11 +100,30 @@ pub fn harness_at(filter: LevelFilter) -> Harness {
         .with(telemetry.layer())
         .with(events.clone());
     let guard = tracing::subscriber::set_default(subscriber);
+    let metrics = Metrics(metrics);
+    let previous = CURRENT.with(|c| c.borrow_mut().replace(metrics.clone()));
     Harness {
         spans,
         events,
         telemetry,
+        metrics,
         _guard: guard,
+        _metrics: MetricsGuard(previous),
+    }
+}
+
+thread_local! {
+    /// The metrics of the harness that is this thread's default.
+    static CURRENT: RefCell<Option<Metrics>> = const { RefCell::new(None) };
+}
+
+/// Puts back the metrics of the harness that was the default before.
+struct MetricsGuard(Option<Metrics>);
+
+impl Drop for MetricsGuard {
+    fn drop(&mut self) {
+        let previous = self.0.take();
+        CURRENT.with(|c| *c.borrow_mut() = previous);
     }
 }
 
@@ -134,31 +154,19 @@ pub fn attribute(spans: &InMemoryExporter, span: &str, key: &str) -> Option<Stri
         .map(|kv| kv.value.to_string())
 }
 
-/// The in-memory metrics pipeline, installed as the global meter provider once.
-pub struct Metrics {
-    provider: SdkMeterProvider,
-    exporter: InMemoryMetricExporter,
+/// The metrics of the harness that is this thread's default (empty without one).
+#[derive(Clone, Default)]
+pub struct Metrics(InMemoryMetrics);
+
+pub fn metrics() -> Metrics {
+    CURRENT.with(|c| c.borrow().clone()).unwrap_or_default()
 }
 
-pub fn metrics() -> &'static Metrics {
-    static METRICS: OnceLock<Metrics> = OnceLock::new();
-    METRICS.get_or_init(|| {
-        let exporter = InMemoryMetricExporter::default();
-        let provider = SdkMeterProvider::builder()
-            .with_reader(PeriodicReader::builder(exporter.clone()).build())
-            .build();
-        opentelemetry::global::set_meter_provider(provider.clone());
-        Metrics { provider, exporter }
-    })
-}
-
-fn matches(attributes: Vec<&KeyValue>, wanted: &[(&str, &str)]) -> bool {
+fn matches(attributes: &[(String, String)], wanted: &[(&str, &str)]) -> bool {
     attributes.len() == wanted.len()
-        && wanted.iter().all(|(k, v)| {
-            attributes
-                .iter()
-                .any(|kv| kv.key.as_str() == *k && kv.value.to_string() == *v)
-        })
+        && wanted
+            .iter()
+            .all(|(k, v)| attributes.iter().any(|(key, value)| key == k && value == v))
 }
 
 /// One histogram data point.
@@ -170,57 +178,42 @@ pub struct HistogramPoint {
 }
 
 impl Metrics {
-    fn with_metric<T>(
-        &self,
-        name: &str,
-        f: impl FnOnce(&str, &AggregatedMetrics) -> T,
-    ) -> Option<T> {
-        self.provider.force_flush().unwrap();
-        let exported = self.exporter.get_finished_metrics().unwrap();
-        let last = exported.last()?;
-        for scope in last.scope_metrics() {
-            if scope.scope().name() != "telemetry" {
-                continue;
-            }
-            for metric in scope.metrics() {
-                if metric.name() == name {
-                    return Some(f(metric.unit(), metric.data()));
-                }
-            }
-        }
-        None
+    fn points(&self, name: &str) -> Vec<telemetry::testing::Point> {
+        let mut points = self.0.collect();
+        points.retain(|p| p.name == name);
+        points
     }
 
     /// The unit of a metric.
     pub fn unit(&self, name: &str) -> Option<String> {
-        self.with_metric(name, |unit, _| unit.to_string())
+        self.points(name).first().map(|p| p.unit.clone())
     }
 
     /// The value of the `u64` counter `name` for exactly these attributes (0 if none).
     pub fn counter(&self, name: &str, attributes: &[(&str, &str)]) -> u64 {
-        self.with_metric(name, |_, data| match data {
-            AggregatedMetrics::U64(MetricData::Sum(sum)) => sum
-                .data_points()
-                .find(|p| matches(p.attributes().collect(), attributes))
-                .map_or(0, |p| p.value()),
-            other => panic!("{name} is not a u64 counter: {other:?}"),
-        })
-        .unwrap_or(0)
+        self.points(name)
+            .iter()
+            .find(|p| matches(&p.attributes, attributes))
+            .map_or(0, |p| match p.value {
+                PointValue::Sum(v) => v as u64,
+                ref other => panic!("{name} is not a counter: {other:?}"),
+            })
     }
 
     /// The data point of the `f64` histogram `name` for exactly these attributes.
     pub fn histogram(&self, name: &str, attributes: &[(&str, &str)]) -> Option<HistogramPoint> {
-        self.with_metric(name, |_, data| match data {
-            AggregatedMetrics::F64(MetricData::Histogram(h)) => h
-                .data_points()
-                .find(|p| matches(p.attributes().collect(), attributes))
-                .map(|p| HistogramPoint {
-                    count: p.count(),
-                    sum: p.sum(),
-                    bounds: p.bounds().collect(),
-                }),
-            other => panic!("{name} is not an f64 histogram: {other:?}"),
-        })
-        .flatten()
+        self.points(name)
+            .iter()
+            .find(|p| matches(&p.attributes, attributes))
+            .map(|p| match &p.value {
+                PointValue::Histogram {
+                    count, sum, bounds, ..
+                } => HistogramPoint {
+                    count: *count,
+                    sum: *sum,
+                    bounds: bounds.clone(),
+                },
+                other => panic!("{name} is not a histogram: {other:?}"),
+            })
     }
 }

@@ -16,14 +16,11 @@ use tracing::field::Empty;
 use tracing::Instrument as _;
 
 use super::{
-    default_port, duration_histogram, host_and_port, method_label, Outcome, PropagatorSource,
-    OTHER_ERROR,
+    default_port, global_histogram, host_and_port, method_label, record_duration, Outcome,
+    PropagatorSource, Side, CLIENT_DURATION, CLIENT_DURATION_DESCRIPTION, OTHER_ERROR,
 };
 use crate::propagation::HeaderInjector;
 use crate::Telemetry;
-
-const CLIENT_DURATION: &str = "http.client.request.duration";
-const CLIENT_DURATION_DESCRIPTION: &str = "Duration of HTTP client requests.";
 
 /// What a client span and its metric say about the request.
 #[derive(Debug)]
@@ -150,16 +147,19 @@ fn response_outcome(status: u16) -> Outcome {
     }
 }
 
+/// Records the outcome on the span and the duration in the metric (into the instance
+/// that records the span, else into `fallback`, from the global meter provider).
 fn finish(
     span: &tracing::Span,
     start: Instant,
-    duration: &Histogram<f64>,
+    fallback: impl FnOnce() -> Histogram<f64>,
     mut attributes: Vec<KeyValue>,
     outcome: &Outcome,
 ) {
     outcome.record_on(span);
     outcome.push_attributes(&mut attributes);
-    duration.record(start.elapsed().as_secs_f64(), &attributes);
+    let seconds = start.elapsed().as_secs_f64();
+    record_duration(span, Side::Client, seconds, &attributes, fallback);
 }
 
 /// A tower layer for HTTP clients (`http::Request` in, `http::Response` out), such as
@@ -181,16 +181,18 @@ fn finish(
 #[derive(Debug, Clone)]
 pub struct ClientLayer {
     propagators: PropagatorSource,
-    duration: Histogram<f64>,
+    /// For requests that no telemetry layer records.
+    fallback: Histogram<f64>,
 }
 
 impl ClientLayer {
-    /// A layer using OpenTelemetry's global propagator and meter provider (both set by
-    /// [`Telemetry::init`]).
+    /// A layer using OpenTelemetry's global propagator (set by [`Telemetry::init`]). Its
+    /// metric goes to the instance that records the request's span (see the
+    /// [module docs](crate::http)).
     pub fn new() -> ClientLayer {
         ClientLayer {
             propagators: PropagatorSource::Global,
-            duration: duration_histogram(CLIENT_DURATION, CLIENT_DURATION_DESCRIPTION),
+            fallback: global_histogram(CLIENT_DURATION, CLIENT_DURATION_DESCRIPTION),
         }
     }
 
@@ -229,7 +231,7 @@ pub struct ClientService<S> {
 struct Pending {
     span: tracing::Span,
     start: Instant,
-    duration: Histogram<f64>,
+    fallback: Histogram<f64>,
     attributes: Vec<KeyValue>,
 }
 
@@ -259,7 +261,7 @@ where
             pending: Some(Pending {
                 span,
                 start,
-                duration: self.layer.duration.clone(),
+                fallback: self.layer.fallback.clone(),
                 attributes: target.attributes(),
             }),
         }
@@ -299,7 +301,7 @@ where
                     error_type: Some(OTHER_ERROR.into()),
                 },
             };
-            finish(&p.span, p.start, &p.duration, p.attributes, &outcome);
+            finish(&p.span, p.start, || p.fallback, p.attributes, &outcome);
         }
         Poll::Ready(result)
     }
@@ -393,7 +395,7 @@ async fn send(
             error_type: Some(reqwest_error_type(e)),
         },
     };
-    let duration = duration_histogram(CLIENT_DURATION, CLIENT_DURATION_DESCRIPTION);
-    finish(&span, start, &duration, target.attributes(), &outcome);
+    let fallback = || global_histogram(CLIENT_DURATION, CLIENT_DURATION_DESCRIPTION);
+    finish(&span, start, fallback, target.attributes(), &outcome);
     result
 }

@@ -15,9 +15,11 @@
 //! The duration histograms (unit `s`, buckets `0.005` to `10` as the conventions
 //! advise) carry `http.request.method`, `url.scheme`, `http.route` (server),
 //! `server.address` and `server.port` (client), `http.response.status_code` and, on
-//! errors only, `error.type`. They are recorded through OpenTelemetry's **global**
-//! meter provider, which `Telemetry` installs: create the layers after telemetry is
-//! set up. They are recorded whether or not the trace is sampled.
+//! errors only, `error.type`. They are recorded into the meter provider of the
+//! [`Telemetry`] whose layer records the request's span (found through the `tracing`
+//! dispatcher, so `install_globals(false)` and several instances work), whether or not
+//! the trace is sampled. With no telemetry layer installed they go to OpenTelemetry's
+//! global meter provider as it was when the layer was made.
 //!
 //! # Servers
 //!
@@ -57,7 +59,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use opentelemetry::metrics::Histogram;
+use opentelemetry::metrics::{Histogram, Meter};
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::{Context, InstrumentationScope, KeyValue};
 
@@ -173,14 +175,69 @@ pub(crate) fn default_port(scheme: &str) -> Option<u16> {
     }
 }
 
-/// The duration histogram `name`, from the global meter provider.
-pub(crate) fn duration_histogram(name: &'static str, description: &'static str) -> Histogram<f64> {
-    opentelemetry::global::meter_with_scope(InstrumentationScope::builder("telemetry").build())
+pub(crate) const SERVER_DURATION: &str = "http.server.request.duration";
+pub(crate) const SERVER_DURATION_DESCRIPTION: &str = "Duration of HTTP server requests.";
+pub(crate) const CLIENT_DURATION: &str = "http.client.request.duration";
+pub(crate) const CLIENT_DURATION_DESCRIPTION: &str = "Duration of HTTP client requests.";
+
+fn histogram(meter: &Meter, name: &'static str, description: &'static str) -> Histogram<f64> {
+    meter
         .f64_histogram(name)
         .with_unit("s")
         .with_description(description)
         .with_boundaries(DURATION_BUCKETS.to_vec())
         .build()
+}
+
+/// The duration histogram `name`, from the global meter provider: for requests that no
+/// telemetry layer records.
+pub(crate) fn global_histogram(name: &'static str, description: &'static str) -> Histogram<f64> {
+    let meter =
+        opentelemetry::global::meter_with_scope(InstrumentationScope::builder("telemetry").build());
+    histogram(&meter, name, description)
+}
+
+/// The two duration histograms of one [`Telemetry`] instance.
+pub(crate) struct HttpInstruments {
+    server: Histogram<f64>,
+    client: Histogram<f64>,
+}
+
+impl HttpInstruments {
+    pub(crate) fn new(meter: &Meter) -> HttpInstruments {
+        HttpInstruments {
+            server: histogram(meter, SERVER_DURATION, SERVER_DURATION_DESCRIPTION),
+            client: histogram(meter, CLIENT_DURATION, CLIENT_DURATION_DESCRIPTION),
+        }
+    }
+}
+
+/// Which side of a request a duration measures.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Side {
+    Server,
+    Client,
+}
+
+/// Records a request's duration into the instance that records its `span`, else into
+/// `fallback` (made from the global meter provider).
+pub(crate) fn record_duration(
+    span: &tracing::Span,
+    side: Side,
+    seconds: f64,
+    attributes: &[KeyValue],
+    fallback: impl FnOnce() -> Histogram<f64>,
+) {
+    let routed = crate::__private::with_instance(Some(span), |m| {
+        let http = m.http();
+        match side {
+            Side::Server => http.server.record(seconds, attributes),
+            Side::Client => http.client.record(seconds, attributes),
+        }
+    });
+    if routed.is_none() {
+        fallback().record(seconds, attributes);
+    }
 }
 
 /// Attributes shared by the span end and the metric.

@@ -15,8 +15,8 @@ use opentelemetry::KeyValue;
 use tracing::field::Empty;
 
 use super::{
-    duration_histogram, host_and_port, method_label, protocol_version, Outcome, PropagatorSource,
-    OTHER_ERROR,
+    global_histogram, host_and_port, method_label, protocol_version, record_duration, Outcome,
+    PropagatorSource, Side, OTHER_ERROR, SERVER_DURATION, SERVER_DURATION_DESCRIPTION,
 };
 use crate::propagation::HeaderExtractor;
 use crate::Telemetry;
@@ -48,19 +48,18 @@ use crate::Telemetry;
 #[derive(Debug, Clone)]
 pub struct ServerLayer {
     propagators: PropagatorSource,
-    duration: Histogram<f64>,
+    /// For requests that no telemetry layer records.
+    fallback: Histogram<f64>,
 }
 
 impl ServerLayer {
-    /// A layer using OpenTelemetry's global propagator and meter provider (both set by
-    /// [`Telemetry::init`]).
+    /// A layer using OpenTelemetry's global propagator (set by [`Telemetry::init`]). Its
+    /// metric goes to the instance that records the request's span (see the
+    /// [module docs](crate::http)).
     pub fn new() -> ServerLayer {
         ServerLayer {
             propagators: PropagatorSource::Global,
-            duration: duration_histogram(
-                "http.server.request.duration",
-                "Duration of HTTP server requests.",
-            ),
+            fallback: global_histogram(SERVER_DURATION, SERVER_DURATION_DESCRIPTION),
         }
     }
 
@@ -100,7 +99,7 @@ pub struct ServerService<S> {
 struct Pending {
     span: tracing::Span,
     start: Instant,
-    duration: Histogram<f64>,
+    fallback: Histogram<f64>,
     attributes: Vec<KeyValue>,
 }
 
@@ -214,7 +213,7 @@ where
             pending: Some(Pending {
                 span,
                 start,
-                duration: self.layer.duration.clone(),
+                fallback: self.layer.fallback.clone(),
                 attributes,
             }),
         }
@@ -263,8 +262,13 @@ where
             outcome.record_on(&p.span);
             let mut attributes = p.attributes;
             outcome.push_attributes(&mut attributes);
-            p.duration
-                .record(p.start.elapsed().as_secs_f64(), &attributes);
+            record_duration(
+                &p.span,
+                Side::Server,
+                p.start.elapsed().as_secs_f64(),
+                &attributes,
+                || p.fallback,
+            );
         }
         Poll::Ready(result)
     }

@@ -19,8 +19,8 @@ use self::fields::Fields;
 use self::logs::{LogSinks, SpanFields};
 use self::metrics::{EventMetrics, SpanMetrics, SpanTiming};
 
+use crate::propagation::RandomFlagTracer;
 use opentelemetry::trace::TraceContextExt as _;
-use opentelemetry_sdk::trace::Tracer as SdkTracer;
 use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::{Event, Subscriber};
 use tracing_opentelemetry::OpenTelemetryLayer;
@@ -41,7 +41,7 @@ use tracing_subscriber::Layer;
 /// When telemetry is disabled the layer does nothing at all: every callback returns at
 /// once and no span costs an allocation.
 pub struct TelemetryLayer<S> {
-    spans: Option<OpenTelemetryLayer<S, SdkTracer>>,
+    spans: Option<OpenTelemetryLayer<S, RandomFlagTracer>>,
     signals: Option<Arc<Signals>>,
     /// When telemetry is disabled: a per-layer filter that is never interested, so the
     /// subscriber skips callsites nobody else wants (as cheap as a level filter) while
@@ -126,20 +126,21 @@ fn own_context(parent: &opentelemetry::Context) -> opentelemetry::Context {
         .has_active_span()
         .then(|| parent.span().span_context().clone())
         .filter(opentelemetry::trace::SpanContext::is_valid);
-    let (trace_id, state) = match of_parent {
-        Some(sc) => (sc.trace_id(), sc.trace_state().clone()),
+    // W3C level 2: the parent's random flag is kept; a trace id made here is random.
+    let (trace_id, state, flags) = match of_parent {
+        Some(sc) => (
+            sc.trace_id(),
+            sc.trace_state().clone(),
+            sc.trace_flags() & crate::propagation::RANDOM,
+        ),
         None => (
             ids.new_trace_id(),
             opentelemetry::trace::TraceState::default(),
+            crate::propagation::RANDOM,
         ),
     };
-    let sc = opentelemetry::trace::SpanContext::new(
-        trace_id,
-        ids.new_span_id(),
-        opentelemetry::trace::TraceFlags::default(),
-        false,
-        state,
-    );
+    let sc =
+        opentelemetry::trace::SpanContext::new(trace_id, ids.new_span_id(), flags, false, state);
     parent.with_remote_span_context(sc)
 }
 
@@ -286,6 +287,9 @@ impl<S> tracing_subscriber::layer::Filter<S> for Never {
 /// What the layer records besides spans; shared by every layer made from one
 /// [`Telemetry`](crate::Telemetry).
 pub(crate) struct Signals {
+    /// The instruments the macros and the HTTP layers record into, found through the
+    /// dispatcher (see `downcast_raw`).
+    pub instance_metrics: crate::__private::InstanceMetrics,
     pub span_metrics: Option<SpanMetrics>,
     pub event_metrics: Option<EventMetrics>,
     pub logs: Option<LogSinks>,
@@ -349,7 +353,7 @@ where
     S: Subscriber + for<'span> LookupSpan<'span>,
 {
     pub(crate) fn new(
-        tracer: Option<SdkTracer>,
+        tracer: Option<RandomFlagTracer>,
         signals: Option<Arc<Signals>>,
         details: SpanDetails,
     ) -> Self {
@@ -743,6 +747,13 @@ where
             && self.signals.as_ref().is_some_and(|s| s.never_samples)
         {
             return Some(&self.with_skipped as *const WithSkipped as *const ());
+        }
+        if id == TypeId::of::<crate::__private::InstanceMetrics>() {
+            if let Some(signals) = &self.signals {
+                // A field of `self.signals`: it lives as long as the layer.
+                let metrics: *const crate::__private::InstanceMetrics = &signals.instance_metrics;
+                return Some(metrics as *const ());
+            }
         }
         if let Some(off) = &self.off {
             // SAFETY: the caller's contract is passed on unchanged; this is how the

@@ -1,40 +1,55 @@
-//! The function's full path and display name, read from `type_name` of a type
-//! declared in its body.
+//! The function's full path and display name. The module path and the function's
+//! name are given by the expansion (`module_path!()` and the function's identifier:
+//! stable); only the type of a method, which an attribute on the method cannot see,
+//! is read from `type_name` of a type declared in its body, whose output the standard
+//! library does not promise to keep. Anything unexpected there drops the type, never
+//! the rest: the path is then `module::function`.
 
-/// Splits `type_name` of a type declared in a function into the function's full path
-/// and its display name: `<a::Foo<_> as a::Tr>::go::__TelemetryHere` gives
-/// `(<a::Foo as a::Tr>::go, Foo::go)`; `a::m::Foo<_>::new::__TelemetryHere` gives
-/// `(a::m::Foo::new, Foo::new)`; `a::m::free::{{closure}}::__TelemetryHere` gives
-/// `(a::m::free, free)`.
-pub(super) fn function_names(here: &str) -> (String, String) {
-    let segments = split_path(here);
-    // Drop the marker type and the compiler's `{{closure}}`-like segments.
-    let mut segments: Vec<String> = segments
+/// The type that owns the method whose body declared the marker, if any:
+/// `<a::Foo<_> as a::Tr<_>>::go::__TelemetryHere` gives `Foo`,
+/// `a::m::Foo<_>::new::__TelemetryHere` gives `Foo`, `a::m::free::__TelemetryHere` and
+/// `a::m::free::{{closure}}::__TelemetryHere` give nothing.
+pub(super) fn owner(here: &str, function: &str) -> Option<String> {
+    let mut segments: Vec<String> = split_path(here)
         .into_iter()
         .filter(|s| !s.starts_with("{{"))
         .map(|s| strip_generics(&s))
         .collect();
-    segments.pop();
-    let Some(function) = segments.last().cloned() else {
-        return (String::new(), String::new());
-    };
-    let path = segments.join("::");
-    let owner = segments.len().checked_sub(2).and_then(|i| segments.get(i));
-    let display = match owner {
+    // The marker, then the function itself: otherwise the shape is not the expected one.
+    if segments.pop()?.as_str() != "__TelemetryHere" || segments.pop()?.as_str() != function {
+        return None;
+    }
+    let owner = segments.pop()?;
+    let ty = match owner.strip_prefix('<') {
         // `<Type as Trait>`: the type's last segment.
-        Some(owner) if owner.starts_with('<') => {
-            let inner = owner.trim_start_matches('<');
+        Some(inner) => {
             let ty = inner.split(" as ").next().unwrap_or(inner);
-            let ty = split_path(ty).pop().unwrap_or_default();
-            format!("{ty}::{function}")
+            split_path(ty).pop()?
         }
         // A type (by convention, capitalised), not a module or an enclosing function.
-        Some(owner) if owner.starts_with(|c: char| c.is_ascii_uppercase()) => {
-            format!("{owner}::{function}")
-        }
-        _ => function,
+        None if owner.starts_with(|c: char| c.is_ascii_uppercase()) => owner,
+        None => return None,
     };
-    (path, display)
+    let is_identifier = ty.starts_with(|c: char| c.is_alphabetic() || c == '_')
+        && ty.chars().all(|c| c.is_alphanumeric() || c == '_');
+    is_identifier.then_some(ty)
+}
+
+/// `code.function.name` and the display name of `function` of `module`, owned by
+/// `owner` when it is a method: `(module::Type::function, Type::function)`, else
+/// `(module::function, function)`.
+pub(super) fn function_names(
+    module: &str,
+    function: &str,
+    owner: Option<&str>,
+) -> (String, String) {
+    match owner {
+        Some(ty) => (
+            format!("{module}::{ty}::{function}"),
+            format!("{ty}::{function}"),
+        ),
+        None => (format!("{module}::{function}"), function.to_string()),
+    }
 }
 
 /// Splits at `::` outside `<..>`.
@@ -90,47 +105,48 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_come_from_the_marker_type_path() {
+    fn the_owner_is_read_from_the_marker_type_path() {
         let cases = [
             (
                 "app::m::Foo<_>::method::__TelemetryHere",
-                "app::m::Foo::method",
-                "Foo::method",
+                "method",
+                Some("Foo"),
             ),
             (
                 "<app::m::Foo<_> as app::Tr<_>>::go::__TelemetryHere",
-                "<app::m::Foo as app::Tr>::go",
-                "Foo::go",
+                "go",
+                Some("Foo"),
             ),
-            ("app::m::free::__TelemetryHere", "app::m::free", "free"),
-            (
-                "app::m::free::{{closure}}::__TelemetryHere",
-                "app::m::free",
-                "free",
-            ),
-            (
-                "app::outer::inner::__TelemetryHere",
-                "app::outer::inner",
-                "inner",
-            ),
-            (
-                "app::Foo::method::inner::__TelemetryHere",
-                "app::Foo::method::inner",
-                "inner",
-            ),
-            (
-                "<&str as app::Tr>::go::__TelemetryHere",
-                "<&str as app::Tr>::go",
-                "&str::go",
-            ),
-            ("main::f::__TelemetryHere", "main::f", "f"),
+            ("app::m::free::__TelemetryHere", "free", None),
+            ("app::m::free::{{closure}}::__TelemetryHere", "free", None),
+            ("app::outer::inner::__TelemetryHere", "inner", None),
+            ("app::Foo::method::inner::__TelemetryHere", "inner", None),
+            ("<&str as app::Tr>::go::__TelemetryHere", "go", None),
+            ("main::f::__TelemetryHere", "f", None),
         ];
-        for (here, path, display) in cases {
-            assert_eq!(
-                function_names(here),
-                (path.to_string(), display.to_string()),
-                "{here}"
-            );
+        for (here, function, owner_) in cases {
+            assert_eq!(owner(here, function).as_deref(), owner_, "{here}");
         }
+    }
+
+    #[test]
+    fn an_unexpected_type_name_drops_only_the_type() {
+        // Other spellings than today's: the module path and the name still hold.
+        for here in [
+            "app::m::Foo[T]::method::__TelemetryHere",
+            "app::m::Foo::method::{closure#0}::__TelemetryHere",
+            "method in app::m::Foo",
+            "",
+        ] {
+            assert_eq!(owner(here, "method"), None, "{here}");
+        }
+        assert_eq!(
+            function_names("app::m", "method", None),
+            ("app::m::method".to_string(), "method".to_string())
+        );
+        assert_eq!(
+            function_names("app::m", "method", Some("Foo")),
+            ("app::m::Foo::method".to_string(), "Foo::method".to_string())
+        );
     }
 }
