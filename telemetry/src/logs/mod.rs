@@ -105,7 +105,7 @@ impl LogOutput {
         }
     }
 
-    /// Lines written to any [`io::Write`](std::io::Write): a socket, a pipe, a buffer
+    /// Lines written to any [`io::Write`]: a socket, a pipe, a buffer
     /// a test reads back. Only the output's writer thread writes to it, so a writer that
     /// blocks holds up that thread alone; lines that then do not fit the
     /// [`buffer`](Self::buffer) are lost and counted.
