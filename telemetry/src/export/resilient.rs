@@ -246,6 +246,21 @@ struct Entry<P> {
     first_attempt: Option<Instant>,
 }
 
+impl<P> Entry<P> {
+    /// A new request entering the buffer, counted in the buffer's figures.
+    fn counted(w: &mut Worker, payload: P, items: u64, bytes: u64) -> Entry<P> {
+        w.buffered = w.buffered.saturating_add(items);
+        w.buffered_bytes = w.buffered_bytes.saturating_add(bytes);
+        Entry {
+            payload,
+            items,
+            bytes,
+            attempts: 0,
+            first_attempt: None,
+        }
+    }
+}
+
 struct InFlight<P> {
     entry: Entry<P>,
     future: BoxFuture<'static, Result<Delivered, ExportError>>,
@@ -335,15 +350,8 @@ impl<T, X: Transport<T>> Resilient<T, X> {
                 for (payload, n) in requests {
                     let bytes = self.transport.size(&payload);
                     accounted = accounted.saturating_add(n);
-                    w.buffered = w.buffered.saturating_add(n);
-                    w.buffered_bytes = w.buffered_bytes.saturating_add(bytes);
-                    self.buffer.push_back(Entry {
-                        payload,
-                        items: n,
-                        bytes,
-                        attempts: 0,
-                        first_attempt: None,
-                    });
+                    self.buffer
+                        .push_back(Entry::counted(&mut w, payload, n, bytes));
                 }
                 w.dropped_too_large = w.dropped_too_large.saturating_add(too_large);
                 // Items the encoder lost track of still balance the books.
@@ -603,15 +611,8 @@ impl<T, X: Transport<T>> Resilient<T, X> {
         for (payload, n) in halves.into_iter().rev() {
             let bytes = self.transport.size(&payload);
             accounted = accounted.saturating_add(n);
-            w.buffered = w.buffered.saturating_add(n);
-            w.buffered_bytes = w.buffered_bytes.saturating_add(bytes);
-            self.buffer.push_front(Entry {
-                payload,
-                items: n,
-                bytes,
-                attempts: 0,
-                first_attempt: None,
-            });
+            self.buffer
+                .push_front(Entry::counted(&mut w, payload, n, bytes));
         }
         w.dropped_non_retryable = w
             .dropped_non_retryable

@@ -207,8 +207,7 @@ impl LocalOutput {
     pub(crate) fn flush(&self, timeout: Duration) {
         let target = self.shared.accepted.load(Ordering::Relaxed);
         self.wake_writer();
-        let deadline = Instant::now().checked_add(timeout);
-        let deadline = deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
+        let deadline = crate::export::after(Instant::now(), timeout);
         self.shared
             .wait(deadline, |p| p.finished || p.done >= target);
     }
@@ -218,8 +217,7 @@ impl LocalOutput {
     pub(crate) fn shutdown(&self, timeout: Duration) {
         self.shared.closed.store(true, Ordering::SeqCst);
         self.wake_writer();
-        let deadline = Instant::now().checked_add(timeout);
-        let deadline = deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
+        let deadline = crate::export::after(Instant::now(), timeout);
         if !self.shared.wait(deadline, |p| p.finished) {
             // The writer is stuck in I/O: what it has not taken yet is lost.
             while self.shared.queue.pop().is_some() {
