@@ -240,7 +240,7 @@ impl LevelKind {
             },
             Span::call_site(),
         );
-        quote!(#krate::__private::tracing::Level::#ident)
+        quote!(#krate::__macro_support::tracing::Level::#ident)
     }
 }
 

@@ -1,7 +1,7 @@
 //! The driver: reads every stacked attribute of ours, validates, and composes the
 //! pieces (the span from `traced.rs`, the classification from `track_errors.rs`, the
 //! slow-call warning from `measure.rs`, the clock and records in the runtime's
-//! `__private::Call`) into one expansion.
+//! `__macro_support::Call`) into one expansion.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, ToTokens};
@@ -455,13 +455,13 @@ fn site_static(ctx: &Ctx<'_>) -> TokenStream {
     quote! {
         #[allow(dead_code, non_camel_case_types)]
         struct __TelemetryHere;
-        static #site: #krate::__private::Site = #krate::__private::Site::new(
+        static #site: #krate::__macro_support::Site = #krate::__macro_support::Site::new(
             #name,
             #named,
             ::core::module_path!(),
             #function,
             ::core::any::type_name::<__TelemetryHere>,
-            #krate::__private::Options {
+            #krate::__macro_support::Options {
                 mark_span: #mark_span,
                 count_errors: #count_errors,
                 measure: #measure,
@@ -513,11 +513,11 @@ fn sync_body(ctx: &Ctx<'_>, block: &Block) -> TokenStream {
     let epilogue = epilogue(ctx);
     quote! {
         #span_setup
-        let mut #guard = #krate::__private::Guard::new(&#site, #span_arg);
+        let mut #guard = #krate::__macro_support::Guard::new(&#site, #span_arg);
         // `call_once` makes the closure `FnOnce`, so a body returning a borrow of a
         // captured `&mut` (`Ok(&mut self.n)`) compiles, as it did without the macro.
         #[allow(clippy::let_unit_value)]
-        let #ret = #krate::__private::call_once(move || {
+        let #ret = #krate::__macro_support::call_once(move || {
             #fake
             #(#stmts)*
         });
@@ -557,7 +557,7 @@ fn async_body(ctx: &Ctx<'_>, block: &Block, async_expr: Option<&ExprAsync>) -> T
             #span
             #make_fut
             if !#s.is_disabled() {
-                #krate::__private::tracing::Instrument::instrument(#fut, #s).await
+                #krate::__macro_support::tracing::Instrument::instrument(#fut, #s).await
             } else {
                 #fut.await
             }
@@ -580,13 +580,13 @@ fn async_body(ctx: &Ctx<'_>, block: &Block, async_expr: Option<&ExprAsync>) -> T
     quote! {
         #span_setup
         #make_fut
-        #krate::__private::Watch::new(
+        #krate::__macro_support::Watch::new(
             ::core::pin::pin!(#fut),
             #span_arg,
             &#site,
             |#ret #ret_ty,
-             #call: &mut #krate::__private::Call,
-             #span_ref: ::core::option::Option<&#krate::__private::tracing::Span>| {
+             #call: &mut #krate::__macro_support::Call,
+             #span_ref: ::core::option::Option<&#krate::__macro_support::tracing::Span>| {
                 #epilogue
             },
         )

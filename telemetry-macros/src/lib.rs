@@ -105,14 +105,14 @@ use args::MacroKind;
 /// # What it expands to
 ///
 /// `#[traced] fn add(a: u64, b: u64) -> u64 { a + b }` becomes (paths shortened;
-/// `__private` is `telemetry::__private`):
+/// `__macro_support` is `telemetry::__macro_support`):
 ///
 /// ```ignore
 /// fn add(a: u64, b: u64) -> u64 {
 ///     struct __TelemetryHere; // its `type_name` tells a method's type, once
-///     static __TELEMETRY_SITE: __private::Site = __private::Site::new(
+///     static __TELEMETRY_SITE: __macro_support::Site = __macro_support::Site::new(
 ///         "add", false, module_path!(), "add", type_name::<__TelemetryHere>,
-///         __private::Options { .. },
+///         __macro_support::Options { .. },
 ///     );
 ///     let span = tracing::span!(Level::INFO, "add",
 ///         otel.name = __TELEMETRY_SITE.otel_name(),    // Some("Type::method") in impls
@@ -131,13 +131,13 @@ use args::MacroKind;
 /// seen, and a guard notices a panic unwinding through the call:
 ///
 /// ```ignore
-///     let mut guard = __private::Guard::new(&__TELEMETRY_SITE, Some(&span));
-///     let ret = __private::call_once(move || { a + b });
+///     let mut guard = __macro_support::Guard::new(&__TELEMETRY_SITE, Some(&span));
+///     let ret = __macro_support::call_once(move || { a + b });
 ///     {
 ///         let (call, span) = guard.parts();
-///         let outcome = match __private::as_result(&ret) {  // `err`: needs a `Result`
-///             Ok(_) => __private::Outcome::Ok,
-///             Err(e) => __private::Outcome::display(e),    // `err(Debug)`: ::debug(e)
+///         let outcome = match __macro_support::as_result(&ret) {  // `err`: needs a `Result`
+///             Ok(_) => __macro_support::Outcome::Ok,
+///             Err(e) => __macro_support::Outcome::display(e),    // `err(Debug)`: ::debug(e)
 ///         };
 ///         call.finish(outcome, span); // status, error.type, exception event, metrics
 ///     }
@@ -145,7 +145,7 @@ use args::MacroKind;
 /// ```
 ///
 /// An `async fn` keeps its signature. Its body becomes a future polled inside the span
-/// (`tracing::Instrument`), or, when the value is needed, inside `__private::Watch`,
+/// (`tracing::Instrument`), or, when the value is needed, inside `__macro_support::Watch`,
 /// which enters the span at each poll, notices a panic during a poll, and runs the same
 /// epilogue when the body completes:
 ///
@@ -154,7 +154,7 @@ use args::MacroKind;
 ///     static __TELEMETRY_SITE: /* .. */;
 ///     let span = tracing::span!(/* .. */);
 ///     let fut = async move { /* body */ };
-///     __private::Watch::new(pin!(fut), Some(span), &__TELEMETRY_SITE, |ret, call, span| {
+///     __macro_support::Watch::new(pin!(fut), Some(span), &__TELEMETRY_SITE, |ret, call, span| {
 ///         let outcome = /* as above */;
 ///         call.finish(outcome, span);
 ///     })
@@ -226,14 +226,14 @@ pub fn traced(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// ```ignore
 /// fn read_config(path: &str) -> Result<String, std::io::Error> {
-///     static __TELEMETRY_SITE: __private::Site = /* .. */;
+///     static __TELEMETRY_SITE: __macro_support::Site = /* .. */;
 ///     // Records a panic if dropped while unwinding before `finish`.
-///     let mut guard = __private::Guard::new(&__TELEMETRY_SITE, None);
-///     let ret = __private::call_once(move || { std::fs::read_to_string(path) });
+///     let mut guard = __macro_support::Guard::new(&__TELEMETRY_SITE, None);
+///     let ret = __macro_support::call_once(move || { std::fs::read_to_string(path) });
 ///     {
 ///         let (call, span) = guard.parts();
-///         let outcome = if __private::holds(is_not_found, &ret) {
-///             __private::Outcome::Ok
+///         let outcome = if __macro_support::holds(is_not_found, &ret) {
+///             __macro_support::Outcome::Ok
 ///         } else {
 ///             // `Err` described by `Display`, else `Debug`, else its type only.
 ///             classify(&ret).or_other()
@@ -292,10 +292,10 @@ pub fn track_errors(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// ```ignore
 /// async fn fetch(id: u64) -> Result<u64, std::io::Error> {
-///     static __TELEMETRY_SITE: __private::Site = /* .. */;
+///     static __TELEMETRY_SITE: __macro_support::Site = /* .. */;
 ///     let fut = async move { Ok(id) };
 ///     // Starts the clock at the first poll and stops it when `fut` completes.
-///     __private::Watch::new(pin!(fut), None, &__TELEMETRY_SITE, |ret, call, span| {
+///     __macro_support::Watch::new(pin!(fut), None, &__TELEMETRY_SITE, |ret, call, span| {
 ///         let outcome = classify(ret);
 ///         if let Some(took) = call.finish(outcome, span) { // `Some` when slower
 ///             tracing::warn!(duration_ms = .., slow_ms = 250, "slow call: fetch took ..");

@@ -1,5 +1,5 @@
 //! `#[measure_performance]`'s piece: the slow-call warning. (The clock and the
-//! duration histogram live in the runtime's `__private::Call`, shared by all three
+//! duration histogram live in the runtime's `__macro_support::Call`, shared by all three
 //! attributes, so stacking them reads the clock once at each end.)
 
 use proc_macro2::TokenStream;
@@ -19,9 +19,9 @@ pub(crate) fn slow_warning(ctx: &Ctx<'_>) -> TokenStream {
     quote! {
         if let ::core::option::Option::Some(__telemetry_elapsed) = #slow {
             let __telemetry_ms = __telemetry_elapsed.as_secs_f64() * 1000.0;
-            #krate::__private::tracing::event!(
+            #krate::__macro_support::tracing::event!(
                 target: #target,
-                #krate::__private::tracing::Level::WARN,
+                #krate::__macro_support::tracing::Level::WARN,
                 duration_ms = __telemetry_ms,
                 slow_ms = #slow_ms,
                 "slow call: {} took {:.1} ms (threshold {} ms)",

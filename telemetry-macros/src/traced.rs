@@ -55,7 +55,7 @@ pub(crate) fn span(ctx: &Ctx<'_>) -> Option<TokenStream> {
                 fields.push(quote_spanned!(ident.span()=> #ident = #ident));
             } else {
                 fields.push(quote_spanned! {ident.span()=>
-                    #ident = #krate::__private::tracing::field::debug(&#ident)
+                    #ident = #krate::__macro_support::tracing::field::debug(&#ident)
                 });
             }
         }
@@ -71,7 +71,7 @@ pub(crate) fn span(ctx: &Ctx<'_>) -> Option<TokenStream> {
     // `file!()` and `line!()` in `span!` give `code.file.path` and `code.line.number`:
     // the attribute's line, as with `#[instrument]`.
     let make = quote! {
-        #krate::__private::tracing::span!(#target #parent #level, #name, #(#fields),*)
+        #krate::__macro_support::tracing::span!(#target #parent #level, #name, #(#fields),*)
     };
     let follows = traced.follows_from.as_ref().map(|causes| {
         quote! {
@@ -137,12 +137,12 @@ pub(crate) fn return_events(ctx: &Ctx<'_>) -> TokenStream {
             let as_result = as_result(ctx, err);
             out.extend(quote_spanned! {key.span()=>
                 if let ::core::result::Result::Ok(__telemetry_value) = #as_result {
-                    #krate::__private::tracing::event!(target: #target, #level, return = #sigil __telemetry_value);
+                    #krate::__macro_support::tracing::event!(target: #target, #level, return = #sigil __telemetry_value);
                 }
             });
         } else {
             out.extend(quote_spanned! {key.span()=>
-                #krate::__private::tracing::event!(target: #target, #level, return = #sigil #ret);
+                #krate::__macro_support::tracing::event!(target: #target, #level, return = #sigil #ret);
             });
         }
     }
@@ -154,7 +154,7 @@ pub(crate) fn return_events(ctx: &Ctx<'_>) -> TokenStream {
             let site = &ctx.site;
             out.extend(quote_spanned! {err.key.span()=>
                 if let ::core::result::Result::Err(__telemetry_error) = #as_result {
-                    #krate::__private::tracing::event!(
+                    #krate::__macro_support::tracing::event!(
                         target: #target,
                         #level,
                         error = #sigil __telemetry_error,
@@ -173,5 +173,5 @@ pub(crate) fn return_events(ctx: &Ctx<'_>) -> TokenStream {
 pub(crate) fn as_result(ctx: &Ctx<'_>, err: &EventArgs) -> TokenStream {
     let krate = ctx.krate;
     let ret = &ctx.locals.ret;
-    quote_spanned! {err.key.span()=> #krate::__private::as_result(#ret) }
+    quote_spanned! {err.key.span()=> #krate::__macro_support::as_result(#ret) }
 }

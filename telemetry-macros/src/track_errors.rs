@@ -9,13 +9,13 @@ use syn::spanned::Spanned as _;
 use crate::args::Mode;
 use crate::expand::Ctx;
 
-/// An expression of type `__private::Outcome` for `__telemetry_ret: &R`.
+/// An expression of type `__macro_support::Outcome` for `__telemetry_ret: &R`.
 pub(crate) fn classify(ctx: &Ctx<'_>) -> TokenStream {
     let krate = ctx.krate;
     let ret = &ctx.locals.ret;
     let plan = ctx.plan;
     if !(plan.marks_span() || plan.track.is_some() || plan.measure.is_some()) {
-        return quote!(#krate::__private::Outcome::Ok);
+        return quote!(#krate::__macro_support::Outcome::Ok);
     }
     let err = plan.traced.as_ref().and_then(|t| t.err.as_ref());
     let base = match err {
@@ -28,9 +28,9 @@ pub(crate) fn classify(ctx: &Ctx<'_>) -> TokenStream {
             };
             quote_spanned! {err.key.span()=>
                 match #as_result {
-                    ::core::result::Result::Ok(_) => #krate::__private::Outcome::Ok,
+                    ::core::result::Result::Ok(_) => #krate::__macro_support::Outcome::Ok,
                     ::core::result::Result::Err(__telemetry_error) => {
-                        #krate::__private::Outcome::#make(__telemetry_error)
+                        #krate::__macro_support::Outcome::#make(__telemetry_error)
                     }
                 }
             }
@@ -39,29 +39,29 @@ pub(crate) fn classify(ctx: &Ctx<'_>) -> TokenStream {
         // `Display` (else `Debug`, else its type only); other types are successes.
         None => quote! {{
             #[allow(unused_imports)]
-            use #krate::__private::{
+            use #krate::__macro_support::{
                 ProbeAny as _, ProbeDebug as _, ProbeDisplay as _, ProbeResult as _,
             };
-            (&&&&#krate::__private::Probe(#ret)).__telemetry_outcome()
+            (&&&&#krate::__macro_support::Probe(#ret)).__telemetry_outcome()
         }},
     };
     let track = plan.track.as_ref();
     if let Some(ok_if) = track.and_then(|t| t.ok_if.as_ref()) {
-        let test = quote_spanned!(ok_if.span()=> #krate::__private::holds(#ok_if, #ret));
+        let test = quote_spanned!(ok_if.span()=> #krate::__macro_support::holds(#ok_if, #ret));
         quote! {
             if #test {
-                #krate::__private::Outcome::Ok
+                #krate::__macro_support::Outcome::Ok
             } else {
                 (#base).or_other()
             }
         }
     } else if let Some(error_if) = track.and_then(|t| t.error_if.as_ref()) {
-        let test = quote_spanned!(error_if.span()=> #krate::__private::holds(#error_if, #ret));
+        let test = quote_spanned!(error_if.span()=> #krate::__macro_support::holds(#error_if, #ret));
         quote! {
             if #test {
                 (#base).or_other()
             } else {
-                #krate::__private::Outcome::Ok
+                #krate::__macro_support::Outcome::Ok
             }
         }
     } else {

@@ -428,7 +428,7 @@ impl Telemetry {
                 logs.is_some() && (config.discard || logs_kind != ExporterKind::Console);
             let span_events = config.span_events.unwrap_or(!logs_to_backend);
             signals = Some(Arc::new(Signals {
-                instance_metrics: crate::__private::InstanceMetrics::new(own_meter.clone()),
+                instance_metrics: crate::__macro_support::InstanceMetrics::new(own_meter.clone()),
                 span_metrics,
                 event_metrics,
                 logs: log_sinks,

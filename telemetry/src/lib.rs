@@ -113,8 +113,7 @@ mod signal;
 pub mod http;
 
 #[doc(hidden)]
-#[path = "private.rs"]
-pub mod __private;
+pub mod __macro_support;
 
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]

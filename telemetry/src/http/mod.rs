@@ -228,7 +228,7 @@ pub(crate) fn record_duration(
     attributes: &[KeyValue],
     fallback: impl FnOnce() -> Histogram<f64>,
 ) {
-    let routed = crate::__private::with_instance(Some(span), |m| {
+    let routed = crate::__macro_support::with_instance(Some(span), |m| {
         let http = m.http();
         match side {
             Side::Server => http.server.record(seconds, attributes),

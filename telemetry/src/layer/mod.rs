@@ -289,7 +289,7 @@ impl<S> tracing_subscriber::layer::Filter<S> for Never {
 pub(crate) struct Signals {
     /// The instruments the macros and the HTTP layers record into, found through the
     /// dispatcher (see `downcast_raw`).
-    pub instance_metrics: crate::__private::InstanceMetrics,
+    pub instance_metrics: crate::__macro_support::InstanceMetrics,
     pub span_metrics: Option<SpanMetrics>,
     pub event_metrics: Option<EventMetrics>,
     pub logs: Option<LogSinks>,
@@ -748,10 +748,10 @@ where
         {
             return Some(&self.with_skipped as *const WithSkipped as *const ());
         }
-        if id == TypeId::of::<crate::__private::InstanceMetrics>() {
+        if id == TypeId::of::<crate::__macro_support::InstanceMetrics>() {
             if let Some(signals) = &self.signals {
                 // A field of `self.signals`: it lives as long as the layer.
-                let metrics: *const crate::__private::InstanceMetrics = &signals.instance_metrics;
+                let metrics: *const crate::__macro_support::InstanceMetrics = &signals.instance_metrics;
                 return Some(metrics as *const ());
             }
         }

@@ -32,7 +32,6 @@ use opentelemetry_sdk::propagation::BaggagePropagator;
 
 use crate::config::Propagator;
 
-#[path = "propagation/random_flag.rs"]
 mod random_flag;
 pub(crate) use random_flag::{Tracer as RandomFlagTracer, RANDOM};
 

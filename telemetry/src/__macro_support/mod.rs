@@ -19,11 +19,8 @@ use opentelemetry::KeyValue;
 pub use opentelemetry;
 pub use tracing;
 
-#[path = "private/instruments.rs"]
 mod instruments;
-#[path = "private/names.rs"]
 mod names;
-#[path = "private/outcome.rs"]
 mod outcome;
 
 #[cfg(feature = "http")]
