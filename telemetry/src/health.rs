@@ -2,8 +2,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::export::circuit::CircuitState;
-use crate::export::resilient::Snapshot;
+use crate::export::CircuitState;
+use crate::export::Snapshot;
 
 /// Items dropped, by reason.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]

@@ -16,24 +16,22 @@ use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
-use crate::config::{
-    BatchConfig, Compression, Config, ExporterKind, Propagator, Protocol, Sampler, Signal,
-};
+use crate::config::Config;
 use crate::error::{BuildError, ConfigError, EnvIssue, InitError, ShutdownError};
-use crate::export::circuit::CircuitBreakerConfig;
-use crate::export::console::ConsoleExporter;
 use crate::export::otlp::{Logs as OtlpLogs, Metrics as OtlpMetrics, OtlpTransport, Traces};
-use crate::export::pipeline::Pipeline;
-use crate::export::resilient::RetryBufferConfig;
-use crate::export::retry::RetryConfig;
-use crate::export::signals::{console_logs, console_metrics, MetricsToPipeline};
+use crate::export::{console_logs, console_metrics, ConsoleExporter, MetricsToPipeline, Pipeline};
+use crate::export::{BatchConfig, Compression, ExporterKind, Protocol};
+use crate::export::{CircuitBreakerConfig, RetryBufferConfig, RetryConfig};
 use crate::health::{HealthReport, SignalHealth, SignalReport};
-use crate::layer::logs::{LogRecord, LogSinks};
 use crate::layer::metrics::{EventMetrics, SpanMetrics};
-use crate::layer::Signals;
+use crate::layer::Outputs;
 use crate::layer::TelemetryLayer;
 use crate::logs::{LocalOutput, LogOutput};
+use crate::logs::{LogRecord, LogSinks};
+use crate::propagation::Propagator;
 use crate::propagation::Propagators;
+use crate::sampling::Sampler;
+use crate::signal::Signal;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_sdk::metrics::{MeterProviderBuilder, PeriodicReader, SdkMeterProvider};
 use std::sync::atomic::AtomicU64;
@@ -78,7 +76,7 @@ struct Inner {
     local_logs: Vec<Arc<LocalOutput>>,
     lost_log_lines: Arc<AtomicU64>,
     metric_overflow: Arc<AtomicU64>,
-    signals: Option<Arc<Signals>>,
+    outputs: Option<Arc<Outputs>>,
     #[cfg(feature = "prometheus")]
     admin: std::sync::OnceLock<crate::admin::AdminServer>,
     propagators: Arc<Propagators>,
@@ -169,7 +167,7 @@ impl Telemetry {
         hooks: Vec<ProviderHook>,
         metric_hooks: Vec<MeterHook>,
     ) -> Result<Telemetry, BuildError> {
-        let resource = crate::resource::build(&config);
+        let resource = crate::resource::build(&config.resource);
         let propagators = Arc::new(Propagators::new(&config.propagators));
         let mut provider = None;
         let mut tracer = None;
@@ -178,9 +176,9 @@ impl Telemetry {
             let mut builder = SdkTracerProvider::builder()
                 .with_resource(resource.clone())
                 .with_sampler(sdk_sampler(&config.sampler))
-                .with_max_attributes_per_span(config.span_attribute_limit)
-                .with_max_events_per_span(config.span_event_limit)
-                .with_max_links_per_span(config.span_link_limit);
+                .with_max_attributes_per_span(config.span_limits.attributes)
+                .with_max_events_per_span(config.span_limits.events)
+                .with_max_links_per_span(config.span_limits.links);
             let mut batch = config.traces_batch;
             let mut resilience = config.resilience;
             let pipeline = match config.exporter(Signal::Traces) {
@@ -240,7 +238,7 @@ impl Telemetry {
         let mut metrics_pipeline = None;
         let mut logs = None;
         let mut local_logs = Vec::new();
-        let mut signals = None;
+        let mut outputs = None;
         #[allow(unused_mut)]
         let mut pull_reader: Option<Arc<opentelemetry_sdk::metrics::ManualReader>> = None;
         if config.enabled {
@@ -248,7 +246,7 @@ impl Telemetry {
             // the admin endpoint pulls.
             let mut mp = SdkMeterProvider::builder().with_resource(resource.clone());
             let (interval, metric_timeout) =
-                (config.metric_export_interval, config.metric_export_timeout);
+                (config.metric_export.interval, config.metric_export.timeout);
             let push = |transport_pipeline: Pipeline<ExportMetricsServiceRequest>| {
                 let pipeline = Arc::new(transport_pipeline);
                 let reader = PeriodicReader::builder(MetricsToPipeline {
@@ -386,7 +384,7 @@ impl Telemetry {
                 ExporterKind::None | ExporterKind::Prometheus => {}
             }
             // The pipelines' own figures, as metrics.
-            let mut own: Vec<(Signal, Arc<crate::export::resilient::Stats>)> = Vec::new();
+            let mut own: Vec<(Signal, Arc<crate::export::Stats>)> = Vec::new();
             for (signal, stats) in [
                 (
                     Signal::Traces,
@@ -402,7 +400,7 @@ impl Telemetry {
                     own.push((signal, stats));
                 }
             }
-            crate::export::self_metrics::register(&own_meter, own);
+            crate::export::register_self_metrics(&own_meter, own);
             for output in &config.log_outputs {
                 let local =
                     LocalOutput::start(output, lost_log_lines.clone()).map_err(|source| {
@@ -427,7 +425,7 @@ impl Telemetry {
             let logs_to_backend =
                 logs.is_some() && (config.discard || logs_kind != ExporterKind::Console);
             let span_events = config.span_events.unwrap_or(!logs_to_backend);
-            signals = Some(Arc::new(Signals {
+            outputs = Some(Arc::new(Outputs {
                 instance_metrics: crate::__macro_support::InstanceMetrics::new(own_meter.clone()),
                 span_metrics,
                 event_metrics,
@@ -449,7 +447,7 @@ impl Telemetry {
             local_logs,
             lost_log_lines,
             metric_overflow,
-            signals,
+            outputs,
             #[cfg(feature = "prometheus")]
             admin: std::sync::OnceLock::new(),
             propagators,
@@ -497,7 +495,7 @@ impl Telemetry {
     {
         TelemetryLayer::new(
             self.inner.tracer.clone(),
-            self.inner.signals.clone(),
+            self.inner.outputs.clone(),
             self.inner.config.span_details,
         )
     }

@@ -98,6 +98,7 @@ mod config;
 mod diagnostics;
 mod error;
 mod export;
+mod fields;
 mod health;
 mod install;
 mod layer;
@@ -119,20 +120,17 @@ pub mod __macro_support;
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
-pub use config::{
-    BatchConfig, Compression, Config, ExporterKind, OtlpTarget, Propagator, Protocol, Sampler,
-    Signal,
-};
+pub use config::Config;
 pub use error::{BuildError, ConfigError, EnvIssue, Error, InitError, ShutdownError};
-pub use export::circuit::{CircuitBreakerConfig, CircuitState};
-pub use export::resilient::RetryBufferConfig;
-pub use export::retry::RetryConfig;
+pub use export::{BatchConfig, Compression, ExporterKind, OtlpTarget, Protocol};
+pub use export::{CircuitBreakerConfig, CircuitState, RetryBufferConfig, RetryConfig};
 pub use export::{ExportError, GrpcCode};
 pub use health::{CircuitTransitions, DroppedByReason, HealthReport, SignalHealth, SignalReport};
 pub use install::{ShutdownReport, Telemetry, TelemetryBuilder, TelemetryGuard};
-pub use layer::fields::{COUNTER_PREFIX, GAUGE_PREFIX, HISTOGRAM_PREFIX, MONOTONIC_COUNTER_PREFIX};
 pub use layer::{OpenTelemetrySpanExt, SpanDetails, TelemetryLayer};
 pub use logs::{LogFormat, LogOutput};
+pub use metrics::{COUNTER_PREFIX, GAUGE_PREFIX, HISTOGRAM_PREFIX, MONOTONIC_COUNTER_PREFIX};
+pub use propagation::Propagator;
 pub use propagation::{
     B3Propagator, HeaderExtractor, HeaderInjector, InContextExt, InCurrentContext, Propagators,
     TraceContextPropagator,
@@ -141,23 +139,37 @@ pub use resource::SDK_NAME;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub use sampling::ManualClock;
+pub use sampling::Sampler;
 pub use sampling::{Clock, RateLimitingSampler, SystemClock};
+pub use signal::Signal;
 pub use telemetry_macros::{measure_performance, traced, track_errors};
 pub use tracing_opentelemetry::SetParentError;
 
-/// The names of every `OTEL_*` variable this crate reads, as constants.
+/// The names of every `OTEL_*` variable this crate reads, as constants. Each is
+/// defined by the room that owns its setting, next to its default.
 pub mod env {
-    pub use crate::config::{
-        OTEL_ATTRIBUTE_COUNT_LIMIT, OTEL_EXPORTER_OTLP_COMPRESSION, OTEL_EXPORTER_OTLP_ENDPOINT,
-        OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_INSECURE,
-        OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE, OTEL_EXPORTER_OTLP_PROTOCOL,
-        OTEL_EXPORTER_OTLP_TIMEOUT, OTEL_EXPORTER_PROMETHEUS_HOST, OTEL_EXPORTER_PROMETHEUS_PORT,
-        OTEL_LOGS_EXPORTER, OTEL_METRICS_EXPORTER, OTEL_METRIC_EXPORT_INTERVAL,
-        OTEL_METRIC_EXPORT_TIMEOUT, OTEL_PROPAGATORS, OTEL_RESOURCE_ATTRIBUTES, OTEL_SDK_DISABLED,
-        OTEL_SERVICE_NAME, OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, OTEL_SPAN_EVENT_COUNT_LIMIT,
-        OTEL_SPAN_LINK_COUNT_LIMIT, OTEL_TRACES_EXPORTER, OTEL_TRACES_SAMPLER,
-        OTEL_TRACES_SAMPLER_ARG,
+    pub use crate::config::OTEL_SDK_DISABLED;
+    pub use crate::export::otlp::{
+        OTEL_EXPORTER_OTLP_COMPRESSION, OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS,
+        OTEL_EXPORTER_OTLP_INSECURE, OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_EXPORTER_OTLP_TIMEOUT,
     };
+    pub use crate::export::{
+        OTEL_BLRP_EXPORT_TIMEOUT, OTEL_BLRP_MAX_EXPORT_BATCH_SIZE, OTEL_BLRP_MAX_QUEUE_SIZE,
+        OTEL_BLRP_SCHEDULE_DELAY, OTEL_BSP_EXPORT_TIMEOUT, OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
+        OTEL_BSP_MAX_QUEUE_SIZE, OTEL_BSP_SCHEDULE_DELAY, OTEL_LOGS_EXPORTER,
+        OTEL_METRICS_EXPORTER, OTEL_TRACES_EXPORTER,
+    };
+    pub use crate::layer::{
+        OTEL_ATTRIBUTE_COUNT_LIMIT, OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, OTEL_SPAN_EVENT_COUNT_LIMIT,
+        OTEL_SPAN_LINK_COUNT_LIMIT,
+    };
+    pub use crate::metrics::{
+        OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE, OTEL_EXPORTER_PROMETHEUS_HOST,
+        OTEL_EXPORTER_PROMETHEUS_PORT, OTEL_METRIC_EXPORT_INTERVAL, OTEL_METRIC_EXPORT_TIMEOUT,
+    };
+    pub use crate::propagation::OTEL_PROPAGATORS;
+    pub use crate::resource::{OTEL_RESOURCE_ATTRIBUTES, OTEL_SERVICE_NAME};
+    pub use crate::sampling::{OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG};
 }
 
 /// The OpenTelemetry crates this crate is built on, re-exported so your code uses the

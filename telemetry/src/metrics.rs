@@ -28,6 +28,7 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
+use std::time::Duration;
 
 use opentelemetry::metrics::{Counter, Gauge, Histogram, Meter, UpDownCounter};
 use opentelemetry::KeyValue;
@@ -82,6 +83,51 @@ impl Default for SpanMetricsConfig {
 
 /// Cumulative or delta sums and histograms in OTLP metric pushes.
 pub use opentelemetry_sdk::metrics::Temporality;
+
+/// `OTEL_METRIC_EXPORT_INTERVAL`: milliseconds between metric pushes.
+pub const OTEL_METRIC_EXPORT_INTERVAL: &str = "OTEL_METRIC_EXPORT_INTERVAL";
+/// `OTEL_METRIC_EXPORT_TIMEOUT`: milliseconds per metric push.
+pub const OTEL_METRIC_EXPORT_TIMEOUT: &str = "OTEL_METRIC_EXPORT_TIMEOUT";
+/// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`: `cumulative`, `delta` or `lowmemory`.
+pub const OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: &str =
+    "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE";
+/// `OTEL_EXPORTER_PROMETHEUS_HOST`: the Prometheus endpoint's host.
+pub const OTEL_EXPORTER_PROMETHEUS_HOST: &str = "OTEL_EXPORTER_PROMETHEUS_HOST";
+/// `OTEL_EXPORTER_PROMETHEUS_PORT`: the Prometheus endpoint's port.
+pub const OTEL_EXPORTER_PROMETHEUS_PORT: &str = "OTEL_EXPORTER_PROMETHEUS_PORT";
+
+/// How often metrics are pushed and how long a push may take
+/// (`OTEL_METRIC_EXPORT_INTERVAL`, `OTEL_METRIC_EXPORT_TIMEOUT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MetricExport {
+    pub(crate) interval: Duration,
+    pub(crate) timeout: Duration,
+}
+
+impl MetricExport {
+    /// The specification's defaults: every 60 s, 30 s each.
+    pub(crate) const DEFAULT: MetricExport = MetricExport {
+        interval: Duration::from_millis(60_000),
+        timeout: Duration::from_millis(30_000),
+    };
+}
+
+/// Where the Prometheus endpoint listens (`OTEL_EXPORTER_PROMETHEUS_HOST`, `_PORT`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PrometheusAddress {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+}
+
+impl Default for PrometheusAddress {
+    /// `localhost:9464`, the specification's default.
+    fn default() -> Self {
+        PrometheusAddress {
+            host: "localhost".to_string(),
+            port: 9464,
+        }
+    }
+}
 
 /// An instrument name that OpenTelemetry rejects.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -356,9 +402,42 @@ impl Bound<Gauge<f64>> {
     }
 }
 
+/// Events with a field starting with this prefix add to a monotonic counter named by
+/// the rest of the field (`monotonic_counter.requests = 1`). Same convention as
+/// tracing-opentelemetry's `MetricsLayer`.
+pub const MONOTONIC_COUNTER_PREFIX: &str = "monotonic_counter.";
+/// An up-down counter (`counter.queue_depth = -1`).
+pub const COUNTER_PREFIX: &str = "counter.";
+/// A histogram (`histogram.payload_bytes = 512`).
+pub const HISTOGRAM_PREFIX: &str = "histogram.";
+/// A gauge (`gauge.temperature = 21.5`).
+pub const GAUGE_PREFIX: &str = "gauge.";
+
+/// The kind of metric a prefixed field feeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum MetricKind {
+    MonotonicCounter,
+    UpDownCounter,
+    Histogram,
+    Gauge,
+}
+
+/// The metric a field name asks for, if any: its kind and name.
+pub(crate) fn metric_of(field: &str) -> Option<(MetricKind, &str)> {
+    [
+        (MONOTONIC_COUNTER_PREFIX, MetricKind::MonotonicCounter),
+        (COUNTER_PREFIX, MetricKind::UpDownCounter),
+        (HISTOGRAM_PREFIX, MetricKind::Histogram),
+        (GAUGE_PREFIX, MetricKind::Gauge),
+    ]
+    .iter()
+    .find_map(|(prefix, kind)| field.strip_prefix(prefix).map(|name| (*kind, name)))
+    .filter(|(_, name)| !name.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
-    use super::valid_instrument_name;
+    use super::{metric_of, valid_instrument_name, MetricKind};
 
     #[test]
     fn instrument_names_follow_the_specification() {
@@ -373,5 +452,23 @@ mod tests {
         for bad in ["", "1abc", "_a", "a b", "a:b", &"a".repeat(256), "é"] {
             assert!(!valid_instrument_name(bad), "{bad}");
         }
+    }
+    #[test]
+    fn metric_prefixes() {
+        assert_eq!(
+            metric_of("monotonic_counter.requests"),
+            Some((MetricKind::MonotonicCounter, "requests"))
+        );
+        assert_eq!(
+            metric_of("counter.queue"),
+            Some((MetricKind::UpDownCounter, "queue"))
+        );
+        assert_eq!(
+            metric_of("histogram.bytes"),
+            Some((MetricKind::Histogram, "bytes"))
+        );
+        assert_eq!(metric_of("gauge.temp"), Some((MetricKind::Gauge, "temp")));
+        assert_eq!(metric_of("counter."), None);
+        assert_eq!(metric_of("user.id"), None);
     }
 }

@@ -3,19 +3,33 @@
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::Resource;
 
-use crate::config::Config;
-
 /// `telemetry.sdk.name`: this crate, not the official SDK (the name `opentelemetry`
 /// is reserved for it).
 pub const SDK_NAME: &str = "telemetry";
+
+/// `OTEL_SERVICE_NAME`: the `service.name` resource attribute.
+pub const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
+/// `OTEL_RESOURCE_ATTRIBUTES`: `k=v,k2=v2`, percent-encoded.
+pub const OTEL_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
+
+/// What the resource says about the service, from `OTEL_SERVICE_NAME`,
+/// `OTEL_RESOURCE_ATTRIBUTES` and the builder.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct ResourceSettings {
+    pub(crate) service_name: Option<String>,
+    pub(crate) service_version: Option<String>,
+    pub(crate) deployment_environment: Option<String>,
+    /// Every other attribute, in order; a later one of the same key wins.
+    pub(crate) attributes: Vec<(String, String)>,
+}
 
 /// Builds the resource from the configuration and what can be detected.
 ///
 /// Precedence, lowest first: detected attributes, `OTEL_RESOURCE_ATTRIBUTES`, resource
 /// attributes set in code, then `service.name` / `service.version` /
 /// `deployment.environment.name` from `OTEL_SERVICE_NAME` or their setters.
-pub(crate) fn build(config: &Config) -> Resource {
-    let mut attrs: Vec<KeyValue> = Vec::with_capacity(16 + config.resource_attributes.len());
+pub(crate) fn build(config: &ResourceSettings) -> Resource {
+    let mut attrs: Vec<KeyValue> = Vec::with_capacity(16 + config.attributes.len());
     attrs.push(KeyValue::new("telemetry.sdk.name", SDK_NAME));
     attrs.push(KeyValue::new("telemetry.sdk.language", "rust"));
     attrs.push(KeyValue::new(
@@ -32,7 +46,7 @@ pub(crate) fn build(config: &Config) -> Resource {
     if let Some(host) = host_name() {
         attrs.push(KeyValue::new("host.name", host));
     }
-    for (k, v) in &config.resource_attributes {
+    for (k, v) in &config.attributes {
         attrs.push(KeyValue::new(k.clone(), v.clone()));
     }
     let service = config
@@ -78,6 +92,7 @@ fn exe_name() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
     use opentelemetry::Key;
 
     fn get(resource: &Resource, key: &'static str) -> Option<String> {
@@ -88,7 +103,7 @@ mod tests {
 
     #[test]
     fn service_name_defaults_to_unknown_service_and_exe() {
-        let r = build(&Config::default());
+        let r = build(&ResourceSettings::default());
         let name = get(&r, "service.name").unwrap();
         assert!(name.starts_with("unknown_service:"), "{name}");
         assert_eq!(get(&r, "telemetry.sdk.language").as_deref(), Some("rust"));
@@ -108,7 +123,7 @@ mod tests {
             ("OTEL_SERVICE_NAME", "b"),
         ])
         .unwrap();
-        let r = build(&config);
+        let r = build(&config.resource);
         assert_eq!(get(&r, "service.name").as_deref(), Some("b"));
         assert_eq!(get(&r, "team").as_deref(), Some("payments"));
         assert_eq!(

@@ -24,8 +24,60 @@ use opentelemetry_sdk::trace::{
     ParentBasedSampler, Sampler as SdkSampler, SamplingDecision, SamplingResult, ShouldSample,
 };
 
-use crate::config::Sampler;
 use crate::error::ConfigError;
+
+/// `OTEL_TRACES_SAMPLER`: the sampler's name.
+pub const OTEL_TRACES_SAMPLER: &str = "OTEL_TRACES_SAMPLER";
+/// `OTEL_TRACES_SAMPLER_ARG`: the ratio of the `traceidratio` samplers.
+pub const OTEL_TRACES_SAMPLER_ARG: &str = "OTEL_TRACES_SAMPLER_ARG";
+
+/// How root spans are sampled; see the OpenTelemetry trace SDK specification.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Sampler {
+    /// Record and sample every span.
+    AlwaysOn,
+    /// Sample nothing.
+    AlwaysOff,
+    /// Sample a fixed ratio of traces, decided deterministically from the trace id.
+    TraceIdRatio(f64),
+    /// Follow the parent's decision; use the inner sampler for root spans.
+    ParentBased(Box<Sampler>),
+    /// Sample at most `per_second` spans per second (a token bucket with bursts of
+    /// `max(per_second, 1)`). As the root of [`ParentBased`](Sampler::ParentBased) it
+    /// limits traces per second. Env: `ratelimited` / `parentbased_ratelimited` with
+    /// `OTEL_TRACES_SAMPLER_ARG` = traces per second (default 1). See
+    /// [`RateLimitingSampler`](crate::RateLimitingSampler).
+    RateLimited {
+        /// Spans (or, parent-based, traces) per second; positive.
+        per_second: f64,
+    },
+}
+
+impl Sampler {
+    /// Checks a sampler set in code (a ratio in 0..=1, a positive rate).
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        match self {
+            Sampler::TraceIdRatio(r) if !(0.0..=1.0).contains(r) => {
+                Err(ConfigError::InvalidSetting {
+                    setting: "sampler ratio",
+                    value: r.to_string(),
+                    expected: "a number between 0 and 1".into(),
+                })
+            }
+            Sampler::ParentBased(inner) => inner.validate(),
+            Sampler::RateLimited { per_second } => check_rate(*per_second),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Default for Sampler {
+    /// `parentbased_always_on`, the specification's default.
+    fn default() -> Self {
+        Sampler::ParentBased(Box::new(Sampler::AlwaysOn))
+    }
+}
 
 /// A source of monotonic time. Time-dependent parts of the crate (the rate limiter)
 /// take one, so tests can drive them with a manual clock instead of sleeping.

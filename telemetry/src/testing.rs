@@ -57,7 +57,7 @@ impl InMemoryExporter {
     /// attributes sorted by key, and events; no ids, times, thread or line numbers, so
     /// the text is the same on every run.
     pub fn render(&self) -> String {
-        crate::export::console::render(&self.lock(), &crate::export::console::Style::SNAPSHOT)
+        crate::export::render(&self.lock(), &crate::export::Style::SNAPSHOT)
     }
 }
 

@@ -428,15 +428,15 @@ fn headers_are_percent_decoded_and_checked() {
 #[test]
 fn a_bad_escape_drops_all_resource_attributes() {
     let (c, issues) = lossy(&[("OTEL_RESOURCE_ATTRIBUTES", "team=payments,region=eu%2")]);
-    assert!(c.resource_attributes.is_empty());
+    assert!(c.resource.attributes.is_empty());
     assert_eq!(vars_of(&issues), ["OTEL_RESOURCE_ATTRIBUTES"]);
     let (c, issues) = lossy(&[("OTEL_RESOURCE_ATTRIBUTES", "team=payments,oops")]);
-    assert!(c.resource_attributes.is_empty());
+    assert!(c.resource.attributes.is_empty());
     assert_eq!(issues.len(), 1);
     let (c, issues) = lossy(&[("OTEL_RESOURCE_ATTRIBUTES", "team=pay%20ments, region = eu ")]);
     assert!(issues.is_empty());
     assert_eq!(
-        c.resource_attributes,
+        c.resource.attributes,
         vec![
             ("team".to_string(), "pay ments".to_string()),
             ("region".to_string(), "eu".to_string())

@@ -1,4 +1,5 @@
-//! Export: the exporter trait, the batching pipeline and the exporters behind it.
+//! Export: the batching pipelines, the retry engine (retry with backoff, circuit
+//! breaker, bounded retry buffer) and the transports behind them (OTLP, console).
 //!
 //! The application thread only pushes into a bounded queue ([`pipeline`]); a
 //! background thread owning a small tokio runtime batches and calls the exporter, so
@@ -9,14 +10,55 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-pub(crate) mod circuit;
-pub(crate) mod console;
+mod batch;
+mod circuit;
+mod console;
 pub(crate) mod otlp;
-pub(crate) mod pipeline;
-pub(crate) mod resilient;
-pub(crate) mod retry;
-pub(crate) mod self_metrics;
-pub(crate) mod signals;
+mod pipeline;
+mod resilient;
+mod retry;
+mod sdk_bridge;
+mod self_metrics;
+
+pub use batch::BatchConfig;
+pub(crate) use batch::BatchVars;
+pub use batch::{
+    OTEL_BLRP_EXPORT_TIMEOUT, OTEL_BLRP_MAX_EXPORT_BATCH_SIZE, OTEL_BLRP_MAX_QUEUE_SIZE,
+    OTEL_BLRP_SCHEDULE_DELAY, OTEL_BSP_EXPORT_TIMEOUT, OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
+    OTEL_BSP_MAX_QUEUE_SIZE, OTEL_BSP_SCHEDULE_DELAY,
+};
+pub use circuit::{CircuitBreakerConfig, CircuitState};
+pub(crate) use console::{needs_quotes, ConsoleExporter};
+#[cfg(feature = "testing")]
+pub(crate) use console::{render, Style};
+pub use otlp::{Compression, OtlpTarget, Protocol};
+pub(crate) use pipeline::Pipeline;
+pub use resilient::RetryBufferConfig;
+pub(crate) use resilient::{ResilienceConfig, Snapshot, Stats};
+pub use retry::RetryConfig;
+pub(crate) use sdk_bridge::{console_logs, console_metrics, MetricsToPipeline};
+pub(crate) use self_metrics::register as register_self_metrics;
+
+/// `OTEL_TRACES_EXPORTER`: `otlp`, `console` or `none`.
+pub const OTEL_TRACES_EXPORTER: &str = "OTEL_TRACES_EXPORTER";
+/// `OTEL_METRICS_EXPORTER`: `otlp`, `console`, `prometheus` or `none`.
+pub const OTEL_METRICS_EXPORTER: &str = "OTEL_METRICS_EXPORTER";
+/// `OTEL_LOGS_EXPORTER`: `otlp`, `console` or `none`.
+pub const OTEL_LOGS_EXPORTER: &str = "OTEL_LOGS_EXPORTER";
+
+/// Where a signal is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ExporterKind {
+    /// OTLP to a collector.
+    Otlp,
+    /// Human-readable output on stdout.
+    Console,
+    /// Prometheus scrape endpoint (metrics only).
+    Prometheus,
+    /// Nothing is exported.
+    None,
+}
 
 /// `now + d`, never panicking: a delay too long to represent (a hostile `Retry-After`,
 /// a `Duration::MAX` setting) becomes "thirty years from now".

@@ -21,9 +21,10 @@ use tokio::sync::{mpsc, Notify};
 
 use super::resilient::{ResilienceConfig, Resilient, Stats, Transport};
 use super::retry::Jitter;
+use super::BatchConfig;
 use super::ExportError;
-use crate::config::{BatchConfig, Signal};
 use crate::error::{BuildError, ShutdownError};
+use crate::signal::Signal;
 
 enum Control {
     Flush(Instant, std_mpsc::SyncSender<Result<(), ExportError>>),

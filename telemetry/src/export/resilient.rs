@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 use super::circuit::{CircuitBreaker, CircuitBreakerConfig, CircuitState, Permit, Transition};
 use super::retry::{classify, Jitter, RetryConfig, Verdict};
 use super::{BoxFuture, Delivered, ExportError};
-use crate::config::Signal;
+use crate::signal::Signal;
 
 /// Bounds of the retry buffer: batches that failed, or arrived while the circuit was
 /// open, wait here and are delivered oldest first once the collector answers. Past

@@ -19,7 +19,7 @@ use opentelemetry::KeyValue;
 
 use super::circuit::CircuitState;
 use super::resilient::{Snapshot, Stats};
-use crate::config::Signal;
+use crate::signal::Signal;
 
 /// Reads one figure (or several, with extra attributes) from a snapshot.
 type Reader = fn(&Snapshot, &mut dyn FnMut(u64, &[KeyValue]));

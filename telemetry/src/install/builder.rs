@@ -116,7 +116,9 @@ impl TelemetryBuilder {
     /// instead, which leaves the operator the last word.
     pub fn service_name(self, name: impl Into<String>) -> Self {
         let name = name.into();
-        self.op("service.name", move |c| c.service_name = Some(name))
+        self.op("service.name", move |c| {
+            c.resource.service_name = Some(name)
+        })
     }
 
     /// The `service.name` to use when the environment gives none: neither
@@ -149,7 +151,7 @@ impl TelemetryBuilder {
         let name = name.into();
         // Not named like the setting: a default overrides nothing the environment says.
         self.op("default service.name", move |c| {
-            c.service_name.get_or_insert(name);
+            c.resource.service_name.get_or_insert(name);
         })
     }
 
@@ -157,7 +159,7 @@ impl TelemetryBuilder {
     pub fn service_version(self, version: impl Into<String>) -> Self {
         let version = version.into();
         self.op("service.version", move |c| {
-            c.service_version = Some(version)
+            c.resource.service_version = Some(version)
         })
     }
 
@@ -165,7 +167,7 @@ impl TelemetryBuilder {
     pub fn deployment_environment(self, environment: impl Into<String>) -> Self {
         let environment = environment.into();
         self.op("deployment.environment.name", move |c| {
-            c.deployment_environment = Some(environment)
+            c.resource.deployment_environment = Some(environment)
         })
     }
 
@@ -207,7 +209,7 @@ impl TelemetryBuilder {
         shutdown_timeout, "shutdown_timeout", Duration, |c, v| c.shutdown_timeout = v);
     setter!(
         /// How long between metric pushes. Default: `OTEL_METRIC_EXPORT_INTERVAL`, else 60 s.
-        metric_export_interval, "metrics.interval", Duration, |c, v| c.metric_export_interval = v);
+        metric_export_interval, "metrics.interval", Duration, |c, v| c.metric_export.interval = v);
 
     /// The largest OTLP request, in encoded bytes before compression (the
     /// configuration schema's `max_request_size` of its OTLP exporters). A batch
@@ -224,7 +226,7 @@ impl TelemetryBuilder {
     /// # Ok::<(), telemetry::Error>(())
     /// ```
     pub fn max_request_size(self, bytes: u64) -> Self {
-        let check = if (1..=crate::config::OTLP_MAX_REQUEST_SIZE).contains(&bytes) {
+        let check = if (1..=crate::export::otlp::OTLP_MAX_REQUEST_SIZE).contains(&bytes) {
             Ok(())
         } else {
             Err(ConfigError::InvalidSetting {
@@ -232,7 +234,7 @@ impl TelemetryBuilder {
                 value: bytes.to_string(),
                 expected: format!(
                     "a number of bytes from 1 to {} (OTLP's 64 MiB)",
-                    crate::config::OTLP_MAX_REQUEST_SIZE
+                    crate::export::otlp::OTLP_MAX_REQUEST_SIZE
                 ),
             })
         };
@@ -285,7 +287,7 @@ impl TelemetryBuilder {
         self.op("log_processors", move |c| {
             c.log_processors
                 .static_fields
-                .push((key, crate::layer::fields::FieldValue::Str(value)))
+                .push((key, crate::fields::FieldValue::Str(value)))
         })
     }
 
@@ -316,8 +318,8 @@ impl TelemetryBuilder {
     /// `OTEL_EXPORTER_PROMETHEUS_HOST` / `_PORT`, else `localhost:9464`.
     pub fn prometheus_address(self, address: std::net::SocketAddr) -> Self {
         self.op("prometheus", move |c| {
-            c.prometheus_host = address.ip().to_string();
-            c.prometheus_port = address.port();
+            c.prometheus.host = address.ip().to_string();
+            c.prometheus.port = address.port();
         })
     }
 
@@ -357,8 +359,8 @@ impl TelemetryBuilder {
     pub fn resource_attribute(self, key: impl Into<String>, value: impl Into<String>) -> Self {
         let (k, v) = (key.into(), value.into());
         self.op("resource.code", move |c| {
-            c.resource_attributes.retain(|(key, _)| *key != k);
-            c.resource_attributes.push((k, v));
+            c.resource.attributes.retain(|(key, _)| *key != k);
+            c.resource.attributes.push((k, v));
         })
     }
 
@@ -367,8 +369,8 @@ impl TelemetryBuilder {
     /// `OTEL_EXPORTER_OTLP_*ENDPOINT` variable. Default: none (the console is used).
     pub fn endpoint(self, endpoint: impl Into<String>) -> Self {
         let endpoint = endpoint.into();
-        let check =
-            crate::config::normalise_endpoint(&endpoint, Protocol::Grpc, true, None).map(|_| ());
+        let check = crate::export::otlp::normalise_endpoint(&endpoint, Protocol::Grpc, true, None)
+            .map(|_| ());
         self.op_checked("otlp.endpoint", check, move |c| {
             c.set_endpoint(None, endpoint)
         })
@@ -377,8 +379,8 @@ impl TelemetryBuilder {
     /// The OTLP endpoint of spans only, used as is (no path is appended).
     pub fn traces_endpoint(self, endpoint: impl Into<String>) -> Self {
         let endpoint = endpoint.into();
-        let check =
-            crate::config::normalise_endpoint(&endpoint, Protocol::Grpc, true, None).map(|_| ());
+        let check = crate::export::otlp::normalise_endpoint(&endpoint, Protocol::Grpc, true, None)
+            .map(|_| ());
         self.op_checked("otlp.endpoint.traces", check, move |c| {
             c.set_endpoint(Some(Signal::Traces), endpoint)
         })
@@ -387,7 +389,7 @@ impl TelemetryBuilder {
     /// Adds a header (gRPC metadata) to every OTLP request, e.g. an API key.
     pub fn header(self, name: impl Into<String>, value: impl Into<String>) -> Self {
         let (name, value) = (name.into(), value.into());
-        let check = crate::config::check_header(&name, &value);
+        let check = crate::export::otlp::check_header(&name, &value);
         self.op_checked("otlp.headers.code", check, move |c| {
             c.add_header(None, name, value)
         })

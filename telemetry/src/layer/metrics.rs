@@ -14,7 +14,8 @@ use opentelemetry::metrics::{BoundHistogram, Counter, Gauge, Histogram, Meter, U
 use opentelemetry::KeyValue;
 use tracing_core::Metadata;
 
-use super::fields::{metric_of, FieldValue, Fields, MetricKind};
+use crate::fields::{FieldValue, Fields};
+use crate::metrics::{metric_of, MetricKind};
 use crate::metrics::{SpanFilter, SpanMetricsConfig, DURATION_BUCKETS, SPAN_DURATION};
 
 /// A hasher for maps keyed by a callsite's address: one multiplication, where the

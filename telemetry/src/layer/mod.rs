@@ -1,11 +1,16 @@
 //! [`TelemetryLayer`]: the one layer that turns `tracing` data into telemetry.
 
 mod events;
-pub(crate) mod fields;
-pub(crate) mod logs;
 pub(crate) mod metrics;
+mod settings;
 mod span_ext;
 
+pub use self::settings::SpanDetails;
+pub(crate) use self::settings::SpanLimits;
+pub use self::settings::{
+    OTEL_ATTRIBUTE_COUNT_LIMIT, OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, OTEL_SPAN_EVENT_COUNT_LIMIT,
+    OTEL_SPAN_LINK_COUNT_LIMIT,
+};
 pub use self::span_ext::OpenTelemetrySpanExt;
 
 use std::any::TypeId;
@@ -15,9 +20,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use self::fields::Fields;
-use self::logs::{LogSinks, SpanFields};
 use self::metrics::{EventMetrics, SpanMetrics, SpanTiming};
+use crate::fields::Fields;
+use crate::logs::{LogSinks, SpanFields};
 
 use crate::propagation::RandomFlagTracer;
 use opentelemetry::trace::TraceContextExt as _;
@@ -42,7 +47,7 @@ use tracing_subscriber::Layer;
 /// once and no span costs an allocation.
 pub struct TelemetryLayer<S> {
     spans: Option<OpenTelemetryLayer<S, RandomFlagTracer>>,
-    signals: Option<Arc<Signals>>,
+    outputs: Option<Arc<Outputs>>,
     /// When telemetry is disabled: a per-layer filter that is never interested, so the
     /// subscriber skips callsites nobody else wants (as cheap as a level filter) while
     /// the user's other layers keep seeing everything.
@@ -166,29 +171,6 @@ where
     }
 }
 
-/// Optional span attributes, each with a cost per span.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SpanDetails {
-    /// `code.file.path`, `code.line.number`, `code.module.name` from the callsite.
-    /// Default: on.
-    pub location: bool,
-    /// `thread.id` and `thread.name`. Default: off.
-    pub threads: bool,
-    /// `busy_ns` and `idle_ns`: time entered and not, measured at every enter and exit.
-    /// Default: off.
-    pub inactivity: bool,
-}
-
-impl Default for SpanDetails {
-    fn default() -> Self {
-        SpanDetails {
-            location: true,
-            threads: false,
-            inactivity: false,
-        }
-    }
-}
-
 /// Lets code outside the layer (the attribute macros) mark a span as failed, so its
 /// duration metric gets `outcome = error` and the `error.type`. Found through the
 /// dispatcher, as tracing-opentelemetry's `WithContext` is.
@@ -284,9 +266,10 @@ impl<S> tracing_subscriber::layer::Filter<S> for Never {
     }
 }
 
-/// What the layer records besides spans; shared by every layer made from one
+/// What the layer records into besides spans (metrics, log sinks); shared by every
+/// layer made from one
 /// [`Telemetry`](crate::Telemetry).
-pub(crate) struct Signals {
+pub(crate) struct Outputs {
     /// The instruments the macros and the HTTP layers record into, found through the
     /// dispatcher (see `downcast_raw`).
     pub instance_metrics: crate::__macro_support::InstanceMetrics,
@@ -354,7 +337,7 @@ where
 {
     pub(crate) fn new(
         tracer: Option<RandomFlagTracer>,
-        signals: Option<Arc<Signals>>,
+        outputs: Option<Arc<Outputs>>,
         details: SpanDetails,
     ) -> Self {
         let spans = tracer.map(|tracer| {
@@ -368,11 +351,11 @@ where
                 .with_error_events_to_status(true)
                 .with_error_records_to_exceptions(true)
         });
-        let off = (spans.is_none() && signals.is_none()).then(|| Off.with_filter(Never));
-        let fast_span_events = spans.is_some() && signals.as_ref().is_some_and(|s| s.span_events);
+        let off = (spans.is_none() && outputs.is_none()).then(|| Off.with_filter(Never));
+        let fast_span_events = spans.is_some() && outputs.as_ref().is_some_and(|s| s.span_events);
         TelemetryLayer {
             spans,
-            signals,
+            outputs,
             off,
             mark_error: MarkError::of::<S>(),
             with_skipped: WithSkipped::of::<S>(),
@@ -384,7 +367,7 @@ where
 
     /// Whether this layer records anything (false when telemetry is disabled).
     pub fn is_enabled(&self) -> bool {
-        self.spans.is_some() || self.signals.is_some()
+        self.spans.is_some() || self.outputs.is_some()
     }
 }
 
@@ -392,7 +375,7 @@ impl<S> fmt::Debug for TelemetryLayer<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TelemetryLayer")
             .field("spans", &self.spans.is_some())
-            .field("metrics_and_logs", &self.signals.is_some())
+            .field("metrics_and_logs", &self.outputs.is_some())
             .finish()
     }
 }
@@ -426,17 +409,17 @@ where
         // Under a sampler that samples nothing, tracing-opentelemetry never sees the
         // span: it costs only its metrics and logs (see `Skipped`).
         let skipped = self
-            .signals
+            .outputs
             .as_ref()
             .filter(|s| s.never_samples)
             .map(|_| Skipped::Pending(skipped_parent(attrs, &ctx)));
         let is_skipped = skipped.is_some();
-        if let Some(signals) = &self.signals {
-            let measured = signals
+        if let Some(outputs) = &self.outputs {
+            let measured = outputs
                 .span_metrics
                 .as_ref()
                 .filter(|m| m.wants(attrs.metadata()));
-            let keep_fields = signals
+            let keep_fields = outputs
                 .logs
                 .as_ref()
                 .is_some_and(LogSinks::wants_span_fields);
@@ -485,13 +468,13 @@ where
         if let Some(off) = &self.off {
             return off.on_record(span, values, ctx);
         }
-        if let Some(signals) = &self.signals {
+        if let Some(outputs) = &self.outputs {
             if let Some(s) = ctx.span(span) {
                 let mut ext = s.extensions_mut();
                 if let Some(timing) = ext.get_mut::<SpanState>().and_then(|s| s.timing.as_mut()) {
                     values.record(&mut TimingVisitor(timing));
                 }
-                if signals.logs.is_some() {
+                if outputs.logs.is_some() {
                     if let Some(kept) = ext.get_mut::<SpanFields>() {
                         let mut fields = Fields::default();
                         values.record(&mut fields);
@@ -521,7 +504,7 @@ where
         if let Some(off) = &self.off {
             return off.on_event(event, ctx);
         }
-        let Some(signals) = &self.signals else {
+        let Some(outputs) = &self.outputs else {
             if let Some(spans) = &self.spans {
                 spans.on_event(event, ctx);
             }
@@ -532,7 +515,7 @@ where
         let is_error = *meta.level() == tracing_core::Level::ERROR;
         // The span lookup is only paid for when something needs it.
         let needs_span = is_error
-            || signals
+            || outputs
                 .logs
                 .as_ref()
                 .is_some_and(|l| l.wants_span_fields() || l.pipeline_outside_spans_only);
@@ -552,7 +535,7 @@ where
                 }
             }
         }
-        let metric_event = signals
+        let metric_event = outputs
             .event_metrics
             .as_ref()
             .is_some_and(|m| m.interested(meta));
@@ -560,7 +543,7 @@ where
         // span event.
         let metric_only = metric_event && meta.fields().field("message").is_none();
         // With `logs_follow_sampling`, events of unsampled traces are no log records.
-        let log_this = signals.logs.as_ref().is_some_and(|l| {
+        let log_this = outputs.logs.as_ref().is_some_and(|l| {
             !l.follow_sampling
                 || opentelemetry::Context::map_current(|cx| {
                     let span = cx.span();
@@ -572,11 +555,11 @@ where
             let mut fields = Fields::default();
             event.record(&mut fields);
             if metric_event {
-                if let Some(m) = &signals.event_metrics {
+                if let Some(m) = &outputs.event_metrics {
                     m.record(&fields);
                 }
             }
-            if let Some(logs) = signals.logs.as_ref().filter(|_| log_this) {
+            if let Some(logs) = outputs.logs.as_ref().filter(|_| log_this) {
                 if !metric_only {
                     let spans = if logs.wants_span_fields() {
                         current
@@ -599,7 +582,7 @@ where
         if let Some(spans) = &self.spans {
             if is_error {
                 spans.on_event(event, ctx);
-            } else if signals.span_events && !metric_only {
+            } else if outputs.span_events && !metric_only {
                 let done = self.fast_span_events
                     && events::record(self.key, event, ctx.current_span().id(), self.location)
                         == events::Outcome::Done;
@@ -614,7 +597,7 @@ where
         if let Some(off) = &self.off {
             return off.on_enter(id, ctx);
         }
-        if self.signals.as_ref().is_some_and(|s| s.never_samples) {
+        if self.outputs.as_ref().is_some_and(|s| s.never_samples) {
             if let Some(span) = ctx.span(id) {
                 // A skipped span: tracing-opentelemetry has nothing for it; its own
                 // context becomes the current one.
@@ -652,7 +635,7 @@ where
         if self.fast_span_events {
             events::exited(self.key, id);
         }
-        if self.signals.as_ref().is_some_and(|s| s.never_samples) {
+        if self.outputs.as_ref().is_some_and(|s| s.never_samples) {
             let span = id.into_u64();
             let detached = ATTACHED.try_with(|a| {
                 let mut a = a.borrow_mut();
@@ -680,12 +663,12 @@ where
             return off.on_close(id, ctx);
         }
         let mut skipped = false;
-        if let Some(signals) = &self.signals {
+        if let Some(outputs) = &self.outputs {
             if let Some(span) = ctx.span(&id) {
                 let ext = span.extensions();
                 if let Some(state) = ext.get::<SpanState>() {
                     skipped = state.skipped.is_some();
-                    if let (Some(m), Some(timing)) = (&signals.span_metrics, &state.timing) {
+                    if let (Some(m), Some(timing)) = (&outputs.span_metrics, &state.timing) {
                         m.record(span.metadata(), timing);
                     }
                 }
@@ -740,18 +723,19 @@ where
         if id == TypeId::of::<Self>() {
             return Some(self as *const Self as *const ());
         }
-        if id == TypeId::of::<MarkError>() && self.signals.is_some() {
+        if id == TypeId::of::<MarkError>() && self.outputs.is_some() {
             return Some(&self.mark_error as *const MarkError as *const ());
         }
         if id == TypeId::of::<WithSkipped>()
-            && self.signals.as_ref().is_some_and(|s| s.never_samples)
+            && self.outputs.as_ref().is_some_and(|s| s.never_samples)
         {
             return Some(&self.with_skipped as *const WithSkipped as *const ());
         }
         if id == TypeId::of::<crate::__macro_support::InstanceMetrics>() {
-            if let Some(signals) = &self.signals {
-                // A field of `self.signals`: it lives as long as the layer.
-                let metrics: *const crate::__macro_support::InstanceMetrics = &signals.instance_metrics;
+            if let Some(outputs) = &self.outputs {
+                // A field of `self.outputs`: it lives as long as the layer.
+                let metrics: *const crate::__macro_support::InstanceMetrics =
+                    &outputs.instance_metrics;
                 return Some(metrics as *const ());
             }
         }

@@ -3,8 +3,8 @@
 use std::fmt::Write as _;
 
 use super::{severity, LogRecord};
+use crate::fields::FieldValue;
 use crate::health::rfc3339;
-use crate::layer::fields::FieldValue;
 
 /// `2026-11-21T19:31:02.123Z  INFO checkout: processing order=42  trace_id=… span_id=…`
 pub(crate) fn pretty_line(r: &LogRecord, out: &mut String) {
@@ -32,7 +32,7 @@ pub(crate) fn pretty_line(r: &LogRecord, out: &mut String) {
 
 fn quoted(v: &FieldValue) -> String {
     match v {
-        FieldValue::Str(s) if crate::export::console::needs_quotes(s) => {
+        FieldValue::Str(s) if crate::export::needs_quotes(s) => {
             format!("{s:?}")
         }
         other => other.to_string(),

@@ -30,12 +30,14 @@ mod format;
 mod local;
 mod processors;
 mod record;
+mod sinks;
 
 pub(crate) use format::{json_line, pretty_line};
 pub(crate) use local::LocalOutput;
 use local::SharedWriter;
 pub(crate) use processors::LogProcessors;
 pub(crate) use record::{severity, LogRecord, SpanFields};
+pub(crate) use sinks::LogSinks;
 
 /// How a local output formats lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

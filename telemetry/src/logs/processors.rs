@@ -1,7 +1,7 @@
 //! What happens to every log record before it is written or exported.
 
 use super::LogRecord;
-use crate::layer::fields::FieldValue;
+use crate::fields::FieldValue;
 
 /// The processors of every log record: static fields added, unwanted records dropped.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -5,7 +5,7 @@ use std::time::SystemTime;
 use opentelemetry::trace::{SpanId, TraceId};
 use tracing_core::{Level, Metadata};
 
-use crate::layer::fields::{FieldList, FieldValue, Text};
+use crate::fields::{FieldList, FieldValue, Text};
 
 /// One log record, as the layer builds it from an event.
 #[derive(Debug, Clone)]

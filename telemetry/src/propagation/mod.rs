@@ -30,7 +30,27 @@ use opentelemetry::trace::{
 use opentelemetry::Context;
 use opentelemetry_sdk::propagation::BaggagePropagator;
 
-use crate::config::Propagator;
+/// `OTEL_PROPAGATORS`: comma-separated `tracecontext`, `baggage`, `b3`, `b3multi`, `none`.
+pub const OTEL_PROPAGATORS: &str = "OTEL_PROPAGATORS";
+
+/// A context propagation format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Propagator {
+    /// W3C `traceparent` / `tracestate`.
+    TraceContext,
+    /// W3C `baggage`.
+    Baggage,
+    /// B3 single header (`b3`).
+    B3,
+    /// B3 multiple headers (`X-B3-TraceId`, ...).
+    B3Multi,
+}
+
+impl Propagator {
+    /// `tracecontext,baggage`, the specification's default.
+    pub(crate) const DEFAULT: [Propagator; 2] = [Propagator::TraceContext, Propagator::Baggage];
+}
 
 mod random_flag;
 pub(crate) use random_flag::{Tracer as RandomFlagTracer, RANDOM};

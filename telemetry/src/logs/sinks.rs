@@ -1,4 +1,4 @@
-//! The layer's side of logs: every event becomes a [`LogRecord`] carrying the trace and
+//! Where log records go: every event the layer hands over becomes a [`LogRecord`] carrying the trace and
 //! span id of the span it was written in, handed to the log pipeline (OTLP or console)
 //! and to the local outputs, which format it on their own threads.
 
@@ -8,10 +8,9 @@ use std::time::SystemTime;
 use opentelemetry::trace::TraceContextExt as _;
 use tracing_core::Event;
 
-use super::fields::Fields;
-use crate::export::pipeline::Pipeline;
-pub(crate) use crate::logs::{pretty_line, severity, LogRecord, SpanFields};
-use crate::logs::{LocalOutput, LogProcessors};
+use super::{LocalOutput, LogProcessors, LogRecord, SpanFields};
+use crate::export::Pipeline;
+use crate::fields::Fields;
 
 /// Where the layer sends log records.
 pub(crate) struct LogSinks {

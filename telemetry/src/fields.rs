@@ -1,43 +1,11 @@
-//! Reserved field names and prefixes, and the visitor that reads `tracing` fields into
-//! owned values.
+//! The one field visitor: it reads the fields of `tracing` spans and events into one
+//! owned field list, which spans, span events, logs and event metrics all use. This
+//! module imports nothing of the crate.
 
 use std::fmt::{self, Write as _};
 
 use smallvec::SmallVec;
 use tracing_core::field::{Field, Visit};
-
-/// Events with a field starting with this prefix add to a monotonic counter named by
-/// the rest of the field (`monotonic_counter.requests = 1`). Same convention as
-/// tracing-opentelemetry's `MetricsLayer`.
-pub const MONOTONIC_COUNTER_PREFIX: &str = "monotonic_counter.";
-/// An up-down counter (`counter.queue_depth = -1`).
-pub const COUNTER_PREFIX: &str = "counter.";
-/// A histogram (`histogram.payload_bytes = 512`).
-pub const HISTOGRAM_PREFIX: &str = "histogram.";
-/// A gauge (`gauge.temperature = 21.5`).
-pub const GAUGE_PREFIX: &str = "gauge.";
-
-/// The kind of metric a prefixed field feeds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum MetricKind {
-    MonotonicCounter,
-    UpDownCounter,
-    Histogram,
-    Gauge,
-}
-
-/// The metric a field name asks for, if any: its kind and name.
-pub(crate) fn metric_of(field: &str) -> Option<(MetricKind, &str)> {
-    [
-        (MONOTONIC_COUNTER_PREFIX, MetricKind::MonotonicCounter),
-        (COUNTER_PREFIX, MetricKind::UpDownCounter),
-        (HISTOGRAM_PREFIX, MetricKind::Histogram),
-        (GAUGE_PREFIX, MetricKind::Gauge),
-    ]
-    .iter()
-    .find_map(|(prefix, kind)| field.strip_prefix(prefix).map(|name| (*kind, name)))
-    .filter(|(_, name)| !name.is_empty())
-}
 
 /// An owned field value.
 #[derive(Debug, Clone, PartialEq)]
@@ -201,29 +169,5 @@ impl Visit for Fields {
         } else {
             self.push(field, FieldValue::Str(format!("{value:?}")));
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn metric_prefixes() {
-        assert_eq!(
-            metric_of("monotonic_counter.requests"),
-            Some((MetricKind::MonotonicCounter, "requests"))
-        );
-        assert_eq!(
-            metric_of("counter.queue"),
-            Some((MetricKind::UpDownCounter, "queue"))
-        );
-        assert_eq!(
-            metric_of("histogram.bytes"),
-            Some((MetricKind::Histogram, "bytes"))
-        );
-        assert_eq!(metric_of("gauge.temp"), Some((MetricKind::Gauge, "temp")));
-        assert_eq!(metric_of("counter."), None);
-        assert_eq!(metric_of("user.id"), None);
     }
 }

@@ -16,7 +16,7 @@ use opentelemetry_sdk::metrics::Temporality;
 use super::pipeline::Pipeline;
 use super::resilient::{Encoded, Transport};
 use super::{BoxFuture, Delivered, ExportError};
-use crate::layer::logs::{pretty_line, LogRecord};
+use crate::logs::{pretty_line, LogRecord};
 
 /// Receives each collection from the SDK's periodic reader and queues it, encoded, on
 /// the metric pipeline. Never blocks the reader.

@@ -37,7 +37,18 @@ use super::resilient::{Encoded, Transport};
 #[cfg(feature = "grpc")]
 use super::GrpcCode;
 use super::{BoxFuture, Delivered, ExportError};
-use crate::config::{Compression, OtlpTarget, Protocol};
+
+mod settings;
+
+pub(crate) use settings::{
+    check_header, normalise_endpoint, OtlpSettings, OtlpVars, DEFAULT_MAX_REQUEST_SIZE,
+    HEADER_NAME, HEADER_VALUE, OTLP_MAX_REQUEST_SIZE,
+};
+pub use settings::{Compression, OtlpTarget, Protocol};
+pub use settings::{
+    OTEL_EXPORTER_OTLP_COMPRESSION, OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS,
+    OTEL_EXPORTER_OTLP_INSECURE, OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_EXPORTER_OTLP_TIMEOUT,
+};
 
 /// OTLP's limit on a response body; a larger one is a permanent error.
 const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
@@ -195,7 +206,7 @@ impl Encoding for Metrics {
 pub(crate) struct Logs;
 
 impl Encoding for Logs {
-    type Item = crate::layer::logs::LogRecord;
+    type Item = crate::logs::LogRecord;
     const GRPC_PATH: &'static str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
     type Request = ExportLogsServiceRequest;
     type Response = ExportLogsServiceResponse;
@@ -205,7 +216,7 @@ impl Encoding for Logs {
     }
 
     fn request(
-        items: Vec<crate::layer::logs::LogRecord>,
+        items: Vec<crate::logs::LogRecord>,
         resource: &ResourceAttributesWithSchema,
     ) -> Self::Request {
         let mut scopes: Vec<ScopeLogs> = Vec::new();
@@ -256,14 +267,14 @@ fn any_string(s: String) -> AnyValue {
     }
 }
 
-fn log_to_proto(r: &crate::layer::logs::LogRecord) -> ProtoLogRecord {
-    use crate::layer::fields::FieldValue;
+fn log_to_proto(r: &crate::logs::LogRecord) -> ProtoLogRecord {
+    use crate::fields::FieldValue;
     let nanos = r
         .time
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0);
-    let (severity_number, severity_text) = crate::layer::logs::severity(r.level());
+    let (severity_number, severity_text) = crate::logs::severity(r.level());
     let mut attributes: Vec<KeyValue> = r
         .fields
         .iter()

@@ -1,0 +1,562 @@
+//! Reading the `OTEL_*` variables into a [`Config`]: each bad value becomes an
+//! [`EnvIssue`] naming the variable, its value and what is accepted, and the setting
+//! keeps its default. The variable names are the constants of the rooms that own the
+//! settings.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::{Config, OTEL_SDK_DISABLED};
+use crate::error::{ConfigError, EnvIssue};
+use crate::export::otlp::{check_header, OtlpSettings, OtlpVars, HEADER_NAME, HEADER_VALUE};
+use crate::export::otlp::{Compression, Protocol};
+use crate::export::{BatchConfig, BatchVars, ExporterKind};
+use crate::export::{OTEL_LOGS_EXPORTER, OTEL_METRICS_EXPORTER, OTEL_TRACES_EXPORTER};
+use crate::layer::{
+    SpanLimits, OTEL_ATTRIBUTE_COUNT_LIMIT, OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT,
+    OTEL_SPAN_EVENT_COUNT_LIMIT, OTEL_SPAN_LINK_COUNT_LIMIT,
+};
+use crate::metrics::{
+    Temporality, OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE, OTEL_EXPORTER_PROMETHEUS_HOST,
+    OTEL_EXPORTER_PROMETHEUS_PORT, OTEL_METRIC_EXPORT_INTERVAL, OTEL_METRIC_EXPORT_TIMEOUT,
+};
+use crate::propagation::{Propagator, OTEL_PROPAGATORS};
+use crate::resource::{OTEL_RESOURCE_ATTRIBUTES, OTEL_SERVICE_NAME};
+use crate::sampling::{Sampler, OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG};
+use crate::signal::Signal;
+
+/// Reads `map` (the `OTEL_*` variables) into a configuration and the issues found.
+pub(super) fn read(map: BTreeMap<String, String>) -> (Config, Vec<EnvIssue>) {
+    let mut env = EnvReader {
+        map,
+        issues: Vec::new(),
+    };
+    let config = env.read();
+    (config, env.issues)
+}
+
+struct EnvReader {
+    map: BTreeMap<String, String>,
+    issues: Vec<EnvIssue>,
+}
+
+const BOOL: &str = "`true` or `false`";
+const MILLIS: &str = "a non-negative integer of milliseconds";
+
+impl EnvReader {
+    /// The value of `var`, or `None` when unset or empty (empty means unset).
+    fn get(&self, var: &str) -> Option<String> {
+        self.map
+            .get(var)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn issue(
+        &mut self,
+        var: &'static str,
+        value: &str,
+        expected: impl Into<String>,
+        setting: &'static str,
+    ) {
+        // Header values carry tokens: no message, warning or `Debug` output repeats them.
+        let value = if EnvIssue::is_secret(var) {
+            String::new()
+        } else {
+            value.to_string()
+        };
+        self.issues.push(EnvIssue {
+            var,
+            value,
+            expected: expected.into(),
+            setting,
+        });
+    }
+
+    fn bool(&mut self, var: &'static str, setting: &'static str) -> Option<bool> {
+        let v = self.get(var)?;
+        if v.eq_ignore_ascii_case("true") {
+            Some(true)
+        } else if v.eq_ignore_ascii_case("false") {
+            Some(false)
+        } else {
+            self.issue(var, &v, BOOL, setting);
+            None
+        }
+    }
+
+    fn u64(&mut self, var: &'static str, expected: &str, setting: &'static str) -> Option<u64> {
+        let v = self.get(var)?;
+        match v.parse::<u64>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                self.issue(var, &v, expected, setting);
+                None
+            }
+        }
+    }
+
+    fn millis(&mut self, var: &'static str, setting: &'static str) -> Option<Duration> {
+        self.u64(var, MILLIS, setting).map(Duration::from_millis)
+    }
+
+    fn positive_count(&mut self, var: &'static str, setting: &'static str) -> Option<usize> {
+        let v = self.get(var)?;
+        match v.parse::<usize>() {
+            Ok(n) if n > 0 => Some(n),
+            _ => {
+                self.issue(var, &v, "a positive integer", setting);
+                None
+            }
+        }
+    }
+
+    fn limit(&mut self, var: &'static str, setting: &'static str) -> Option<u32> {
+        let v = self.get(var)?;
+        match v.parse::<u32>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                self.issue(var, &v, "a non-negative integer below 2^32", setting);
+                None
+            }
+        }
+    }
+
+    fn exporter(&mut self, var: &'static str, signal: Signal) -> Option<ExporterKind> {
+        let v = self.get(var)?;
+        let setting = match signal {
+            Signal::Traces => "traces.exporter",
+            Signal::Metrics => "metrics.exporter",
+            Signal::Logs => "logs.exporter",
+        };
+        // A list is allowed by the specification; we take the first entry.
+        let first = v
+            .split(',')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        match first.as_str() {
+            "otlp" => Some(ExporterKind::Otlp),
+            "console" | "logging" => Some(ExporterKind::Console),
+            "none" => Some(ExporterKind::None),
+            "prometheus" if signal == Signal::Metrics => Some(ExporterKind::Prometheus),
+            _ => {
+                let expected = if signal == Signal::Metrics {
+                    "one of otlp, prometheus, console, none"
+                } else {
+                    "one of otlp, console, none"
+                };
+                self.issue(var, &v, expected, setting);
+                None
+            }
+        }
+    }
+
+    fn protocol(&mut self, var: &'static str, setting: &'static str) -> Option<Protocol> {
+        let v = self.get(var)?;
+        match v.to_ascii_lowercase().as_str() {
+            "grpc" => Some(Protocol::Grpc),
+            "http/protobuf" => Some(Protocol::HttpProtobuf),
+            "http/json" => Some(Protocol::HttpJson),
+            _ => {
+                self.issue(var, &v, "one of grpc, http/protobuf, http/json", setting);
+                None
+            }
+        }
+    }
+
+    fn compression(&mut self, var: &'static str, setting: &'static str) -> Option<Compression> {
+        let v = self.get(var)?;
+        match v.to_ascii_lowercase().as_str() {
+            "gzip" => Some(Compression::Gzip),
+            "none" => Some(Compression::None),
+            _ => {
+                self.issue(var, &v, "gzip or none", setting);
+                None
+            }
+        }
+    }
+
+    fn pairs(&mut self, var: &'static str, setting: &'static str) -> Option<Vec<(String, String)>> {
+        let v = self.get(var)?;
+        match parse_pairs(&v, EnvIssue::is_secret(var)) {
+            Ok(pairs) => Some(pairs),
+            Err(why) => {
+                self.issue(var, &v, why, setting);
+                None
+            }
+        }
+    }
+
+    fn endpoint(&mut self, var: &'static str, setting: &'static str) -> Option<String> {
+        let v = self.get(var)?;
+        let looks_ok = (v.starts_with("http://") || v.starts_with("https://"))
+            && v.parse::<http::Uri>()
+                .is_ok_and(|u| u.host().is_some_and(|h| !h.is_empty()));
+        // gRPC also accepts host:port without a scheme.
+        let host_port = !v.contains("://") && v.contains(':');
+        if looks_ok || host_port {
+            Some(v)
+        } else {
+            self.issue(
+                var,
+                &v,
+                "an http:// or https:// URL, like http://localhost:4318",
+                setting,
+            );
+            None
+        }
+    }
+
+    fn otlp(&mut self, signal: Option<Signal>) -> OtlpSettings {
+        let vars = OtlpVars::of(signal);
+        macro_rules! setting {
+            ($name:literal) => {
+                match signal {
+                    None => concat!("otlp.", $name),
+                    Some(Signal::Traces) => concat!("otlp.", $name, ".traces"),
+                    Some(Signal::Metrics) => concat!("otlp.", $name, ".metrics"),
+                    Some(Signal::Logs) => concat!("otlp.", $name, ".logs"),
+                }
+            };
+        }
+        let (endpoint_var, endpoint_setting) = (vars.endpoint, setting!("endpoint"));
+        let (protocol_var, protocol_setting) = (vars.protocol, setting!("protocol"));
+        let (headers_var, headers_setting) = (vars.headers, setting!("headers"));
+        let (timeout_var, timeout_setting) = (vars.timeout, setting!("timeout"));
+        let (compression_var, compression_setting) = (vars.compression, setting!("compression"));
+        let (insecure_var, insecure_setting) = (vars.insecure, setting!("insecure"));
+        let headers = self.pairs(headers_var, headers_setting).and_then(|h| {
+            let bad = h.iter().enumerate().find_map(|(i, (k, v))| {
+                match check_header(k, v) {
+                    Ok(()) => None,
+                    Err(ConfigError::InvalidSetting { .. }) => Some(format!(
+                        "a list of headers (entry {} has no valid header name: expected {HEADER_NAME})",
+                        i + 1
+                    )),
+                    Err(_) => Some(format!(
+                        "a list of headers (the value of `{k}` has characters a header cannot carry: expected {HEADER_VALUE})"
+                    )),
+                }
+            });
+            match bad {
+                Some(why) => {
+                    self.issue(headers_var, "", why, headers_setting);
+                    None
+                }
+                None => Some(h),
+            }
+        });
+        OtlpSettings {
+            endpoint: self.endpoint(endpoint_var, endpoint_setting),
+            protocol: self.protocol(protocol_var, protocol_setting),
+            headers,
+            timeout: self.millis(timeout_var, timeout_setting),
+            compression: self.compression(compression_var, compression_setting),
+            insecure: self.bool(insecure_var, insecure_setting),
+        }
+    }
+
+    fn sampler(&mut self) -> Sampler {
+        let arg = self.get(OTEL_TRACES_SAMPLER_ARG);
+        let name = self
+            .get(OTEL_TRACES_SAMPLER)
+            .map(|s| s.to_ascii_lowercase());
+        if let Some(n @ ("ratelimited" | "parentbased_ratelimited")) = name.as_deref() {
+            let per_second = match arg.as_deref().map(|raw| (raw, raw.trim().parse::<f64>())) {
+                None => 1.0,
+                Some((_, Ok(r))) if crate::sampling::check_rate(r).is_ok() => r,
+                Some((raw, _)) => {
+                    self.issue(
+                        OTEL_TRACES_SAMPLER_ARG,
+                        raw,
+                        "a positive number of traces per second",
+                        "sampler",
+                    );
+                    1.0
+                }
+            };
+            let limited = Sampler::RateLimited { per_second };
+            return if n == "ratelimited" {
+                limited
+            } else {
+                Sampler::ParentBased(Box::new(limited))
+            };
+        }
+        let mut ratio = || -> f64 {
+            let Some(raw) = arg.clone() else { return 1.0 };
+            match raw.parse::<f64>() {
+                Ok(r) if (0.0..=1.0).contains(&r) => r,
+                _ => {
+                    self.issue(
+                        OTEL_TRACES_SAMPLER_ARG,
+                        &raw,
+                        "a number between 0 and 1",
+                        "sampler",
+                    );
+                    1.0
+                }
+            }
+        };
+        match name.as_deref() {
+            None | Some("parentbased_always_on") => Sampler::default(),
+            Some("always_on") => Sampler::AlwaysOn,
+            Some("always_off") => Sampler::AlwaysOff,
+            Some("traceidratio") => Sampler::TraceIdRatio(ratio()),
+            Some("parentbased_always_off") => Sampler::ParentBased(Box::new(Sampler::AlwaysOff)),
+            Some("parentbased_traceidratio") => {
+                Sampler::ParentBased(Box::new(Sampler::TraceIdRatio(ratio())))
+            }
+            Some(other) => {
+                let other = other.to_string();
+                self.issue(
+                    OTEL_TRACES_SAMPLER,
+                    &other,
+                    "one of always_on, always_off, traceidratio, ratelimited, \
+                     parentbased_always_on, parentbased_always_off, \
+                     parentbased_traceidratio, parentbased_ratelimited",
+                    "sampler",
+                );
+                Sampler::default()
+            }
+        }
+    }
+
+    fn propagators(&mut self) -> Option<Vec<Propagator>> {
+        let v = self.get(OTEL_PROPAGATORS)?;
+        let mut out = Vec::new();
+        for part in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let p = match part.to_ascii_lowercase().as_str() {
+                "tracecontext" => Propagator::TraceContext,
+                "baggage" => Propagator::Baggage,
+                "b3" => Propagator::B3,
+                "b3multi" => Propagator::B3Multi,
+                "none" => continue,
+                _ => {
+                    self.issue(
+                        OTEL_PROPAGATORS,
+                        &v,
+                        format!("a list of tracecontext, baggage, b3, b3multi, none (`{part}` is unknown)"),
+                        "propagators",
+                    );
+                    // Known entries still apply: an unknown one is ignored, not the list.
+                    continue;
+                }
+            };
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+        Some(out)
+    }
+
+    fn batch(
+        &mut self,
+        vars: BatchVars,
+        setting: &'static str,
+        defaults: BatchConfig,
+    ) -> BatchConfig {
+        let (delay, timeout, queue, batch) = (
+            vars.schedule_delay,
+            vars.export_timeout,
+            vars.max_queue_size,
+            vars.max_export_batch_size,
+        );
+        let mut out = defaults;
+        if let Some(d) = self.millis(delay, setting) {
+            out.schedule_delay = d;
+        }
+        if let Some(d) = self.millis(timeout, setting) {
+            out.export_timeout = d;
+        }
+        if let Some(n) = self.positive_count(queue, setting) {
+            out.max_queue_size = n;
+        }
+        if let Some(n) = self.positive_count(batch, setting) {
+            out.max_export_batch_size = n;
+        }
+        if out.max_export_batch_size > out.max_queue_size {
+            // The specification: the batch must not exceed the queue.
+            let raw = self.get(batch).unwrap_or_default();
+            self.issue(
+                batch,
+                &raw,
+                format!("at most the queue size ({})", out.max_queue_size),
+                setting,
+            );
+            out.max_export_batch_size = out.max_queue_size.min(defaults.max_export_batch_size);
+        }
+        out
+    }
+
+    fn read(&mut self) -> Config {
+        let mut c = Config::default();
+        if let Some(disabled) = self.bool(OTEL_SDK_DISABLED, "enabled") {
+            c.enabled = !disabled;
+        }
+        if let Some(attrs) = self.pairs(OTEL_RESOURCE_ATTRIBUTES, "resource") {
+            for (k, v) in attrs {
+                match k.as_str() {
+                    "service.name" => c.resource.service_name = Some(v),
+                    "service.version" => c.resource.service_version = Some(v),
+                    "deployment.environment.name" => c.resource.deployment_environment = Some(v),
+                    _ => c.resource.attributes.push((k, v)),
+                }
+            }
+        }
+        if let Some(name) = self.get(OTEL_SERVICE_NAME) {
+            c.resource.service_name = Some(name);
+        }
+        c.sampler = self.sampler();
+        if let Some(p) = self.propagators() {
+            c.propagators = p;
+        }
+        c.exporters = [
+            self.exporter(OTEL_TRACES_EXPORTER, Signal::Traces),
+            self.exporter(OTEL_METRICS_EXPORTER, Signal::Metrics),
+            self.exporter(OTEL_LOGS_EXPORTER, Signal::Logs),
+        ];
+        c.otlp_generic = self.otlp(None);
+        c.otlp_signal = [
+            self.otlp(Some(Signal::Traces)),
+            self.otlp(Some(Signal::Metrics)),
+            self.otlp(Some(Signal::Logs)),
+        ];
+        c.traces_batch = self.batch(BatchVars::TRACES, "traces.batch", BatchConfig::TRACES);
+        c.logs_batch = self.batch(BatchVars::LOGS, "logs.batch", BatchConfig::LOGS);
+        if let Some(d) = self.millis(OTEL_METRIC_EXPORT_INTERVAL, "metrics.interval") {
+            if d.is_zero() {
+                self.issue(
+                    OTEL_METRIC_EXPORT_INTERVAL,
+                    "0",
+                    "a positive number of milliseconds",
+                    "metrics.interval",
+                );
+            } else {
+                c.metric_export.interval = d;
+            }
+        }
+        if let Some(raw) = self.get(OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE) {
+            match raw.to_ascii_lowercase().as_str() {
+                "cumulative" => c.temporality = Temporality::Cumulative,
+                "delta" => c.temporality = Temporality::Delta,
+                "lowmemory" => c.temporality = Temporality::LowMemory,
+                _ => self.issue(
+                    OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE,
+                    &raw,
+                    "one of cumulative, delta, lowmemory",
+                    "metrics.temporality",
+                ),
+            }
+        }
+        if let Some(d) = self.millis(OTEL_METRIC_EXPORT_TIMEOUT, "metrics.timeout") {
+            c.metric_export.timeout = d;
+        }
+        let generic_limit = self.limit(OTEL_ATTRIBUTE_COUNT_LIMIT, "limits");
+        c.span_limits.attributes = self
+            .limit(OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, "limits")
+            .or(generic_limit)
+            .unwrap_or(SpanLimits::DEFAULT_LIMIT);
+        c.span_limits.events = self
+            .limit(OTEL_SPAN_EVENT_COUNT_LIMIT, "limits")
+            .unwrap_or(SpanLimits::DEFAULT_LIMIT);
+        c.span_limits.links = self
+            .limit(OTEL_SPAN_LINK_COUNT_LIMIT, "limits")
+            .unwrap_or(SpanLimits::DEFAULT_LIMIT);
+        if let Some(host) = self.get(OTEL_EXPORTER_PROMETHEUS_HOST) {
+            c.prometheus.host = host;
+        }
+        if let Some(raw) = self.get(OTEL_EXPORTER_PROMETHEUS_PORT) {
+            match raw.parse::<u16>() {
+                Ok(p) => c.prometheus.port = p,
+                Err(_) => self.issue(
+                    OTEL_EXPORTER_PROMETHEUS_PORT,
+                    &raw,
+                    "a port number from 0 to 65535",
+                    "prometheus",
+                ),
+            }
+        }
+        c
+    }
+}
+
+/// Parses `k=v,k2=v2` with percent-encoded keys and values. Any malformed member makes
+/// the whole value invalid, as the specification asks for resource attributes. With
+/// `secret` values (request headers), a complaint names an entry by its position or
+/// its key, never by its text.
+pub(crate) fn parse_pairs(raw: &str, secret: bool) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    for (i, member) in raw.split(',').enumerate() {
+        let member = member.trim();
+        if member.is_empty() {
+            continue;
+        }
+        let entry = i + 1;
+        let shown = |what: &str| -> String {
+            if secret {
+                format!("entry {entry} {what}")
+            } else {
+                format!("`{member}` {what}")
+            }
+        };
+        let Some((k, v)) = member.split_once('=') else {
+            return Err(format!(
+                "a list of key=value pairs ({})",
+                shown("has no `=`")
+            ));
+        };
+        let Some(k) = decode(k.trim()) else {
+            let what = if secret {
+                format!("the key of entry {entry}")
+            } else {
+                format!("`{}`", k.trim())
+            };
+            return Err(format!(
+                "percent-encoded key=value pairs ({what} has a bad % escape)"
+            ));
+        };
+        let Some(v) = decode(v.trim()) else {
+            let what = if secret {
+                format!("the value of `{k}`")
+            } else {
+                format!("`{}`", v.trim())
+            };
+            return Err(format!(
+                "percent-encoded key=value pairs ({what} has a bad % escape)"
+            ));
+        };
+        if k.is_empty() {
+            return Err(format!(
+                "a list of key=value pairs ({})",
+                shown("has an empty key")
+            ));
+        }
+        out.push((k, v));
+    }
+    Ok(out)
+}
+
+fn decode(s: &str) -> Option<String> {
+    // Reject malformed escapes explicitly: percent_decode passes them through.
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let ok = bytes.len() > i + 2
+                && bytes[i + 1].is_ascii_hexdigit()
+                && bytes[i + 2].is_ascii_hexdigit();
+            if !ok {
+                return None;
+            }
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .ok()
+        .map(|c| c.into_owned())
+}

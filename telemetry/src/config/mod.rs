@@ -1,0 +1,287 @@
+//! [`Config`]: every setting, its default, and the `OTEL_*` variable that also sets it.
+//!
+//! Parsing works on an injected list of variables ([`Config::from_vars`]), so nothing
+//! here touches the process environment except [`Config::from_env`] and its lossy twin.
+
+use std::collections::BTreeMap;
+
+use std::time::Duration;
+
+use crate::error::{ConfigError, EnvIssue};
+use crate::export::otlp::{check_header, OtlpSettings, OtlpTarget, DEFAULT_MAX_REQUEST_SIZE};
+use crate::export::{BatchConfig, Compression, ExporterKind, Protocol, ResilienceConfig};
+use crate::layer::{SpanDetails, SpanLimits};
+use crate::logs::{LogOutput, LogProcessors};
+use crate::metrics::{MetricExport, PrometheusAddress, SpanMetricsConfig, Temporality};
+use crate::propagation::Propagator;
+use crate::resource::ResourceSettings;
+use crate::sampling::Sampler;
+use crate::signal::Signal;
+
+mod env;
+
+/// `OTEL_SDK_DISABLED`: `true` turns every signal into a no-op.
+pub const OTEL_SDK_DISABLED: &str = "OTEL_SDK_DISABLED";
+
+/// Default bound of a flush or shutdown.
+pub(crate) const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Every setting of the crate, with the specification's defaults.
+///
+/// `Config::default()` never reads the environment; [`Config::from_env`] and
+/// [`Config::from_vars`] do. Most users never name this type: they call setters on
+/// [`TelemetryBuilder`](crate::TelemetryBuilder), which wraps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub(crate) enabled: bool,
+    pub(crate) resource: ResourceSettings,
+    pub(crate) exporters: [Option<ExporterKind>; 3],
+    pub(crate) otlp_generic: OtlpSettings,
+    pub(crate) otlp_signal: [OtlpSettings; 3],
+    pub(crate) sampler: Sampler,
+    pub(crate) propagators: Vec<Propagator>,
+    pub(crate) traces_batch: BatchConfig,
+    pub(crate) logs_batch: BatchConfig,
+    pub(crate) metric_export: MetricExport,
+    pub(crate) temporality: Temporality,
+    pub(crate) span_limits: SpanLimits,
+    pub(crate) prometheus: PrometheusAddress,
+    pub(crate) shutdown_timeout: Duration,
+    /// Encoded bytes of one OTLP request at most; larger batches are cut.
+    pub(crate) max_request_size: u64,
+    pub(crate) resilience: ResilienceConfig,
+    pub(crate) span_metrics: SpanMetricsConfig,
+    pub(crate) log_outputs: Vec<LogOutput>,
+    pub(crate) log_processors: LogProcessors,
+    pub(crate) span_events: Option<bool>,
+    pub(crate) install_globals: bool,
+    pub(crate) discard: bool,
+    pub(crate) span_details: SpanDetails,
+    pub(crate) logs_follow_sampling: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            enabled: true,
+            resource: ResourceSettings::default(),
+            exporters: [None; 3],
+            otlp_generic: OtlpSettings::default(),
+            otlp_signal: Default::default(),
+            sampler: Sampler::default(),
+            propagators: Propagator::DEFAULT.to_vec(),
+            traces_batch: BatchConfig::TRACES,
+            logs_batch: BatchConfig::LOGS,
+            metric_export: MetricExport::DEFAULT,
+            temporality: Temporality::Cumulative,
+            span_limits: SpanLimits::default(),
+            prometheus: PrometheusAddress::default(),
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            max_request_size: DEFAULT_MAX_REQUEST_SIZE,
+            resilience: ResilienceConfig::default(),
+            span_metrics: SpanMetricsConfig::default(),
+            log_outputs: Vec::new(),
+            log_processors: LogProcessors::default(),
+            span_events: None,
+            install_globals: true,
+            discard: false,
+            span_details: SpanDetails::default(),
+            logs_follow_sampling: false,
+        }
+    }
+}
+
+impl Config {
+    /// Reads the process environment strictly: any bad `OTEL_*` value is an error
+    /// naming the variable, its value and the accepted forms.
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidEnv`] listing every bad variable.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_vars(std::env::vars())
+    }
+
+    /// Reads the process environment as the OpenTelemetry specification says: a bad
+    /// value is reported in the returned list and the default is used.
+    pub fn from_env_lossy() -> (Config, Vec<EnvIssue>) {
+        Config::from_vars_lossy(std::env::vars())
+    }
+
+    /// Parses the given variables strictly (see [`Config::from_env`]).
+    ///
+    /// # Examples
+    /// ```
+    /// use telemetry::Config;
+    /// let err = Config::from_vars([
+    ///     ("OTEL_TRACES_SAMPLER", "traceidratio"),
+    ///     ("OTEL_TRACES_SAMPLER_ARG", "abc"),
+    /// ])
+    /// .unwrap_err();
+    /// assert!(err.to_string().contains("OTEL_TRACES_SAMPLER_ARG=\"abc\""));
+    /// ```
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidEnv`] listing every bad variable.
+    pub fn from_vars<I, K, V>(vars: I) -> Result<Config, ConfigError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let (config, issues) = Config::from_vars_lossy(vars);
+        if issues.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::InvalidEnv { issues })
+        }
+    }
+
+    /// Parses the given variables leniently: each bad value is returned as an
+    /// [`EnvIssue`] and its setting keeps its default.
+    pub fn from_vars_lossy<I, K, V>(vars: I) -> (Config, Vec<EnvIssue>)
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let map: BTreeMap<String, String> = vars
+            .into_iter()
+            .filter(|(k, _)| k.as_ref().starts_with("OTEL_"))
+            .map(|(k, v)| (k.as_ref().to_string(), v.as_ref().to_string()))
+            .collect();
+        env::read(map)
+    }
+
+    /// Whether telemetry is on (`OTEL_SDK_DISABLED` and `enabled(false)` turn it off).
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// The configured sampler.
+    pub fn sampler(&self) -> &Sampler {
+        &self.sampler
+    }
+
+    /// The configured propagators, in order, deduplicated.
+    pub fn propagators(&self) -> &[Propagator] {
+        &self.propagators
+    }
+
+    /// The batch settings of the span pipeline.
+    pub fn traces_batch(&self) -> BatchConfig {
+        self.traces_batch
+    }
+
+    /// The batch settings of the log pipeline.
+    pub fn logs_batch(&self) -> BatchConfig {
+        self.logs_batch
+    }
+
+    /// Interval and timeout of metric pushes.
+    pub fn metric_export(&self) -> (Duration, Duration) {
+        (self.metric_export.interval, self.metric_export.timeout)
+    }
+
+    /// Attribute, event and link limits per span.
+    pub fn span_limits(&self) -> (u32, u32, u32) {
+        let l = self.span_limits;
+        (l.attributes, l.events, l.links)
+    }
+
+    /// The Prometheus endpoint's host and port.
+    pub fn prometheus_address(&self) -> (&str, u16) {
+        (&self.prometheus.host, self.prometheus.port)
+    }
+
+    /// The exporter chosen for a signal. With nothing chosen, a signal goes to OTLP when
+    /// an endpoint is configured (generic or for that signal) and to the console
+    /// otherwise, so a program with no collector still shows its telemetry.
+    pub fn exporter(&self, signal: Signal) -> ExporterKind {
+        if let Some(kind) = self.exporters[signal.index()] {
+            return kind;
+        }
+        let has_endpoint = self.otlp_generic.endpoint.is_some()
+            || self.otlp_signal[signal.index()].endpoint.is_some();
+        if has_endpoint {
+            ExporterKind::Otlp
+        } else {
+            ExporterKind::Console
+        }
+    }
+
+    /// The merged OTLP settings of a signal, with the endpoint joined as the
+    /// specification says: a generic HTTP endpoint gets `v1/<signal>` appended, a
+    /// per-signal one is used as is (an empty path becomes `/`), gRPC appends nothing.
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidSetting`] when an endpoint is not an `http://` or
+    /// `https://` URL (gRPC also accepts `host:port`).
+    pub fn otlp(&self, signal: Signal) -> Result<OtlpTarget, ConfigError> {
+        OtlpSettings::resolve(
+            &self.otlp_signal[signal.index()],
+            &self.otlp_generic,
+            signal,
+        )
+    }
+
+    // ---- setters used by the builder -------------------------------------------------
+
+    pub(crate) fn set_exporter(&mut self, signal: Signal, kind: ExporterKind) {
+        self.exporters[signal.index()] = Some(kind);
+    }
+    pub(crate) fn set_endpoint(&mut self, signal: Option<Signal>, endpoint: String) {
+        self.otlp_mut(signal).endpoint = Some(endpoint);
+    }
+    pub(crate) fn set_protocol(&mut self, signal: Option<Signal>, protocol: Protocol) {
+        self.otlp_mut(signal).protocol = Some(protocol);
+    }
+    pub(crate) fn add_header(&mut self, signal: Option<Signal>, name: String, value: String) {
+        let headers = self.otlp_mut(signal).headers.get_or_insert_with(Vec::new);
+        headers.retain(|(k, _)| !k.eq_ignore_ascii_case(&name));
+        headers.push((name, value));
+    }
+    pub(crate) fn set_timeout(&mut self, signal: Option<Signal>, timeout: Duration) {
+        self.otlp_mut(signal).timeout = Some(timeout);
+    }
+    pub(crate) fn set_compression(&mut self, signal: Option<Signal>, compression: Compression) {
+        self.otlp_mut(signal).compression = Some(compression);
+    }
+    pub(crate) fn clear_endpoint(&mut self, signal: Option<Signal>) {
+        self.otlp_mut(signal).endpoint = None;
+    }
+    fn otlp_mut(&mut self, signal: Option<Signal>) -> &mut OtlpSettings {
+        match signal {
+            Some(s) => &mut self.otlp_signal[s.index()],
+            None => &mut self.otlp_generic,
+        }
+    }
+
+    /// Checks values set in code; the environment readers already validate theirs.
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        self.sampler.validate()?;
+        self.traces_batch.validate("traces batch")?;
+        self.logs_batch.validate("logs batch")?;
+        for signal in [Signal::Traces, Signal::Metrics, Signal::Logs] {
+            if self.exporter(signal) == ExporterKind::Otlp {
+                let target = self.otlp(signal)?;
+                for (name, value) in &target.headers {
+                    check_header(name, value)?;
+                }
+            }
+        }
+        if self.exporter(Signal::Traces) == ExporterKind::Prometheus
+            || self.exporter(Signal::Logs) == ExporterKind::Prometheus
+        {
+            return Err(ConfigError::InvalidSetting {
+                setting: "exporter",
+                value: "prometheus".into(),
+                expected: "otlp, console or none for traces and logs (prometheus is for metrics)"
+                    .into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

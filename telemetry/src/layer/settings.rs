@@ -1,0 +1,58 @@
+//! The span settings: which optional attributes spans carry ([`SpanDetails`]) and how
+//! many attributes, events and links a span keeps ([`SpanLimits`], the
+//! `OTEL_SPAN_*_COUNT_LIMIT` variables).
+
+/// `OTEL_ATTRIBUTE_COUNT_LIMIT`: the default limit of attributes per item.
+pub const OTEL_ATTRIBUTE_COUNT_LIMIT: &str = "OTEL_ATTRIBUTE_COUNT_LIMIT";
+/// `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`: attributes per span.
+pub const OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: &str = "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT";
+/// `OTEL_SPAN_EVENT_COUNT_LIMIT`: events per span.
+pub const OTEL_SPAN_EVENT_COUNT_LIMIT: &str = "OTEL_SPAN_EVENT_COUNT_LIMIT";
+/// `OTEL_SPAN_LINK_COUNT_LIMIT`: links per span.
+pub const OTEL_SPAN_LINK_COUNT_LIMIT: &str = "OTEL_SPAN_LINK_COUNT_LIMIT";
+
+/// Optional span attributes, each with a cost per span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpanDetails {
+    /// `code.file.path`, `code.line.number`, `code.module.name` from the callsite.
+    /// Default: on.
+    pub location: bool,
+    /// `thread.id` and `thread.name`. Default: off.
+    pub threads: bool,
+    /// `busy_ns` and `idle_ns`: time entered and not, measured at every enter and exit.
+    /// Default: off.
+    pub inactivity: bool,
+}
+
+impl Default for SpanDetails {
+    fn default() -> Self {
+        SpanDetails {
+            location: true,
+            threads: false,
+            inactivity: false,
+        }
+    }
+}
+
+/// Attributes, events and links kept per span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SpanLimits {
+    pub(crate) attributes: u32,
+    pub(crate) events: u32,
+    pub(crate) links: u32,
+}
+
+impl SpanLimits {
+    /// The specification's default of each limit.
+    pub(crate) const DEFAULT_LIMIT: u32 = 128;
+}
+
+impl Default for SpanLimits {
+    fn default() -> Self {
+        SpanLimits {
+            attributes: Self::DEFAULT_LIMIT,
+            events: Self::DEFAULT_LIMIT,
+            links: Self::DEFAULT_LIMIT,
+        }
+    }
+}
