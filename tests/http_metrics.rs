@@ -12,7 +12,8 @@ use std::sync::OnceLock;
 
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
-use telemetry::http::{ClientLayer, ServerLayer, DURATION_BUCKETS};
+use telemetry::http::{ClientLayer, ServerLayer};
+use telemetry::metrics::DURATION_BUCKETS;
 use telemetry::testing::InMemoryExporter;
 use telemetry::{Sampler, Telemetry};
 use tower::{Layer as _, ServiceExt as _};

@@ -426,7 +426,7 @@ impl Telemetry {
                 logs.is_some() && (config.discard || logs_kind != ExporterKind::Console);
             let span_events = config.span_events.unwrap_or(!logs_to_backend);
             outputs = Some(Arc::new(Outputs {
-                instance_metrics: crate::__macro_support::InstanceMetrics::new(own_meter.clone()),
+                instance_metrics: crate::metrics::InstanceMetrics::new(own_meter.clone()),
                 span_metrics,
                 event_metrics,
                 logs: log_sinks,

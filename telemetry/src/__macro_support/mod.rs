@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use crate::metrics::ERROR_TYPE;
 use crate::OpenTelemetrySpanExt as _;
 use opentelemetry::trace::Status;
 use opentelemetry::KeyValue;
@@ -19,14 +20,11 @@ use opentelemetry::KeyValue;
 pub use opentelemetry;
 pub use tracing;
 
-mod instruments;
+mod call_metrics;
 mod names;
 mod outcome;
 
-#[cfg(feature = "http")]
-pub(crate) use instruments::with_instance;
-pub(crate) use instruments::InstanceMetrics;
-use instruments::{count_error, record_duration};
+use call_metrics::{count_error, record_duration};
 pub use outcome::{
     as_result, ErrorInfo, IsResult, Outcome, Probe, ProbeAny, ProbeDebug, ProbeDisplay, ProbeResult,
 };
@@ -34,46 +32,17 @@ pub use outcome::{
 /// Whether the `macros-disabled` feature compiled the macros out.
 pub const MACROS_DISABLED: bool = cfg!(feature = "macros-disabled");
 
-/// Name of the counter of errors and panics that `#[track_errors]` records (unit
-/// `{error}`; attributes `code.function.name`, `error.type`).
-pub const ERRORS_COUNTER: &str = "function.errors";
-/// Name of the duration histogram that `#[measure_performance]` records (unit `s`;
-/// attributes `code.function.name`, `outcome`, and `error.type` on errors).
-pub const DURATION_HISTOGRAM: &str = "function.duration";
-/// Bucket boundaries of [`DURATION_HISTOGRAM`], in seconds: the ones OpenTelemetry's
-/// semantic conventions advise for durations (the SDK's default is millisecond-scale).
-pub const DURATION_BUCKETS: [f64; 14] = [
-    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
-];
-/// The instrumentation scope of those instruments.
-pub const METER_SCOPE: &str = "telemetry";
-/// Attribute: the function's full path.
-pub const CODE_FUNCTION_NAME: &str = "code.function.name";
-/// Attribute: the error's type: `panic`, `_OTHER`, or the name of the `Err` value's
-/// type as `std::any::type_name` spells it. That spelling is best effort: the standard
-/// library may change it between compiler versions, so dashboards should not depend on
-/// more than its last segment; `#[track_errors(ok_if = ..)]` and `error_if` decide
-/// what counts as an error.
-pub const ERROR_TYPE: &str = "error.type";
-/// Attribute of the histogram: `ok` or `error`.
-pub const OUTCOME: &str = "outcome";
-/// [`OUTCOME`] of a successful call.
-pub const OUTCOME_OK: &str = "ok";
-/// [`OUTCOME`] of a failed or panicking call.
-pub const OUTCOME_ERROR: &str = "error";
-/// [`ERROR_TYPE`] of a panic.
+/// `error.type` of a panic.
 pub const ERROR_TYPE_PANIC: &str = "panic";
-/// [`ERROR_TYPE`] when a classifier says "error" but there is no `Err` to name.
-pub const ERROR_TYPE_OTHER: &str = "_OTHER";
 
 /// What the stacked attributes ask for, fixed at compile time.
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
     /// Errors set the span's status, `error.type` and one exception event.
     pub mark_span: bool,
-    /// Errors and panics add to [`ERRORS_COUNTER`].
+    /// Errors and panics add to [`FUNCTION_ERRORS`](crate::metrics::FUNCTION_ERRORS).
     pub count_errors: bool,
-    /// Durations go to [`DURATION_HISTOGRAM`].
+    /// Durations go to [`FUNCTION_DURATION`](crate::metrics::FUNCTION_DURATION).
     pub measure: bool,
     /// Calls slower than this (in ms) are reported to the expansion; 0 = never.
     pub slow_ms: u64,
@@ -88,7 +57,7 @@ pub struct Site {
     here: fn() -> &'static str,
     names: OnceLock<Names>,
     /// The successful-call duration series, bound on first use.
-    series: OnceLock<instruments::Series>,
+    series: OnceLock<call_metrics::Series>,
     options: Options,
 }
 

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::ERROR_TYPE_OTHER;
+use crate::metrics::ERROR_TYPE_OTHER;
 
 /// How a call ended, as the expansion classified it.
 #[derive(Debug)]

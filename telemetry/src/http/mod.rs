@@ -72,14 +72,8 @@ mod server;
 pub use client::{ClientLayer, ClientResponseFuture, ClientService, RequestBuilderExt};
 pub use server::{ServerLayer, ServerResponseFuture, ServerService};
 
-/// The bucket boundaries, in seconds, of the HTTP duration histograms, as the semantic
-/// conventions advise.
-pub const DURATION_BUCKETS: [f64; 14] = [
-    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
-];
-
-/// `error.type` when nothing more specific is known.
-const OTHER_ERROR: &str = "_OTHER";
+use crate::metrics::DURATION_BUCKETS;
+pub(crate) use crate::metrics::ERROR_TYPE_OTHER as OTHER_ERROR;
 
 /// Which propagator a layer uses.
 #[derive(Clone)]
@@ -228,7 +222,7 @@ pub(crate) fn record_duration(
     attributes: &[KeyValue],
     fallback: impl FnOnce() -> Histogram<f64>,
 ) {
-    let routed = crate::__macro_support::with_instance(Some(span), |m| {
+    let routed = crate::metrics::with_instance(Some(span), |m| {
         let http = m.http();
         match side {
             Side::Server => http.server.record(seconds, attributes),

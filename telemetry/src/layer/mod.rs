@@ -272,7 +272,7 @@ impl<S> tracing_subscriber::layer::Filter<S> for Never {
 pub(crate) struct Outputs {
     /// The instruments the macros and the HTTP layers record into, found through the
     /// dispatcher (see `downcast_raw`).
-    pub instance_metrics: crate::__macro_support::InstanceMetrics,
+    pub instance_metrics: crate::metrics::InstanceMetrics,
     pub span_metrics: Option<SpanMetrics>,
     pub event_metrics: Option<EventMetrics>,
     pub logs: Option<LogSinks>,
@@ -731,11 +731,10 @@ where
         {
             return Some(&self.with_skipped as *const WithSkipped as *const ());
         }
-        if id == TypeId::of::<crate::__macro_support::InstanceMetrics>() {
+        if id == TypeId::of::<crate::metrics::InstanceMetrics>() {
             if let Some(outputs) = &self.outputs {
                 // A field of `self.outputs`: it lives as long as the layer.
-                let metrics: *const crate::__macro_support::InstanceMetrics =
-                    &outputs.instance_metrics;
+                let metrics: *const crate::metrics::InstanceMetrics = &outputs.instance_metrics;
                 return Some(metrics as *const ());
             }
         }

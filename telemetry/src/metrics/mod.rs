@@ -33,13 +33,16 @@ use std::time::Duration;
 use opentelemetry::metrics::{Counter, Gauge, Histogram, Meter, UpDownCounter};
 use opentelemetry::KeyValue;
 
-/// The span duration histogram the layer records.
-pub const SPAN_DURATION: &str = "span.duration";
+mod instance;
+mod instruments;
 
-/// The semantic conventions' advised duration buckets, in seconds.
-pub const DURATION_BUCKETS: [f64; 14] = [
-    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
-];
+pub(crate) use instance::with_instance;
+pub(crate) use instance::{FunctionInstruments, InstanceMetrics};
+pub(crate) use instruments::{
+    CODE_FUNCTION_NAME, ERROR_TYPE, ERROR_TYPE_OTHER, METER_SCOPE, OUTCOME, OUTCOME_ERROR,
+    OUTCOME_OK,
+};
+pub use instruments::{DURATION_BUCKETS, FUNCTION_DURATION, FUNCTION_ERRORS, SPAN_DURATION};
 
 /// Which spans the layer measures.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
