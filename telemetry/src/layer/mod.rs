@@ -1,7 +1,8 @@
 //! [`TelemetryLayer`]: the one layer that turns `tracing` data into telemetry.
 
 mod events;
-pub(crate) mod metrics;
+mod metrics;
+pub(crate) use self::metrics::{EventMetrics, SpanMetrics};
 mod settings;
 mod span_ext;
 
@@ -20,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use self::metrics::{EventMetrics, SpanMetrics, SpanTiming};
+use self::metrics::SpanTiming;
 use crate::fields::Fields;
 use crate::logs::{LogSinks, SpanFields};
 
