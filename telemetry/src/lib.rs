@@ -94,13 +94,13 @@
 
 #[cfg(feature = "prometheus")]
 mod admin;
+mod builder;
 mod config;
 mod diagnostics;
 mod error;
 mod export;
 mod fields;
 mod health;
-mod install;
 mod layer;
 pub mod logs;
 pub mod metrics;
@@ -108,6 +108,8 @@ pub mod propagation;
 mod resource;
 mod sampling;
 mod signal;
+mod start;
+mod telemetry;
 
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
@@ -120,13 +122,13 @@ pub mod __macro_support;
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
+pub use builder::TelemetryBuilder;
 pub use config::Config;
 pub use error::{BuildError, ConfigError, EnvIssue, Error, InitError, ShutdownError};
 pub use export::{BatchConfig, Compression, ExporterKind, OtlpTarget, Protocol};
 pub use export::{CircuitBreakerConfig, CircuitState, RetryBufferConfig, RetryConfig};
 pub use export::{ExportError, GrpcCode};
 pub use health::{CircuitTransitions, DroppedByReason, HealthReport, SignalHealth, SignalReport};
-pub use install::{ShutdownReport, Telemetry, TelemetryBuilder, TelemetryGuard};
 pub use layer::{OpenTelemetrySpanExt, SpanDetails, TelemetryLayer};
 pub use logs::{LogFormat, LogOutput};
 pub use metrics::{COUNTER_PREFIX, GAUGE_PREFIX, HISTOGRAM_PREFIX, MONOTONIC_COUNTER_PREFIX};
@@ -142,6 +144,7 @@ pub use sampling::ManualClock;
 pub use sampling::Sampler;
 pub use sampling::{Clock, RateLimitingSampler, SystemClock};
 pub use signal::Signal;
+pub use telemetry::{ShutdownReport, Telemetry, TelemetryGuard};
 pub use telemetry_macros::{measure_performance, traced, track_errors};
 pub use tracing_opentelemetry::SetParentError;
 

@@ -14,6 +14,9 @@ pub enum Signal {
 }
 
 impl Signal {
+    /// The three signals, in the order of per-signal arrays.
+    pub(crate) const ALL: [Signal; 3] = [Signal::Traces, Signal::Metrics, Signal::Logs];
+
     /// Lowercase name as used in OTLP paths: `traces`, `metrics`, `logs`.
     pub fn as_str(self) -> &'static str {
         match self {

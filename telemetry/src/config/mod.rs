@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::error::{ConfigError, EnvIssue};
 use crate::export::otlp::{check_header, OtlpSettings, OtlpTarget, DEFAULT_MAX_REQUEST_SIZE};
-use crate::export::{BatchConfig, Compression, ExporterKind, Protocol, ResilienceConfig};
+use crate::export::{BatchConfig, ExporterKind, ResilienceConfig};
 use crate::layer::{SpanDetails, SpanLimits};
 use crate::logs::{LogOutput, LogProcessors};
 use crate::metrics::{MetricExport, PrometheusAddress, SpanMetricsConfig, Temporality};
@@ -222,38 +222,6 @@ impl Config {
             &self.otlp_generic,
             signal,
         )
-    }
-
-    // ---- setters used by the builder -------------------------------------------------
-
-    pub(crate) fn set_exporter(&mut self, signal: Signal, kind: ExporterKind) {
-        self.exporters[signal.index()] = Some(kind);
-    }
-    pub(crate) fn set_endpoint(&mut self, signal: Option<Signal>, endpoint: String) {
-        self.otlp_mut(signal).endpoint = Some(endpoint);
-    }
-    pub(crate) fn set_protocol(&mut self, signal: Option<Signal>, protocol: Protocol) {
-        self.otlp_mut(signal).protocol = Some(protocol);
-    }
-    pub(crate) fn add_header(&mut self, signal: Option<Signal>, name: String, value: String) {
-        let headers = self.otlp_mut(signal).headers.get_or_insert_with(Vec::new);
-        headers.retain(|(k, _)| !k.eq_ignore_ascii_case(&name));
-        headers.push((name, value));
-    }
-    pub(crate) fn set_timeout(&mut self, signal: Option<Signal>, timeout: Duration) {
-        self.otlp_mut(signal).timeout = Some(timeout);
-    }
-    pub(crate) fn set_compression(&mut self, signal: Option<Signal>, compression: Compression) {
-        self.otlp_mut(signal).compression = Some(compression);
-    }
-    pub(crate) fn clear_endpoint(&mut self, signal: Option<Signal>) {
-        self.otlp_mut(signal).endpoint = None;
-    }
-    fn otlp_mut(&mut self, signal: Option<Signal>) -> &mut OtlpSettings {
-        match signal {
-            Some(s) => &mut self.otlp_signal[s.index()],
-            None => &mut self.otlp_generic,
-        }
     }
 
     /// Checks values set in code; the environment readers already validate theirs.

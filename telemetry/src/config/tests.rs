@@ -1,4 +1,6 @@
 use super::*;
+use crate::export::{Compression, Protocol};
+use crate::propagation::Propagator;
 
 fn lossy(vars: &[(&str, &str)]) -> (Config, Vec<EnvIssue>) {
     Config::from_vars_lossy(vars.iter().copied())

@@ -34,7 +34,7 @@ pub(crate) use console::{render, Style};
 pub use otlp::{Compression, OtlpTarget, Protocol};
 pub(crate) use pipeline::Pipeline;
 pub use resilient::RetryBufferConfig;
-pub(crate) use resilient::{ResilienceConfig, Snapshot, Stats};
+pub(crate) use resilient::{ResilienceConfig, Snapshot, Stats, Transport};
 pub use retry::RetryConfig;
 pub(crate) use sdk_bridge::{console_logs, console_metrics, MetricsToPipeline};
 pub(crate) use self_metrics::register as register_self_metrics;

@@ -292,16 +292,4 @@ impl OtlpVars {
             Some(Signal::Logs) => vars!("LOGS"),
         }
     }
-
-    /// Every variable of this set.
-    pub(crate) const fn all(&self) -> [&'static str; 6] {
-        [
-            self.endpoint,
-            self.protocol,
-            self.headers,
-            self.timeout,
-            self.compression,
-            self.insecure,
-        ]
-    }
 }

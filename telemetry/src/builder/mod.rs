@@ -1,12 +1,30 @@
 //! [`TelemetryBuilder`]: settings in code over the environment, then `build()` or
-//! `init()`.
+//! `init()`. The setters record typed [`Overrides`]; `build()` reads the environment,
+//! applies them, validates, and starts everything.
 
-use super::*;
+use std::fmt;
+use std::time::Duration;
 
-pub(super) type ProviderHook =
-    Box<dyn FnOnce(TracerProviderBuilder) -> TracerProviderBuilder + Send>;
-pub(super) type MeterHook = Box<dyn FnOnce(MeterProviderBuilder) -> MeterProviderBuilder + Send>;
-type ConfigOp = Box<dyn FnOnce(&mut Config) + Send>;
+use opentelemetry_sdk::trace::SpanProcessor;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+
+use crate::config::Config;
+use crate::error::{BuildError, ConfigError, EnvIssue, InitError};
+use crate::export::{
+    BatchConfig, CircuitBreakerConfig, Compression, ExporterKind, Protocol, RetryBufferConfig,
+    RetryConfig,
+};
+use crate::logs::LogOutput;
+use crate::propagation::Propagator;
+use crate::sampling::Sampler;
+use crate::signal::Signal;
+use crate::start::{MeterHook, ProviderHook};
+use crate::telemetry::{Telemetry, TelemetryGuard};
+
+mod overrides;
+
+use overrides::Overrides;
 
 /// Builds a [`Telemetry`]: start from [`Telemetry::builder`] (code only),
 /// [`Telemetry::from_env`] (strict) or [`Telemetry::from_env_lossy`], then call setters.
@@ -15,7 +33,7 @@ type ConfigOp = Box<dyn FnOnce(&mut Config) + Send>;
 pub struct TelemetryBuilder {
     vars: Option<Vec<(String, String)>>,
     strict: bool,
-    ops: Vec<(&'static str, ConfigOp)>,
+    overrides: Overrides,
     hooks: Vec<ProviderHook>,
     metric_hooks: Vec<MeterHook>,
     errors: Vec<ConfigError>,
@@ -26,32 +44,28 @@ impl fmt::Debug for TelemetryBuilder {
         f.debug_struct("TelemetryBuilder")
             .field("reads_env", &self.vars.is_some())
             .field("strict", &self.strict)
-            .field(
-                "settings",
-                &self.ops.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
-            )
+            .field("settings", &self.overrides)
             .finish()
     }
 }
 
 macro_rules! setter {
-    ($(#[$doc:meta])* $name:ident, $setting:literal, $ty:ty, |$c:ident, $v:ident| $body:expr) => {
+    ($(#[$doc:meta])* $name:ident, $ty:ty, |$o:ident, $v:ident| $body:expr) => {
         $(#[$doc])*
-        pub fn $name(self, value: $ty) -> Self {
-            self.op($setting, move |$c: &mut Config| {
-                let $v = value;
-                $body
-            })
+        pub fn $name(mut self, $v: $ty) -> Self {
+            let $o = &mut self.overrides;
+            $body;
+            self
         }
     };
 }
 
 impl TelemetryBuilder {
-    pub(super) fn new(vars: Option<Vec<(String, String)>>, strict: bool) -> Self {
+    pub(crate) fn new(vars: Option<Vec<(String, String)>>, strict: bool) -> Self {
         TelemetryBuilder {
             vars,
             strict,
-            ops: Vec::new(),
+            overrides: Overrides::default(),
             hooks: Vec::new(),
             metric_hooks: Vec::new(),
             errors: Vec::new(),
@@ -87,24 +101,13 @@ impl TelemetryBuilder {
         self
     }
 
-    fn op(mut self, setting: &'static str, f: impl FnOnce(&mut Config) + Send + 'static) -> Self {
-        self.ops.push((setting, Box::new(f)));
-        self
-    }
-
-    fn op_checked(
-        mut self,
-        setting: &'static str,
-        check: Result<(), ConfigError>,
-        f: impl FnOnce(&mut Config) + Send + 'static,
-    ) -> Self {
+    /// Records `set` when `check` passes, else the error `build()` returns.
+    fn checked(mut self, check: Result<(), ConfigError>, set: impl FnOnce(&mut Overrides)) -> Self {
         match check {
-            Ok(()) => self.op(setting, f),
-            Err(e) => {
-                self.errors.push(e);
-                self
-            }
+            Ok(()) => set(&mut self.overrides),
+            Err(e) => self.errors.push(e),
         }
+        self
     }
 
     /// `service.name`, overriding the environment: `OTEL_SERVICE_NAME` and
@@ -114,11 +117,9 @@ impl TelemetryBuilder {
     ///
     /// Most programs want [`default_service_name`](Self::default_service_name)
     /// instead, which leaves the operator the last word.
-    pub fn service_name(self, name: impl Into<String>) -> Self {
-        let name = name.into();
-        self.op("service.name", move |c| {
-            c.resource.service_name = Some(name)
-        })
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.overrides.service_name = Some(name.into());
+        self
     }
 
     /// The `service.name` to use when the environment gives none: neither
@@ -147,69 +148,63 @@ impl TelemetryBuilder {
     /// );
     /// # Ok::<(), telemetry::Error>(())
     /// ```
-    pub fn default_service_name(self, name: impl Into<String>) -> Self {
-        let name = name.into();
-        // Not named like the setting: a default overrides nothing the environment says.
-        self.op("default service.name", move |c| {
-            c.resource.service_name.get_or_insert(name);
-        })
+    pub fn default_service_name(mut self, name: impl Into<String>) -> Self {
+        // A default overrides nothing the environment says.
+        self.overrides.default_service_name = Some(name.into());
+        self
     }
 
     /// `service.version`. Default: unset (or from `OTEL_RESOURCE_ATTRIBUTES`).
-    pub fn service_version(self, version: impl Into<String>) -> Self {
-        let version = version.into();
-        self.op("service.version", move |c| {
-            c.resource.service_version = Some(version)
-        })
+    pub fn service_version(mut self, version: impl Into<String>) -> Self {
+        self.overrides.service_version = Some(version.into());
+        self
     }
 
     /// `deployment.environment.name` (e.g. `production`). Default: unset.
-    pub fn deployment_environment(self, environment: impl Into<String>) -> Self {
-        let environment = environment.into();
-        self.op("deployment.environment.name", move |c| {
-            c.resource.deployment_environment = Some(environment)
-        })
+    pub fn deployment_environment(mut self, environment: impl Into<String>) -> Self {
+        self.overrides.deployment_environment = Some(environment.into());
+        self
     }
 
     setter!(
         /// Turns every signal on or off. Default: on, unless `OTEL_SDK_DISABLED=true`.
         /// Off, the layer is a no-op that allocates nothing; propagation still works.
-        enabled, "enabled", bool, |c, v| c.enabled = v);
+        enabled, bool, |o, on| o.enabled = Some(on));
     setter!(
         /// Where spans go. Default: `OTEL_TRACES_EXPORTER`, else OTLP when an endpoint is
         /// configured and the console when none is.
-        traces_exporter, "traces.exporter", ExporterKind, |c, v| c.set_exporter(Signal::Traces, v));
+        traces_exporter, ExporterKind, |o, kind| o.exporters[Signal::Traces.index()] = Some(kind));
     setter!(
         /// Where metrics go (see [`traces_exporter`](Self::traces_exporter)).
-        metrics_exporter, "metrics.exporter", ExporterKind, |c, v| c.set_exporter(Signal::Metrics, v));
+        metrics_exporter, ExporterKind, |o, kind| o.exporters[Signal::Metrics.index()] = Some(kind));
     setter!(
         /// Where logs go (see [`traces_exporter`](Self::traces_exporter)).
-        logs_exporter, "logs.exporter", ExporterKind, |c, v| c.set_exporter(Signal::Logs, v));
+        logs_exporter, ExporterKind, |o, kind| o.exporters[Signal::Logs.index()] = Some(kind));
     setter!(
         /// The OTLP protocol of every signal. Default: `OTEL_EXPORTER_OTLP_PROTOCOL`, else
         /// `http/protobuf`.
-        protocol, "otlp.protocol", Protocol, |c, v| c.set_protocol(None, v));
+        protocol, Protocol, |o, protocol| o.protocol = Some(protocol));
     setter!(
         /// Timeout of one OTLP request; zero means none. Default:
         /// `OTEL_EXPORTER_OTLP_TIMEOUT`, else 10 s.
-        timeout, "otlp.timeout", Duration, |c, v| c.set_timeout(None, v));
+        timeout, Duration, |o, timeout| o.timeout = Some(timeout));
     setter!(
         /// Request compression. Default: `OTEL_EXPORTER_OTLP_COMPRESSION`, else none.
-        compression, "otlp.compression", Compression, |c, v| c.set_compression(None, v));
+        compression, Compression, |o, compression| o.compression = Some(compression));
     setter!(
         /// Batch settings of the span pipeline. Default: `OTEL_BSP_*`, else
         /// [`BatchConfig::TRACES`].
-        traces_batch, "traces.batch", BatchConfig, |c, v| c.traces_batch = v);
+        traces_batch, BatchConfig, |o, batch| o.traces_batch = Some(batch));
     setter!(
         /// Batch settings of the log pipeline. Default: `OTEL_BLRP_*`, else
         /// [`BatchConfig::LOGS`].
-        logs_batch, "logs.batch", BatchConfig, |c, v| c.logs_batch = v);
+        logs_batch, BatchConfig, |o, batch| o.logs_batch = Some(batch));
     setter!(
         /// How long [`Telemetry::shutdown`] and the guard wait at most. Default: 5 s.
-        shutdown_timeout, "shutdown_timeout", Duration, |c, v| c.shutdown_timeout = v);
+        shutdown_timeout, Duration, |o, timeout| o.shutdown_timeout = Some(timeout));
     setter!(
         /// How long between metric pushes. Default: `OTEL_METRIC_EXPORT_INTERVAL`, else 60 s.
-        metric_export_interval, "metrics.interval", Duration, |c, v| c.metric_export.interval = v);
+        metric_export_interval, Duration, |o, interval| o.metric_export_interval = Some(interval));
 
     /// The largest OTLP request, in encoded bytes before compression (the
     /// configuration schema's `max_request_size` of its OTLP exporters). A batch
@@ -238,9 +233,7 @@ impl TelemetryBuilder {
                 ),
             })
         };
-        self.op_checked("max_request_size", check, move |c| {
-            c.max_request_size = bytes
-        })
+        self.checked(check, |o| o.max_request_size = Some(bytes))
     }
 
     /// How failed exports are retried (one retry loop for every signal). Default:
@@ -248,120 +241,124 @@ impl TelemetryBuilder {
     /// at most 5 tries and 10 s per batch.
     pub fn retry(self, retry: RetryConfig) -> Self {
         let check = retry.validate();
-        self.op_checked("retry", check, move |c| c.resilience.retry = retry)
+        self.checked(check, |o| o.retry = Some(retry))
     }
 
     /// When the circuit breaker opens and for how long. Default: open after 5
     /// consecutive failed requests, for 30 s, then one probe.
-    pub fn circuit_breaker(self, circuit: CircuitBreakerConfig) -> Self {
-        self.op("circuit", move |c| c.resilience.circuit = circuit)
+    pub fn circuit_breaker(mut self, circuit: CircuitBreakerConfig) -> Self {
+        self.overrides.circuit = Some(circuit);
+        self
     }
 
     /// Bounds of the retry buffer. Default: 150,000 items or 64 MiB, about 30 s of
     /// 5,000 spans/s.
-    pub fn retry_buffer(self, buffer: RetryBufferConfig) -> Self {
-        self.op("retry_buffer", move |c| c.resilience.buffer = buffer)
+    pub fn retry_buffer(mut self, buffer: RetryBufferConfig) -> Self {
+        self.overrides.retry_buffer = Some(buffer);
+        self
     }
 
     /// Which spans feed the span duration histogram, its buckets and cardinality
     /// limit. Default: every span, advised duration buckets, 2000 series.
-    pub fn span_metrics(self, span_metrics: crate::metrics::SpanMetricsConfig) -> Self {
-        self.op("span_metrics", move |c| c.span_metrics = span_metrics)
+    pub fn span_metrics(mut self, span_metrics: crate::metrics::SpanMetricsConfig) -> Self {
+        self.overrides.span_metrics = Some(span_metrics);
+        self
     }
 
     /// Cumulative or delta sums and histograms in OTLP metric pushes. Default:
     /// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`, else cumulative.
-    pub fn metrics_temporality(self, temporality: crate::metrics::Temporality) -> Self {
-        self.op("metrics.temporality", move |c| c.temporality = temporality)
+    pub fn metrics_temporality(mut self, temporality: crate::metrics::Temporality) -> Self {
+        self.overrides.temporality = Some(temporality);
+        self
     }
 
     /// Adds a local log output (pretty or JSON lines, stdout, stderr or a rotating
     /// file), beside the log exporter. Default: none.
-    pub fn log_output(self, output: LogOutput) -> Self {
-        self.op("log_output", move |c| c.log_outputs.push(output))
+    pub fn log_output(mut self, output: LogOutput) -> Self {
+        self.overrides.log_outputs.push(output);
+        self
     }
 
     /// Adds a field to every log record (a processor). Default: none.
-    pub fn log_static_field(self, key: &'static str, value: impl Into<String>) -> Self {
-        let value = value.into();
-        self.op("log_processors", move |c| {
-            c.log_processors
-                .static_fields
-                .push((key, crate::fields::FieldValue::Str(value)))
-        })
+    pub fn log_static_field(mut self, key: &'static str, value: impl Into<String>) -> Self {
+        self.overrides.log_static_fields.push((key, value.into()));
+        self
     }
 
     /// Drops every log record with `field` equal to `value` (in the event or one of
     /// its spans), e.g. `drop_logs_where("path", "/health")`. Default: none.
-    pub fn drop_logs_where(self, field: impl Into<String>, value: impl Into<String>) -> Self {
-        let (field, value) = (field.into(), value.into());
-        self.op("log_processors", move |c| {
-            c.log_processors.drop_where.push((field, value))
-        })
+    pub fn drop_logs_where(mut self, field: impl Into<String>, value: impl Into<String>) -> Self {
+        self.overrides
+            .drop_logs_where
+            .push((field.into(), value.into()));
+        self
     }
 
     /// Trace-based log sampling: drop the log records of events written inside
     /// unsampled traces (their metrics are still recorded). Default: off, every event
     /// is a log record whatever the sampler decided.
-    pub fn logs_follow_sampling(self, on: bool) -> Self {
-        self.op("logs_follow_sampling", move |c| c.logs_follow_sampling = on)
+    pub fn logs_follow_sampling(mut self, on: bool) -> Self {
+        self.overrides.logs_follow_sampling = Some(on);
+        self
     }
 
     /// Whether every event is also recorded as a span event. Default: yes, unless logs
     /// are exported over OTLP (they would arrive twice); error events always are.
-    pub fn span_events(self, on: bool) -> Self {
-        self.op("span_events", move |c| c.span_events = Some(on))
+    pub fn span_events(mut self, on: bool) -> Self {
+        self.overrides.span_events = Some(on);
+        self
     }
 
     /// The admin endpoint's address (`/metrics`, `/health`) when metrics go to
     /// Prometheus, e.g. `127.0.0.1:9464` or `127.0.0.1:0` for any free port. Default:
     /// `OTEL_EXPORTER_PROMETHEUS_HOST` / `_PORT`, else `localhost:9464`.
-    pub fn prometheus_address(self, address: std::net::SocketAddr) -> Self {
-        self.op("prometheus", move |c| {
-            c.prometheus.host = address.ip().to_string();
-            c.prometheus.port = address.port();
-        })
+    pub fn prometheus_address(mut self, address: std::net::SocketAddr) -> Self {
+        self.overrides.prometheus = Some(address);
+        self
     }
 
     /// Whether `build()` registers this instance's tracer provider, meter provider and
     /// propagator as OpenTelemetry's globals (so the attribute macros' metrics and
     /// crates that use the global propagator reach it). Default: true. Turn it off to
     /// run several instances side by side.
-    pub fn install_globals(self, on: bool) -> Self {
-        self.op("install_globals", move |c| c.install_globals = on)
+    pub fn install_globals(mut self, on: bool) -> Self {
+        self.overrides.install_globals = Some(on);
+        self
     }
 
     /// Which optional attributes spans carry (code location, thread, busy/idle time),
     /// each costing something per span. Default: location only.
-    pub fn span_details(self, details: crate::SpanDetails) -> Self {
-        self.op("span_details", move |c| c.span_details = details)
+    pub fn span_details(mut self, details: crate::layer::SpanDetails) -> Self {
+        self.overrides.span_details = Some(details);
+        self
     }
 
     /// The sampler. Default: `OTEL_TRACES_SAMPLER` / `_ARG`, else
     /// `parentbased_always_on`. A ratio outside 0..=1 fails `build()`.
-    pub fn sampler(self, sampler: Sampler) -> Self {
-        self.op("sampler", move |c| c.sampler = sampler)
+    pub fn sampler(mut self, sampler: Sampler) -> Self {
+        self.overrides.sampler = Some(sampler);
+        self
     }
 
     /// The propagation formats, in order. Default: `OTEL_PROPAGATORS`, else
     /// `tracecontext,baggage`. An empty list turns propagation off.
-    pub fn propagators(self, formats: impl IntoIterator<Item = Propagator>) -> Self {
+    pub fn propagators(mut self, formats: impl IntoIterator<Item = Propagator>) -> Self {
         let mut list: Vec<Propagator> = Vec::new();
         for p in formats {
             if !list.contains(&p) {
                 list.push(p);
             }
         }
-        self.op("propagators", move |c| c.propagators = list)
+        self.overrides.propagators = Some(list);
+        self
     }
 
     /// Adds a resource attribute. Attributes set here beat `OTEL_RESOURCE_ATTRIBUTES`.
-    pub fn resource_attribute(self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        let (k, v) = (key.into(), value.into());
-        self.op("resource.code", move |c| {
-            c.resource.attributes.retain(|(key, _)| *key != k);
-            c.resource.attributes.push((k, v));
-        })
+    pub fn resource_attribute(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.overrides
+            .resource_attributes
+            .push((key.into(), value.into()));
+        self
     }
 
     /// The OTLP endpoint of every signal, e.g. `http://collector:4318` (HTTP appends
@@ -371,9 +368,7 @@ impl TelemetryBuilder {
         let endpoint = endpoint.into();
         let check = crate::export::otlp::normalise_endpoint(&endpoint, Protocol::Grpc, true, None)
             .map(|_| ());
-        self.op_checked("otlp.endpoint", check, move |c| {
-            c.set_endpoint(None, endpoint)
-        })
+        self.checked(check, |o| o.endpoint = Some(endpoint))
     }
 
     /// The OTLP endpoint of spans only, used as is (no path is appended).
@@ -381,18 +376,14 @@ impl TelemetryBuilder {
         let endpoint = endpoint.into();
         let check = crate::export::otlp::normalise_endpoint(&endpoint, Protocol::Grpc, true, None)
             .map(|_| ());
-        self.op_checked("otlp.endpoint.traces", check, move |c| {
-            c.set_endpoint(Some(Signal::Traces), endpoint)
-        })
+        self.checked(check, |o| o.traces_endpoint = Some(endpoint))
     }
 
     /// Adds a header (gRPC metadata) to every OTLP request, e.g. an API key.
     pub fn header(self, name: impl Into<String>, value: impl Into<String>) -> Self {
         let (name, value) = (name.into(), value.into());
         let check = crate::export::otlp::check_header(&name, &value);
-        self.op_checked("otlp.headers.code", check, move |c| {
-            c.add_header(None, name, value)
-        })
+        self.checked(check, |o| o.headers.push((name, value)))
     }
 
     /// Adds an OpenTelemetry SDK span processor beside the configured exporter (for
@@ -409,7 +400,7 @@ impl TelemetryBuilder {
     #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
     pub fn in_memory(self, exporter: &crate::testing::InMemoryExporter) -> Self {
         let exporter = exporter.clone();
-        let chosen = self.ops.iter().any(|(k, _)| *k == "traces.exporter");
+        let chosen = self.overrides.exporters[Signal::Traces.index()].is_some();
         let this = self.with_span_processor(exporter);
         if chosen {
             this
@@ -434,8 +425,9 @@ impl TelemetryBuilder {
     /// application side.
     #[cfg(feature = "testing")]
     #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
-    pub fn discard_exports(self) -> Self {
-        self.op("discard", |c| c.discard = true)
+    pub fn discard_exports(mut self) -> Self {
+        self.overrides.discard = true;
+        self
     }
 
     /// Resolves the configuration: environment (if asked for) first, then code.
@@ -447,33 +439,13 @@ impl TelemetryBuilder {
             Some(vars) => Config::from_vars_lossy(vars),
             None => (Config::default(), Vec::new()),
         };
-        let overridden: BTreeSet<&'static str> = self.ops.iter().map(|(k, _)| *k).collect();
-        // Code beats the environment: an endpoint set in code beats the per-signal
-        // variables too. (Headers and resource attributes add up, code winning per key.)
-        if overridden.contains("otlp.endpoint") {
-            for s in [
-                None,
-                Some(Signal::Traces),
-                Some(Signal::Metrics),
-                Some(Signal::Logs),
-            ] {
-                config.clear_endpoint(s);
-            }
-        }
-        for (_, op) in self.ops.drain(..) {
-            op(&mut config);
-        }
+        let overrides = std::mem::take(&mut self.overrides);
+        // A bad variable that code overrides does not matter.
         let issues: Vec<EnvIssue> = issues
             .into_iter()
-            .filter(|i| {
-                !overridden.iter().any(|o| {
-                    i.setting == *o
-                        || i.setting
-                            .strip_prefix(o)
-                            .is_some_and(|rest| rest.starts_with('.'))
-                })
-            })
+            .filter(|i| !overrides.covers(i.var))
             .collect();
+        overrides.apply(&mut config);
         config.validate()?;
         Ok((config, issues))
     }
@@ -543,3 +515,6 @@ impl TelemetryBuilder {
         Ok(telemetry.guard())
     }
 }
+
+#[cfg(test)]
+mod tests;

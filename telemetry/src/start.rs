@@ -1,0 +1,476 @@
+//! Wiring: from a resolved [`Config`] to a running [`Telemetry`]. The tracer and meter
+//! providers, the admin endpoint, and the one generic start of a signal's pipeline
+//! ([`start_signal`]), which returns the [`SignalPipeline`] handle that health, flush and
+//! shutdown go through.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use opentelemetry::metrics::MeterProvider as _;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::InstrumentationScope;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::metrics::{MeterProviderBuilder, PeriodicReader, SdkMeterProvider};
+use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanProcessor, TracerProviderBuilder};
+use opentelemetry_sdk::Resource;
+
+use crate::config::Config;
+use crate::error::{BuildError, ConfigError, EnvIssue, ShutdownError};
+use crate::export::otlp::{Encoding, Logs, Metrics, OtlpTransport, Traces};
+use crate::export::{
+    console_logs, console_metrics, BatchConfig, ConsoleExporter, Discard, ExporterKind,
+    MetricsToPipeline, Pipeline, Protocol, Stats, Transport,
+};
+use crate::health::{SignalHealth, SignalReport};
+use crate::layer::{EventMetrics, Outputs, SpanMetrics};
+use crate::logs::{LocalOutput, LogRecord, LogSinks};
+use crate::metrics::{InstanceMetrics, METER_SCOPE};
+use crate::propagation::{Propagators, RandomFlagTracer};
+use crate::sampling::Sampler;
+use crate::signal::Signal;
+use crate::telemetry::{Inner, Telemetry};
+
+/// Changes the SDK's tracer provider before it is built (span processors added in code).
+pub(crate) type ProviderHook =
+    Box<dyn FnOnce(TracerProviderBuilder) -> TracerProviderBuilder + Send>;
+/// Changes the SDK's meter provider before it is built (readers added in code).
+pub(crate) type MeterHook = Box<dyn FnOnce(MeterProviderBuilder) -> MeterProviderBuilder + Send>;
+
+/// One signal's running pipeline and the name of where it exports, as health shows it.
+#[derive(Debug)]
+pub(crate) struct SignalPipeline<T> {
+    pub(crate) pipeline: Arc<Pipeline<T>>,
+    target: String,
+}
+
+impl<T: Send + 'static> SignalPipeline<T> {
+    /// The pipeline's state, for [`Telemetry::health`].
+    pub(crate) fn health(&self) -> SignalHealth {
+        SignalHealth::from_snapshot(&self.target, &self.pipeline.stats.snapshot())
+    }
+
+    /// The pipeline's counters so far.
+    pub(crate) fn report(&self) -> SignalReport {
+        SignalReport::from_snapshot(&self.pipeline.stats.snapshot())
+    }
+
+    /// The pipeline's counters, shared (for the self-metrics).
+    pub(crate) fn stats(&self) -> Arc<Stats> {
+        self.pipeline.stats.clone()
+    }
+
+    /// Exports what is queued, waiting at most `timeout`.
+    pub(crate) fn flush(&self, timeout: Duration) -> Result<(), ShutdownError> {
+        self.pipeline.flush(timeout)
+    }
+
+    /// Exports what is queued and stops, waiting at most `timeout`.
+    pub(crate) fn shutdown(&self, timeout: Duration) -> Result<(), ShutdownError> {
+        self.pipeline.shutdown(timeout)
+    }
+}
+
+/// Starts the pipeline of `signal` as the configuration says: OTLP (with encoding `E`),
+/// the console (`console`, exporting at least every `console_delay`: a person is
+/// watching), the discarding transport of benchmarks, or nothing. `Prometheus` starts
+/// nothing here: the admin endpoint pulls instead.
+fn start_signal<E, C>(
+    config: &Config,
+    signal: Signal,
+    mut batch: BatchConfig,
+    console_delay: Option<Duration>,
+    resource: &Resource,
+    console: impl FnOnce() -> C,
+) -> Result<Option<SignalPipeline<E::Item>>, BuildError>
+where
+    E: Encoding,
+    C: Transport<E::Item>,
+{
+    let mut resilience = config.resilience;
+    let pipeline = match config.exporter(signal) {
+        ExporterKind::None => return Ok(None),
+        _ if config.discard => Pipeline::start(signal, batch, resilience, Discard)?,
+        ExporterKind::Prometheus => return Ok(None),
+        ExporterKind::Otlp => {
+            let target = config.otlp(signal)?;
+            check_transport(&target)?;
+            resilience.attempt_timeout = target.timeout;
+            let transport = OtlpTransport::<E>::new(target, resource, config.max_request_size);
+            Pipeline::start(signal, batch, resilience, transport)?
+        }
+        ExporterKind::Console => {
+            if let Some(delay) = console_delay {
+                batch.schedule_delay = batch.schedule_delay.min(delay);
+            }
+            Pipeline::start(signal, batch, resilience, console())?
+        }
+    };
+    Ok(Some(SignalPipeline {
+        pipeline: Arc::new(pipeline),
+        target: target_name(config, signal),
+    }))
+}
+
+/// The instrumentation scope of everything the library records.
+pub(crate) fn scope() -> InstrumentationScope {
+    InstrumentationScope::builder(METER_SCOPE)
+        .with_version(env!("CARGO_PKG_VERSION"))
+        .build()
+}
+
+impl Telemetry {
+    /// Starts every provider and pipeline of `config`.
+    pub(crate) fn start(
+        config: Config,
+        warnings: Vec<EnvIssue>,
+        hooks: Vec<ProviderHook>,
+        metric_hooks: Vec<MeterHook>,
+    ) -> Result<Telemetry, BuildError> {
+        let resource = crate::resource::build(&config.resource);
+        let propagators = Arc::new(Propagators::new(&config.propagators));
+        let lost_log_lines = Arc::new(AtomicU64::new(0));
+        let metric_overflow = Arc::new(AtomicU64::new(0));
+        let mut provider = None;
+        let mut tracer = None;
+        let mut traces = None;
+        let mut meter_provider = None;
+        let mut metrics = None;
+        let mut logs = None;
+        let mut local_logs = Vec::new();
+        let mut outputs = None;
+        #[allow(unused_mut)]
+        let mut pull_reader: Option<Arc<opentelemetry_sdk::metrics::ManualReader>> = None;
+        if config.enabled {
+            // Spans: the SDK samples and builds them; our processor queues them.
+            let limits = config.span_limits;
+            let mut builder = SdkTracerProvider::builder()
+                .with_resource(resource.clone())
+                .with_sampler(crate::sampling::sdk_sampler(&config.sampler))
+                .with_max_attributes_per_span(limits.attributes)
+                .with_max_events_per_span(limits.events)
+                .with_max_links_per_span(limits.links);
+            traces = start_signal::<Traces, _>(
+                &config,
+                Signal::Traces,
+                config.traces_batch,
+                Some(Duration::from_millis(500)),
+                &resource,
+                ConsoleExporter::default,
+            )?;
+            if let Some(t) = &traces {
+                builder = builder.with_span_processor(QueueProcessor {
+                    pipeline: t.pipeline.clone(),
+                    flush_timeout: config.shutdown_timeout,
+                });
+            }
+            for hook in hooks {
+                builder = hook(builder);
+            }
+            let p = builder.build();
+            tracer = Some(RandomFlagTracer::new(p.tracer_with_scope(scope())));
+            provider = Some(p);
+
+            // Metrics: the SDK aggregates; a periodic reader pushes into our pipeline, or
+            // the admin endpoint pulls.
+            let mut mp = SdkMeterProvider::builder().with_resource(resource.clone());
+            let metric_batch = BatchConfig {
+                schedule_delay: Duration::from_millis(100),
+                export_timeout: config.metric_export.timeout,
+                max_queue_size: 64,
+                max_export_batch_size: 1,
+            };
+            if config.exporter(Signal::Metrics) == ExporterKind::Prometheus && !config.discard {
+                #[cfg(feature = "prometheus")]
+                {
+                    let reader = Arc::new(
+                        opentelemetry_sdk::metrics::ManualReader::builder()
+                            .with_temporality(opentelemetry_sdk::metrics::Temporality::Cumulative)
+                            .build(),
+                    );
+                    mp = mp.with_reader(crate::admin::PullReader(reader.clone()));
+                    pull_reader = Some(reader);
+                }
+                #[cfg(not(feature = "prometheus"))]
+                return Err(BuildError::FeatureDisabled {
+                    what: "the Prometheus metrics endpoint",
+                    feature: "prometheus",
+                });
+            } else {
+                metrics = start_signal::<Metrics, _>(
+                    &config,
+                    Signal::Metrics,
+                    metric_batch,
+                    None,
+                    &resource,
+                    console_metrics,
+                )?;
+            }
+            if let Some(m) = &metrics {
+                let reader = PeriodicReader::builder(MetricsToPipeline {
+                    pipeline: m.pipeline.clone(),
+                    temporality: config.temporality,
+                    flush_timeout: config.shutdown_timeout,
+                })
+                .with_interval(config.metric_export.interval)
+                .build();
+                mp = mp.with_reader(reader);
+            }
+            for hook in metric_hooks {
+                mp = hook(mp);
+            }
+            let mp = mp.build();
+            let meter = mp.meter_with_scope(scope());
+            let span_metrics = config.span_metrics.enabled.then(|| {
+                SpanMetrics::new(&meter, config.span_metrics.clone(), metric_overflow.clone())
+            });
+            let instance_metrics = InstanceMetrics::new(meter.clone());
+            meter_provider = Some(mp);
+
+            // Logs: the pipeline (OTLP or console) and the local outputs.
+            logs = start_signal::<Logs, _>(
+                &config,
+                Signal::Logs,
+                config.logs_batch,
+                Some(Duration::from_millis(200)),
+                &resource,
+                console_logs,
+            )?;
+
+            // The pipelines' own figures, as metrics.
+            let own: Vec<(Signal, Arc<Stats>)> = [
+                (Signal::Traces, traces.as_ref().map(SignalPipeline::stats)),
+                (Signal::Metrics, metrics.as_ref().map(SignalPipeline::stats)),
+                (Signal::Logs, logs.as_ref().map(SignalPipeline::stats)),
+            ]
+            .into_iter()
+            .filter_map(|(signal, stats)| Some((signal, stats?)))
+            .collect();
+            crate::export::register_self_metrics(&meter, own);
+            for output in &config.log_outputs {
+                let local =
+                    LocalOutput::start(output, lost_log_lines.clone()).map_err(|source| {
+                        BuildError::LogOutput {
+                            output: format!("{output:?}"),
+                            source,
+                        }
+                    })?;
+                local_logs.push(Arc::new(local));
+            }
+            let logs_kind = config.exporter(Signal::Logs);
+            let traces_console = config.exporter(Signal::Traces) == ExporterKind::Console;
+            let log_sinks = (logs.is_some() || !local_logs.is_empty()).then(|| LogSinks {
+                pipeline: logs
+                    .as_ref()
+                    .map(|l: &SignalPipeline<LogRecord>| l.pipeline.clone()),
+                pipeline_outside_spans_only: !config.discard
+                    && logs_kind == ExporterKind::Console
+                    && traces_console,
+                local: local_logs.clone(),
+                processors: Arc::new(config.log_processors.clone()),
+                follow_sampling: config.logs_follow_sampling,
+            });
+            // Events also become span events unless logs already carry them to a backend
+            // (the console shows in-span events in the trace tree instead).
+            let logs_to_backend =
+                logs.is_some() && (config.discard || logs_kind != ExporterKind::Console);
+            outputs = Some(Arc::new(Outputs {
+                instance_metrics,
+                span_metrics,
+                event_metrics: Some(EventMetrics::new(meter)),
+                logs: log_sinks,
+                span_events: config.span_events.unwrap_or(!logs_to_backend),
+                never_samples: matches!(config.sampler, Sampler::AlwaysOff)
+                    || matches!(config.sampler, Sampler::TraceIdRatio(r) if r <= 0.0),
+            }));
+        }
+        let telemetry = Telemetry {
+            inner: Arc::new(Inner {
+                config,
+                resource,
+                provider,
+                tracer,
+                traces,
+                meter_provider,
+                metrics,
+                logs,
+                local_logs,
+                lost_log_lines,
+                metric_overflow,
+                outputs,
+                #[cfg(feature = "prometheus")]
+                admin: std::sync::OnceLock::new(),
+                propagators,
+                warnings,
+                shutdown: Mutex::new(None),
+            }),
+        };
+        #[cfg(feature = "prometheus")]
+        if let Some(reader) = pull_reader {
+            telemetry.start_admin(reader)?;
+        }
+        #[cfg(not(feature = "prometheus"))]
+        let _ = pull_reader;
+        if telemetry.inner.config.install_globals {
+            telemetry.set_globals();
+        }
+        Ok(telemetry)
+    }
+
+    /// Starts the admin endpoint (`/metrics`, `/health`) on the configured address.
+    #[cfg(feature = "prometheus")]
+    fn start_admin(
+        &self,
+        reader: Arc<opentelemetry_sdk::metrics::ManualReader>,
+    ) -> Result<(), BuildError> {
+        let (host, port) = self.inner.config.prometheus_address();
+        let host = if host == "localhost" {
+            "127.0.0.1"
+        } else {
+            host
+        };
+        let address = format!("{host}:{port}");
+        let addr: std::net::SocketAddr =
+            address.parse().map_err(|_| ConfigError::InvalidSetting {
+                setting: "prometheus address",
+                value: address.clone(),
+                expected: "an IP address and port, like 127.0.0.1:9464".into(),
+            })?;
+        let source = Arc::new(crate::telemetry::AdminSource {
+            reader: crate::admin::PullReader(reader),
+            telemetry: Arc::downgrade(&self.inner),
+        });
+        let server = crate::admin::AdminServer::start(addr, source, crate::admin::Limits::DEFAULT)
+            .map_err(|source| BuildError::Bind { address, source })?;
+        let _ = self.inner.admin.set(server);
+        Ok(())
+    }
+}
+
+/// Hands spans from the SDK to the pipeline's queue without blocking.
+#[derive(Debug)]
+struct QueueProcessor {
+    pipeline: Arc<Pipeline<SpanData>>,
+    flush_timeout: Duration,
+}
+
+impl SpanProcessor for QueueProcessor {
+    fn on_start(&self, _span: &mut opentelemetry_sdk::trace::Span, _cx: &opentelemetry::Context) {}
+
+    fn on_end(&self, span: SpanData) {
+        // After shutdown the pipeline counts the span as dropped (`shutdown`).
+        if span.span_context.is_sampled() {
+            self.pipeline.push(span);
+        }
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        match self.pipeline.flush(self.flush_timeout) {
+            Ok(()) => Ok(()),
+            Err(ShutdownError::AlreadyShutdown) => Err(OTelSdkError::AlreadyShutdown),
+            Err(ShutdownError::Timeout { timeout, .. }) => Err(OTelSdkError::Timeout(timeout)),
+            Err(e) => Err(OTelSdkError::InternalFailure(e.to_string())),
+        }
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        match self.pipeline.shutdown(timeout) {
+            Ok(()) | Err(ShutdownError::AlreadyShutdown) => Ok(()),
+            Err(ShutdownError::Timeout { timeout, .. }) => Err(OTelSdkError::Timeout(timeout)),
+            Err(e) => Err(OTelSdkError::InternalFailure(e.to_string())),
+        }
+    }
+}
+
+/// The transport a target needs must be compiled in.
+fn check_transport(target: &crate::export::OtlpTarget) -> Result<(), BuildError> {
+    if target.protocol == Protocol::Grpc && !cfg!(feature = "grpc") {
+        return Err(BuildError::FeatureDisabled {
+            what: "OTLP over gRPC",
+            feature: "grpc",
+        });
+    }
+    if target.endpoint.starts_with("https://") {
+        return Err(ConfigError::InvalidSetting {
+            setting: "endpoint",
+            value: target.endpoint.clone(),
+            expected: "an http:// endpoint: TLS is not built in yet (export to a local collector that terminates TLS)".into(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// How health names where a signal goes.
+fn target_name(config: &Config, signal: Signal) -> String {
+    if config.discard {
+        return "discard".to_string();
+    }
+    match config.exporter(signal) {
+        ExporterKind::Otlp => config
+            .otlp(signal)
+            .map(|t| format!("otlp {} {}", t.protocol.as_str(), t.endpoint))
+            .unwrap_or_else(|_| "otlp".to_string()),
+        ExporterKind::Console => "console".to_string(),
+        ExporterKind::Prometheus => "prometheus".to_string(),
+        ExporterKind::None => "none".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn https_endpoints_are_refused_with_advice() {
+        let err = Telemetry::builder()
+            .endpoint("https://collector.example:4318")
+            .install_globals(false)
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("TLS is not built in"), "{err}");
+    }
+
+    #[test]
+    fn a_stopped_metrics_export_thread_fails_flush_and_shutdown_and_shows_in_health() {
+        let t = Telemetry::builder()
+            .endpoint("http://127.0.0.1:9")
+            .install_globals(false)
+            .build()
+            .unwrap();
+        let Some(m) = &t.inner.metrics else {
+            panic!("an OTLP endpoint exports metrics");
+        };
+        m.pipeline.crash_export_thread("metric encoder bug");
+        m.pipeline
+            .stats
+            .wait_stopped(std::time::Instant::now() + Duration::from_secs(30))
+            .expect("the metrics export thread stops");
+        let health = t.health();
+        assert!(!health.healthy, "{health:?}");
+        let metrics = health.metrics.expect("metrics health");
+        assert!(!metrics.healthy, "{metrics:?}");
+        let last = metrics.last_error.unwrap_or_default();
+        assert!(last.contains("`telemetry-export-metrics`"), "{last}");
+        assert!(last.contains("panicked: metric encoder bug"), "{last}");
+        assert!(health.traces.expect("traces health").healthy);
+        let stopped = |r: Result<(), ShutdownError>| matches!(r, Err(ShutdownError::ExportThreadStopped { signal: "metrics", ref reason }) if reason.contains("metric encoder bug"));
+        assert!(stopped(t.force_flush()));
+        assert!(stopped(t.shutdown().map(|_| ())));
+    }
+
+    #[cfg(not(feature = "grpc"))]
+    #[test]
+    fn grpc_without_the_feature_names_the_feature() {
+        let err = Telemetry::builder()
+            .endpoint("http://127.0.0.1:4317")
+            .protocol(Protocol::Grpc)
+            .install_globals(false)
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "OTLP over gRPC needs the `grpc` feature of the telemetry crate, which this build does not enable"
+        );
+    }
+}
