@@ -5,7 +5,7 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 
 use crate::args::{EventArgs, LevelKind, Mode};
-use crate::expand::Ctx;
+use crate::plan::Ctx;
 
 /// Field names the expansion sets itself; a user field of the same name wins.
 const OTEL_NAME: &str = "otel.name";
@@ -67,7 +67,7 @@ pub(crate) fn span(ctx: &Ctx<'_>) -> Option<TokenStream> {
     let level = level_tokens(ctx, traced.level.as_ref().map(|l| l.kind), LevelKind::Info);
     let target = traced.target.as_ref().map(|t| quote!(target: #t,));
     let parent = traced.parent.as_ref().map(|p| quote!(parent: #p,));
-    let name = ctx.plan_name();
+    let (name, _) = ctx.span_name();
     // `file!()` and `line!()` in `span!` give `code.file.path` and `code.line.number`:
     // the attribute's line, as with `#[instrument]`.
     let make = quote! {
@@ -90,21 +90,6 @@ pub(crate) fn span(ctx: &Ctx<'_>) -> Option<TokenStream> {
 
 fn level_tokens(ctx: &Ctx<'_>, given: Option<LevelKind>, default: LevelKind) -> TokenStream {
     given.unwrap_or(default).tokens(ctx.krate)
-}
-
-impl Ctx<'_> {
-    /// The span's name: the one given, else the function's.
-    pub(crate) fn plan_name(&self) -> String {
-        match self.plan.traced.as_ref().and_then(|t| t.name.as_ref()) {
-            Some(n) => n.value(),
-            None => self
-                .sig
-                .ident
-                .to_string()
-                .trim_start_matches("r#")
-                .to_string(),
-        }
-    }
 }
 
 fn sigil(mode: Mode, default_display: bool) -> TokenStream {

@@ -7,7 +7,7 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned as _;
 
 use crate::args::Mode;
-use crate::expand::Ctx;
+use crate::plan::Ctx;
 
 /// An expression of type `__macro_support::Outcome` for `__telemetry_ret: &R`.
 pub(crate) fn classify(ctx: &Ctx<'_>) -> TokenStream {
