@@ -56,7 +56,8 @@ pub(crate) fn classify(ctx: &Ctx<'_>) -> TokenStream {
             }
         }
     } else if let Some(error_if) = track.and_then(|t| t.error_if.as_ref()) {
-        let test = quote_spanned!(error_if.span()=> #krate::__macro_support::holds(#error_if, #ret));
+        let test =
+            quote_spanned!(error_if.span()=> #krate::__macro_support::holds(#error_if, #ret));
         quote! {
             if #test {
                 (#base).or_other()
