@@ -3,11 +3,11 @@
 //! expansion declares, and the [`Ctx`] each piece reads.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, ToTokens};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned as _;
 use syn::{Attribute, Ident, Path, Signature, Type};
 
-use crate::args::{AnyArgs, Errors, MacroKind, MeasureArgs, TracedArgs, TrackArgs};
+use crate::args::{AnyArgs, Errors, EventArgs, MacroKind, MeasureArgs, TracedArgs, TrackArgs};
 use crate::func::{arguments, Arg};
 
 /// Every stacked attribute of ours, parsed, plus what all expansions share.
@@ -181,6 +181,15 @@ impl<'a> Ctx<'a> {
             Some(t) => t.to_token_stream(),
             None => quote!(::core::module_path!()),
         }
+    }
+
+    /// `Result<&T, &E>` from the return value, for `#[traced(err)]`'s events and the
+    /// classification; a type error at `err` when the function does not return a
+    /// `Result`.
+    pub(crate) fn as_result(&self, err: &EventArgs) -> TokenStream {
+        let krate = self.krate;
+        let ret = &self.locals.ret;
+        quote_spanned! {err.key.span()=> #krate::__macro_support::as_result(#ret) }
     }
 
     /// The function's name as written, without `r#`.

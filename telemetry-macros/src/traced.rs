@@ -119,7 +119,7 @@ pub(crate) fn return_events(ctx: &Ctx<'_>) -> TokenStream {
         );
         let sigil = sigil(*mode, false);
         if let Some(err) = &traced.err {
-            let as_result = as_result(ctx, err);
+            let as_result = ctx.as_result(err);
             out.extend(quote_spanned! {key.span()=>
                 if let ::core::result::Result::Ok(__telemetry_value) = #as_result {
                     #krate::__macro_support::tracing::event!(target: #target, #level, return = #sigil __telemetry_value);
@@ -135,7 +135,7 @@ pub(crate) fn return_events(ctx: &Ctx<'_>) -> TokenStream {
         if let Some(level) = &err.level {
             let level = level.kind.tokens(krate);
             let sigil = sigil(err.mode, true);
-            let as_result = as_result(ctx, err);
+            let as_result = ctx.as_result(err);
             let site = &ctx.site;
             out.extend(quote_spanned! {err.key.span()=>
                 if let ::core::result::Result::Err(__telemetry_error) = #as_result {
@@ -151,12 +151,4 @@ pub(crate) fn return_events(ctx: &Ctx<'_>) -> TokenStream {
         }
     }
     out
-}
-
-/// `Result<&T, &E>` from the return value; a type error at `err` when the function
-/// does not return a `Result`.
-pub(crate) fn as_result(ctx: &Ctx<'_>, err: &EventArgs) -> TokenStream {
-    let krate = ctx.krate;
-    let ret = &ctx.locals.ret;
-    quote_spanned! {err.key.span()=> #krate::__macro_support::as_result(#ret) }
 }

@@ -21,7 +21,7 @@ pub(crate) fn classify(ctx: &Ctx<'_>) -> TokenStream {
     let base = match err {
         // `#[traced(err)]` says how to format the error, and requires a `Result`.
         Some(err) => {
-            let as_result = crate::traced::as_result(ctx, err);
+            let as_result = ctx.as_result(err);
             let make = match err.mode {
                 Mode::Default | Mode::Display => quote!(display),
                 Mode::Debug => quote!(debug),
