@@ -86,8 +86,10 @@ fn unknown(kind: MacroKind, key: &Path, errors: &mut Errors) {
 trait Options: Default {
     const KIND: MacroKind;
 
-    /// Reads the option named `key` (each attribute accepts `crate`); `false` when the
-    /// attribute has no such option.
+    /// Where `crate = path`, which every attribute accepts, goes.
+    fn krate(&mut self) -> &mut Option<Path>;
+
+    /// Reads the option named `key`; `false` when the attribute has no such option.
     fn option(&mut self, key: &str, meta: &Meta, errors: &mut Errors) -> bool;
 
     /// Reports options that contradict each other, once all are read.
@@ -103,6 +105,7 @@ fn parse_options<A: Options>(input: ParseStream<'_>) -> syn::Result<A> {
     for meta in &metas {
         let key = meta.path();
         match key_of(key).as_deref() {
+            Some("crate") => once(args.krate(), meta, &mut errors, crate_option),
             Some(name) if args.option(name, meta, &mut errors) => {}
             _ => unknown(A::KIND, key, &mut errors),
         }
@@ -111,6 +114,20 @@ fn parse_options<A: Options>(input: ParseStream<'_>) -> syn::Result<A> {
     errors.finish()?;
     Ok(args)
 }
+
+/// `Parse` for each attribute's arguments is [`parse_options`] (a blanket impl over
+/// [`Options`] is not allowed for syn's trait).
+macro_rules! parse_with_options {
+    ($($args:ty),*) => {$(
+        impl Parse for $args {
+            fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+                parse_options(input)
+            }
+        }
+    )*};
+}
+
+parse_with_options!(TracedArgs, TrackArgs, MeasureArgs);
 
 /// Two options that exclude each other: `message` at `at` when `other` is given too.
 fn excludes<T>(errors: &mut Errors, at: Option<&impl ToTokens>, other: Option<&T>, message: &str) {
@@ -139,6 +156,10 @@ pub(crate) struct TracedArgs {
 impl Options for TracedArgs {
     const KIND: MacroKind = MacroKind::Traced;
 
+    fn krate(&mut self) -> &mut Option<Path> {
+        &mut self.krate
+    }
+
     fn option(&mut self, key: &str, meta: &Meta, errors: &mut Errors) -> bool {
         match key {
             "name" => once(&mut self.name, meta, errors, name_option),
@@ -160,7 +181,6 @@ impl Options for TracedArgs {
             "follows_from" => once(&mut self.follows_from, meta, errors, |m, e| {
                 name_value(m, "follows_from = [id]", e).cloned()
             }),
-            "crate" => once(&mut self.krate, meta, errors, crate_option),
             _ => return false,
         }
         true
@@ -173,12 +193,6 @@ impl Options for TracedArgs {
             self.skip.as_ref(),
             "`skip_all` already skips every argument; remove `skip(..)` or `skip_all`",
         );
-    }
-}
-
-impl Parse for TracedArgs {
-    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
-        parse_options(input)
     }
 }
 
@@ -195,11 +209,14 @@ pub(crate) struct TrackArgs {
 impl Options for TrackArgs {
     const KIND: MacroKind = MacroKind::TrackErrors;
 
+    fn krate(&mut self) -> &mut Option<Path> {
+        &mut self.krate
+    }
+
     fn option(&mut self, key: &str, meta: &Meta, errors: &mut Errors) -> bool {
         match key {
             "ok_if" => once(&mut self.ok_if, meta, errors, function_option),
             "error_if" => once(&mut self.error_if, meta, errors, function_option),
-            "crate" => once(&mut self.krate, meta, errors, crate_option),
             _ => return false,
         }
         true
@@ -215,12 +232,6 @@ impl Options for TrackArgs {
     }
 }
 
-impl Parse for TrackArgs {
-    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
-        parse_options(input)
-    }
-}
-
 /// `#[measure_performance(..)]`.
 #[derive(Default, Clone)]
 pub(crate) struct MeasureArgs {
@@ -232,19 +243,16 @@ pub(crate) struct MeasureArgs {
 impl Options for MeasureArgs {
     const KIND: MacroKind = MacroKind::Measure;
 
+    fn krate(&mut self) -> &mut Option<Path> {
+        &mut self.krate
+    }
+
     fn option(&mut self, key: &str, meta: &Meta, errors: &mut Errors) -> bool {
         match key {
             "slow_ms" => once(&mut self.slow_ms, meta, errors, slow_ms_option),
-            "crate" => once(&mut self.krate, meta, errors, crate_option),
             _ => return false,
         }
         true
-    }
-}
-
-impl Parse for MeasureArgs {
-    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
-        parse_options(input)
     }
 }
 
