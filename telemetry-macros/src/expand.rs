@@ -1,19 +1,21 @@
-//! The driver: reads every stacked attribute of ours, validates, and composes the
+//! The driver: tells a function from other items, gathers the [`Plan`] of every
+//! stacked attribute of ours, validates it against the function, and composes the
 //! pieces (the span from `traced.rs`, the classification from `track_errors.rs`, the
 //! slow-call warning from `measure.rs`, the clock and records in the runtime's
-//! `__macro_support::Call`) into one expansion.
+//! `__macro_support::Call`) into one body for each shape of function.
 
-use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, ToTokens};
+use proc_macro2::TokenStream;
+use quote::{quote, ToTokens};
 use syn::parse::{Parse, ParseStream};
 use syn::spanned::Spanned as _;
-use syn::{Attribute, Block, Expr, ExprAsync, Ident, ItemFn, Path, Signature, Stmt, Type};
+use syn::{Attribute, Block, Expr, ExprAsync, ItemFn, Stmt, Type};
 
-use crate::args::{AnyArgs, Errors, MacroKind, MeasureArgs, TracedArgs, TrackArgs};
+use crate::args::{Errors, MacroKind};
 use crate::func::{
     arguments, async_block_of, body_output, erase_impl_trait, fake_return, has_receiver,
-    not_a_result, shape, Arg, Shape,
+    not_a_result, shape, Shape,
 };
+use crate::plan::{Ctx, Plan};
 
 /// What the attribute was put on.
 enum Input {
@@ -64,85 +66,6 @@ fn describe(item: &syn::Item) -> (&'static str, TokenStream) {
     }
 }
 
-/// Every stacked attribute of ours, parsed, plus what all expansions share.
-pub(crate) struct Plan {
-    pub(crate) krate: Path,
-    pub(crate) traced: Option<TracedArgs>,
-    pub(crate) track: Option<TrackArgs>,
-    pub(crate) measure: Option<MeasureArgs>,
-}
-
-impl Plan {
-    /// Whether the body must run in a closure (or be awaited) so its value is seen.
-    pub(crate) fn sees_return(&self) -> bool {
-        self.track.is_some()
-            || self.measure.is_some()
-            || self
-                .traced
-                .as_ref()
-                .is_some_and(|t| t.err.is_some() || t.ret.is_some())
-    }
-
-    /// Whether errors are recorded on the span (status, `error.type`, exception event).
-    pub(crate) fn marks_span(&self) -> bool {
-        self.track.is_some() || self.traced.as_ref().is_some_and(|t| t.err.is_some())
-    }
-}
-
-/// Names of the locals of the expansion. `mixed_site` hygiene: the user's body can
-/// neither see nor shadow them.
-pub(crate) struct Locals {
-    pub(crate) span: Ident,
-    pub(crate) ret: Ident,
-    pub(crate) call: Ident,
-    pub(crate) span_ref: Ident,
-    pub(crate) fut: Ident,
-    pub(crate) guard: Ident,
-    pub(crate) entered: Ident,
-    pub(crate) outcome: Ident,
-    pub(crate) slow: Ident,
-}
-
-impl Locals {
-    fn new() -> Locals {
-        let at = Span::mixed_site();
-        Locals {
-            span: Ident::new("__telemetry_span", at),
-            ret: Ident::new("__telemetry_ret", at),
-            call: Ident::new("__telemetry_call", at),
-            span_ref: Ident::new("__telemetry_span_ref", at),
-            fut: Ident::new("__telemetry_fut", at),
-            guard: Ident::new("__telemetry_guard", at),
-            entered: Ident::new("__telemetry_entered", at),
-            outcome: Ident::new("__telemetry_outcome", at),
-            slow: Ident::new("__telemetry_slow", at),
-        }
-    }
-}
-
-/// What the pieces need to know about the function.
-pub(crate) struct Ctx<'a> {
-    pub(crate) plan: &'a Plan,
-    pub(crate) krate: &'a Path,
-    pub(crate) sig: &'a Signature,
-    pub(crate) args: Vec<Arg>,
-    pub(crate) locals: Locals,
-    /// The static that names the function and caches its call-site data.
-    pub(crate) site: Ident,
-    /// The declared type the body evaluates to, when it is written out.
-    pub(crate) output: Option<Option<Type>>,
-}
-
-impl Ctx<'_> {
-    /// The `target` of events: the one given to `#[traced]`, else the module.
-    pub(crate) fn target(&self) -> TokenStream {
-        match self.plan.traced.as_ref().and_then(|t| t.target.as_ref()) {
-            Some(t) => t.to_token_stream(),
-            None => quote!(::core::module_path!()),
-        }
-    }
-}
-
 /// Entry point shared by the three attributes.
 pub(crate) fn entry(kind: MacroKind, args: TokenStream, item: TokenStream) -> TokenStream {
     let input = match syn::parse2::<Input>(item.clone()) {
@@ -155,7 +78,7 @@ pub(crate) fn entry(kind: MacroKind, args: TokenStream, item: TokenStream) -> To
     };
     match input {
         Input::Fn(mut func) => {
-            let collected = collect(kind, args, &mut func.attrs);
+            let collected = Plan::collect(kind, args, &mut func.attrs);
             match collected.and_then(|plan| expand(plan, &func)) {
                 Ok(tokens) => tokens,
                 Err(e) => {
@@ -194,83 +117,6 @@ pub(crate) fn entry(kind: MacroKind, args: TokenStream, item: TokenStream) -> To
             out
         }
     }
-}
-
-/// Parses this attribute's arguments and those of our other attributes on the same
-/// function (removing them: the first of ours to expand does the work of all).
-fn collect(kind: MacroKind, args: TokenStream, attrs: &mut Vec<Attribute>) -> syn::Result<Plan> {
-    let mut errors = Errors::default();
-    let mut all: Vec<(MacroKind, Option<AnyArgs>, Span)> = Vec::new();
-    match AnyArgs::parse(kind, args) {
-        Ok(a) => all.push((kind, Some(a), Span::call_site())),
-        Err(e) => {
-            errors.push(e);
-            all.push((kind, None, Span::call_site()));
-        }
-    }
-    let mut kept = Vec::with_capacity(attrs.len());
-    for attr in attrs.drain(..) {
-        let Some(other) = MacroKind::of_path(attr.path()) else {
-            kept.push(attr);
-            continue;
-        };
-        let tokens = match &attr.meta {
-            syn::Meta::Path(_) => TokenStream::new(),
-            syn::Meta::List(l) => l.tokens.clone(),
-            syn::Meta::NameValue(nv) => {
-                errors.at(
-                    nv,
-                    format_args!("write `#[{0}]` or `#[{0}(..)]`", other.name()),
-                );
-                continue;
-            }
-        };
-        if all.iter().any(|(k, _, _)| *k == other) {
-            errors.at(
-                &attr,
-                format_args!("`#[{}]` is applied twice; merge the two", other.name()),
-            );
-            continue;
-        }
-        match AnyArgs::parse(other, tokens) {
-            Ok(a) => all.push((other, Some(a), attr.span())),
-            Err(e) => {
-                errors.push(e);
-                all.push((other, None, attr.span()));
-            }
-        }
-    }
-    *attrs = kept;
-
-    let mut krate: Option<Path> = None;
-    let mut plan = Plan {
-        krate: syn::parse_quote!(::telemetry),
-        traced: None,
-        track: None,
-        measure: None,
-    };
-    for (_, args, _) in all {
-        let Some(args) = args else { continue };
-        if let Some(k) = args.krate() {
-            match &krate {
-                Some(first) if first != k => errors.at(
-                    k,
-                    "stacked attributes name different `crate` paths; give the same one",
-                ),
-                _ => krate = Some(k.clone()),
-            }
-        }
-        match args {
-            AnyArgs::Traced(a) => plan.traced = Some(a),
-            AnyArgs::Track(a) => plan.track = Some(a),
-            AnyArgs::Measure(a) => plan.measure = Some(a),
-        }
-    }
-    if let Some(k) = krate {
-        plan.krate = k;
-    }
-    errors.finish()?;
-    Ok(plan)
 }
 
 /// Checks what needs the function as well as the arguments.
@@ -367,16 +213,7 @@ fn expand(plan: Plan, func: &ItemFn) -> syn::Result<TokenStream> {
         sig,
         block,
     } = func;
-    let krate = plan.krate.clone();
-    let ctx = Ctx {
-        plan: &plan,
-        krate: &krate,
-        sig,
-        args: arguments(sig),
-        locals: Locals::new(),
-        site: format_ident!("__TELEMETRY_SITE"),
-        output,
-    };
+    let ctx = Ctx::new(&plan, sig, output);
     let site = site_static(&ctx);
     let (outer, inner) = split_inner_attrs(attrs);
     let body = match shape {
@@ -438,16 +275,8 @@ fn site_static(ctx: &Ctx<'_>) -> TokenStream {
     let krate = ctx.krate;
     let site = &ctx.site;
     let plan = ctx.plan;
-    let function = ctx
-        .sig
-        .ident
-        .to_string()
-        .trim_start_matches("r#")
-        .to_string();
-    let (name, named) = match plan.traced.as_ref().and_then(|t| t.name.as_ref()) {
-        Some(n) => (n.value(), true),
-        None => (function.clone(), false),
-    };
+    let function = ctx.function_name();
+    let (name, named) = ctx.span_name();
     let mark_span = plan.marks_span();
     let count_errors = plan.track.is_some();
     let measure = plan.measure.is_some();

@@ -24,6 +24,7 @@ mod args;
 mod expand;
 mod func;
 mod measure;
+mod plan;
 mod traced;
 mod track_errors;
 

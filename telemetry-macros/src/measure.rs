@@ -5,7 +5,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use crate::expand::Ctx;
+use crate::plan::Ctx;
 
 /// `warn!` with the duration when `slow_ms` is set and the call took longer.
 pub(crate) fn slow_warning(ctx: &Ctx<'_>) -> TokenStream {

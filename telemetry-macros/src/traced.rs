@@ -5,7 +5,7 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 
 use crate::args::{EventArgs, LevelKind, Mode};
-use crate::expand::Ctx;
+use crate::plan::Ctx;
 
 /// Field names the expansion sets itself; a user field of the same name wins.
 const OTEL_NAME: &str = "otel.name";
@@ -67,7 +67,7 @@ pub(crate) fn span(ctx: &Ctx<'_>) -> Option<TokenStream> {
     let level = level_tokens(ctx, traced.level.as_ref().map(|l| l.kind), LevelKind::Info);
     let target = traced.target.as_ref().map(|t| quote!(target: #t,));
     let parent = traced.parent.as_ref().map(|p| quote!(parent: #p,));
-    let name = ctx.plan_name();
+    let (name, _) = ctx.span_name();
     // `file!()` and `line!()` in `span!` give `code.file.path` and `code.line.number`:
     // the attribute's line, as with `#[instrument]`.
     let make = quote! {
@@ -90,21 +90,6 @@ pub(crate) fn span(ctx: &Ctx<'_>) -> Option<TokenStream> {
 
 fn level_tokens(ctx: &Ctx<'_>, given: Option<LevelKind>, default: LevelKind) -> TokenStream {
     given.unwrap_or(default).tokens(ctx.krate)
-}
-
-impl Ctx<'_> {
-    /// The span's name: the one given, else the function's.
-    pub(crate) fn plan_name(&self) -> String {
-        match self.plan.traced.as_ref().and_then(|t| t.name.as_ref()) {
-            Some(n) => n.value(),
-            None => self
-                .sig
-                .ident
-                .to_string()
-                .trim_start_matches("r#")
-                .to_string(),
-        }
-    }
 }
 
 fn sigil(mode: Mode, default_display: bool) -> TokenStream {
@@ -134,7 +119,7 @@ pub(crate) fn return_events(ctx: &Ctx<'_>) -> TokenStream {
         );
         let sigil = sigil(*mode, false);
         if let Some(err) = &traced.err {
-            let as_result = as_result(ctx, err);
+            let as_result = ctx.as_result(err);
             out.extend(quote_spanned! {key.span()=>
                 if let ::core::result::Result::Ok(__telemetry_value) = #as_result {
                     #krate::__macro_support::tracing::event!(target: #target, #level, return = #sigil __telemetry_value);
@@ -150,7 +135,7 @@ pub(crate) fn return_events(ctx: &Ctx<'_>) -> TokenStream {
         if let Some(level) = &err.level {
             let level = level.kind.tokens(krate);
             let sigil = sigil(err.mode, true);
-            let as_result = as_result(ctx, err);
+            let as_result = ctx.as_result(err);
             let site = &ctx.site;
             out.extend(quote_spanned! {err.key.span()=>
                 if let ::core::result::Result::Err(__telemetry_error) = #as_result {
@@ -166,12 +151,4 @@ pub(crate) fn return_events(ctx: &Ctx<'_>) -> TokenStream {
         }
     }
     out
-}
-
-/// `Result<&T, &E>` from the return value; a type error at `err` when the function
-/// does not return a `Result`.
-pub(crate) fn as_result(ctx: &Ctx<'_>, err: &EventArgs) -> TokenStream {
-    let krate = ctx.krate;
-    let ret = &ctx.locals.ret;
-    quote_spanned! {err.key.span()=> #krate::__macro_support::as_result(#ret) }
 }

@@ -7,7 +7,7 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned as _;
 
 use crate::args::Mode;
-use crate::expand::Ctx;
+use crate::plan::Ctx;
 
 /// An expression of type `__macro_support::Outcome` for `__telemetry_ret: &R`.
 pub(crate) fn classify(ctx: &Ctx<'_>) -> TokenStream {
@@ -21,7 +21,7 @@ pub(crate) fn classify(ctx: &Ctx<'_>) -> TokenStream {
     let base = match err {
         // `#[traced(err)]` says how to format the error, and requires a `Result`.
         Some(err) => {
-            let as_result = crate::traced::as_result(ctx, err);
+            let as_result = ctx.as_result(err);
             let make = match err.mode {
                 Mode::Default | Mode::Display => quote!(display),
                 Mode::Debug => quote!(debug),

@@ -1,5 +1,6 @@
-//! Unit tests of `args.rs`, with `parse_quote!`.
+//! Unit tests of `args/`, with `parse_quote!`.
 use super::*;
+use quote::{quote, ToTokens};
 use syn::parse_quote;
 
 fn traced(tokens: TokenStream) -> syn::Result<TracedArgs> {
