@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use common::{free_addr, FakeCollector, Reply, Wire};
 use criterion::{criterion_group, criterion_main, Criterion};
-use telemetry::{Protocol, Telemetry};
+use telemetry::export::Protocol;
+use telemetry::Telemetry;
 use tracing_subscriber::prelude::*;
 
 /// The measured span lifecycle: a span with 3 attributes, enter, one event with 2

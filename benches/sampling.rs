@@ -7,7 +7,9 @@
 //! `cargo bench --bench sampling -- --warm-up-time 1 --measurement-time 3`
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use telemetry::{ExporterKind, Sampler, Telemetry};
+use telemetry::export::ExporterKind;
+use telemetry::sampling::Sampler;
+use telemetry::Telemetry;
 use tracing_subscriber::prelude::*;
 
 fn lifecycle() {

@@ -15,7 +15,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use telemetry::{ExporterKind, Telemetry};
+use telemetry::export::ExporterKind;
+use telemetry::Telemetry;
 use tracing_subscriber::prelude::*;
 
 struct Args {

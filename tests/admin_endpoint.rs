@@ -5,7 +5,8 @@ use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use telemetry::{ExporterKind, Telemetry};
+use telemetry::export::ExporterKind;
+use telemetry::Telemetry;
 
 fn with_endpoint(address: SocketAddr) -> Telemetry {
     Telemetry::builder()

@@ -59,7 +59,7 @@ fn disabled_layer_allocates_nothing_per_span() {
     let with_disabled =
         tracing::Dispatch::new(tracing_subscriber::registry().with(telemetry.layer()));
     let enabled_telemetry = telemetry::Telemetry::builder()
-        .traces_exporter(telemetry::ExporterKind::None)
+        .traces_exporter(telemetry::export::ExporterKind::None)
         .build()
         .unwrap();
     let with_enabled =

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use common::{FakeCollector, Wire};
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
-use telemetry::{BatchConfig, Protocol, Telemetry};
+use telemetry::export::{BatchConfig, Protocol};
+use telemetry::Telemetry;
 use tracing_subscriber::prelude::*;
 
 const MIB: usize = 1024 * 1024;
@@ -23,8 +24,8 @@ fn telemetry(collector: &FakeCollector, max_request_size: Option<u64>) -> Teleme
         .service_name("export-size-test")
         .endpoint(collector.endpoint())
         .protocol(protocol)
-        .metrics_exporter(telemetry::ExporterKind::None)
-        .logs_exporter(telemetry::ExporterKind::None)
+        .metrics_exporter(telemetry::export::ExporterKind::None)
+        .logs_exporter(telemetry::export::ExporterKind::None)
         .traces_batch(BatchConfig {
             schedule_delay: Duration::from_secs(3600),
             ..BatchConfig::TRACES

@@ -1,7 +1,9 @@
 //! OTLP header values carry tokens: no error, warning, `Debug` output or health report
 //! repeats one.
 
-use telemetry::{Config, ExporterKind, Telemetry};
+use telemetry::config::Config;
+use telemetry::export::ExporterKind;
+use telemetry::Telemetry;
 
 const SECRET: &str = "s3cr3t-t0ken";
 
@@ -112,7 +114,7 @@ fn debug_output_and_health_redact_header_values() {
     assert!(config.contains("x-api-key"), "names stay: {config}");
     let target = t
         .config()
-        .otlp(telemetry::Signal::Traces)
+        .otlp(telemetry::config::Signal::Traces)
         .expect("an OTLP target");
     assert!(
         target.headers.iter().any(|(_, v)| v.contains(SECRET)),

@@ -14,17 +14,19 @@ use axum::routing::get;
 use axum::Router;
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt as _, TraceId};
 use opentelemetry_sdk::trace::SpanData;
+use telemetry::export::ExporterKind;
 use telemetry::http::{RequestBuilderExt as _, ServerLayer};
-use telemetry::testing::InMemoryExporter;
-use telemetry::{ExporterKind, InContextExt as _, OpenTelemetrySpanExt as _, Telemetry};
+use telemetry::propagation::InContextExt as _;
+use telemetry::testing::InMemorySpans;
+use telemetry::{OpenTelemetrySpanExt as _, Telemetry};
 use tracing::Instrument as _;
 use tracing_subscriber::prelude::*;
 
-fn spans() -> &'static InMemoryExporter {
-    static SPANS: OnceLock<(InMemoryExporter, Telemetry)> = OnceLock::new();
+fn spans() -> &'static InMemorySpans {
+    static SPANS: OnceLock<(InMemorySpans, Telemetry)> = OnceLock::new();
     &SPANS
         .get_or_init(|| {
-            let spans = InMemoryExporter::default();
+            let spans = InMemorySpans::default();
             let telemetry = Telemetry::builder()
                 .service_name("http-e2e")
                 .in_memory(&spans)

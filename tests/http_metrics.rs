@@ -14,8 +14,9 @@ use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use telemetry::http::{ClientLayer, ServerLayer};
 use telemetry::metrics::DURATION_BUCKETS;
-use telemetry::testing::InMemoryExporter;
-use telemetry::{Sampler, Telemetry};
+use telemetry::sampling::Sampler;
+use telemetry::testing::InMemorySpans;
+use telemetry::Telemetry;
 use tower::{Layer as _, ServiceExt as _};
 use tracing_subscriber::prelude::*;
 
@@ -169,15 +170,15 @@ async fn server_duration_has_buckets_attributes_and_error_type() {
 #[tokio::test]
 async fn unsampled_requests_are_still_measured() {
     metrics();
-    let spans = InMemoryExporter::default();
+    let spans = InMemorySpans::default();
     let instance_metrics = telemetry::testing::InMemoryMetrics::default();
     let telemetry = Telemetry::builder()
         .sampler(Sampler::AlwaysOff)
         .in_memory(&spans)
         .in_memory_metrics(&instance_metrics)
         .install_globals(false) // keep this binary's meter provider
-        .metrics_exporter(telemetry::ExporterKind::None)
-        .logs_exporter(telemetry::ExporterKind::None)
+        .metrics_exporter(telemetry::export::ExporterKind::None)
+        .logs_exporter(telemetry::export::ExporterKind::None)
         .build()
         .unwrap();
     let subscriber = tracing_subscriber::registry().with(telemetry.layer());

@@ -7,7 +7,7 @@ use telemetry::{InitError, Telemetry};
 fn init_installs_once_and_never_panics() {
     let guard = Telemetry::builder()
         .service_name("init-test")
-        .traces_exporter(telemetry::ExporterKind::None)
+        .traces_exporter(telemetry::export::ExporterKind::None)
         .try_init()
         .expect("first install");
     assert!(guard.telemetry().is_some());
@@ -20,7 +20,7 @@ fn init_installs_once_and_never_panics() {
     );
     // The infallible form warns and returns an inert guard.
     let inert = Telemetry::builder()
-        .traces_exporter(telemetry::ExporterKind::None)
+        .traces_exporter(telemetry::export::ExporterKind::None)
         .init();
     assert!(inert.telemetry().is_none());
     drop(inert);

@@ -11,20 +11,23 @@ use opentelemetry::trace::{
     SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState,
 };
 use opentelemetry::Context;
-use telemetry::testing::InMemoryExporter;
-use telemetry::{ExporterKind, OpenTelemetrySpanExt as _, Sampler, SetParentError, Telemetry};
+use telemetry::export::ExporterKind;
+use telemetry::otel::tracing_opentelemetry::SetParentError;
+use telemetry::sampling::Sampler;
+use telemetry::testing::InMemorySpans;
+use telemetry::{OpenTelemetrySpanExt as _, Telemetry};
 use tracing::Dispatch;
 use tracing_subscriber::prelude::*;
 
 /// One instance: its telemetry (kept alive), what it exported, its subscriber.
 struct Instance {
     _telemetry: Telemetry,
-    spans: InMemoryExporter,
+    spans: InMemorySpans,
     dispatch: Dispatch,
 }
 
 fn instance(name: &str, sampler: Sampler) -> Instance {
-    let spans = InMemoryExporter::default();
+    let spans = InMemorySpans::default();
     let telemetry = Telemetry::builder()
         .service_name(name)
         .install_globals(false)

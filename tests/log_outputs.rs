@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
-use telemetry::{ExporterKind, LogFormat, LogOutput, Telemetry};
+use telemetry::export::ExporterKind;
+use telemetry::logs::{LogFormat, LogOutput};
+use telemetry::Telemetry;
 use tracing_subscriber::prelude::*;
 
 fn quiet() -> telemetry::TelemetryBuilder {

@@ -15,8 +15,10 @@ use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use std::collections::HashMap;
 use telemetry::metrics::{SpanFilter, SpanMetricsConfig, Temporality};
 
-use telemetry::testing::{InMemoryExporter, InMemoryMetrics, PointValue};
-use telemetry::{CircuitBreakerConfig, ExporterKind, LogFormat, LogOutput, Protocol, Telemetry};
+use telemetry::export::{CircuitBreakerConfig, ExporterKind, Protocol};
+use telemetry::logs::{LogFormat, LogOutput};
+use telemetry::testing::{InMemoryMetrics, InMemorySpans, PointValue};
+use telemetry::Telemetry;
 use tracing_subscriber::prelude::*;
 
 fn with<T>(telemetry: &Telemetry, f: impl FnOnce() -> T) -> T {
@@ -36,7 +38,7 @@ fn quiet() -> telemetry::TelemetryBuilder {
 fn span_durations_are_recorded_by_name_and_outcome_sampled_or_not() {
     let metrics = InMemoryMetrics::default();
     let t = quiet()
-        .sampler(telemetry::Sampler::AlwaysOff)
+        .sampler(telemetry::sampling::Sampler::AlwaysOff)
         .in_memory_metrics(&metrics)
         .build()
         .unwrap();
@@ -502,7 +504,7 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
 fn json_lines_carry_fields_span_fields_and_the_ids_of_their_span() {
     let dir = temp_dir("json");
     let path = dir.join("app.log");
-    let spans = InMemoryExporter::default();
+    let spans = InMemorySpans::default();
     let t = quiet()
         .in_memory(&spans)
         .log_output(LogOutput::file(&path, LogFormat::Json))
@@ -714,11 +716,11 @@ fn a_traced_error_marks_the_span_duration_as_an_error() {
 fn children_of_unsampled_spans_still_get_metrics_and_logs_with_the_trace_id() {
     let dir = temp_dir("unsampled");
     let path = dir.join("app.log");
-    let spans = InMemoryExporter::default();
+    let spans = InMemorySpans::default();
     let metrics = InMemoryMetrics::default();
     let t = quiet()
-        .sampler(telemetry::Sampler::ParentBased(Box::new(
-            telemetry::Sampler::TraceIdRatio(0.0),
+        .sampler(telemetry::sampling::Sampler::ParentBased(Box::new(
+            telemetry::sampling::Sampler::TraceIdRatio(0.0),
         )))
         .in_memory(&spans)
         .in_memory_metrics(&metrics)
@@ -772,10 +774,10 @@ fn children_of_unsampled_spans_still_get_metrics_and_logs_with_the_trace_id() {
 /// (each exported span's parent exported, in the same trace) and create no orphans.
 #[test]
 fn under_a_ratio_sampler_skipped_spans_leave_sampled_traces_whole() {
-    let spans = InMemoryExporter::default();
+    let spans = InMemorySpans::default();
     let t = quiet()
-        .sampler(telemetry::Sampler::ParentBased(Box::new(
-            telemetry::Sampler::TraceIdRatio(0.5),
+        .sampler(telemetry::sampling::Sampler::ParentBased(Box::new(
+            telemetry::sampling::Sampler::TraceIdRatio(0.5),
         )))
         .in_memory(&spans)
         .build()
@@ -818,7 +820,7 @@ fn under_a_ratio_sampler_skipped_spans_leave_sampled_traces_whole() {
 
 #[test]
 fn children_of_sampled_spans_are_all_exported() {
-    let spans = InMemoryExporter::default();
+    let spans = InMemorySpans::default();
     let t = quiet().in_memory(&spans).build().unwrap();
     with(&t, || {
         tracing::info_span!("root").in_scope(|| {
@@ -839,10 +841,10 @@ fn children_of_sampled_spans_are_all_exported() {
 fn with_a_sampler_that_samples_nothing_roots_stay_cheap_but_propagate_not_sampled() {
     let dir = temp_dir("never");
     let path = dir.join("app.log");
-    let spans = InMemoryExporter::default();
+    let spans = InMemorySpans::default();
     let metrics = InMemoryMetrics::default();
     let t = quiet()
-        .sampler(telemetry::Sampler::AlwaysOff)
+        .sampler(telemetry::sampling::Sampler::AlwaysOff)
         .in_memory(&spans)
         .in_memory_metrics(&metrics)
         .log_output(LogOutput::file(&path, LogFormat::Json))
@@ -898,7 +900,7 @@ fn logs_can_follow_trace_sampling() {
     let path = dir.join("app.log");
     let metrics = InMemoryMetrics::default();
     let t = quiet()
-        .sampler(telemetry::Sampler::TraceIdRatio(0.0))
+        .sampler(telemetry::sampling::Sampler::TraceIdRatio(0.0))
         .logs_follow_sampling(true)
         .in_memory_metrics(&metrics)
         .log_output(LogOutput::file(&path, LogFormat::Json))

@@ -20,9 +20,9 @@ fn instance() -> (Telemetry, InMemoryMetrics, tracing::Dispatch) {
     let telemetry = Telemetry::builder()
         .service_name("metrics-routing")
         .install_globals(false)
-        .traces_exporter(telemetry::ExporterKind::None)
-        .metrics_exporter(telemetry::ExporterKind::None)
-        .logs_exporter(telemetry::ExporterKind::None)
+        .traces_exporter(telemetry::export::ExporterKind::None)
+        .metrics_exporter(telemetry::export::ExporterKind::None)
+        .logs_exporter(telemetry::export::ExporterKind::None)
         .in_memory_metrics(&metrics)
         .build()
         .unwrap();

@@ -9,7 +9,8 @@ use common::{telemetry_for, FakeCollector, Wire};
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::trace::v1::{span::SpanKind, status::StatusCode, Span};
-use telemetry::{Compression, Protocol, Telemetry};
+use telemetry::export::{Compression, Protocol};
+use telemetry::Telemetry;
 use tracing_subscriber::prelude::*;
 
 fn attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a Value> {

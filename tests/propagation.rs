@@ -11,11 +11,11 @@ use opentelemetry::trace::{
     SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState,
 };
 use opentelemetry::{Context, KeyValue};
-use telemetry::testing::InMemoryExporter;
-use telemetry::{
-    B3Propagator, HeaderExtractor, HeaderInjector, OpenTelemetrySpanExt as _, Propagator,
-    Propagators, Telemetry, TraceContextPropagator,
+use telemetry::propagation::{
+    B3Propagator, HeaderExtractor, HeaderInjector, Propagator, Propagators, TraceContextPropagator,
 };
+use telemetry::testing::InMemorySpans;
+use telemetry::{OpenTelemetrySpanExt as _, Telemetry};
 use tracing_subscriber::prelude::*;
 
 const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -429,7 +429,7 @@ fn every_format_round_trips() {
 
 #[test]
 fn telemetry_uses_the_configured_propagators() {
-    let spans = InMemoryExporter::default();
+    let spans = InMemorySpans::default();
     let telemetry = Telemetry::builder()
         .vars([("OTEL_PROPAGATORS", "b3multi,baggage")])
         .install_globals(false) // the global propagator stays W3C for the test below
@@ -469,7 +469,7 @@ fn telemetry_uses_the_configured_propagators() {
 #[test]
 fn the_free_helpers_use_the_global_propagator() {
     let telemetry = Telemetry::builder()
-        .traces_exporter(telemetry::ExporterKind::None)
+        .traces_exporter(telemetry::export::ExporterKind::None)
         .build()
         .unwrap();
     telemetry.set_globals();

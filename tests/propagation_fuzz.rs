@@ -15,7 +15,7 @@ use opentelemetry::propagation::TextMapPropagator as _;
 use opentelemetry::trace::{SpanContext, TraceContextExt as _};
 use opentelemetry::Context;
 use proptest::prelude::*;
-use telemetry::{HeaderExtractor, HeaderInjector, Propagator, Propagators};
+use telemetry::propagation::{HeaderExtractor, HeaderInjector, Propagator, Propagators};
 
 const VALID: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 const HEADERS: [&str; 8] = [

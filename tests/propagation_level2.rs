@@ -8,8 +8,9 @@ use std::sync::{Arc, Mutex};
 
 use telemetry::http::{ClientLayer, ServerLayer};
 use telemetry::prelude::*;
-use telemetry::testing::InMemoryExporter;
-use telemetry::{Sampler, Telemetry};
+use telemetry::sampling::Sampler;
+use telemetry::testing::InMemorySpans;
+use telemetry::Telemetry;
 use tower::{Layer as _, ServiceExt as _};
 use tracing_subscriber::prelude::*;
 
@@ -19,13 +20,13 @@ const TRACE_ID: &str = "12345678901234567890123456789012";
 /// `#[traced]` function), as the conformance harness's test service does; returns the
 /// `traceparent` the client sent.
 async fn outgoing(sampler: Sampler, incoming: Option<&str>) -> String {
-    let spans = InMemoryExporter::default();
+    let spans = InMemorySpans::default();
     let telemetry = Telemetry::builder()
         .sampler(sampler)
         .install_globals(false)
         .in_memory(&spans)
-        .metrics_exporter(telemetry::ExporterKind::None)
-        .logs_exporter(telemetry::ExporterKind::None)
+        .metrics_exporter(telemetry::export::ExporterKind::None)
+        .logs_exporter(telemetry::export::ExporterKind::None)
         .build()
         .unwrap();
     let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(telemetry.layer()));

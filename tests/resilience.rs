@@ -12,10 +12,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use common::{free_addr, FakeCollector, Reply, Wire};
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
-use telemetry::{
+use telemetry::export::{
     BatchConfig, CircuitBreakerConfig, CircuitState, Protocol, RetryBufferConfig, RetryConfig,
-    ShutdownError, Telemetry,
 };
+use telemetry::{ShutdownError, Telemetry};
 use tracing_subscriber::prelude::*;
 
 const BOTH: [(Wire, Protocol); 2] = [

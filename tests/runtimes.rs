@@ -7,7 +7,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{telemetry_for, FakeCollector, Reply, Wire};
-use telemetry::{Protocol, ShutdownError, Telemetry};
+use telemetry::export::Protocol;
+use telemetry::{ShutdownError, Telemetry};
 use tracing::Instrument as _;
 use tracing_subscriber::prelude::*;
 
@@ -154,7 +155,7 @@ fn shutdown_is_bounded(
     protocol: Protocol,
     endpoint: String,
     timeout: Duration,
-) -> Result<telemetry::ShutdownReport, ShutdownError> {
+) -> Result<telemetry::health::ShutdownReport, ShutdownError> {
     let telemetry = Telemetry::builder()
         .endpoint(endpoint)
         .protocol(protocol)

@@ -10,11 +10,12 @@ use opentelemetry::trace::{
     Tracer as _, TracerProvider as _,
 };
 use opentelemetry::Context;
+use telemetry::export::ExporterKind;
 use telemetry::otel::sdk::trace::{SamplingDecision, ShouldSample as _};
-use telemetry::testing::InMemoryExporter;
-use telemetry::{
-    ExporterKind, ManualClock, OpenTelemetrySpanExt as _, RateLimitingSampler, Sampler, Telemetry,
-};
+use telemetry::sampling::{RateLimitingSampler, Sampler};
+use telemetry::testing::InMemorySpans;
+use telemetry::testing::ManualClock;
+use telemetry::{OpenTelemetrySpanExt as _, Telemetry};
 use tracing_subscriber::prelude::*;
 
 /// splitmix64: reproducible "random" trace ids without a dependency.
@@ -116,7 +117,7 @@ fn ratio_extremes_and_the_subset_property() {
 /// Runs one parent-based case: a span under `parent` (remote, or a local span that is
 /// itself under `parent`), and reports whether the innermost span was exported.
 fn parent_based_case(root: Sampler, parent: Option<(bool, bool)>) -> bool {
-    let spans = InMemoryExporter::default();
+    let spans = InMemorySpans::default();
     let telemetry = Telemetry::builder()
         .sampler(Sampler::ParentBased(Box::new(root)))
         .in_memory(&spans)
@@ -269,7 +270,7 @@ fn rate_limiter_is_exact_under_concurrency() {
 
 #[test]
 fn parent_based_rate_limit_counts_traces_not_spans() {
-    let spans = InMemoryExporter::default();
+    let spans = InMemorySpans::default();
     let telemetry = Telemetry::builder()
         .vars([
             ("OTEL_TRACES_SAMPLER", "parentbased_ratelimited"),

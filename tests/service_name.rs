@@ -1,8 +1,9 @@
 //! Which `service.name` wins: the operator's over the program's default, and a name set
 //! with `service_name(..)` over everything.
 
+use telemetry::export::ExporterKind;
 use telemetry::otel::api::Key;
-use telemetry::{ExporterKind, Telemetry, TelemetryBuilder};
+use telemetry::{Telemetry, TelemetryBuilder};
 
 fn service(builder: TelemetryBuilder) -> String {
     let t = builder

@@ -6,12 +6,12 @@ use std::collections::HashMap;
 
 use opentelemetry::propagation::TextMapPropagator as _;
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt as _};
-use telemetry::testing::InMemoryExporter;
+use telemetry::testing::InMemorySpans;
 use telemetry::{OpenTelemetrySpanExt as _, Telemetry};
 use tracing_subscriber::prelude::*;
 
-fn capture() -> (Telemetry, InMemoryExporter) {
-    let spans = InMemoryExporter::default();
+fn capture() -> (Telemetry, InMemorySpans) {
+    let spans = InMemorySpans::default();
     let telemetry = Telemetry::builder()
         .service_name("span-layer-test")
         .in_memory(&spans)
@@ -149,7 +149,7 @@ fn composes_with_other_layers_and_per_layer_filters() {
 
 #[test]
 fn disabled_records_nothing_but_propagation_still_works() {
-    let spans = InMemoryExporter::default();
+    let spans = InMemorySpans::default();
     let telemetry = Telemetry::builder()
         .vars([("OTEL_SDK_DISABLED", "true")])
         .in_memory(&spans)
@@ -201,7 +201,7 @@ fn disabled_telemetry_leaves_other_layers_untouched() {
 
 #[test]
 fn enabled_false_in_code_beats_the_environment() {
-    let spans = InMemoryExporter::default();
+    let spans = InMemorySpans::default();
     let telemetry = Telemetry::builder()
         .vars([("OTEL_SDK_DISABLED", "false")])
         .enabled(false)
@@ -216,7 +216,7 @@ fn enabled_false_in_code_beats_the_environment() {
 #[test]
 fn bad_values_are_errors_that_name_them() {
     let err = Telemetry::builder()
-        .sampler(telemetry::Sampler::TraceIdRatio(2.0))
+        .sampler(telemetry::sampling::Sampler::TraceIdRatio(2.0))
         .build()
         .unwrap_err();
     assert_eq!(
@@ -261,8 +261,8 @@ fn bad_values_are_errors_that_name_them() {
     // A bad variable whose setting is made in code does not matter.
     assert!(Telemetry::from_env()
         .vars([("OTEL_TRACES_SAMPLER", "sometimes")])
-        .sampler(telemetry::Sampler::AlwaysOn)
-        .traces_exporter(telemetry::ExporterKind::None)
+        .sampler(telemetry::sampling::Sampler::AlwaysOn)
+        .traces_exporter(telemetry::export::ExporterKind::None)
         .build()
         .is_ok());
 }

@@ -78,7 +78,7 @@ pub const NAMES: [(&str, Work); 6] = [
 /// into a real SDK provider however the macros find it.
 pub fn dispatch() -> (tracing::Dispatch, Telemetry) {
     let telemetry = Telemetry::builder()
-        .traces_exporter(telemetry::ExporterKind::None)
+        .traces_exporter(telemetry::export::ExporterKind::None)
         .install_globals(true)
         .build()
         .expect("telemetry builds");

@@ -17,7 +17,9 @@ use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::metrics::{SdkMeterProvider, Temporality};
 use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
-use telemetry::{ExporterKind, Sampler, Telemetry};
+use telemetry::export::ExporterKind;
+use telemetry::sampling::Sampler;
+use telemetry::Telemetry;
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::prelude::*;
 
@@ -235,13 +237,13 @@ fn ours(name: &'static str) -> Setup {
         .discard_exports();
     if let Some(n) = queue_size() {
         builder = builder
-            .traces_batch(telemetry::BatchConfig {
+            .traces_batch(telemetry::export::BatchConfig {
                 max_queue_size: n,
-                ..telemetry::BatchConfig::TRACES
+                ..telemetry::export::BatchConfig::TRACES
             })
-            .logs_batch(telemetry::BatchConfig {
+            .logs_batch(telemetry::export::BatchConfig {
                 max_queue_size: n,
-                ..telemetry::BatchConfig::LOGS
+                ..telemetry::export::BatchConfig::LOGS
             });
     }
     let builder = match name {
@@ -256,7 +258,7 @@ fn ours(name: &'static str) -> Setup {
         // The same, and every event also a JSON line on a local output (to /dev/null,
         // never rotated): what the application thread pays for local logs.
         "ours_full_json_lines" => builder.log_output(
-            telemetry::LogOutput::file("/dev/null", telemetry::LogFormat::Json)
+            telemetry::logs::LogOutput::file("/dev/null", telemetry::logs::LogFormat::Json)
                 .max_size(u64::MAX)
                 .buffer(queue_size().unwrap_or(8192)),
         ),

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 /// One bad `OTEL_*` variable: its name, the value found and what is accepted.
 ///
-/// Produced by [`Config::from_vars`](crate::Config::from_vars) and
+/// Produced by [`Config::from_vars`](crate::config::Config::from_vars) and
 /// [`Telemetry::from_env`](crate::Telemetry::from_env) (as part of
 /// [`ConfigError::InvalidEnv`]) and, by the lossy readers, reported as a warning
 /// before the default is used instead.

@@ -207,6 +207,20 @@ pub(crate) fn rfc3339(t: SystemTime) -> String {
     )
 }
 
+/// What [`Telemetry::shutdown`](crate::Telemetry::shutdown) delivered, per signal.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct ShutdownReport {
+    /// Spans.
+    pub traces: SignalReport,
+    /// Metric collections (one item per collection pushed).
+    pub metrics: SignalReport,
+    /// Log records.
+    pub logs: SignalReport,
+    /// Lines the local log outputs could not take.
+    pub lost_log_lines: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::rfc3339;

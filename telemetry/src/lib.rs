@@ -75,7 +75,7 @@
 //! - `grpc` (default): OTLP over gRPC. OTLP over HTTP (protobuf, JSON, gzip) is always
 //!   built in.
 //! - `prometheus`: the `/metrics` and `/health` endpoint (`OTEL_METRICS_EXPORTER=prometheus`).
-//! - `testing`: `testing::InMemoryExporter`, `testing::InMemoryMetrics` and the span-tree
+//! - `testing`: `testing::InMemorySpans`, `testing::InMemoryMetrics` and the span-tree
 //!   renderer for your tests.
 //! - `http`: a tower layer for servers (axum and any tower service) and a client helper
 //!   for reqwest that propagate context and record HTTP spans and metrics.
@@ -95,18 +95,18 @@
 #[cfg(feature = "prometheus")]
 mod admin;
 mod builder;
-mod config;
+pub mod config;
 mod diagnostics;
 mod error;
-mod export;
+pub mod export;
 mod fields;
-mod health;
+pub mod health;
 mod layer;
 pub mod logs;
 pub mod metrics;
 pub mod propagation;
-mod resource;
-mod sampling;
+pub mod resource;
+pub mod sampling;
 mod signal;
 mod start;
 mod telemetry;
@@ -123,30 +123,11 @@ pub mod __macro_support;
 pub mod testing;
 
 pub use builder::TelemetryBuilder;
-pub use config::Config;
 pub use error::{BuildError, ConfigError, EnvIssue, Error, InitError, ShutdownError};
-pub use export::{BatchConfig, Compression, ExporterKind, OtlpTarget, Protocol};
-pub use export::{CircuitBreakerConfig, CircuitState, RetryBufferConfig, RetryConfig};
-pub use export::{ExportError, GrpcCode};
-pub use health::{CircuitTransitions, DroppedByReason, HealthReport, SignalHealth, SignalReport};
-pub use layer::{OpenTelemetrySpanExt, SpanDetails, TelemetryLayer};
-pub use logs::{LogFormat, LogOutput};
-pub use metrics::{COUNTER_PREFIX, GAUGE_PREFIX, HISTOGRAM_PREFIX, MONOTONIC_COUNTER_PREFIX};
-pub use propagation::Propagator;
-pub use propagation::{
-    B3Propagator, HeaderExtractor, HeaderInjector, InContextExt, InCurrentContext, Propagators,
-    TraceContextPropagator,
-};
-pub use resource::SDK_NAME;
-#[cfg(feature = "testing")]
-#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
-pub use sampling::ManualClock;
-pub use sampling::Sampler;
-pub use sampling::{Clock, RateLimitingSampler, SystemClock};
-pub use signal::Signal;
-pub use telemetry::{ShutdownReport, Telemetry, TelemetryGuard};
+pub use health::HealthReport;
+pub use layer::{OpenTelemetrySpanExt, TelemetryLayer};
+pub use telemetry::{Telemetry, TelemetryGuard};
 pub use telemetry_macros::{measure_performance, traced, track_errors};
-pub use tracing_opentelemetry::SetParentError;
 
 /// The names of every `OTEL_*` variable this crate reads, as constants. Each is
 /// defined by the room that owns its setting, next to its default.

@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry::InstrumentationScope;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
-use opentelemetry_sdk::metrics::{MeterProviderBuilder, PeriodicReader, SdkMeterProvider};
-use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanProcessor, TracerProviderBuilder};
+use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
+use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanProcessor};
 use opentelemetry_sdk::Resource;
 
+use crate::builder::{MeterHook, ProviderHook};
 use crate::config::Config;
 use crate::error::{BuildError, ConfigError, EnvIssue, ShutdownError};
 use crate::export::otlp::{Encoding, Logs, Metrics, OtlpTransport, Traces};
@@ -22,54 +22,13 @@ use crate::export::{
     console_logs, console_metrics, BatchConfig, ConsoleExporter, Discard, ExporterKind,
     MetricsToPipeline, Pipeline, Protocol, Stats, Transport,
 };
-use crate::health::{SignalHealth, SignalReport};
 use crate::layer::{EventMetrics, Outputs, SpanMetrics};
 use crate::logs::{LocalOutput, LogRecord, LogSinks};
-use crate::metrics::{InstanceMetrics, METER_SCOPE};
+use crate::metrics::InstanceMetrics;
 use crate::propagation::{Propagators, RandomFlagTracer};
 use crate::sampling::Sampler;
 use crate::signal::Signal;
-use crate::telemetry::{Inner, Telemetry};
-
-/// Changes the SDK's tracer provider before it is built (span processors added in code).
-pub(crate) type ProviderHook =
-    Box<dyn FnOnce(TracerProviderBuilder) -> TracerProviderBuilder + Send>;
-/// Changes the SDK's meter provider before it is built (readers added in code).
-pub(crate) type MeterHook = Box<dyn FnOnce(MeterProviderBuilder) -> MeterProviderBuilder + Send>;
-
-/// One signal's running pipeline and the name of where it exports, as health shows it.
-#[derive(Debug)]
-pub(crate) struct SignalPipeline<T> {
-    pub(crate) pipeline: Arc<Pipeline<T>>,
-    target: String,
-}
-
-impl<T: Send + 'static> SignalPipeline<T> {
-    /// The pipeline's state, for [`Telemetry::health`].
-    pub(crate) fn health(&self) -> SignalHealth {
-        SignalHealth::from_snapshot(&self.target, &self.pipeline.stats.snapshot())
-    }
-
-    /// The pipeline's counters so far.
-    pub(crate) fn report(&self) -> SignalReport {
-        SignalReport::from_snapshot(&self.pipeline.stats.snapshot())
-    }
-
-    /// The pipeline's counters, shared (for the self-metrics).
-    pub(crate) fn stats(&self) -> Arc<Stats> {
-        self.pipeline.stats.clone()
-    }
-
-    /// Exports what is queued, waiting at most `timeout`.
-    pub(crate) fn flush(&self, timeout: Duration) -> Result<(), ShutdownError> {
-        self.pipeline.flush(timeout)
-    }
-
-    /// Exports what is queued and stops, waiting at most `timeout`.
-    pub(crate) fn shutdown(&self, timeout: Duration) -> Result<(), ShutdownError> {
-        self.pipeline.shutdown(timeout)
-    }
-}
+use crate::telemetry::{Inner, SignalPipeline, Telemetry};
 
 /// Starts the pipeline of `signal` as the configuration says: OTLP (with encoding `E`),
 /// the console (`console`, exporting at least every `console_delay`: a person is
@@ -106,17 +65,10 @@ where
             Pipeline::start(signal, batch, resilience, console())?
         }
     };
-    Ok(Some(SignalPipeline {
-        pipeline: Arc::new(pipeline),
-        target: target_name(config, signal),
-    }))
-}
-
-/// The instrumentation scope of everything the library records.
-pub(crate) fn scope() -> InstrumentationScope {
-    InstrumentationScope::builder(METER_SCOPE)
-        .with_version(env!("CARGO_PKG_VERSION"))
-        .build()
+    Ok(Some(SignalPipeline::new(
+        pipeline,
+        target_name(config, signal),
+    )))
 }
 
 impl Telemetry {
@@ -168,7 +120,9 @@ impl Telemetry {
                 builder = hook(builder);
             }
             let p = builder.build();
-            tracer = Some(RandomFlagTracer::new(p.tracer_with_scope(scope())));
+            tracer = Some(RandomFlagTracer::new(
+                p.tracer_with_scope(crate::metrics::scope()),
+            ));
             provider = Some(p);
 
             // Metrics: the SDK aggregates; a periodic reader pushes into our pipeline, or
@@ -220,7 +174,7 @@ impl Telemetry {
                 mp = hook(mp);
             }
             let mp = mp.build();
-            let meter = mp.meter_with_scope(scope());
+            let meter = mp.meter_with_scope(crate::metrics::scope());
             let span_metrics = config.span_metrics.enabled.then(|| {
                 SpanMetrics::new(&meter, config.span_metrics.clone(), metric_overflow.clone())
             });

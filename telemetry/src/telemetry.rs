@@ -3,6 +3,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::InstrumentationScope;
@@ -13,16 +14,15 @@ use opentelemetry_sdk::Resource;
 use tracing_core::Subscriber;
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::builder::TelemetryBuilder;
 use crate::config::Config;
-use crate::error::{EnvIssue, InitError, ShutdownError};
+use crate::error::{EnvIssue, ShutdownError};
 use crate::export::ExporterKind;
-use crate::health::{HealthReport, SignalReport};
+use crate::export::{Pipeline, Stats};
+use crate::health::{HealthReport, ShutdownReport, SignalHealth, SignalReport};
 use crate::layer::{Outputs, TelemetryLayer};
 use crate::logs::{LocalOutput, LogRecord};
 use crate::propagation::{Propagators, RandomFlagTracer};
 use crate::signal::Signal;
-use crate::start::SignalPipeline;
 
 /// The entry point: owns the pipelines, hands out the [`layer`](Telemetry::layer) and
 /// the [`guard`](Telemetry::guard). Cheap to clone.
@@ -33,7 +33,7 @@ use crate::start::SignalPipeline;
 ///
 /// let telemetry = telemetry::Telemetry::builder()
 ///     .default_service_name("checkout")
-///     .traces_exporter(telemetry::ExporterKind::None)
+///     .traces_exporter(telemetry::export::ExporterKind::None)
 ///     .build()?;
 /// let subscriber = tracing_subscriber::registry().with(telemetry.layer());
 /// tracing::subscriber::with_default(subscriber, || {
@@ -107,41 +107,6 @@ impl fmt::Debug for Telemetry {
 }
 
 impl Telemetry {
-    /// A builder that reads no environment variable.
-    pub fn builder() -> TelemetryBuilder {
-        TelemetryBuilder::new(None, false)
-    }
-
-    /// A builder that reads the `OTEL_*` variables strictly: `build()` fails on any bad
-    /// value, naming each variable, its value and the accepted forms.
-    pub fn from_env() -> TelemetryBuilder {
-        TelemetryBuilder::new(Some(std::env::vars().collect()), true)
-    }
-
-    /// A builder that reads the `OTEL_*` variables as the specification says: a bad
-    /// value is reported once on stderr and its default is used.
-    pub fn from_env_lossy() -> TelemetryBuilder {
-        TelemetryBuilder::new(Some(std::env::vars().collect()), false)
-    }
-
-    /// The one-call setup: `from_env_lossy()`, then [`TelemetryBuilder::init`].
-    ///
-    /// ```no_run
-    /// let _guard = telemetry::Telemetry::init();
-    /// tracing::info!("hello");
-    /// ```
-    pub fn init() -> TelemetryGuard {
-        Telemetry::from_env_lossy().init()
-    }
-
-    /// The fallible twin of [`Telemetry::init`].
-    ///
-    /// # Errors
-    /// See [`TelemetryBuilder::try_init`].
-    pub fn try_init() -> Result<TelemetryGuard, InitError> {
-        Telemetry::from_env_lossy().try_init()
-    }
-
     /// The layer to add to a `tracing_subscriber::registry()`.
     pub fn layer<S>(&self) -> TelemetryLayer<S>
     where
@@ -247,7 +212,7 @@ impl Telemetry {
     /// Makes your own instruments on this instance's meter provider.
     pub fn metrics(&self) -> crate::metrics::Metrics {
         let meter = match &self.inner.meter_provider {
-            Some(mp) => mp.meter_with_scope(crate::start::scope()),
+            Some(mp) => mp.meter_with_scope(crate::metrics::scope()),
             // Disabled: an SDK provider with no reader records nothing.
             None => SdkMeterProvider::builder().build().meter_with_scope(
                 InstrumentationScope::builder(crate::metrics::METER_SCOPE).build(),
@@ -439,18 +404,46 @@ impl Drop for TelemetryGuard {
     }
 }
 
-/// What [`Telemetry::shutdown`] delivered, per signal.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-#[non_exhaustive]
-pub struct ShutdownReport {
-    /// Spans.
-    pub traces: SignalReport,
-    /// Metric collections (one item per collection pushed).
-    pub metrics: SignalReport,
-    /// Log records.
-    pub logs: SignalReport,
-    /// Lines the local log outputs could not take.
-    pub lost_log_lines: u64,
+/// One signal's running pipeline and the name of where it exports, as health shows it.
+#[derive(Debug)]
+pub(crate) struct SignalPipeline<T> {
+    pub(crate) pipeline: Arc<Pipeline<T>>,
+    target: String,
+}
+
+impl<T: Send + 'static> SignalPipeline<T> {
+    /// The handle of a started pipeline exporting to `target`.
+    pub(crate) fn new(pipeline: Pipeline<T>, target: String) -> Self {
+        SignalPipeline {
+            pipeline: Arc::new(pipeline),
+            target,
+        }
+    }
+
+    /// The pipeline's state, for [`Telemetry::health`].
+    pub(crate) fn health(&self) -> SignalHealth {
+        SignalHealth::from_snapshot(&self.target, &self.pipeline.stats.snapshot())
+    }
+
+    /// The pipeline's counters so far.
+    pub(crate) fn report(&self) -> SignalReport {
+        SignalReport::from_snapshot(&self.pipeline.stats.snapshot())
+    }
+
+    /// The pipeline's counters, shared (for the self-metrics).
+    pub(crate) fn stats(&self) -> Arc<Stats> {
+        self.pipeline.stats.clone()
+    }
+
+    /// Exports what is queued, waiting at most `timeout`.
+    pub(crate) fn flush(&self, timeout: Duration) -> Result<(), ShutdownError> {
+        self.pipeline.flush(timeout)
+    }
+
+    /// Exports what is queued and stops, waiting at most `timeout`.
+    pub(crate) fn shutdown(&self, timeout: Duration) -> Result<(), ShutdownError> {
+        self.pipeline.shutdown(timeout)
+    }
 }
 
 fn join_now(

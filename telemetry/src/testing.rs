@@ -1,11 +1,12 @@
-//! Test support (feature `testing`): capture spans in memory and render them as a
-//! deterministic tree for snapshot assertions.
+//! Test support (feature `testing`): capture spans ([`InMemorySpans`]) and metrics
+//! ([`InMemoryMetrics`]) in memory, render spans as a deterministic tree for snapshot
+//! assertions, and drive time-dependent parts with a [`ManualClock`].
 //!
 //! ```
-//! use telemetry::testing::InMemoryExporter;
+//! use telemetry::testing::InMemorySpans;
 //! use tracing_subscriber::prelude::*;
 //!
-//! let spans = InMemoryExporter::default();
+//! let spans = InMemorySpans::default();
 //! let telemetry = telemetry::Telemetry::builder().in_memory(&spans).build()?;
 //! let subscriber = tracing_subscriber::registry().with(telemetry.layer());
 //! tracing::subscriber::with_default(subscriber, || {
@@ -21,16 +22,23 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanProcessor};
 
-/// Keeps every ended, sampled span in memory. Clones share the same storage.
+pub use crate::sampling::clock::{Clock, ManualClock, SystemClock};
+
+/// The former name of [`InMemorySpans`], which is a span processor, not an exporter.
+#[deprecated(note = "renamed to `InMemorySpans`")]
+pub type InMemoryExporter = InMemorySpans;
+
+/// A span processor that keeps every ended, sampled span in memory. Clones share the
+/// same storage.
 ///
 /// Spans are stored the moment they end (no batching), so a test can assert right
 /// after the code under test returns.
 #[derive(Debug, Clone, Default)]
-pub struct InMemoryExporter {
+pub struct InMemorySpans {
     spans: Arc<Mutex<Vec<SpanData>>>,
 }
 
-impl InMemoryExporter {
+impl InMemorySpans {
     fn lock(&self) -> MutexGuard<'_, Vec<SpanData>> {
         match self.spans.lock() {
             Ok(g) => g,
@@ -61,7 +69,7 @@ impl InMemoryExporter {
     }
 }
 
-impl SpanProcessor for InMemoryExporter {
+impl SpanProcessor for InMemorySpans {
     fn on_start(&self, _span: &mut opentelemetry_sdk::trace::Span, _cx: &opentelemetry::Context) {}
 
     fn on_end(&self, span: SpanData) {
@@ -89,7 +97,7 @@ impl SpanProcessor for InMemoryExporter {
 ///
 /// let metrics = InMemoryMetrics::default();
 /// let telemetry = telemetry::Telemetry::builder()
-///     .traces_exporter(telemetry::ExporterKind::None)
+///     .traces_exporter(telemetry::export::ExporterKind::None)
 ///     .install_globals(false)
 ///     .in_memory_metrics(&metrics)
 ///     .build()?;

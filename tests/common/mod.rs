@@ -651,16 +651,16 @@ pub fn free_addr() -> SocketAddr {
 /// shutdown timeout.
 pub fn telemetry_for(
     collector: &FakeCollector,
-    protocol: telemetry::Protocol,
+    protocol: telemetry::export::Protocol,
     shutdown_timeout: Duration,
 ) -> telemetry::Telemetry {
     telemetry::Telemetry::builder()
         .service_name("fake-collector-test")
         .endpoint(collector.endpoint())
         .protocol(protocol)
-        .traces_batch(telemetry::BatchConfig {
+        .traces_batch(telemetry::export::BatchConfig {
             schedule_delay: Duration::from_millis(50),
-            ..telemetry::BatchConfig::TRACES
+            ..telemetry::export::BatchConfig::TRACES
         })
         .shutdown_timeout(shutdown_timeout)
         .build()

@@ -7,7 +7,7 @@
 use std::cell::RefCell;
 use std::sync::{Arc, Mutex};
 
-use telemetry::testing::{InMemoryExporter, InMemoryMetrics, PointValue};
+use telemetry::testing::{InMemoryMetrics, InMemorySpans, PointValue};
 use telemetry::Telemetry;
 use tracing::subscriber::DefaultGuard;
 use tracing_subscriber::filter::LevelFilter;
@@ -67,7 +67,7 @@ impl<S: tracing::Subscriber> Layer<S> for Events {
 
 /// A subscriber set as the thread's default while this lives.
 pub struct Harness {
-    pub spans: InMemoryExporter,
+    pub spans: InMemorySpans,
     pub events: Events,
     pub telemetry: Telemetry,
     pub metrics: Metrics,
@@ -82,14 +82,14 @@ pub fn harness() -> Harness {
 
 /// Only what `filter` lets through is recorded.
 pub fn harness_at(filter: LevelFilter) -> Harness {
-    let spans = InMemoryExporter::default();
+    let spans = InMemorySpans::default();
     let metrics = InMemoryMetrics::default();
     // Not global: the metrics must come through the instance's layer.
     let telemetry = Telemetry::builder()
         .service_name("macros-test")
         .install_globals(false)
-        .metrics_exporter(telemetry::ExporterKind::None)
-        .logs_exporter(telemetry::ExporterKind::None)
+        .metrics_exporter(telemetry::export::ExporterKind::None)
+        .logs_exporter(telemetry::export::ExporterKind::None)
         .in_memory(&spans)
         .in_memory_metrics(&metrics)
         .build()
@@ -146,7 +146,7 @@ pub fn without_lines(rendered: &str) -> String {
 }
 
 /// The value of an attribute of the span named `span`, as text.
-pub fn attribute(spans: &InMemoryExporter, span: &str, key: &str) -> Option<String> {
+pub fn attribute(spans: &InMemorySpans, span: &str, key: &str) -> Option<String> {
     let data = spans.span(span)?;
     data.attributes
         .iter()

@@ -5,7 +5,8 @@
 use std::fmt;
 use std::time::Duration;
 
-use opentelemetry_sdk::trace::SpanProcessor;
+use opentelemetry_sdk::metrics::MeterProviderBuilder;
+use opentelemetry_sdk::trace::{SpanProcessor, TracerProviderBuilder};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
@@ -19,12 +20,54 @@ use crate::logs::LogOutput;
 use crate::propagation::Propagator;
 use crate::sampling::Sampler;
 use crate::signal::Signal;
-use crate::start::{MeterHook, ProviderHook};
 use crate::telemetry::{Telemetry, TelemetryGuard};
 
 mod overrides;
 
 use overrides::Overrides;
+
+/// Changes the SDK's tracer provider before it is built (span processors added in code).
+pub(crate) type ProviderHook =
+    Box<dyn FnOnce(TracerProviderBuilder) -> TracerProviderBuilder + Send>;
+/// Changes the SDK's meter provider before it is built (readers added in code).
+pub(crate) type MeterHook = Box<dyn FnOnce(MeterProviderBuilder) -> MeterProviderBuilder + Send>;
+
+impl Telemetry {
+    /// A builder that reads no environment variable.
+    pub fn builder() -> TelemetryBuilder {
+        TelemetryBuilder::new(None, false)
+    }
+
+    /// A builder that reads the `OTEL_*` variables strictly: `build()` fails on any bad
+    /// value, naming each variable, its value and the accepted forms.
+    pub fn from_env() -> TelemetryBuilder {
+        TelemetryBuilder::new(Some(std::env::vars().collect()), true)
+    }
+
+    /// A builder that reads the `OTEL_*` variables as the specification says: a bad
+    /// value is reported once on stderr and its default is used.
+    pub fn from_env_lossy() -> TelemetryBuilder {
+        TelemetryBuilder::new(Some(std::env::vars().collect()), false)
+    }
+
+    /// The one-call setup: `from_env_lossy()`, then [`TelemetryBuilder::init`].
+    ///
+    /// ```no_run
+    /// let _guard = telemetry::Telemetry::init();
+    /// tracing::info!("hello");
+    /// ```
+    pub fn init() -> TelemetryGuard {
+        Telemetry::from_env_lossy().init()
+    }
+
+    /// The fallible twin of [`Telemetry::init`].
+    ///
+    /// # Errors
+    /// See [`TelemetryBuilder::try_init`].
+    pub fn try_init() -> Result<TelemetryGuard, InitError> {
+        Telemetry::from_env_lossy().try_init()
+    }
+}
 
 /// Builds a [`Telemetry`]: start from [`Telemetry::builder`] (code only),
 /// [`Telemetry::from_env`] (strict) or [`Telemetry::from_env_lossy`], then call setters.
@@ -398,7 +441,7 @@ impl TelemetryBuilder {
     /// chosen in code), for tests.
     #[cfg(feature = "testing")]
     #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
-    pub fn in_memory(self, exporter: &crate::testing::InMemoryExporter) -> Self {
+    pub fn in_memory(self, exporter: &crate::testing::InMemorySpans) -> Self {
         let exporter = exporter.clone();
         let chosen = self.overrides.exporters[Signal::Traces.index()].is_some();
         let this = self.with_span_processor(exporter);

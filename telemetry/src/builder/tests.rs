@@ -18,7 +18,11 @@ fn a_bad_variable_that_code_overrides_is_no_warning() {
         ("OTEL_METRICS_EXPORTER", "fax"),
     ];
     // Nothing set in code: every bad variable is reported.
-    let mut all = warned_vars(Telemetry::builder().vars(bad).traces_exporter(ExporterKind::None));
+    let mut all = warned_vars(
+        Telemetry::builder()
+            .vars(bad)
+            .traces_exporter(ExporterKind::None),
+    );
     all.sort_unstable();
     let mut expected: Vec<&str> = bad.iter().map(|(k, _)| *k).collect();
     expected.sort_unstable();

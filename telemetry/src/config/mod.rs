@@ -10,15 +10,17 @@ use std::time::Duration;
 use crate::error::{ConfigError, EnvIssue};
 use crate::export::otlp::{check_header, OtlpSettings, OtlpTarget, DEFAULT_MAX_REQUEST_SIZE};
 use crate::export::{BatchConfig, ExporterKind, ResilienceConfig};
-use crate::layer::{SpanDetails, SpanLimits};
+use crate::layer::SpanLimits;
 use crate::logs::{LogOutput, LogProcessors};
 use crate::metrics::{MetricExport, PrometheusAddress, SpanMetricsConfig, Temporality};
 use crate::propagation::Propagator;
 use crate::resource::ResourceSettings;
 use crate::sampling::Sampler;
-use crate::signal::Signal;
 
 mod env;
+
+pub use crate::layer::SpanDetails;
+pub use crate::signal::Signal;
 
 /// `OTEL_SDK_DISABLED`: `true` turns every signal into a no-op.
 pub const OTEL_SDK_DISABLED: &str = "OTEL_SDK_DISABLED";
@@ -111,7 +113,7 @@ impl Config {
     ///
     /// # Examples
     /// ```
-    /// use telemetry::Config;
+    /// use telemetry::config::Config;
     /// let err = Config::from_vars([
     ///     ("OTEL_TRACES_SAMPLER", "traceidratio"),
     ///     ("OTEL_TRACES_SAMPLER_ARG", "abc"),

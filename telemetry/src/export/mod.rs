@@ -1,7 +1,7 @@
 //! Export: the batching pipelines, the retry engine (retry with backoff, circuit
 //! breaker, bounded retry buffer) and the transports behind them (OTLP, console).
 //!
-//! The application thread only pushes into a bounded queue ([`pipeline`]); a
+//! The application thread only pushes into a bounded queue (the pipeline); a
 //! background thread owning a small tokio runtime batches and calls the exporter, so
 //! exporting works the same with no runtime, a current-thread or a multi-thread one.
 

@@ -38,7 +38,7 @@ use crate::Telemetry;
 /// use axum::{routing::get, Router};
 ///
 /// let telemetry = telemetry::Telemetry::builder()
-///     .traces_exporter(telemetry::ExporterKind::None)
+///     .traces_exporter(telemetry::export::ExporterKind::None)
 ///     .build()?;
 /// let app: Router = Router::new()
 ///     .route("/users/{id}", get(|| async { "hello" }))

@@ -36,7 +36,7 @@ use super::{Skipped, WithSkipped};
 /// use tracing_subscriber::prelude::*;
 ///
 /// let telemetry = telemetry::Telemetry::builder()
-///     .sampler(telemetry::Sampler::AlwaysOff)
+///     .sampler(telemetry::sampling::Sampler::AlwaysOff)
 ///     .build()?;
 /// let subscriber = tracing_subscriber::registry().with(telemetry.layer());
 /// tracing::subscriber::with_default(subscriber, || {

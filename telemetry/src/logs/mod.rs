@@ -7,7 +7,7 @@
 //! ([`Telemetry::lost_log_lines`](crate::Telemetry::lost_log_lines)).
 //!
 //! ```no_run
-//! use telemetry::{LogFormat, LogOutput};
+//! use telemetry::logs::{LogFormat, LogOutput};
 //!
 //! let _guard = telemetry::Telemetry::from_env_lossy()
 //!     .log_output(LogOutput::stdout(LogFormat::Json))
@@ -113,7 +113,7 @@ impl LogOutput {
     /// [`buffer`](Self::buffer) are lost and counted.
     ///
     /// ```
-    /// use telemetry::{LogFormat, LogOutput};
+    /// use telemetry::logs::{LogFormat, LogOutput};
     ///
     /// let output = LogOutput::writer(std::io::sink(), LogFormat::Json);
     /// # let _ = output;

@@ -33,3 +33,10 @@ pub(crate) const OUTCOME: &str = "outcome";
 pub(crate) const OUTCOME_OK: &str = "ok";
 /// [`OUTCOME`] of a failed or panicking call.
 pub(crate) const OUTCOME_ERROR: &str = "error";
+
+/// The instrumentation scope of everything the library records (its spans too).
+pub(crate) fn scope() -> opentelemetry::InstrumentationScope {
+    opentelemetry::InstrumentationScope::builder(METER_SCOPE)
+        .with_version(env!("CARGO_PKG_VERSION"))
+        .build()
+}

@@ -39,7 +39,7 @@ mod instruments;
 pub(crate) use instance::with_instance;
 pub(crate) use instance::{FunctionInstruments, InstanceMetrics};
 pub(crate) use instruments::{
-    CODE_FUNCTION_NAME, ERROR_TYPE, ERROR_TYPE_OTHER, METER_SCOPE, OUTCOME, OUTCOME_ERROR,
+    scope, CODE_FUNCTION_NAME, ERROR_TYPE, ERROR_TYPE_OTHER, METER_SCOPE, OUTCOME, OUTCOME_ERROR,
     OUTCOME_OK,
 };
 pub use instruments::{DURATION_BUCKETS, FUNCTION_DURATION, FUNCTION_ERRORS, SPAN_DURATION};

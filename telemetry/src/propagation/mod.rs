@@ -169,7 +169,7 @@ pub fn current_context() -> Context {
 /// use tracing_subscriber::prelude::*;
 ///
 /// let telemetry = telemetry::Telemetry::builder()
-///     .traces_exporter(telemetry::ExporterKind::None)
+///     .traces_exporter(telemetry::export::ExporterKind::None)
 ///     .build()?;
 /// let subscriber = tracing_subscriber::registry().with(telemetry.layer());
 /// tracing::subscriber::with_default(subscriber, || {
@@ -223,9 +223,9 @@ mod sealed {
 /// spans become new root spans of new traces.
 ///
 /// ```
-/// use telemetry::InContextExt as _;
+/// use telemetry::propagation::InContextExt as _;
 /// # use tracing_subscriber::prelude::*;
-/// # let telemetry = telemetry::Telemetry::builder().traces_exporter(telemetry::ExporterKind::None).build()?;
+/// # let telemetry = telemetry::Telemetry::builder().traces_exporter(telemetry::export::ExporterKind::None).build()?;
 /// # let _default = tracing_subscriber::registry().with(telemetry.layer()).set_default();
 /// # let rt = tokio::runtime::Builder::new_current_thread().build()?;
 /// # rt.block_on(async {

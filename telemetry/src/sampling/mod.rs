@@ -1,4 +1,4 @@
-//! Samplers: the mapping from [`Sampler`](crate::Sampler) settings to the SDK's samplers,
+//! Samplers: the mapping from [`Sampler`] settings to the SDK's samplers,
 //! and [`RateLimitingSampler`], a token bucket of N traces per second.
 //!
 //! Every sampler here decides once per span, when the span starts:
@@ -15,7 +15,7 @@
 //! never exported, and its duration still counts in the RED metrics.
 
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use opentelemetry::trace::{Link, SpanKind, TraceContextExt as _, TraceId, TraceState};
@@ -47,7 +47,7 @@ pub enum Sampler {
     /// `max(per_second, 1)`). As the root of [`ParentBased`](Sampler::ParentBased) it
     /// limits traces per second. Env: `ratelimited` / `parentbased_ratelimited` with
     /// `OTEL_TRACES_SAMPLER_ARG` = traces per second (default 1). See
-    /// [`RateLimitingSampler`](crate::RateLimitingSampler).
+    /// [`RateLimitingSampler`].
     RateLimited {
         /// Spans (or, parent-based, traces) per second; positive.
         per_second: f64,
@@ -79,78 +79,9 @@ impl Default for Sampler {
     }
 }
 
-/// A source of monotonic time. Time-dependent parts of the crate (the rate limiter)
-/// take one, so tests can drive them with a manual clock instead of sleeping.
-pub trait Clock: Send + Sync + fmt::Debug {
-    /// The current instant.
-    fn now(&self) -> Instant;
-}
+pub(crate) mod clock;
 
-/// The real clock: [`Instant::now`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
-}
-
-/// A clock that only moves when told to (feature `testing`). Clones share the same
-/// time.
-///
-/// ```
-/// use std::time::Duration;
-/// use telemetry::{Clock as _, ManualClock};
-///
-/// let clock = ManualClock::new();
-/// let t0 = clock.now();
-/// clock.advance(Duration::from_millis(250));
-/// assert_eq!(clock.now() - t0, Duration::from_millis(250));
-/// ```
-#[cfg(feature = "testing")]
-#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
-#[derive(Debug, Clone)]
-pub struct ManualClock {
-    now: Arc<Mutex<Instant>>,
-}
-
-#[cfg(feature = "testing")]
-impl ManualClock {
-    /// A clock stopped at the current instant.
-    pub fn new() -> ManualClock {
-        ManualClock {
-            now: Arc::new(Mutex::new(Instant::now())),
-        }
-    }
-
-    /// Moves the clock forward by `by`.
-    pub fn advance(&self, by: std::time::Duration) {
-        let mut now = lock(&self.now);
-        *now += by;
-    }
-}
-
-#[cfg(feature = "testing")]
-impl Default for ManualClock {
-    fn default() -> Self {
-        ManualClock::new()
-    }
-}
-
-#[cfg(feature = "testing")]
-impl Clock for ManualClock {
-    fn now(&self) -> Instant {
-        *lock(&self.now)
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(poisoned) => poisoned.into_inner(),
-    }
-}
+use clock::{lock, Clock, SystemClock};
 
 /// One token in bucket units: the bucket counts in 10^-15 tokens so that refilling
 /// `elapsed_ns · per_second` is exact integer arithmetic (see [`Bucket::refill_per_ns`]).
@@ -175,7 +106,7 @@ const UNITS_PER_TOKEN: u128 = 1_000_000_000_000_000;
 /// ```
 /// use opentelemetry::trace::{SpanKind, TraceId};
 /// use telemetry::otel::sdk::trace::{SamplingDecision, ShouldSample as _};
-/// use telemetry::RateLimitingSampler;
+/// use telemetry::sampling::RateLimitingSampler;
 ///
 /// let sampler = RateLimitingSampler::new(2.0)?;
 /// let decide = || {
@@ -189,8 +120,8 @@ const UNITS_PER_TOKEN: u128 = 1_000_000_000_000_000;
 ///
 /// // Or from the configuration: at most 2 traces per second.
 /// let telemetry = telemetry::Telemetry::builder()
-///     .sampler(telemetry::Sampler::ParentBased(Box::new(
-///         telemetry::Sampler::RateLimited { per_second: 2.0 },
+///     .sampler(telemetry::sampling::Sampler::ParentBased(Box::new(
+///         telemetry::sampling::Sampler::RateLimited { per_second: 2.0 },
 ///     )))
 ///     .build()?;
 /// # Ok::<(), telemetry::Error>(())
@@ -230,13 +161,20 @@ impl RateLimitingSampler {
     /// # Errors
     /// [`ConfigError::InvalidSetting`] when `per_second` is not a positive, finite number.
     pub fn new(per_second: f64) -> Result<RateLimitingSampler, ConfigError> {
-        RateLimitingSampler::with_clock(per_second, SystemClock)
+        check_rate(per_second)?;
+        Ok(RateLimitingSampler::build(
+            per_second,
+            Box::new(SystemClock),
+        ))
     }
 
-    /// A limiter on the given clock (a [`ManualClock`] in tests).
+    /// A limiter on the given clock (a [`ManualClock`](crate::testing::ManualClock) in
+    /// tests; feature `testing`).
     ///
     /// # Errors
     /// [`ConfigError::InvalidSetting`] when `per_second` is not a positive, finite number.
+    #[cfg(feature = "testing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
     pub fn with_clock(
         per_second: f64,
         clock: impl Clock + 'static,
