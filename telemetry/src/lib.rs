@@ -129,8 +129,10 @@ pub use layer::{OpenTelemetrySpanExt, TelemetryLayer};
 pub use telemetry::{Telemetry, TelemetryGuard};
 pub use telemetry_macros::{measure_performance, traced, track_errors};
 
-/// The names of every `OTEL_*` variable this crate reads, as constants. Each is
-/// defined by the room that owns its setting, next to its default.
+/// The names of the `OTEL_*` variables this crate reads, as constants, each defined by
+/// the module that owns its setting, next to its default. The per-signal OTLP
+/// variables are the generic names with the signal inserted
+/// (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `OTEL_EXPORTER_OTLP_LOGS_HEADERS`, ...).
 pub mod env {
     pub use crate::config::OTEL_SDK_DISABLED;
     pub use crate::export::otlp::{

@@ -19,6 +19,8 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::metrics::AsF64;
+
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanProcessor};
 
@@ -273,25 +275,5 @@ impl InMemoryMetrics {
             }
         }
         out
-    }
-}
-
-/// u64 and i64 points become f64 for a uniform view (exact below 2^53).
-trait AsF64 {
-    fn to_f64(self) -> f64;
-}
-impl AsF64 for f64 {
-    fn to_f64(self) -> f64 {
-        self
-    }
-}
-impl AsF64 for u64 {
-    fn to_f64(self) -> f64 {
-        self as f64
-    }
-}
-impl AsF64 for i64 {
-    fn to_f64(self) -> f64 {
-        self as f64
     }
 }

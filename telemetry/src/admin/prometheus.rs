@@ -13,6 +13,8 @@ use opentelemetry_sdk::metrics::data::{AggregatedMetrics, Metric, MetricData, Re
 use opentelemetry_sdk::metrics::reader::MetricReader;
 use opentelemetry_sdk::metrics::{InstrumentKind, ManualReader, Pipeline, Temporality};
 
+use crate::metrics::AsF64;
+
 /// A pull reader shared between the meter provider and the endpoint.
 #[derive(Debug, Clone)]
 pub(crate) struct PullReader(pub Arc<ManualReader>);
@@ -177,25 +179,6 @@ struct Family {
     samples: Vec<String>,
 }
 
-trait Num: Copy {
-    fn f(self) -> f64;
-}
-impl Num for u64 {
-    fn f(self) -> f64 {
-        self as f64
-    }
-}
-impl Num for i64 {
-    fn f(self) -> f64 {
-        self as f64
-    }
-}
-impl Num for f64 {
-    fn f(self) -> f64 {
-        self
-    }
-}
-
 /// Adds one sample per point to the family `key`, named `sample`.
 fn push_simple<'a, A>(
     families: &mut BTreeMap<String, Family>,
@@ -218,7 +201,7 @@ fn push_simple<'a, A>(
     }
 }
 
-fn add<T: Num>(
+fn add<T: AsF64>(
     families: &mut BTreeMap<String, Family>,
     metric: &Metric,
     data: &MetricData<T>,
@@ -254,7 +237,9 @@ fn add<T: Num>(
                 format!("{base}_total")
             };
             family(families, key.clone(), "counter");
-            let points = sum.data_points().map(|p| (p.attributes(), p.value().f()));
+            let points = sum
+                .data_points()
+                .map(|p| (p.attributes(), p.value().to_f64()));
             push_simple(
                 families,
                 &key,
@@ -267,13 +252,17 @@ fn add<T: Num>(
         MetricData::Sum(sum) => {
             let n = metric_name(name, unit, true);
             family(families, n.clone(), "gauge");
-            let points = sum.data_points().map(|p| (p.attributes(), p.value().f()));
+            let points = sum
+                .data_points()
+                .map(|p| (p.attributes(), p.value().to_f64()));
             push_simple(families, &n, &n, points, scope, version);
         }
         MetricData::Gauge(g) => {
             let n = metric_name(name, unit, true);
             family(families, n.clone(), "gauge");
-            let points = g.data_points().map(|p| (p.attributes(), p.value().f()));
+            let points = g
+                .data_points()
+                .map(|p| (p.attributes(), p.value().to_f64()));
             push_simple(families, &n, &n, points, scope, version);
         }
         MetricData::Histogram(h) => {
@@ -291,7 +280,7 @@ fn add<T: Num>(
                     f.samples.push(format!("{n}_bucket{l} {}", p.count()));
                     let plain = labels(p.attributes(), scope, version, None);
                     f.samples
-                        .push(format!("{n}_sum{plain} {}", float(p.sum().f())));
+                        .push(format!("{n}_sum{plain} {}", float(p.sum().to_f64())));
                     f.samples.push(format!("{n}_count{plain} {}", p.count()));
                 }
             }

@@ -493,8 +493,11 @@ impl TelemetryBuilder {
         Ok((config, issues))
     }
 
-    /// Builds the pipelines. Nothing global is touched: compose
-    /// [`Telemetry::layer`] into your subscriber, or use [`init`](Self::init).
+    /// Builds the pipelines and, unless [`install_globals(false)`](Self::install_globals)
+    /// was set, registers this instance's tracer provider, meter provider and
+    /// propagator as OpenTelemetry's globals (see [`Telemetry::set_globals`]). It never
+    /// installs a `tracing` subscriber: compose [`Telemetry::layer`] into yours, or use
+    /// [`init`](Self::init), which does.
     ///
     /// # Errors
     /// - [`BuildError::Config`] with [`ConfigError::InvalidEnv`] when reading the

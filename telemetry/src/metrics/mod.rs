@@ -35,6 +35,8 @@ use opentelemetry::KeyValue;
 
 mod instance;
 mod instruments;
+#[cfg(any(feature = "prometheus", feature = "testing"))]
+mod number;
 
 pub(crate) use instance::with_instance;
 pub(crate) use instance::{FunctionInstruments, InstanceMetrics};
@@ -43,6 +45,8 @@ pub(crate) use instruments::{
     OUTCOME_OK,
 };
 pub use instruments::{DURATION_BUCKETS, FUNCTION_DURATION, FUNCTION_ERRORS, SPAN_DURATION};
+#[cfg(any(feature = "prometheus", feature = "testing"))]
+pub(crate) use number::AsF64;
 
 /// Which spans the layer measures.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -164,7 +168,7 @@ impl Metrics {
         &self,
         name: impl Into<Cow<'static, str>>,
     ) -> InstrumentBuilder<'_, Counter<u64>> {
-        InstrumentBuilder::new(self, name, Kind::Counter)
+        InstrumentBuilder::new(self, name)
     }
 
     /// A counter that can go down, of `i64`.
@@ -172,7 +176,7 @@ impl Metrics {
         &self,
         name: impl Into<Cow<'static, str>>,
     ) -> InstrumentBuilder<'_, UpDownCounter<i64>> {
-        InstrumentBuilder::new(self, name, Kind::UpDown)
+        InstrumentBuilder::new(self, name)
     }
 
     /// A histogram of `f64`, with [`DURATION_BUCKETS`] unless
@@ -181,26 +185,18 @@ impl Metrics {
         &self,
         name: impl Into<Cow<'static, str>>,
     ) -> InstrumentBuilder<'_, Histogram<f64>> {
-        InstrumentBuilder::new(self, name, Kind::Histogram)
+        InstrumentBuilder::new(self, name)
     }
 
     /// A gauge of `f64`.
     pub fn gauge(&self, name: impl Into<Cow<'static, str>>) -> InstrumentBuilder<'_, Gauge<f64>> {
-        InstrumentBuilder::new(self, name, Kind::Gauge)
+        InstrumentBuilder::new(self, name)
     }
 
     /// The underlying OpenTelemetry meter, for anything else.
     pub fn meter(&self) -> &Meter {
         &self.meter
     }
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Kind {
-    Counter,
-    UpDown,
-    Histogram,
-    Gauge,
 }
 
 /// Configures one instrument; finish with `build()`.
@@ -212,19 +208,17 @@ pub struct InstrumentBuilder<'a, I> {
     unit: Option<Cow<'static, str>>,
     description: Option<Cow<'static, str>>,
     buckets: Option<Vec<f64>>,
-    kind: Kind,
     _instrument: std::marker::PhantomData<I>,
 }
 
 impl<'a, I> InstrumentBuilder<'a, I> {
-    fn new(metrics: &'a Metrics, name: impl Into<Cow<'static, str>>, kind: Kind) -> Self {
+    fn new(metrics: &'a Metrics, name: impl Into<Cow<'static, str>>) -> Self {
         InstrumentBuilder {
             metrics,
             name: name.into(),
             unit: None,
             description: None,
             buckets: None,
-            kind,
             _instrument: std::marker::PhantomData,
         }
     }
@@ -275,7 +269,6 @@ macro_rules! build {
                 if let Some(d) = self.description {
                     b = b.with_description(d);
                 }
-                let _ = self.kind;
                 Ok($wrapper(with_buckets!(b, self.buckets, $make).build()))
             }
         }
