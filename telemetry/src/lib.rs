@@ -82,6 +82,25 @@
 //! - `macros-disabled`: the attribute macros expand to the bare function: all their
 //!   instrumentation compiled out.
 //!
+//! ## How the code is organised
+//!
+//! One room per concern; data walks one way (layer → pipelines → transports) and the
+//! configuration only gathers the settings each room owns.
+//!
+//! | room | what it owns |
+//! |---|---|
+//! | the root | [`Telemetry`], [`TelemetryBuilder`], [`TelemetryGuard`], the errors, [`HealthReport`], [`TelemetryLayer`], the macros, [`prelude`], [`env`] |
+//! | [`config`] | [`Config`](config::Config): aggregates and validates; reads the `OTEL_*` variables |
+//! | the layer | dispatch of `tracing` callbacks, per-span state, span events, span and event metrics |
+//! | [`logs`] | log records, sinks, formats, local outputs, processors |
+//! | [`metrics`] | the metrics API; every instrument name and the one set of duration buckets |
+//! | [`export`] | pipelines, the retry engine, accounting, OTLP and console transports |
+//! | [`sampling`], [`propagation`] | samplers and the rate limiter; W3C and B3 propagation |
+//! | [`health`], [`resource`] | health and shutdown reports; the resource |
+//! | the admin endpoint | the loopback server behind `/metrics` and `/health` |
+//! | `http` | tower and reqwest integration (feature `http`) |
+//! | `testing` | in-memory capture and a manual clock (feature `testing`) |
+//!
 //! ## Minimum supported Rust version
 //!
 //! 1.88.
