@@ -89,7 +89,7 @@
 //!
 //! | room | what it owns |
 //! |---|---|
-//! | the root | [`Telemetry`], [`TelemetryBuilder`], [`TelemetryGuard`], the errors, [`HealthReport`], [`TelemetryLayer`], the macros, [`prelude`], [`env`] |
+//! | the root | [`Telemetry`], [`TelemetryBuilder`], [`TelemetryGuard`], the errors, [`HealthReport`], [`TelemetryLayer`], the macros, [`prelude`], [`env`](mod@env) |
 //! | [`config`] | [`Config`](config::Config): aggregates and validates; reads the `OTEL_*` variables |
 //! | the layer | dispatch of `tracing` callbacks, per-span state, span events, span and event metrics |
 //! | [`logs`] | log records, sinks, formats, local outputs, processors |
