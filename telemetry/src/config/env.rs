@@ -153,29 +153,42 @@ impl EnvReader {
         }
     }
 
-    fn protocol(&mut self, var: &'static str, setting: &'static str) -> Option<Protocol> {
+    /// One of a fixed set of words, matched without regard to case.
+    fn one_of<T: Copy>(
+        &mut self,
+        var: &'static str,
+        setting: &'static str,
+        choices: &[(&str, T)],
+        expected: &str,
+    ) -> Option<T> {
         let v = self.get(var)?;
-        match v.to_ascii_lowercase().as_str() {
-            "grpc" => Some(Protocol::Grpc),
-            "http/protobuf" => Some(Protocol::HttpProtobuf),
-            "http/json" => Some(Protocol::HttpJson),
-            _ => {
-                self.issue(var, &v, "one of grpc, http/protobuf, http/json", setting);
-                None
-            }
+        let found = choices
+            .iter()
+            .find(|(word, _)| v.eq_ignore_ascii_case(word))
+            .map(|(_, value)| *value);
+        if found.is_none() {
+            self.issue(var, &v, expected, setting);
         }
+        found
+    }
+
+    fn protocol(&mut self, var: &'static str, setting: &'static str) -> Option<Protocol> {
+        let choices = [
+            ("grpc", Protocol::Grpc),
+            ("http/protobuf", Protocol::HttpProtobuf),
+            ("http/json", Protocol::HttpJson),
+        ];
+        self.one_of(
+            var,
+            setting,
+            &choices,
+            "one of grpc, http/protobuf, http/json",
+        )
     }
 
     fn compression(&mut self, var: &'static str, setting: &'static str) -> Option<Compression> {
-        let v = self.get(var)?;
-        match v.to_ascii_lowercase().as_str() {
-            "gzip" => Some(Compression::Gzip),
-            "none" => Some(Compression::None),
-            _ => {
-                self.issue(var, &v, "gzip or none", setting);
-                None
-            }
-        }
+        let choices = [("gzip", Compression::Gzip), ("none", Compression::None)];
+        self.one_of(var, setting, &choices, "gzip or none")
     }
 
     fn pairs(&mut self, var: &'static str, setting: &'static str) -> Option<Vec<(String, String)>> {
@@ -437,18 +450,18 @@ impl EnvReader {
                 c.metric_export.interval = d;
             }
         }
-        if let Some(raw) = self.get(OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE) {
-            match raw.to_ascii_lowercase().as_str() {
-                "cumulative" => c.temporality = Temporality::Cumulative,
-                "delta" => c.temporality = Temporality::Delta,
-                "lowmemory" => c.temporality = Temporality::LowMemory,
-                _ => self.issue(
-                    OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE,
-                    &raw,
-                    "one of cumulative, delta, lowmemory",
-                    "metrics.temporality",
-                ),
-            }
+        let temporalities = [
+            ("cumulative", Temporality::Cumulative),
+            ("delta", Temporality::Delta),
+            ("lowmemory", Temporality::LowMemory),
+        ];
+        if let Some(t) = self.one_of(
+            OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE,
+            "metrics.temporality",
+            &temporalities,
+            "one of cumulative, delta, lowmemory",
+        ) {
+            c.temporality = t;
         }
         if let Some(d) = self.millis(OTEL_METRIC_EXPORT_TIMEOUT, "metrics.timeout") {
             c.metric_export.timeout = d;

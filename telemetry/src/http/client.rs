@@ -16,8 +16,8 @@ use tracing::field::Empty;
 use tracing::Instrument as _;
 
 use super::{
-    default_port, global_histogram, host_and_port, method_label, record_duration, Outcome,
-    PropagatorSource, Side, CLIENT_DURATION, CLIENT_DURATION_DESCRIPTION, OTHER_ERROR,
+    default_port, global_histogram, host_and_port, http_layer, method_label, record_duration,
+    Outcome, PropagatorSource, Side, CLIENT_DURATION, CLIENT_DURATION_DESCRIPTION, OTHER_ERROR,
 };
 use crate::propagation::HeaderInjector;
 use crate::Telemetry;
@@ -185,40 +185,12 @@ pub struct ClientLayer {
     fallback: Histogram<f64>,
 }
 
-impl ClientLayer {
-    /// A layer using OpenTelemetry's global propagator (set by [`Telemetry::init`]). Its
-    /// metric goes to the instance that records the request's span (see the
-    /// [module docs](crate::http)).
-    pub fn new() -> ClientLayer {
-        ClientLayer {
-            propagators: PropagatorSource::Global,
-            fallback: global_histogram(CLIENT_DURATION, CLIENT_DURATION_DESCRIPTION),
-        }
-    }
-
-    /// Uses the propagators configured on `telemetry` instead of the global one.
-    pub fn propagators_from(mut self, telemetry: &Telemetry) -> ClientLayer {
-        self.propagators = PropagatorSource::of(telemetry);
-        self
-    }
-}
-
-impl Default for ClientLayer {
-    fn default() -> Self {
-        ClientLayer::new()
-    }
-}
-
-impl<S> tower_layer::Layer<S> for ClientLayer {
-    type Service = ClientService<S>;
-
-    fn layer(&self, inner: S) -> ClientService<S> {
-        ClientService {
-            inner,
-            layer: self.clone(),
-        }
-    }
-}
+http_layer!(
+    ClientLayer,
+    ClientService,
+    CLIENT_DURATION,
+    CLIENT_DURATION_DESCRIPTION
+);
 
 /// The service made by [`ClientLayer`].
 #[derive(Debug, Clone)]

@@ -186,10 +186,54 @@ fn histogram(meter: &Meter, name: &'static str, description: &'static str) -> Hi
 /// The duration histogram `name`, from the global meter provider: for requests that no
 /// telemetry layer records.
 pub(crate) fn global_histogram(name: &'static str, description: &'static str) -> Histogram<f64> {
-    let meter =
-        opentelemetry::global::meter_with_scope(InstrumentationScope::builder("telemetry").build());
+    let meter = opentelemetry::global::meter_with_scope(
+        InstrumentationScope::builder(crate::metrics::METER_SCOPE).build(),
+    );
     histogram(&meter, name, description)
 }
+
+/// The constructors and the tower `Layer` of one of the two HTTP layers, which hold the
+/// same two things: the propagators and the histogram of requests no telemetry layer
+/// records.
+macro_rules! http_layer {
+    ($layer:ident, $service:ident, $name:expr, $description:expr) => {
+        impl $layer {
+            /// A layer using OpenTelemetry's global propagator (set by
+            /// [`Telemetry::init`]). Its metric goes to the instance that records the
+            /// request's span (see the [module docs](crate::http)).
+            pub fn new() -> $layer {
+                $layer {
+                    propagators: PropagatorSource::Global,
+                    fallback: global_histogram($name, $description),
+                }
+            }
+
+            /// Uses the propagators configured on `telemetry` instead of the global one.
+            pub fn propagators_from(mut self, telemetry: &Telemetry) -> $layer {
+                self.propagators = PropagatorSource::of(telemetry);
+                self
+            }
+        }
+
+        impl Default for $layer {
+            fn default() -> Self {
+                $layer::new()
+            }
+        }
+
+        impl<S> tower_layer::Layer<S> for $layer {
+            type Service = $service<S>;
+
+            fn layer(&self, inner: S) -> $service<S> {
+                $service {
+                    inner,
+                    layer: self.clone(),
+                }
+            }
+        }
+    };
+}
+pub(crate) use http_layer;
 
 /// The two duration histograms of one [`Telemetry`] instance.
 pub(crate) struct HttpInstruments {

@@ -15,8 +15,8 @@ use opentelemetry::KeyValue;
 use tracing::field::Empty;
 
 use super::{
-    global_histogram, host_and_port, method_label, protocol_version, record_duration, Outcome,
-    PropagatorSource, Side, OTHER_ERROR, SERVER_DURATION, SERVER_DURATION_DESCRIPTION,
+    global_histogram, host_and_port, http_layer, method_label, protocol_version, record_duration,
+    Outcome, PropagatorSource, Side, OTHER_ERROR, SERVER_DURATION, SERVER_DURATION_DESCRIPTION,
 };
 use crate::propagation::HeaderExtractor;
 use crate::Telemetry;
@@ -52,40 +52,12 @@ pub struct ServerLayer {
     fallback: Histogram<f64>,
 }
 
-impl ServerLayer {
-    /// A layer using OpenTelemetry's global propagator (set by [`Telemetry::init`]). Its
-    /// metric goes to the instance that records the request's span (see the
-    /// [module docs](crate::http)).
-    pub fn new() -> ServerLayer {
-        ServerLayer {
-            propagators: PropagatorSource::Global,
-            fallback: global_histogram(SERVER_DURATION, SERVER_DURATION_DESCRIPTION),
-        }
-    }
-
-    /// Uses the propagators configured on `telemetry` instead of the global one.
-    pub fn propagators_from(mut self, telemetry: &Telemetry) -> ServerLayer {
-        self.propagators = PropagatorSource::of(telemetry);
-        self
-    }
-}
-
-impl Default for ServerLayer {
-    fn default() -> Self {
-        ServerLayer::new()
-    }
-}
-
-impl<S> tower_layer::Layer<S> for ServerLayer {
-    type Service = ServerService<S>;
-
-    fn layer(&self, inner: S) -> ServerService<S> {
-        ServerService {
-            inner,
-            layer: self.clone(),
-        }
-    }
-}
+http_layer!(
+    ServerLayer,
+    ServerService,
+    SERVER_DURATION,
+    SERVER_DURATION_DESCRIPTION
+);
 
 /// The service made by [`ServerLayer`].
 #[derive(Debug, Clone)]
