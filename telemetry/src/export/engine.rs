@@ -134,12 +134,9 @@ impl<T, X: Transport<T>> Engine<T, X> {
         }
         let evicted = self.buffer.evict_past_limits(&mut counters);
         drop(counters);
-        let Some(evicted) = evicted else {
-            return;
-        };
-        // The evicted batch may have been waiting out a backoff.
-        self.next_attempt_at = None;
         if evicted > 0 {
+            // The evicted batch may have been waiting out a backoff.
+            self.next_attempt_at = None;
             let limits = self.buffer.limits();
             crate::diagnostics::warn(
                 "buffer-full",

@@ -98,10 +98,9 @@ impl<P> RetryBuffer<P> {
     }
 
     /// Drops the oldest requests while either bound is passed, always keeping the
-    /// newest; counts them (`buffer_full`) and returns how many items went, `None`
-    /// when no request did.
-    pub(crate) fn evict_past_limits(&mut self, counters: &mut ThreadCounters) -> Option<u64> {
-        let mut evicted = None;
+    /// newest; counts them (`buffer_full`) and returns how many items went.
+    pub(crate) fn evict_past_limits(&mut self, counters: &mut ThreadCounters) -> u64 {
+        let mut evicted = 0u64;
         while (counters.buffered > self.limits.max_items
             || counters.buffered_bytes > self.limits.max_bytes)
             && self.entries.len() > 1
@@ -110,7 +109,7 @@ impl<P> RetryBuffer<P> {
                 break;
             };
             counters.dropped(DropReason::BufferFull, oldest.items);
-            evicted = Some(evicted.unwrap_or(0u64).saturating_add(oldest.items));
+            evicted = evicted.saturating_add(oldest.items);
         }
         evicted
     }

@@ -1,5 +1,5 @@
 //! The span-tree renderer: one indented tree per trace, children and events in order
-//! of time. The console exporter prints it; [`crate::testing`] snapshots it.
+//! of time. The console exporter prints it; `crate::testing` snapshots it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;

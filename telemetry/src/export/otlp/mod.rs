@@ -1,6 +1,6 @@
 //! OTLP transports: [`OtlpTransport`] encodes each batch once ([`encode`]: spans,
 //! metrics, logs), cuts it to the request size limit, and sends the bytes over gRPC
-//! ([`grpc`], tonic, behind the `grpc` feature) or HTTP ([`http`], hyper, protobuf
+//! (`grpc.rs`, tonic, behind the `grpc` feature) or HTTP (`http.rs`, hyper, protobuf
 //! or JSON bodies, optional gzip). The encoded bytes are what a retry sends again.
 //!
 //! What both paths share lives here: the [`Encoding`] of a signal, the wire format
