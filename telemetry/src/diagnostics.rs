@@ -1,5 +1,8 @@
-//! The crate's own warnings: printed to stderr, at most one line per kind of trouble
-//! every few seconds, so a dead collector never floods the application's output.
+//! The crate's own warnings, on stderr: rate-limited ones ([`warn`]: at most one line
+//! per kind of trouble every few seconds, so a dead collector never floods the
+//! application's output), and ones printed always: configuration problems
+//! ([`config_warning`]) and a pipeline's changes of state while it runs
+//! ([`pipeline_state_change`]).
 
 use std::fmt;
 use std::sync::Mutex;
@@ -53,5 +56,18 @@ pub(crate) fn warn(key: &'static str, message: fmt::Arguments<'_>) {
 
 /// Prints a warning about configuration, always (these come once, at start-up).
 pub(crate) fn config_warning(message: fmt::Arguments<'_>) {
+    print_always(message);
+}
+
+/// Prints a change of state of a running export pipeline, always: a circuit breaker
+/// opening, half-opening or closing, an export thread stopping, items left undelivered
+/// at shutdown. These are rare by construction (one line per transition), so they are
+/// not rate-limited.
+pub(crate) fn pipeline_state_change(message: fmt::Arguments<'_>) {
+    print_always(message);
+}
+
+/// The one line of a warning that is never held back.
+fn print_always(message: fmt::Arguments<'_>) {
     eprintln!("telemetry: warning: {message}");
 }

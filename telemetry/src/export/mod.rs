@@ -1,24 +1,33 @@
 //! Export: the batching pipelines, the retry engine (retry with backoff, circuit
 //! breaker, bounded retry buffer) and the transports behind them (OTLP, console).
 //!
-//! The application thread only pushes into a bounded queue (the pipeline); a
-//! background thread owning a small tokio runtime batches and calls the exporter, so
-//! exporting works the same with no runtime, a current-thread or a multi-thread one.
+//! The application thread only pushes into a bounded queue (`pipeline`); a
+//! background thread owning a small tokio runtime batches and hands each batch to the
+//! `engine`, which sends it through a `transport`, so exporting works the same
+//! with no runtime, a current-thread or a multi-thread one. `stats` keeps the books
+//! of every item; `self_metrics` publishes them.
+//!
+//! Dependencies run one way: `sdk_bridge` → `pipeline` → `engine` →
+//! `retry_buffer` → `stats` → `circuit`; the engine also uses `retry` and
+//! `transport`; the transports (`otlp`, `console`) know only `transport`; any of them
+//! may use this file's shared vocabulary ([`ExportError`], `after`). The rest of
+//! the crate reaches export through the re-exports below.
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
 
 mod batch;
 mod circuit;
 mod console;
+mod engine;
 pub(crate) mod otlp;
 mod pipeline;
-mod resilient;
 mod retry;
+mod retry_buffer;
 mod sdk_bridge;
 mod self_metrics;
+mod stats;
+mod transport;
 
 pub use batch::BatchConfig;
 pub(crate) use batch::BatchVars;
@@ -28,16 +37,18 @@ pub use batch::{
     OTEL_BSP_MAX_QUEUE_SIZE, OTEL_BSP_SCHEDULE_DELAY,
 };
 pub use circuit::{CircuitBreakerConfig, CircuitState};
-pub(crate) use console::{needs_quotes, ConsoleExporter};
+pub(crate) use console::{console_logs, console_metrics, needs_quotes, ConsoleExporter};
 #[cfg(feature = "testing")]
 pub(crate) use console::{render, Style};
+pub(crate) use engine::ResilienceConfig;
 pub use otlp::{Compression, OtlpTarget, Protocol};
 pub(crate) use pipeline::Pipeline;
-pub use resilient::RetryBufferConfig;
-pub(crate) use resilient::{ResilienceConfig, Snapshot, Stats, Transport};
 pub use retry::RetryConfig;
-pub(crate) use sdk_bridge::{console_logs, console_metrics, MetricsToPipeline};
+pub use retry_buffer::RetryBufferConfig;
+pub(crate) use sdk_bridge::MetricsToPipeline;
 pub(crate) use self_metrics::register as register_self_metrics;
+pub(crate) use stats::{Snapshot, Stats};
+pub(crate) use transport::{Discard, Transport};
 
 /// `OTEL_TRACES_EXPORTER`: `otlp`, `console` or `none`.
 pub const OTEL_TRACES_EXPORTER: &str = "OTEL_TRACES_EXPORTER";
@@ -67,18 +78,6 @@ pub(crate) fn after(now: std::time::Instant, d: Duration) -> std::time::Instant 
     now.checked_add(d)
         .or_else(|| now.checked_add(FAR))
         .unwrap_or(now)
-}
-
-/// A boxed, sendable future, as the exporter trait returns.
-pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// What a collector accepted from one export request.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Delivered {
-    /// Items the collector rejected in a partial success (never resent).
-    pub rejected: u64,
-    /// The collector's message accompanying a partial success.
-    pub message: Option<String>,
 }
 
 /// One background export's failure, as reported in health and diagnostics.
@@ -175,30 +174,5 @@ impl fmt::Display for GrpcCode {
 impl fmt::Debug for GrpcCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}({})", self.name(), self.0)
-    }
-}
-
-/// Counts batches as delivered and sends nothing (see `discard_exports`).
-#[derive(Debug, Default)]
-pub(crate) struct Discard;
-
-impl<T: Send + 'static> resilient::Transport<T> for Discard {
-    type Payload = u64;
-
-    fn encode(&mut self, batch: Vec<T>) -> Result<resilient::Encoded<u64>, ExportError> {
-        let items = batch.len() as u64;
-        Ok(resilient::Encoded::one(items, items))
-    }
-
-    fn size(&self, payload: &u64) -> u64 {
-        *payload
-    }
-
-    fn send(&mut self, _payload: &u64) -> BoxFuture<'static, Result<Delivered, ExportError>> {
-        Box::pin(async { Ok(Delivered::default()) })
-    }
-
-    fn target(&self) -> &str {
-        "discard"
     }
 }

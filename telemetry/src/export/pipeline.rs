@@ -1,6 +1,6 @@
 //! The batching pipeline: a bounded lock-free queue filled by the application and
-//! drained by a background thread that owns its own current-thread tokio runtime and
-//! drives the [`Resilient`] exporter.
+//! drained by a background thread ([`ExportThread`]) that owns its own
+//! current-thread tokio runtime and drives the retry [`Engine`].
 //!
 //! Pushing an item costs a counter increment and a compare-and-swap; the export thread
 //! is woken only when a full batch is waiting (or by its timer), never per item.
@@ -19,16 +19,22 @@ use std::time::{Duration, Instant};
 use crossbeam_queue::ArrayQueue;
 use tokio::sync::{mpsc, Notify};
 
-use super::resilient::{ResilienceConfig, Resilient, Stats, Transport};
+use super::engine::{Engine, ResilienceConfig};
 use super::retry::Jitter;
+use super::stats::{DropReason, Stats};
+use super::transport::Transport;
 use super::BatchConfig;
 use super::ExportError;
 use crate::error::{BuildError, ShutdownError};
 use crate::signal::Signal;
 
+/// Where the export thread answers a flush or shutdown.
+type Reply = std_mpsc::SyncSender<Result<(), ExportError>>;
+
+/// What the application side asks of the export thread, with a deadline.
 enum Control {
-    Flush(Instant, std_mpsc::SyncSender<Result<(), ExportError>>),
-    Shutdown(Instant, std_mpsc::SyncSender<Result<(), ExportError>>),
+    Flush(Instant, Reply),
+    Shutdown(Instant, Reply),
     #[cfg(test)]
     Crash(&'static str),
 }
@@ -86,14 +92,14 @@ impl<T: Send + 'static> Pipeline<T> {
         });
         let (ctl, ctl_rx) = mpsc::unbounded_channel();
         let stats = Arc::new(Stats::default());
-        let engine = Resilient::new(
+        let engine = Engine::new(
             signal,
             transport,
             resilience,
             stats.clone(),
             Jitter::from_entropy(),
         );
-        let worker = Worker {
+        let export_thread = ExportThread {
             signal,
             config: batch,
             engine,
@@ -107,9 +113,10 @@ impl<T: Send + 'static> Pipeline<T> {
             .name(name.clone())
             .spawn(move || {
                 let mut ctl_rx = ctl_rx;
-                // The control channel outlives the worker, so that whoever waits on it
-                // learns why the thread stopped rather than only that it did.
-                let ended = std::panic::catch_unwind(AssertUnwindSafe(|| worker.run(&mut ctl_rx)));
+                // The control channel outlives the loop's state, so that whoever waits
+                // on it learns why the thread stopped rather than only that it did.
+                let ended =
+                    std::panic::catch_unwind(AssertUnwindSafe(|| export_thread.run(&mut ctl_rx)));
                 let reason = match ended {
                     Ok(Ended::Done) => return,
                     Ok(Ended::Failed(reason)) => reason,
@@ -193,12 +200,7 @@ impl<T: Send + 'static> Pipeline<T> {
         if self.shut_down.load(Ordering::Acquire) {
             return Err(ShutdownError::AlreadyShutdown);
         }
-        let (reply, wait) = std_mpsc::sync_channel(1);
-        self.request(
-            Control::Flush(super::after(Instant::now(), timeout), reply),
-            wait,
-            timeout,
-        )
+        self.request(Control::Flush, timeout)
     }
 
     /// Delivers what it can within `timeout`, then stops the export thread; whatever
@@ -208,12 +210,7 @@ impl<T: Send + 'static> Pipeline<T> {
         if self.shut_down.swap(true, Ordering::AcqRel) {
             return Err(ShutdownError::AlreadyShutdown);
         }
-        let (reply, wait) = std_mpsc::sync_channel(1);
-        self.request(
-            Control::Shutdown(super::after(Instant::now(), timeout), reply),
-            wait,
-            timeout,
-        )
+        self.request(Control::Shutdown, timeout)
     }
 
     /// Makes the export thread panic with `message`, as a bug in it would.
@@ -222,13 +219,17 @@ impl<T: Send + 'static> Pipeline<T> {
         let _ = self.ctl.send(Control::Crash(message));
     }
 
+    /// Asks the export thread to flush or shut down by `timeout` from now, and waits
+    /// for its answer.
     fn request(
         &self,
-        control: Control,
-        wait: std_mpsc::Receiver<Result<(), ExportError>>,
+        control: fn(Instant, Reply) -> Control,
         timeout: Duration,
     ) -> Result<(), ShutdownError> {
-        // The worker answers by the deadline; a little slack covers its bookkeeping.
+        let (reply, wait) = std_mpsc::sync_channel(1);
+        let control = control(super::after(Instant::now(), timeout), reply);
+        // The export thread answers by the deadline; a little slack covers its
+        // bookkeeping.
         let patience = timeout.saturating_add(Duration::from_millis(250));
         let deadline = super::after(Instant::now(), patience);
         if self.ctl.send(control).is_err() {
@@ -247,7 +248,7 @@ impl<T: Send + 'static> Pipeline<T> {
                         .stats
                         .snapshot()
                         .pending()
-                        .saturating_add(self.stats.worker().dropped_shutdown),
+                        .saturating_add(self.stats.thread_counters().dropped_shutdown),
                 })
             }
             Ok(Err(e)) => Err(ShutdownError::Export {
@@ -303,23 +304,20 @@ fn stopped<T>(signal: Signal, shared: &Shared<T>, stats: &Stats, reason: String)
     stats
         .dropped_thread_stopped
         .fetch_add(left, Ordering::SeqCst);
-    let held = {
-        let w = stats.worker();
-        w.batch
-            .saturating_add(w.buffered)
-            .saturating_add(w.in_flight)
-    };
-    crate::diagnostics::config_warning(format_args!(
+    let held = stats.thread_counters().held();
+    crate::diagnostics::pipeline_state_change(format_args!(
         "{signal}: {reason}; {} item(s) dropped, and nothing more will be exported",
         held.saturating_add(left)
     ));
     stats.mark_stopped(reason);
 }
 
-struct Worker<T, X: Transport<T>> {
+/// What the export thread owns and runs: the batch being assembled, the engine it
+/// seals batches into, and the loop that drives both.
+struct ExportThread<T, X: Transport<T>> {
     signal: Signal,
     config: BatchConfig,
-    engine: Resilient<T, X>,
+    engine: Engine<T, X>,
     shared: Arc<Shared<T>>,
     stats: Arc<Stats>,
     batch: Vec<T>,
@@ -340,7 +338,7 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-impl<T: Send + 'static, X: Transport<T>> Worker<T, X> {
+impl<T: Send + 'static, X: Transport<T>> ExportThread<T, X> {
     fn run(self, ctl_rx: &mut mpsc::UnboundedReceiver<Control>) -> Ended {
         match tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -374,9 +372,7 @@ impl<T: Send + 'static, X: Transport<T>> Worker<T, X> {
                 }
             }
             if taken > 0 {
-                let mut w = self.stats.worker();
-                w.taken = w.taken.saturating_add(taken);
-                w.batch = w.batch.saturating_add(taken);
+                self.stats.thread_counters().took(taken);
             }
             if self.batch.len() >= self.config.max_export_batch_size.max(1) {
                 self.seal();
@@ -456,12 +452,12 @@ impl<T: Send + 'static, X: Transport<T>> Worker<T, X> {
             self.engine.force_probe();
         }
         self.drain(true);
-        let refused_before = self.stats.worker().dropped_non_retryable;
+        let refused_before = self.stats.thread_counters().dropped_non_retryable;
         loop {
             let now = Instant::now();
             if self.engine.is_idle() {
                 // Idle, but not necessarily delivered: say so if the collector refused.
-                if self.stats.worker().dropped_non_retryable > refused_before {
+                if self.stats.thread_counters().dropped_non_retryable > refused_before {
                     if let Some(e) = self.engine.last_error() {
                         return Err(e.clone());
                     }
@@ -469,21 +465,17 @@ impl<T: Send + 'static, X: Transport<T>> Worker<T, X> {
                 return Ok(());
             }
             if now >= deadline {
-                return Err(ExportError::Timeout {
-                    endpoint: self.engine.target().to_string(),
-                    timeout: Duration::ZERO,
-                });
+                return Err(self.out_of_time());
             }
             let retry_at = self.engine.start(now);
             if let Some(at) = retry_at.or(self.engine.next_attempt_at()) {
                 if at >= deadline && self.engine.wake_at().is_some() {
                     // The next try would come too late: give up now, not at the deadline.
-                    return Err(self.engine.last_error().cloned().unwrap_or(
-                        ExportError::Timeout {
-                            endpoint: self.engine.target().to_string(),
-                            timeout: Duration::ZERO,
-                        },
-                    ));
+                    return Err(self
+                        .engine
+                        .last_error()
+                        .cloned()
+                        .unwrap_or_else(|| self.out_of_time()));
                 }
             }
             let wake = earliest(Some(deadline), self.engine.wake_at());
@@ -492,6 +484,14 @@ impl<T: Send + 'static, X: Transport<T>> Worker<T, X> {
                 result = self.engine.in_flight() => self.engine.complete(result, Instant::now()),
                 _ = sleep_until(wake) => {}
             }
+        }
+    }
+
+    /// A flush or shutdown whose deadline passed (or would, before the next try).
+    fn out_of_time(&self) -> ExportError {
+        ExportError::Timeout {
+            endpoint: self.engine.target().to_string(),
+            timeout: Duration::ZERO,
         }
     }
 
@@ -504,13 +504,13 @@ impl<T: Send + 'static, X: Transport<T>> Worker<T, X> {
         let left = self.batch.len() as u64;
         self.batch.clear();
         if left > 0 {
-            let mut w = self.stats.worker();
-            w.batch = w.batch.saturating_sub(left);
-            w.dropped_shutdown = w.dropped_shutdown.saturating_add(left);
+            let mut counters = self.stats.thread_counters();
+            counters.left_batch(left);
+            counters.dropped(DropReason::Shutdown, left);
         }
         let abandoned = self.engine.abandon();
         if abandoned.saturating_add(left) > 0 {
-            crate::diagnostics::config_warning(format_args!(
+            crate::diagnostics::pipeline_state_change(format_args!(
                 "{}: shutdown: {} item(s) could not be delivered to {}",
                 self.signal,
                 abandoned.saturating_add(left),

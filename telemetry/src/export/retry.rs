@@ -1,4 +1,5 @@
-//! Retry: which failures are worth another try, and when to try again. Pure: the
+//! Retry: which failures are worth another try ([`classify`]), which are a refusal
+//! of the request's size ([`refused_for_size`]), and when to try again. Pure: the
 //! schedule is a function of the attempt number and a seeded jitter source.
 
 use std::time::Duration;
@@ -133,6 +134,26 @@ pub(crate) fn classify(error: &ExportError) -> Verdict {
             _ => Verdict::Permanent,
         },
         ExportError::Encode(_) | ExportError::Shutdown => Verdict::Permanent,
+    }
+}
+
+/// Whether the collector refused a request for its size: HTTP 413, or gRPC's
+/// "message larger than max" (RESOURCE_EXHAUSTED from grpc-go, OUT_OF_RANGE from
+/// tonic). RESOURCE_EXHAUSTED for a quota (other words, or a RetryInfo) is not. The
+/// engine asks this before [`classify`]: such a request is split, not retried as is.
+pub(crate) fn refused_for_size(error: &ExportError) -> bool {
+    match error {
+        ExportError::Http { status, .. } => *status == 413,
+        ExportError::Grpc {
+            code,
+            retry_after: None,
+            message,
+            ..
+        } if code.0 == 8 || code.0 == 11 => {
+            let message = message.to_ascii_lowercase();
+            message.contains("larger than max") || message.contains("message length too large")
+        }
+        _ => false,
     }
 }
 

@@ -18,7 +18,7 @@ use opentelemetry::metrics::Meter;
 use opentelemetry::KeyValue;
 
 use super::circuit::CircuitState;
-use super::resilient::{Snapshot, Stats};
+use super::stats::{Snapshot, Stats};
 use crate::signal::Signal;
 
 /// Reads one figure (or several, with extra attributes) from a snapshot.

@@ -1,45 +1,32 @@
-//! OTLP transports: gRPC (tonic, with a codec that sends pre-encoded bytes) and HTTP
-//! (hyper, protobuf or JSON bodies, optional gzip). Each batch is encoded once; the
-//! encoded bytes are what a retry would send again.
+//! OTLP transports: [`OtlpTransport`] encodes each batch once ([`encode`]: spans,
+//! metrics, logs), cuts it to the request size limit, and sends the bytes over gRPC
+//! (`grpc.rs`, tonic, behind the `grpc` feature) or HTTP (`http.rs`, hyper, protobuf
+//! or JSON bodies, optional gzip). The encoded bytes are what a retry sends again.
+//!
+//! What both paths share lives here: the [`Encoding`] of a signal, the wire format
+//! of a message (protobuf or JSON), and the reading of a failed connection.
 
 use std::io::Write as _;
 use std::marker::PhantomData;
-#[cfg(feature = "grpc")]
-use std::str::FromStr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
 
-#[cfg(feature = "grpc")]
-use bytes::BufMut as _;
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full, Limited};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
-use opentelemetry_proto::tonic::collector::logs::v1::{
-    ExportLogsServiceRequest, ExportLogsServiceResponse,
-};
-use opentelemetry_proto::tonic::collector::metrics::v1::{
-    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
-};
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
-use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
-use opentelemetry_proto::tonic::logs::v1::{LogRecord as ProtoLogRecord, ResourceLogs, ScopeLogs};
-use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
-use opentelemetry_sdk::trace::SpanData;
 use prost::Message as _;
-#[cfg(feature = "grpc")]
-use tonic::codec::{BufferSettings, Codec, EncodeBuf, Encoder};
 
-use super::resilient::{Encoded, Transport};
-#[cfg(feature = "grpc")]
-use super::GrpcCode;
-use super::{BoxFuture, Delivered, ExportError};
+use super::transport::{BoxFuture, Delivered, Encoded, Transport};
+use super::ExportError;
 
+mod encode;
+#[cfg(feature = "grpc")]
+mod grpc;
+mod http;
 mod settings;
+mod status;
+#[cfg(test)]
+mod tests;
 
+pub(crate) use encode::{Logs, Metrics, Traces};
 pub(crate) use settings::{
     check_header, normalise_endpoint, OtlpSettings, OtlpVars, DEFAULT_MAX_REQUEST_SIZE,
     HEADER_NAME, HEADER_VALUE, OTLP_MAX_REQUEST_SIZE,
@@ -49,9 +36,6 @@ pub use settings::{
     OTEL_EXPORTER_OTLP_COMPRESSION, OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS,
     OTEL_EXPORTER_OTLP_INSECURE, OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_EXPORTER_OTLP_TIMEOUT,
 };
-
-/// OTLP's limit on a response body; a larger one is a permanent error.
-const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 
 /// How one signal's batches become OTLP requests and what its responses mean.
 pub(crate) trait Encoding: Send + Sync + 'static {
@@ -78,259 +62,8 @@ pub(crate) trait Encoding: Send + Sync + 'static {
     fn partial(response: &Self::Response) -> Delivered;
 }
 
-/// Splits a two-level OTLP request (resources, then scopes, then items) into two
-/// halves by items, each keeping its resource and scope.
-macro_rules! halve {
-    ($request:expr, $resources:ident, $scopes:ident, $items:ident) => {{
-        let mut request = $request;
-        let total: usize = request
-            .$resources
-            .iter()
-            .flat_map(|r| &r.$scopes)
-            .map(|s| s.$items.len())
-            .sum();
-        if total < 2 {
-            return Err(request);
-        }
-        let half = total / 2;
-        let mut left = half;
-        let (mut first, mut second) = (Vec::new(), Vec::new());
-        for mut resource in std::mem::take(&mut request.$resources) {
-            let scopes = std::mem::take(&mut resource.$scopes);
-            let mut head = resource.clone();
-            let mut tail = resource;
-            for mut scope in scopes {
-                if left == 0 {
-                    tail.$scopes.push(scope);
-                } else if scope.$items.len() <= left {
-                    left -= scope.$items.len();
-                    head.$scopes.push(scope);
-                } else {
-                    let rest = scope.$items.split_off(left);
-                    left = 0;
-                    let mut rest_scope = scope.clone();
-                    rest_scope.$items.clear();
-                    rest_scope.$items = rest;
-                    head.$scopes.push(scope);
-                    tail.$scopes.push(rest_scope);
-                }
-            }
-            if !head.$scopes.is_empty() {
-                first.push(head);
-            }
-            if !tail.$scopes.is_empty() {
-                second.push(tail);
-            }
-        }
-        let mut a = request.clone();
-        a.$resources = first;
-        request.$resources = second;
-        Ok([(a, half as u64), (request, (total - half) as u64)])
-    }};
-}
-
-/// Spans.
-pub(crate) struct Traces;
-
-impl Encoding for Traces {
-    type Item = SpanData;
-    const GRPC_PATH: &'static str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
-    type Request = ExportTraceServiceRequest;
-    type Response = ExportTraceServiceResponse;
-
-    fn request(items: Vec<SpanData>, resource: &ResourceAttributesWithSchema) -> Self::Request {
-        ExportTraceServiceRequest {
-            resource_spans:
-                opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope(
-                    items, resource,
-                ),
-        }
-    }
-
-    fn halve(request: Self::Request) -> Result<[(Self::Request, u64); 2], Self::Request> {
-        halve!(request, resource_spans, scope_spans, spans)
-    }
-
-    fn partial(response: &ExportTraceServiceResponse) -> Delivered {
-        match &response.partial_success {
-            Some(p) if p.rejected_spans > 0 || !p.error_message.is_empty() => Delivered {
-                rejected: u64::try_from(p.rejected_spans).unwrap_or(0),
-                message: (!p.error_message.is_empty()).then(|| p.error_message.clone()),
-            },
-            _ => Delivered::default(),
-        }
-    }
-}
-
-/// Metric collections (one request per collection; several are merged).
-pub(crate) struct Metrics;
-
-impl Encoding for Metrics {
-    type Item = ExportMetricsServiceRequest;
-    const GRPC_PATH: &'static str =
-        "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
-    type Request = ExportMetricsServiceRequest;
-    type Response = ExportMetricsServiceResponse;
-
-    fn request(
-        items: Vec<ExportMetricsServiceRequest>,
-        _resource: &ResourceAttributesWithSchema,
-    ) -> Self::Request {
-        ExportMetricsServiceRequest {
-            resource_metrics: items.into_iter().flat_map(|r| r.resource_metrics).collect(),
-        }
-    }
-
-    /// A collection is one item: its data points are not split across requests.
-    fn halve(request: Self::Request) -> Result<[(Self::Request, u64); 2], Self::Request> {
-        Err(request)
-    }
-
-    fn partial(response: &ExportMetricsServiceResponse) -> Delivered {
-        // Accounting counts collections, not data points: rejected points are
-        // reported, not subtracted.
-        match &response.partial_success {
-            Some(p) if p.rejected_data_points > 0 || !p.error_message.is_empty() => Delivered {
-                rejected: 0,
-                message: Some(format!(
-                    "{} data point(s) rejected: {}",
-                    p.rejected_data_points, p.error_message
-                )),
-            },
-            _ => Delivered::default(),
-        }
-    }
-}
-
-/// Log records.
-pub(crate) struct Logs;
-
-impl Encoding for Logs {
-    type Item = crate::logs::LogRecord;
-    const GRPC_PATH: &'static str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
-    type Request = ExportLogsServiceRequest;
-    type Response = ExportLogsServiceResponse;
-
-    fn halve(request: Self::Request) -> Result<[(Self::Request, u64); 2], Self::Request> {
-        halve!(request, resource_logs, scope_logs, log_records)
-    }
-
-    fn request(
-        items: Vec<crate::logs::LogRecord>,
-        resource: &ResourceAttributesWithSchema,
-    ) -> Self::Request {
-        let mut scopes: Vec<ScopeLogs> = Vec::new();
-        for r in items {
-            let proto = log_to_proto(&r);
-            let target = r.target();
-            match scopes
-                .iter_mut()
-                .find(|s| s.scope.as_ref().is_some_and(|sc| sc.name == target))
-            {
-                Some(scope) => scope.log_records.push(proto),
-                None => scopes.push(ScopeLogs {
-                    scope: Some(InstrumentationScope {
-                        name: target.to_string(),
-                        ..Default::default()
-                    }),
-                    log_records: vec![proto],
-                    schema_url: String::new(),
-                }),
-            }
-        }
-        ExportLogsServiceRequest {
-            resource_logs: vec![ResourceLogs {
-                resource: Some(ProtoResource {
-                    attributes: resource.attributes.0.clone(),
-                    ..Default::default()
-                }),
-                scope_logs: scopes,
-                schema_url: resource.schema_url.clone().unwrap_or_default(),
-            }],
-        }
-    }
-
-    fn partial(response: &ExportLogsServiceResponse) -> Delivered {
-        match &response.partial_success {
-            Some(p) if p.rejected_log_records > 0 || !p.error_message.is_empty() => Delivered {
-                rejected: u64::try_from(p.rejected_log_records).unwrap_or(0),
-                message: (!p.error_message.is_empty()).then(|| p.error_message.clone()),
-            },
-            _ => Delivered::default(),
-        }
-    }
-}
-
-fn any_string(s: String) -> AnyValue {
-    AnyValue {
-        value: Some(any_value::Value::StringValue(s)),
-    }
-}
-
-fn log_to_proto(r: &crate::logs::LogRecord) -> ProtoLogRecord {
-    use crate::fields::FieldValue;
-    let nanos = r
-        .time
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
-    let (severity_number, severity_text) = crate::logs::severity(r.level());
-    let mut attributes: Vec<KeyValue> = r
-        .fields
-        .iter()
-        .map(|(k, v)| KeyValue {
-            key: (*k).to_string(),
-            value: Some(AnyValue {
-                value: Some(match v {
-                    FieldValue::Str(s) => any_value::Value::StringValue(s.clone()),
-                    FieldValue::I64(i) => any_value::Value::IntValue(*i),
-                    FieldValue::U64(u) => match i64::try_from(*u) {
-                        Ok(i) => any_value::Value::IntValue(i),
-                        Err(_) => any_value::Value::StringValue(u.to_string()),
-                    },
-                    FieldValue::F64(f) => any_value::Value::DoubleValue(*f),
-                    FieldValue::Bool(b) => any_value::Value::BoolValue(*b),
-                }),
-            }),
-            ..Default::default()
-        })
-        .collect();
-    if let Some(file) = r.file() {
-        attributes.push(KeyValue {
-            key: "code.file.path".into(),
-            value: Some(any_string(file.to_string())),
-            ..Default::default()
-        });
-    }
-    if let Some(line) = r.line() {
-        attributes.push(KeyValue {
-            key: "code.line.number".into(),
-            value: Some(AnyValue {
-                value: Some(any_value::Value::IntValue(i64::from(line))),
-            }),
-            ..Default::default()
-        });
-    }
-    ProtoLogRecord {
-        time_unix_nano: nanos,
-        observed_time_unix_nano: nanos,
-        severity_number,
-        severity_text: severity_text.to_string(),
-        body: Some(any_string(r.message.to_string())),
-        attributes,
-        dropped_attributes_count: 0,
-        flags: u32::from(r.sampled),
-        trace_id: r
-            .trace_id
-            .map(|t| t.to_bytes().to_vec())
-            .unwrap_or_default(),
-        span_id: r.span_id.map(|s| s.to_bytes().to_vec()).unwrap_or_default(),
-        event_name: String::new(),
-    }
-}
-
 /// The OTLP transport of one signal: encodes each batch once, sends it as many times
-/// as the [`Resilient`](super::resilient::Resilient) exporter asks.
+/// as the retry [`Engine`](super::engine::Engine) asks.
 pub(crate) struct OtlpTransport<E: Encoding> {
     target: Arc<OtlpTarget>,
     resource: ResourceAttributesWithSchema,
@@ -340,11 +73,12 @@ pub(crate) struct OtlpTransport<E: Encoding> {
     _encoding: PhantomData<E>,
 }
 
+/// The client of one wire path, made once and cloned for each request.
 #[derive(Clone)]
 enum Client {
     #[cfg(feature = "grpc")]
-    Grpc(tonic::client::Grpc<tonic::transport::Channel>),
-    Http(hyper_util::client::legacy::Client<HttpConnector, Full<Bytes>>),
+    Grpc(grpc::GrpcClient),
+    Http(http::HttpClient),
 }
 
 impl<E: Encoding> OtlpTransport<E> {
@@ -369,25 +103,7 @@ impl<E: Encoding> OtlpTransport<E> {
         }
         let client = match self.target.protocol {
             #[cfg(feature = "grpc")]
-            Protocol::Grpc => {
-                let mut endpoint = tonic::transport::Endpoint::from_shared(
-                    self.target.endpoint.clone(),
-                )
-                .map_err(|e| ExportError::Connect {
-                    endpoint: self.target.endpoint.clone(),
-                    reason: e.to_string(),
-                })?;
-                if let Some(t) = self.target.timeout {
-                    endpoint = endpoint.connect_timeout(t);
-                }
-                let mut grpc = tonic::client::Grpc::new(endpoint.connect_lazy());
-                if self.target.compression == Compression::Gzip {
-                    grpc = grpc
-                        .send_compressed(tonic::codec::CompressionEncoding::Gzip)
-                        .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
-                }
-                Client::Grpc(grpc)
-            }
+            Protocol::Grpc => Client::Grpc(grpc::connect(&self.target)?),
             #[cfg(not(feature = "grpc"))]
             Protocol::Grpc => {
                 return Err(ExportError::Encode(
@@ -395,21 +111,19 @@ impl<E: Encoding> OtlpTransport<E> {
                 ))
             }
             Protocol::HttpProtobuf | Protocol::HttpJson => {
-                let mut connector = HttpConnector::new();
-                connector.set_connect_timeout(self.target.timeout);
-                connector.set_nodelay(true);
-                Client::Http(
-                    hyper_util::client::legacy::Client::builder(TokioExecutor::new())
-                        .build(connector),
-                )
+                Client::Http(http::connect(&self.target))
             }
         };
         self.client = Some(client.clone());
         Ok(client)
     }
-}
 
-impl<E: Encoding> OtlpTransport<E> {
+    /// Whether we gzip request bodies ourselves: over HTTP when asked (gRPC
+    /// compresses its frames itself).
+    fn gzips_bodies(&self) -> bool {
+        self.target.compression == Compression::Gzip && self.target.protocol != Protocol::Grpc
+    }
+
     /// The request's body if it is at most `limit` bytes (before compression).
     fn body(&self, request: &E::Request, limit: u64) -> Result<Option<Vec<u8>>, ExportError> {
         let limit = usize::try_from(limit).unwrap_or(usize::MAX);
@@ -423,9 +137,7 @@ impl<E: Encoding> OtlpTransport<E> {
         if body.len() > limit {
             return Ok(None);
         }
-        let body = if self.target.compression == Compression::Gzip
-            && self.target.protocol != Protocol::Grpc
-        {
+        let body = if self.gzips_bodies() {
             gzip_bytes(&body)?
         } else {
             body
@@ -459,9 +171,7 @@ impl<E: Encoding> OtlpTransport<E> {
 
     /// The request inside a payload, for splitting it.
     fn decode(&self, payload: &Bytes) -> Option<E::Request> {
-        let body = if self.target.compression == Compression::Gzip
-            && self.target.protocol != Protocol::Grpc
-        {
+        let body = if self.gzips_bodies() {
             let mut out = Vec::new();
             std::io::Read::read_to_end(
                 &mut flate2::read::GzDecoder::new(payload.as_ref()),
@@ -472,11 +182,7 @@ impl<E: Encoding> OtlpTransport<E> {
         } else {
             payload.clone()
         };
-        if self.target.protocol == Protocol::HttpJson {
-            serde_json::from_slice(&body).ok()
-        } else {
-            E::Request::decode(body).ok()
-        }
+        from_wire(&body, self.target.protocol == Protocol::HttpJson)
     }
 }
 
@@ -512,8 +218,8 @@ impl<E: Encoding> Transport<E::Item> for OtlpTransport<E> {
         let payload = payload.clone();
         match self.client() {
             #[cfg(feature = "grpc")]
-            Ok(Client::Grpc(grpc)) => Box::pin(send_grpc::<E>(grpc, target, payload)),
-            Ok(Client::Http(client)) => Box::pin(send_http::<E>(client, target, payload)),
+            Ok(Client::Grpc(client)) => Box::pin(grpc::send::<E>(client, target, payload)),
+            Ok(Client::Http(client)) => Box::pin(http::send::<E>(client, target, payload)),
             Err(e) => Box::pin(async move { Err(e) }),
         }
     }
@@ -527,126 +233,32 @@ impl<E: Encoding> Transport<E::Item> for OtlpTransport<E> {
     }
 }
 
-#[cfg(feature = "grpc")]
-async fn send_grpc<E: Encoding>(
-    mut grpc: tonic::client::Grpc<tonic::transport::Channel>,
-    target: Arc<OtlpTarget>,
-    body: Bytes,
-) -> Result<Delivered, ExportError> {
-    let mut request = tonic::Request::new(body);
-    for (k, v) in &target.headers {
-        if let (Ok(k), Ok(v)) = (
-            tonic::metadata::MetadataKey::from_str(&k.to_ascii_lowercase()),
-            tonic::metadata::MetadataValue::try_from(v.as_str()),
-        ) {
-            request.metadata_mut().insert(k, v);
-        }
-    }
-    if let Some(t) = target.timeout {
-        request.set_timeout(t);
-    }
-    grpc.ready().await.map_err(|e| ExportError::Connect {
-        endpoint: target.endpoint.clone(),
-        reason: reason_of(&e),
-    })?;
-    let path = http::uri::PathAndQuery::from_static(E::GRPC_PATH);
-    match grpc
-        .unary(request, path, RawCodec::<E::Response>(PhantomData))
-        .await
-    {
-        Ok(response) => Ok(E::partial(response.get_ref())),
-        // The deadline we sent in `grpc-timeout` passed: the same as our own timeout.
-        Err(status)
-            if target.timeout.is_some()
-                && (status.code() == tonic::Code::DeadlineExceeded
-                    || (status.code() == tonic::Code::Cancelled
-                        && status.message() == "Timeout expired")) =>
-        {
-            Err(ExportError::Timeout {
-                endpoint: target.endpoint.clone(),
-                timeout: target.timeout.unwrap_or_default(),
-            })
-        }
-        Err(status) => Err(grpc_error(&target.endpoint, &status)),
+/// A message read from the wire, as JSON or protobuf: a request being split, or a
+/// collector's response.
+fn from_wire<M>(bytes: &[u8], json: bool) -> Option<M>
+where
+    M: prost::Message + Default + serde::de::DeserializeOwned,
+{
+    if json {
+        serde_json::from_slice(bytes).ok()
+    } else {
+        M::decode(bytes).ok()
     }
 }
 
-async fn send_http<E: Encoding>(
-    client: hyper_util::client::legacy::Client<HttpConnector, Full<Bytes>>,
-    target: Arc<OtlpTarget>,
-    body: Bytes,
-) -> Result<Delivered, ExportError> {
-    let endpoint = target.endpoint.as_str();
-    let json = target.protocol == Protocol::HttpJson;
-    let mut request = http::Request::post(endpoint)
-        .header(
-            http::header::CONTENT_TYPE,
-            if json {
-                "application/json"
-            } else {
-                "application/x-protobuf"
-            },
-        )
-        .header(http::header::USER_AGENT, USER_AGENT);
-    if target.compression == Compression::Gzip {
-        request = request.header(http::header::CONTENT_ENCODING, "gzip");
-    }
-    for (k, v) in &target.headers {
-        request = request.header(k.as_str(), v.as_str());
-    }
-    let request = request
-        .body(Full::new(body))
-        .map_err(|e| ExportError::Encode(e.to_string()))?;
-    let response = client
-        .request(request)
-        .await
-        .map_err(|e| ExportError::Connect {
-            endpoint: endpoint.to_string(),
-            reason: reason_of(&e),
-        })?;
-    let status = response.status();
-    let retry_after = response
-        .headers()
-        .get(http::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_retry_after);
-    let is_json = response
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/json"));
-    let body = match Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
-        .collect()
-        .await
-    {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) => {
-            if status.is_success() {
-                // OTLP: an oversized response is a permanent error.
-                return Err(ExportError::Http {
-                    endpoint: endpoint.to_string(),
-                    status: status.as_u16(),
-                    retry_after: None,
-                    message: Some(format!("unreadable response body: {e}")),
-                });
-            }
-            Bytes::new()
-        }
-    };
-    if status.is_success() {
-        let decoded = if is_json {
-            serde_json::from_slice::<E::Response>(&body).ok()
-        } else {
-            E::Response::decode(body.as_ref()).ok()
-        };
-        Ok(decoded.map(|r| E::partial(&r)).unwrap_or_default())
-    } else {
-        Err(ExportError::Http {
-            endpoint: endpoint.to_string(),
-            status: status.as_u16(),
-            retry_after,
-            message: status_message(&body, is_json),
-        })
+fn gzip_bytes(body: &[u8]) -> Result<Vec<u8>, ExportError> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder
+        .write_all(body)
+        .and_then(|()| encoder.finish())
+        .map_err(|e| ExportError::Encode(format!("gzip: {e}")))
+}
+
+/// A request that found no collector: the connection failed or broke.
+fn connect_error(target: &OtlpTarget, e: &(dyn std::error::Error + 'static)) -> ExportError {
+    ExportError::Connect {
+        endpoint: target.endpoint.clone(),
+        reason: reason_of(e),
     }
 }
 
@@ -663,195 +275,4 @@ fn reason_of(e: &(dyn std::error::Error + 'static)) -> String {
         source = s.source();
     }
     chain.join(": ")
-}
-
-const USER_AGENT: &str = concat!("telemetry-rust/", env!("CARGO_PKG_VERSION"));
-
-fn gzip_bytes(body: &[u8]) -> Result<Vec<u8>, ExportError> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    encoder
-        .write_all(body)
-        .and_then(|()| encoder.finish())
-        .map_err(|e| ExportError::Encode(format!("gzip: {e}")))
-}
-
-/// Parses `Retry-After` as seconds or an HTTP date.
-pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let when = httpdate::parse_http_date(value).ok()?;
-    Some(
-        when.duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO),
-    )
-}
-
-#[cfg(feature = "grpc")]
-fn grpc_error(endpoint: &str, status: &tonic::Status) -> ExportError {
-    // A failed connection shows as UNAVAILABLE with an I/O error inside.
-    if let Some(source) = std::error::Error::source(status) {
-        let reason = reason_of(source);
-        if status.code() == tonic::Code::Unavailable && !reason.is_empty() {
-            return ExportError::Connect {
-                endpoint: endpoint.to_string(),
-                reason,
-            };
-        }
-    }
-    ExportError::Grpc {
-        endpoint: endpoint.to_string(),
-        code: GrpcCode(status.code() as i32),
-        retry_after: retry_info(status.details()),
-        message: status.message().to_string(),
-    }
-}
-
-/// The delay of a `google.rpc.RetryInfo` inside a serialized `google.rpc.Status`.
-#[cfg_attr(not(feature = "grpc"), allow(dead_code))]
-pub(crate) fn retry_info(details: &[u8]) -> Option<Duration> {
-    let status = RpcStatus::decode(details).ok()?;
-    status
-        .details
-        .iter()
-        .find(|any| any.type_url.ends_with("google.rpc.RetryInfo"))
-        .and_then(|any| RetryInfo::decode(any.value.as_slice()).ok())
-        .and_then(|info| info.retry_delay)
-        .map(|d| {
-            Duration::from_secs(u64::try_from(d.seconds).unwrap_or(0))
-                + Duration::from_nanos(u64::try_from(d.nanos).unwrap_or(0))
-        })
-}
-
-fn status_message(body: &[u8], json: bool) -> Option<String> {
-    if body.is_empty() {
-        return None;
-    }
-    let message = if json {
-        serde_json::from_slice::<serde_json::Value>(body)
-            .ok()
-            .and_then(|v| {
-                v.get("message")
-                    .and_then(|m| m.as_str())
-                    .map(str::to_string)
-            })
-    } else {
-        RpcStatus::decode(body).ok().map(|s| s.message)
-    };
-    message.filter(|m| !m.is_empty())
-}
-
-/// `google.rpc.Status`.
-#[derive(Clone, PartialEq, prost::Message)]
-pub(crate) struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    pub code: i32,
-    #[prost(string, tag = "2")]
-    pub message: String,
-    #[prost(message, repeated, tag = "3")]
-    pub details: Vec<ProtoAny>,
-}
-
-/// `google.protobuf.Any`.
-#[derive(Clone, PartialEq, prost::Message)]
-pub(crate) struct ProtoAny {
-    #[prost(string, tag = "1")]
-    pub type_url: String,
-    #[prost(bytes = "vec", tag = "2")]
-    pub value: Vec<u8>,
-}
-
-/// `google.rpc.RetryInfo`.
-#[derive(Clone, PartialEq, prost::Message)]
-pub(crate) struct RetryInfo {
-    #[prost(message, optional, tag = "1")]
-    pub retry_delay: Option<ProtoDuration>,
-}
-
-/// `google.protobuf.Duration`.
-#[derive(Clone, PartialEq, prost::Message)]
-pub(crate) struct ProtoDuration {
-    #[prost(int64, tag = "1")]
-    pub seconds: i64,
-    #[prost(int32, tag = "2")]
-    pub nanos: i32,
-}
-
-/// Sends pre-encoded protobuf bytes; decodes the response as `U`.
-#[cfg(feature = "grpc")]
-struct RawCodec<U>(PhantomData<U>);
-
-#[cfg(feature = "grpc")]
-impl<U: prost::Message + Default + Send + 'static> Codec for RawCodec<U> {
-    type Encode = Bytes;
-    type Decode = U;
-    type Encoder = RawEncoder;
-    type Decoder = tonic_prost::ProstDecoder<U>;
-
-    fn encoder(&mut self) -> RawEncoder {
-        RawEncoder
-    }
-
-    fn decoder(&mut self) -> Self::Decoder {
-        tonic_prost::ProstCodec::<U, U>::raw_decoder(BufferSettings::default())
-    }
-}
-
-#[cfg(feature = "grpc")]
-struct RawEncoder;
-
-#[cfg(feature = "grpc")]
-impl Encoder for RawEncoder {
-    type Item = Bytes;
-    type Error = tonic::Status;
-
-    fn encode(&mut self, item: Bytes, buf: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
-        buf.put_slice(&item);
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retry_after_accepts_seconds_and_dates() {
-        assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
-        let later = SystemTime::now() + Duration::from_secs(120);
-        let d = parse_retry_after(&httpdate::fmt_http_date(later)).unwrap();
-        assert!(
-            d > Duration::from_secs(100) && d <= Duration::from_secs(120),
-            "{d:?}"
-        );
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(parse_retry_after("soon"), None);
-    }
-
-    #[test]
-    fn retry_info_is_read_from_status_details() {
-        let info = RetryInfo {
-            retry_delay: Some(ProtoDuration {
-                seconds: 2,
-                nanos: 500_000_000,
-            }),
-        };
-        let status = RpcStatus {
-            code: 8,
-            message: "slow down".into(),
-            details: vec![ProtoAny {
-                type_url: "type.googleapis.com/google.rpc.RetryInfo".into(),
-                value: info.encode_to_vec(),
-            }],
-        };
-        assert_eq!(
-            retry_info(&status.encode_to_vec()),
-            Some(Duration::from_millis(2500))
-        );
-        assert_eq!(retry_info(b"\xff\xff"), None);
-    }
 }

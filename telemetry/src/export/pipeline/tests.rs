@@ -1,8 +1,8 @@
 use std::sync::atomic::AtomicUsize;
 
 use super::*;
-use crate::export::resilient::Encoded;
-use crate::export::{BoxFuture, Delivered, Discard};
+use crate::export::transport::{BoxFuture, Delivered, Encoded};
+use crate::export::Discard;
 use crate::health::{SignalHealth, SignalReport};
 
 fn batch(size: usize) -> BatchConfig {
@@ -119,7 +119,7 @@ fn a_thread_that_panics_while_flushing_fails_the_flush_with_its_message() {
 #[test]
 fn counters_cannot_underflow_even_when_the_books_are_already_wrong() {
     let stats = Stats::default();
-    stats.worker().buffered = 1;
+    stats.thread_counters().buffered = 1;
     stats.mark_stopped("gone".into());
     let s = stats.snapshot();
     assert_eq!(s.pending(), 0);

@@ -1,133 +1,13 @@
-//! The console exporter: one indented tree per trace, printed when its root span ends.
-//! Also home of the tree renderer that [`crate::testing`] uses for snapshots.
+//! The span-tree renderer: one indented tree per trace, children and events in order
+//! of time. The console exporter prints it; `crate::testing` snapshots it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::time::{Duration, SystemTime};
 
 use opentelemetry::trace::{SpanId, SpanKind, Status, TraceId};
 use opentelemetry::{KeyValue, Value};
 use opentelemetry_sdk::trace::SpanData;
-
-use std::sync::{Arc, Mutex};
-
-use super::resilient::{Encoded, Transport};
-use super::{BoxFuture, Delivered, ExportError};
-
-/// Spans waiting for their root before printing; past this, the oldest traces print
-/// as they are.
-const MAX_PENDING_SPANS: usize = 10_000;
-
-/// Prints spans to stdout as trees.
-#[derive(Default)]
-pub(crate) struct ConsoleExporter {
-    pending: HashMap<TraceId, Vec<SpanData>>,
-    order: Vec<TraceId>,
-    pending_spans: usize,
-}
-
-impl ConsoleExporter {
-    fn print(&self, text: &str) {
-        let stdout = std::io::stdout();
-        let mut out = stdout.lock();
-        // A closed stdout is not worth failing over.
-        let _ = out.write_all(text.as_bytes());
-        let _ = out.flush();
-    }
-
-    fn take(&mut self, trace: TraceId) -> Vec<SpanData> {
-        self.order.retain(|t| *t != trace);
-        let spans = self.pending.remove(&trace).unwrap_or_default();
-        self.pending_spans -= spans.len();
-        spans
-    }
-}
-
-/// Console payloads are delivered exactly once (printing never fails), so the batch
-/// is taken out of its cell when sent.
-pub(crate) type ConsolePayload = Arc<Mutex<Vec<SpanData>>>;
-
-impl Transport<SpanData> for ConsoleExporter {
-    type Payload = ConsolePayload;
-
-    fn encode(&mut self, batch: Vec<SpanData>) -> Result<Encoded<ConsolePayload>, ExportError> {
-        let items = batch.len() as u64;
-        Ok(Encoded::one(Arc::new(Mutex::new(batch)), items))
-    }
-
-    fn size(&self, payload: &ConsolePayload) -> u64 {
-        payload.lock().map(|b| b.len() as u64 * 512).unwrap_or(0)
-    }
-
-    fn send(
-        &mut self,
-        payload: &ConsolePayload,
-    ) -> BoxFuture<'static, Result<Delivered, ExportError>> {
-        let batch = match payload.lock() {
-            Ok(mut b) => std::mem::take(&mut *b),
-            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
-        };
-        self.print_batch(batch);
-        Box::pin(async { Ok(Delivered::default()) })
-    }
-
-    fn target(&self) -> &str {
-        "console"
-    }
-
-    fn shutdown(&mut self) {
-        let mut text = String::new();
-        for trace in std::mem::take(&mut self.order) {
-            if let Some(spans) = self.pending.remove(&trace) {
-                text.push_str(&render(&spans, &Style::CONSOLE));
-            }
-        }
-        self.pending_spans = 0;
-        if !text.is_empty() {
-            self.print(&text);
-        }
-    }
-}
-
-impl ConsoleExporter {
-    fn print_batch(&mut self, batch: Vec<SpanData>) {
-        let mut complete = Vec::new();
-        for span in batch {
-            let trace = span.span_context.trace_id();
-            if is_root(&span) {
-                complete.push(trace);
-            }
-            self.pending_spans += 1;
-            let entry = self.pending.entry(trace).or_default();
-            if entry.is_empty() {
-                self.order.push(trace);
-            }
-            entry.push(span);
-        }
-        let mut text = String::new();
-        for trace in complete {
-            let spans = self.take(trace);
-            if !spans.is_empty() {
-                text.push_str(&render(&spans, &Style::CONSOLE));
-            }
-        }
-        while self.pending_spans > MAX_PENDING_SPANS {
-            let Some(oldest) = self.order.first().copied() else {
-                break;
-            };
-            let spans = self.take(oldest);
-            text.push_str(&render(&spans, &Style::CONSOLE));
-        }
-        if !text.is_empty() {
-            self.print(&text);
-        }
-    }
-}
-
-fn is_root(span: &SpanData) -> bool {
-    span.parent_span_id == SpanId::INVALID || span.parent_span_is_remote
-}
 
 /// What a rendering shows.
 pub(crate) struct Style {
@@ -248,11 +128,7 @@ fn write_span(
         SpanKind::Consumer => out.push_str(" [consumer]"),
     }
     if style.timing {
-        let took = span
-            .end_time
-            .duration_since(span.start_time)
-            .unwrap_or_default();
-        let _ = write!(out, " {}", human(took));
+        let _ = write!(out, " {}", human_between(span.start_time, span.end_time));
     }
     match &span.status {
         Status::Unset => {}
@@ -327,11 +203,7 @@ fn write_event(
 ) {
     let _ = write!(out, "{prefix}{}", if last { "└• " } else { "├• " });
     if style.timing {
-        let offset = event
-            .timestamp
-            .duration_since(span.start_time)
-            .unwrap_or_default();
-        let _ = write!(out, "+{} ", human(offset));
+        let _ = write!(out, "+{} ", human_between(span.start_time, event.timestamp));
     }
     if let Some(level) = event
         .attributes
@@ -385,6 +257,11 @@ fn write_attrs(out: &mut String, attrs: Vec<&KeyValue>) {
 /// Whether a value must be quoted to read back unambiguously in `key=value` text.
 pub(crate) fn needs_quotes(s: &str) -> bool {
     s.is_empty() || s.contains(char::is_whitespace) || s.contains('"')
+}
+
+/// The time from `start` to `end` (zero if `end` is earlier), read as by [`human`].
+fn human_between(start: SystemTime, end: SystemTime) -> String {
+    human(end.duration_since(start).unwrap_or_default())
 }
 
 /// `850ns`, `12.3µs`, `4.56ms`, `1.20s`.
