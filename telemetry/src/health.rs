@@ -80,7 +80,7 @@ pub struct SignalReport {
 
 impl SignalReport {
     pub(crate) fn from_snapshot(s: &Snapshot) -> SignalReport {
-        let w = &s.worker;
+        let w = &s.thread;
         let dropped_by_reason = DroppedByReason {
             queue_full: s.dropped_queue_full,
             buffer_full: w.dropped_buffer_full,
@@ -138,7 +138,7 @@ pub struct SignalHealth {
 
 impl SignalHealth {
     pub(crate) fn from_snapshot(exporter: &str, s: &Snapshot) -> SignalHealth {
-        let w = &s.worker;
+        let w = &s.thread;
         let circuit = w.circuit.unwrap_or(CircuitState::Closed);
         SignalHealth {
             healthy: circuit == CircuitState::Closed && w.stopped.is_none(),

@@ -74,14 +74,14 @@ pub(crate) fn register(meter: &Meter, pipelines: Vec<(Signal, Arc<Stats>)>) {
         "telemetry.export.exported",
         "{item}",
         "Items the collector accepted",
-        |s, o| o(s.worker.exported, &[]),
+        |s, o| o(s.thread.exported, &[]),
     );
     counter(
         "telemetry.export.dropped",
         "{item}",
         "Items dropped, by reason",
         |s, o| {
-            let w = &s.worker;
+            let w = &s.thread;
             for (reason, n) in [
                 ("queue_full", s.dropped_queue_full),
                 ("buffer_full", w.dropped_buffer_full),
@@ -105,13 +105,13 @@ pub(crate) fn register(meter: &Meter, pipelines: Vec<(Signal, Arc<Stats>)>) {
         "telemetry.export.requests",
         "{request}",
         "Export requests sent, retries included",
-        |s, o| o(s.worker.requests, &[]),
+        |s, o| o(s.thread.requests, &[]),
     );
     counter(
         "telemetry.export.retries",
         "{request}",
         "Export requests that retried a failed one",
-        |s, o| o(s.worker.retries, &[]),
+        |s, o| o(s.thread.retries, &[]),
     );
     gauge(
         "telemetry.export.circuit.open",
@@ -119,7 +119,7 @@ pub(crate) fn register(meter: &Meter, pipelines: Vec<(Signal, Arc<Stats>)>) {
         "1 while the circuit breaker is open or half-open",
         |s, o| {
             o(
-                u64::from(s.worker.circuit.is_some_and(|c| c != CircuitState::Closed)),
+                u64::from(s.thread.circuit.is_some_and(|c| c != CircuitState::Closed)),
                 &[],
             )
         },
@@ -129,7 +129,7 @@ pub(crate) fn register(meter: &Meter, pipelines: Vec<(Signal, Arc<Stats>)>) {
         "{transition}",
         "Circuit breaker transitions",
         |s, o| {
-            let w = &s.worker;
+            let w = &s.thread;
             o(w.opened, &[KeyValue::new("to", "open")]);
             o(w.half_opened, &[KeyValue::new("to", "half_open")]);
             o(w.closed, &[KeyValue::new("to", "closed")]);

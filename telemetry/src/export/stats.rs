@@ -202,14 +202,14 @@ pub(crate) struct Snapshot {
     /// Items in the queue, not yet taken by the export thread.
     pub queued: u64,
     /// The export thread's side of the books.
-    pub worker: ThreadCounters,
+    pub thread: ThreadCounters,
 }
 
 impl Snapshot {
     /// Items dropped because the pipeline was shutting down: undelivered when its
     /// timeout ran out, or offered after it had stopped.
     pub(crate) fn dropped_shutdown(&self) -> u64 {
-        self.worker
+        self.thread
             .dropped_shutdown
             .saturating_add(self.dropped_after_shutdown)
     }
@@ -217,14 +217,14 @@ impl Snapshot {
     /// Items dropped because the export thread had stopped: those it held, those it
     /// left in the queue and those offered afterwards.
     pub(crate) fn dropped_thread_stopped(&self) -> u64 {
-        self.worker
+        self.thread
             .dropped_thread_stopped
             .saturating_add(self.dropped_thread_stopped)
     }
 
     /// Items neither exported nor dropped: queued, batching, buffered or in flight.
     pub(crate) fn pending(&self) -> u64 {
-        self.queued.saturating_add(self.worker.held())
+        self.queued.saturating_add(self.thread.held())
     }
 }
 
@@ -240,7 +240,7 @@ impl Stats {
     /// Reads the export thread's counters first, then the application's, so that
     /// every item the thread knows about was already counted as received.
     pub(crate) fn snapshot(&self) -> Snapshot {
-        let worker = self.thread_counters().clone();
+        let thread = self.thread_counters().clone();
         let dropped_queue_full = self.dropped_queue_full.load(Ordering::SeqCst);
         let dropped_after_shutdown = self.dropped_after_shutdown.load(Ordering::SeqCst);
         let dropped_thread_stopped = self.dropped_thread_stopped.load(Ordering::SeqCst);
@@ -254,8 +254,8 @@ impl Stats {
                 .saturating_sub(dropped_queue_full)
                 .saturating_sub(dropped_after_shutdown)
                 .saturating_sub(dropped_thread_stopped)
-                .saturating_sub(worker.taken),
-            worker,
+                .saturating_sub(thread.taken),
+            thread,
         }
     }
 
