@@ -9,9 +9,8 @@ use std::time::Duration;
 
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
-use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanProcessor};
+use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::Resource;
 
 use crate::builder::{MeterHook, ProviderHook};
@@ -20,7 +19,7 @@ use crate::error::{BuildError, ConfigError, EnvIssue, ShutdownError};
 use crate::export::otlp::{Encoding, Logs, Metrics, OtlpTransport, Traces};
 use crate::export::{
     console_logs, console_metrics, BatchConfig, ConsoleExporter, Discard, ExporterKind,
-    MetricsToPipeline, Pipeline, Protocol, Stats, Transport,
+    MetricsToPipeline, Pipeline, Protocol, SpansToPipeline, Stats, Transport,
 };
 use crate::layer::{EventMetrics, Outputs, SpanMetrics};
 use crate::logs::{LocalOutput, LogRecord, LogSinks};
@@ -111,7 +110,7 @@ impl Telemetry {
                 ConsoleExporter::default,
             )?;
             if let Some(t) = &traces {
-                builder = builder.with_span_processor(QueueProcessor {
+                builder = builder.with_span_processor(SpansToPipeline {
                     pipeline: t.pipeline.clone(),
                     flush_timeout: config.shutdown_timeout,
                 });
@@ -298,41 +297,6 @@ impl Telemetry {
             .map_err(|source| BuildError::Bind { address, source })?;
         let _ = self.inner.admin.set(server);
         Ok(())
-    }
-}
-
-/// Hands spans from the SDK to the pipeline's queue without blocking.
-#[derive(Debug)]
-struct QueueProcessor {
-    pipeline: Arc<Pipeline<SpanData>>,
-    flush_timeout: Duration,
-}
-
-impl SpanProcessor for QueueProcessor {
-    fn on_start(&self, _span: &mut opentelemetry_sdk::trace::Span, _cx: &opentelemetry::Context) {}
-
-    fn on_end(&self, span: SpanData) {
-        // After shutdown the pipeline counts the span as dropped (`shutdown`).
-        if span.span_context.is_sampled() {
-            self.pipeline.push(span);
-        }
-    }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        match self.pipeline.flush(self.flush_timeout) {
-            Ok(()) => Ok(()),
-            Err(ShutdownError::AlreadyShutdown) => Err(OTelSdkError::AlreadyShutdown),
-            Err(ShutdownError::Timeout { timeout, .. }) => Err(OTelSdkError::Timeout(timeout)),
-            Err(e) => Err(OTelSdkError::InternalFailure(e.to_string())),
-        }
-    }
-
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        match self.pipeline.shutdown(timeout) {
-            Ok(()) | Err(ShutdownError::AlreadyShutdown) => Ok(()),
-            Err(ShutdownError::Timeout { timeout, .. }) => Err(OTelSdkError::Timeout(timeout)),
-            Err(e) => Err(OTelSdkError::InternalFailure(e.to_string())),
-        }
     }
 }
 

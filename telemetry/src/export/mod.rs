@@ -45,7 +45,7 @@ pub use otlp::{Compression, OtlpTarget, Protocol};
 pub(crate) use pipeline::Pipeline;
 pub use retry::RetryConfig;
 pub use retry_buffer::RetryBufferConfig;
-pub(crate) use sdk_bridge::MetricsToPipeline;
+pub(crate) use sdk_bridge::{MetricsToPipeline, SpansToPipeline};
 pub(crate) use self_metrics::register as register_self_metrics;
 pub(crate) use stats::{Snapshot, Stats};
 pub(crate) use transport::{Discard, Transport};

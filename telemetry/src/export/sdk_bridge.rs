@@ -1,5 +1,6 @@
-//! The bridge from the OpenTelemetry SDK's metric side to ours: the SDK's periodic
-//! reader hands each collection to the metric pipeline.
+//! The bridges from the OpenTelemetry SDK to our pipelines: the span processor hands
+//! each ended span to the span pipeline, and the SDK's periodic reader hands each
+//! metric collection to the metric pipeline.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,8 +10,46 @@ use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::metrics::Temporality;
+use opentelemetry_sdk::trace::{SpanData, SpanProcessor};
 
 use super::pipeline::Pipeline;
+use crate::error::ShutdownError;
+
+/// The span processor: hands each ended, sampled span from the SDK to the span
+/// pipeline's queue, never blocking.
+#[derive(Debug)]
+pub(crate) struct SpansToPipeline {
+    pub pipeline: Arc<Pipeline<SpanData>>,
+    pub flush_timeout: Duration,
+}
+
+impl SpanProcessor for SpansToPipeline {
+    fn on_start(&self, _span: &mut opentelemetry_sdk::trace::Span, _cx: &opentelemetry::Context) {}
+
+    fn on_end(&self, span: SpanData) {
+        // After shutdown the pipeline counts the span as dropped (`shutdown`).
+        if span.span_context.is_sampled() {
+            self.pipeline.push(span);
+        }
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        match self.pipeline.flush(self.flush_timeout) {
+            Ok(()) => Ok(()),
+            Err(ShutdownError::AlreadyShutdown) => Err(OTelSdkError::AlreadyShutdown),
+            Err(ShutdownError::Timeout { timeout, .. }) => Err(OTelSdkError::Timeout(timeout)),
+            Err(e) => Err(OTelSdkError::InternalFailure(e.to_string())),
+        }
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        match self.pipeline.shutdown(timeout) {
+            Ok(()) | Err(ShutdownError::AlreadyShutdown) => Ok(()),
+            Err(ShutdownError::Timeout { timeout, .. }) => Err(OTelSdkError::Timeout(timeout)),
+            Err(e) => Err(OTelSdkError::InternalFailure(e.to_string())),
+        }
+    }
+}
 
 /// Receives each collection from the SDK's periodic reader and queues it, encoded, on
 /// the metric pipeline. Never blocks the reader.
