@@ -15,7 +15,7 @@ use opentelemetry_sdk::Resource;
 
 use crate::builder::{MeterHook, ProviderHook};
 use crate::config::Config;
-use crate::error::{BuildError, ConfigError, EnvIssue, ShutdownError};
+use crate::error::{BuildError, ConfigError, EnvIssue};
 use crate::export::otlp::{Encoding, Logs, Metrics, OtlpTransport, Traces};
 use crate::export::{
     console_logs, console_metrics, BatchConfig, ConsoleExporter, Discard, ExporterKind,
@@ -338,6 +338,7 @@ fn target_name(config: &Config, signal: Signal) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ShutdownError;
 
     #[test]
     fn https_endpoints_are_refused_with_advice() {
