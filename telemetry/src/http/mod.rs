@@ -59,7 +59,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use opentelemetry::metrics::{Histogram, Meter};
+use opentelemetry::metrics::Histogram;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::{Context, InstrumentationScope, KeyValue};
 
@@ -72,8 +72,11 @@ mod server;
 pub use client::{ClientLayer, ClientResponseFuture, ClientService, RequestBuilderExt};
 pub use server::{ServerLayer, ServerResponseFuture, ServerService};
 
-use crate::metrics::DURATION_BUCKETS;
 pub(crate) use crate::metrics::ERROR_TYPE_OTHER as OTHER_ERROR;
+use crate::metrics::{
+    duration_histogram as histogram, CLIENT_DURATION, CLIENT_DURATION_DESCRIPTION, SERVER_DURATION,
+    SERVER_DURATION_DESCRIPTION,
+};
 
 /// Which propagator a layer uses.
 #[derive(Clone)]
@@ -169,20 +172,6 @@ pub(crate) fn default_port(scheme: &str) -> Option<u16> {
     }
 }
 
-pub(crate) const SERVER_DURATION: &str = "http.server.request.duration";
-pub(crate) const SERVER_DURATION_DESCRIPTION: &str = "Duration of HTTP server requests.";
-pub(crate) const CLIENT_DURATION: &str = "http.client.request.duration";
-pub(crate) const CLIENT_DURATION_DESCRIPTION: &str = "Duration of HTTP client requests.";
-
-fn histogram(meter: &Meter, name: &'static str, description: &'static str) -> Histogram<f64> {
-    meter
-        .f64_histogram(name)
-        .with_unit("s")
-        .with_description(description)
-        .with_boundaries(DURATION_BUCKETS.to_vec())
-        .build()
-}
-
 /// The duration histogram `name`, from the global meter provider: for requests that no
 /// telemetry layer records.
 pub(crate) fn global_histogram(name: &'static str, description: &'static str) -> Histogram<f64> {
@@ -234,21 +223,6 @@ macro_rules! http_layer {
     };
 }
 pub(crate) use http_layer;
-
-/// The two duration histograms of one [`Telemetry`] instance.
-pub(crate) struct HttpInstruments {
-    server: Histogram<f64>,
-    client: Histogram<f64>,
-}
-
-impl HttpInstruments {
-    pub(crate) fn new(meter: &Meter) -> HttpInstruments {
-        HttpInstruments {
-            server: histogram(meter, SERVER_DURATION, SERVER_DURATION_DESCRIPTION),
-            client: histogram(meter, CLIENT_DURATION, CLIENT_DURATION_DESCRIPTION),
-        }
-    }
-}
 
 /// Which side of a request a duration measures.
 #[derive(Debug, Clone, Copy)]

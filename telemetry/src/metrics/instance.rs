@@ -8,7 +8,12 @@ use std::sync::OnceLock;
 
 use opentelemetry::metrics::{Counter, Histogram, Meter};
 
-use super::{DURATION_BUCKETS, FUNCTION_DURATION, FUNCTION_ERRORS};
+use super::instruments::duration_histogram;
+#[cfg(feature = "http")]
+use super::instruments::{
+    CLIENT_DURATION, CLIENT_DURATION_DESCRIPTION, SERVER_DURATION, SERVER_DURATION_DESCRIPTION,
+};
+use super::{FUNCTION_DURATION, FUNCTION_ERRORS};
 
 /// The instruments that code outside the layer records into (the macros here, the HTTP
 /// layers in `http`), one set per [`Telemetry`](crate::Telemetry), each made on first
@@ -18,7 +23,7 @@ pub(crate) struct InstanceMetrics {
     meter: Meter,
     functions: OnceLock<FunctionInstruments>,
     #[cfg(feature = "http")]
-    http: OnceLock<crate::http::HttpInstruments>,
+    http: OnceLock<HttpInstruments>,
 }
 
 impl std::fmt::Debug for InstanceMetrics {
@@ -50,9 +55,8 @@ impl InstanceMetrics {
 
     /// The HTTP duration histograms of this instance.
     #[cfg(feature = "http")]
-    pub(crate) fn http(&self) -> &crate::http::HttpInstruments {
-        self.http
-            .get_or_init(|| crate::http::HttpInstruments::new(&self.meter))
+    pub(crate) fn http(&self) -> &HttpInstruments {
+        self.http.get_or_init(|| HttpInstruments::new(&self.meter))
     }
 }
 
@@ -96,12 +100,29 @@ impl FunctionInstruments {
                 .with_unit("{error}")
                 .with_description("Errors returned and panics raised by instrumented functions")
                 .build(),
-            duration: meter
-                .f64_histogram(FUNCTION_DURATION)
-                .with_unit("s")
-                .with_description("Duration of calls of instrumented functions")
-                .with_boundaries(DURATION_BUCKETS.to_vec())
-                .build(),
+            duration: duration_histogram(
+                meter,
+                FUNCTION_DURATION,
+                "Duration of calls of instrumented functions",
+            ),
+        }
+    }
+}
+
+/// The two duration histograms of one [`Telemetry`](crate::Telemetry) instance.
+#[cfg(feature = "http")]
+pub(crate) struct HttpInstruments {
+    pub(crate) server: Histogram<f64>,
+    pub(crate) client: Histogram<f64>,
+}
+
+#[cfg(feature = "http")]
+impl HttpInstruments {
+    /// Makes both on `meter`.
+    pub(crate) fn new(meter: &Meter) -> HttpInstruments {
+        HttpInstruments {
+            server: duration_histogram(meter, SERVER_DURATION, SERVER_DURATION_DESCRIPTION),
+            client: duration_histogram(meter, CLIENT_DURATION, CLIENT_DURATION_DESCRIPTION),
         }
     }
 }

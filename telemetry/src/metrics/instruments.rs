@@ -19,6 +19,33 @@ pub const DURATION_BUCKETS: [f64; 14] = [
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
 ];
 
+/// The HTTP server duration histogram (unit `s`).
+#[cfg(feature = "http")]
+pub(crate) const SERVER_DURATION: &str = "http.server.request.duration";
+/// Its description.
+#[cfg(feature = "http")]
+pub(crate) const SERVER_DURATION_DESCRIPTION: &str = "Duration of HTTP server requests.";
+/// The HTTP client duration histogram (unit `s`).
+#[cfg(feature = "http")]
+pub(crate) const CLIENT_DURATION: &str = "http.client.request.duration";
+/// Its description.
+#[cfg(feature = "http")]
+pub(crate) const CLIENT_DURATION_DESCRIPTION: &str = "Duration of HTTP client requests.";
+
+/// A duration histogram in seconds with the library's buckets.
+pub(crate) fn duration_histogram(
+    meter: &opentelemetry::metrics::Meter,
+    name: &'static str,
+    description: &'static str,
+) -> opentelemetry::metrics::Histogram<f64> {
+    meter
+        .f64_histogram(name)
+        .with_unit("s")
+        .with_description(description)
+        .with_boundaries(DURATION_BUCKETS.to_vec())
+        .build()
+}
+
 /// The instrumentation scope of the library's instruments.
 pub(crate) const METER_SCOPE: &str = "telemetry";
 /// Attribute: the function's full path.

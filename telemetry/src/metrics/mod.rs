@@ -40,9 +40,15 @@ mod number;
 
 pub(crate) use instance::with_instance;
 pub(crate) use instance::{FunctionInstruments, InstanceMetrics};
+#[cfg(feature = "http")]
+pub(crate) use instruments::duration_histogram;
 pub(crate) use instruments::{
     scope, CODE_FUNCTION_NAME, ERROR_TYPE, ERROR_TYPE_OTHER, METER_SCOPE, OUTCOME, OUTCOME_ERROR,
     OUTCOME_OK,
+};
+#[cfg(feature = "http")]
+pub(crate) use instruments::{
+    CLIENT_DURATION, CLIENT_DURATION_DESCRIPTION, SERVER_DURATION, SERVER_DURATION_DESCRIPTION,
 };
 pub use instruments::{DURATION_BUCKETS, FUNCTION_DURATION, FUNCTION_ERRORS, SPAN_DURATION};
 #[cfg(any(feature = "prometheus", feature = "testing"))]
