@@ -23,9 +23,9 @@ use crate::export::{console_logs, console_metrics, ConsoleExporter, MetricsToPip
 use crate::export::{BatchConfig, Compression, ExporterKind, Protocol};
 use crate::export::{CircuitBreakerConfig, RetryBufferConfig, RetryConfig};
 use crate::health::{HealthReport, SignalHealth, SignalReport};
-use crate::layer::{EventMetrics, SpanMetrics};
 use crate::layer::Outputs;
 use crate::layer::TelemetryLayer;
+use crate::layer::{EventMetrics, SpanMetrics};
 use crate::logs::{LocalOutput, LogOutput};
 use crate::logs::{LogRecord, LogSinks};
 use crate::propagation::Propagator;
