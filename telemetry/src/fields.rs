@@ -98,6 +98,7 @@ impl FieldValue {
         self.clone().into_otel()
     }
 
+    /// As a JSON value: numbers stay numbers (a non-finite `F64` becomes its text).
     pub(crate) fn to_json(&self) -> serde_json::Value {
         match self {
             FieldValue::Str(s) => serde_json::Value::String(s.clone()),
@@ -185,7 +186,9 @@ impl Select for All {
 /// `message` apart, the rest in order.
 #[derive(Debug)]
 pub(crate) struct Fields<S = All> {
+    /// The `message` field, as text.
     pub message: Option<Text>,
+    /// The other fields, in order.
     pub values: FieldList,
     /// Whether a value was a `dyn Error` (recorded as its text with its sources).
     pub has_error: bool,
@@ -225,6 +228,16 @@ impl<S> Fields<S> {
 }
 
 impl<S: Select> Fields<S> {
+    /// A value of a type of its own: as that type, or as text when `S` says so.
+    #[inline(always)]
+    fn typed(&mut self, field: &Field, debug: &dyn fmt::Debug, value: impl FnOnce() -> FieldValue) {
+        if S::TEXT.is_some() {
+            return self.text(field, Err(debug));
+        }
+        let value = value();
+        self.push(field, value);
+    }
+
     /// A value read as text ([`Select::TEXT`]), if `field` is named: a string as it is,
     /// anything else as `Debug` writes it, without the quotes around a string.
     #[cold]
@@ -248,40 +261,22 @@ impl<S: Select> Fields<S> {
 
 impl<S: Select> Visit for Fields<S> {
     fn record_f64(&mut self, field: &Field, value: f64) {
-        if S::TEXT.is_some() {
-            return self.text(field, Err(&value));
-        }
-        self.push(field, FieldValue::F64(value));
+        self.typed(field, &value, || FieldValue::F64(value));
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
-        if S::TEXT.is_some() {
-            return self.text(field, Err(&value));
-        }
-        self.push(field, FieldValue::I64(value));
+        self.typed(field, &value, || FieldValue::I64(value));
     }
     fn record_u64(&mut self, field: &Field, value: u64) {
-        if S::TEXT.is_some() {
-            return self.text(field, Err(&value));
-        }
-        self.push(field, FieldValue::U64(value));
+        self.typed(field, &value, || FieldValue::U64(value));
     }
     fn record_i128(&mut self, field: &Field, value: i128) {
-        if S::TEXT.is_some() {
-            return self.text(field, Err(&value));
-        }
-        self.push(field, FieldValue::from_i128(value));
+        self.typed(field, &value, || FieldValue::from_i128(value));
     }
     fn record_u128(&mut self, field: &Field, value: u128) {
-        if S::TEXT.is_some() {
-            return self.text(field, Err(&value));
-        }
-        self.push(field, FieldValue::from_u128(value));
+        self.typed(field, &value, || FieldValue::from_u128(value));
     }
     fn record_bool(&mut self, field: &Field, value: bool) {
-        if S::TEXT.is_some() {
-            return self.text(field, Err(&value));
-        }
-        self.push(field, FieldValue::Bool(value));
+        self.typed(field, &value, || FieldValue::Bool(value));
     }
     fn record_str(&mut self, field: &Field, value: &str) {
         if S::TEXT.is_some() {
@@ -315,5 +310,115 @@ impl<S: Select> Visit for Fields<S> {
         } else {
             self.push(field, FieldValue::Str(format!("{value:?}")));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::layer::{Context, SubscriberExt as _};
+    use tracing_subscriber::Layer;
+
+    use super::*;
+
+    /// Reads the fields of every event with a visitor of `S`.
+    struct Reader<S>(Arc<Mutex<Vec<Fields<S>>>>);
+
+    impl<S: Select + Send + Sync + 'static, C: tracing_core::Subscriber> Layer<C> for Reader<S> {
+        fn on_event(&self, event: &tracing_core::Event<'_>, _: Context<'_, C>) {
+            let mut fields = Fields::<S>::selecting();
+            event.record(&mut fields);
+            self.0.lock().unwrap().push(fields);
+        }
+    }
+
+    fn read<S: Select + Send + Sync + 'static>(emit: impl FnOnce()) -> Fields<S> {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let subscriber = tracing_subscriber::registry().with(Reader::<S>(seen.clone()));
+        tracing::subscriber::with_default(subscriber, emit);
+        let mut seen = seen.lock().unwrap();
+        seen.pop().unwrap()
+    }
+
+    #[derive(Debug)]
+    struct Failed(std::io::Error);
+
+    impl fmt::Display for Failed {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("request failed")
+        }
+    }
+
+    impl std::error::Error for Failed {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn every_field_is_read_as_its_type_with_the_message_apart() {
+        let err = Failed(std::io::Error::other("refused"));
+        let fields = read::<All>(|| {
+            tracing::info!(
+                n = 7_u64,
+                big = u128::MAX,
+                ok = true,
+                who = "bob",
+                err = &err as &dyn std::error::Error,
+                "hello {}",
+                1
+            );
+        });
+        assert_eq!(fields.message.as_ref().map(Text::as_str), Some("hello 1"));
+        assert!(fields.has_error);
+        let values: Vec<_> = fields.values.into_iter().collect();
+        assert_eq!(
+            values,
+            vec![
+                ("n", FieldValue::U64(7)),
+                ("big", FieldValue::Str(u128::MAX.to_string())),
+                ("ok", FieldValue::Bool(true)),
+                ("who", FieldValue::Str("bob".into())),
+                ("err", FieldValue::Str("request failed: refused".into())),
+            ]
+        );
+    }
+
+    struct Named;
+
+    impl Select for Named {
+        const TEXT: Option<&'static [&'static str]> = Some(&["error.type", "code"]);
+    }
+
+    #[test]
+    fn selected_fields_are_read_as_text_and_the_others_skipped() {
+        let fields = read::<Named>(|| {
+            tracing::info!(error.type = ?"timeout", code = 1.0_f64, other = "x", "message");
+        });
+        assert!(fields.message.is_none());
+        let values: Vec<_> = fields.values.into_iter().collect();
+        assert_eq!(
+            values,
+            vec![
+                ("error.type", FieldValue::Str("timeout".into())),
+                ("code", FieldValue::Str("1.0".into())),
+            ]
+        );
+    }
+
+    #[test]
+    fn numbers_convert_the_same_way_everywhere() {
+        assert_eq!(FieldValue::I64(-1).as_u64(), None);
+        assert_eq!(FieldValue::I64(3).as_u64(), Some(3));
+        assert_eq!(FieldValue::U64(u64::MAX).as_i64(), Some(i64::MAX));
+        assert_eq!(FieldValue::U64(3).as_f64(), None);
+        assert_eq!(FieldValue::U64(3).into_otel(), opentelemetry::Value::I64(3));
+        assert_eq!(
+            FieldValue::U64(u64::MAX).to_otel(),
+            opentelemetry::Value::String(u64::MAX.to_string().into())
+        );
+        assert_eq!(FieldValue::from_i128(-5), FieldValue::I64(-5));
+        assert_eq!(FieldValue::from_u128(5), FieldValue::U64(5));
     }
 }

@@ -104,53 +104,20 @@ impl EventMetrics {
             let Some(instrument) = self.instrument(kind, name, number) else {
                 continue;
             };
+            // Each instrument takes the value in its own number type (see `FieldValue`'s
+            // conversions); a gauge's instrument is of the value's own type.
             match instrument {
-                Instrument::CounterU64(c) => {
-                    if let Some(x) = v.as_u64() {
-                        c.add(x, &attrs);
-                    }
-                }
+                Instrument::CounterU64(c) => some(v.as_u64(), |x| c.add(x, &attrs)),
                 Instrument::CounterF64(c) => {
-                    if let Some(x) = v.as_f64().filter(|x| *x >= 0.0) {
-                        c.add(x, &attrs);
-                    }
+                    some(v.as_f64().filter(|x| *x >= 0.0), |x| c.add(x, &attrs))
                 }
-                Instrument::UpDownI64(c) => {
-                    if let Some(x) = v.as_i64() {
-                        c.add(x, &attrs);
-                    }
-                }
-                Instrument::UpDownF64(c) => {
-                    if let Some(x) = v.as_f64() {
-                        c.add(x, &attrs);
-                    }
-                }
-                Instrument::HistogramU64(h) => {
-                    if let Some(x) = v.as_u64() {
-                        h.record(x, &attrs);
-                    }
-                }
-                Instrument::HistogramF64(h) => {
-                    if let Some(x) = v.as_f64() {
-                        h.record(x, &attrs);
-                    }
-                }
-                // A gauge's instrument is of the value's own type.
-                Instrument::GaugeU64(g) => {
-                    if let Some(x) = v.as_u64() {
-                        g.record(x, &attrs);
-                    }
-                }
-                Instrument::GaugeI64(g) => {
-                    if let Some(x) = v.as_i64() {
-                        g.record(x, &attrs);
-                    }
-                }
-                Instrument::GaugeF64(g) => {
-                    if let Some(x) = v.as_f64() {
-                        g.record(x, &attrs);
-                    }
-                }
+                Instrument::UpDownI64(c) => some(v.as_i64(), |x| c.add(x, &attrs)),
+                Instrument::UpDownF64(c) => some(v.as_f64(), |x| c.add(x, &attrs)),
+                Instrument::HistogramU64(h) => some(v.as_u64(), |x| h.record(x, &attrs)),
+                Instrument::HistogramF64(h) => some(v.as_f64(), |x| h.record(x, &attrs)),
+                Instrument::GaugeU64(g) => some(v.as_u64(), |x| g.record(x, &attrs)),
+                Instrument::GaugeI64(g) => some(v.as_i64(), |x| g.record(x, &attrs)),
+                Instrument::GaugeF64(g) => some(v.as_f64(), |x| g.record(x, &attrs)),
             }
         }
     }
@@ -204,5 +171,12 @@ impl EventMetrics {
             map.insert(key, instrument.clone());
         }
         Some(instrument)
+    }
+}
+
+/// Records `value` with `record`, if there is a value.
+fn some<T>(value: Option<T>, record: impl FnOnce(T)) {
+    if let Some(value) = value {
+        record(value);
     }
 }

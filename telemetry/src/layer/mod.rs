@@ -45,8 +45,8 @@ use tracing_subscriber::Layer;
 /// Spans become OpenTelemetry spans (parent/child from the span stack, fields as
 /// attributes, events as span events, `otel.name`, `otel.kind`, `otel.status_code`,
 /// `otel.status_description` honoured, error fields as exception events). It composes
-/// with other layers and per-layer filters, and
-/// [`OpenTelemetrySpanExt`](crate::OpenTelemetrySpanExt) works through it.
+/// with other layers and per-layer filters, and [`OpenTelemetrySpanExt`] works through
+/// it.
 ///
 /// When telemetry is disabled the layer does nothing at all: every callback returns at
 /// once and no span costs an allocation.
@@ -105,8 +105,7 @@ impl<S> tracing_subscriber::layer::Filter<S> for Never {
 }
 
 /// What the layer records into besides spans (metrics, log sinks); shared by every
-/// layer made from one
-/// [`Telemetry`](crate::Telemetry).
+/// layer made from one [`Telemetry`](crate::Telemetry).
 pub(crate) struct Outputs {
     /// The instruments the macros and the HTTP layers record into, found through the
     /// dispatcher (see `downcast_raw`).
@@ -118,10 +117,10 @@ pub(crate) struct Outputs {
     /// exception events, and the rest are logs only).
     pub span_events: bool,
     /// The sampler samples nothing, whatever the parent (always_off, traceidratio 0):
-    /// spans skip tracing-opentelemetry (see [`Skipped`](skip::Skipped)). Under any other sampler
-    /// every span goes through tracing-opentelemetry, which decides when the span
-    /// starts, so that a parent given by `set_parent` before then, or a context
-    /// attached by hand, decides as it should.
+    /// spans skip tracing-opentelemetry (see [`Skipped`](skip::Skipped)). Under any
+    /// other sampler every span goes through tracing-opentelemetry, which decides when
+    /// the span starts, so that a parent given by `set_parent` before then, or a
+    /// context attached by hand, decides as it should.
     pub never_samples: bool,
 }
 

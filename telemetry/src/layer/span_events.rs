@@ -20,8 +20,7 @@
 //! events there.
 //!
 //! The attributes come from the crate's one field list
-//! ([`Fields`](crate::fields::Fields)), each value moved
-//! into its OpenTelemetry value.
+//! ([`Fields`](crate::fields::Fields)), each value moved into its OpenTelemetry value.
 
 use std::cell::RefCell;
 

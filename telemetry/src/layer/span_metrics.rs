@@ -10,13 +10,13 @@ use std::time::Instant;
 
 use opentelemetry::metrics::{BoundHistogram, Histogram, Meter};
 use opentelemetry::KeyValue;
+use tracing_core::field::Visit;
 use tracing_core::span::{Attributes, Record};
 use tracing_core::Metadata;
 
 use super::callsites::{key, local_get, local_put, next_instance, ByCallsite, Local};
 use crate::fields::{FieldValue, Fields, Select};
 use crate::metrics::{SpanFilter, SpanMetricsConfig, DURATION_BUCKETS, SPAN_DURATION};
-use tracing_core::field::Visit;
 
 thread_local! {
     static SPAN_SITES: Local<Arc<CallsiteAttrs>> = Local::default();
@@ -29,14 +29,16 @@ const OUTCOME_FIELDS: &[&str] = &["otel.status_code", "error.type"];
 /// [`SpanState`](super::span_state::SpanState)).
 #[derive(Debug)]
 pub(crate) struct SpanTiming {
-    pub start: Instant,
-    pub error_type: Option<String>,
-    pub error: bool,
+    start: Instant,
+    /// The `error.type` of a failed span, when known.
+    error_type: Option<String>,
+    /// Whether the span failed (`outcome = error`).
+    error: bool,
     /// The callsite's bound series, when the callsite was seen before the span
     /// started: looked up once per span, at its start.
     site: Option<Arc<CallsiteAttrs>>,
     /// `code.function.name`, read only when the callsite is new.
-    pub function: Option<String>,
+    function: Option<String>,
 }
 
 impl SpanTiming {
