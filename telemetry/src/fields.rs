@@ -128,14 +128,6 @@ impl Text {
         // Only whole `str`s are ever written, so this cannot fail.
         std::str::from_utf8(&self.0).unwrap_or_default()
     }
-
-    /// Formats a `Debug` value (a message's `format_args!` most often).
-    #[inline]
-    pub(crate) fn debug(value: &dyn fmt::Debug) -> Text {
-        let mut t = Text::default();
-        let _ = write!(t, "{value:?}");
-        t
-    }
 }
 
 impl fmt::Write for Text {
@@ -218,9 +210,7 @@ impl<S> Fields<S> {
     #[inline(always)]
     fn push(&mut self, field: &Field, value: FieldValue) {
         if field.name() == "message" {
-            let mut t = Text::default();
-            let _ = write!(t, "{value}");
-            self.message = Some(t);
+            let _ = write!(self.message.insert(Text::default()), "{value}");
         } else {
             self.values.push((field.name(), value));
         }
@@ -306,7 +296,8 @@ impl<S: Select> Visit for Fields<S> {
             return self.text(field, Err(value));
         }
         if field.name() == "message" {
-            self.message = Some(Text::debug(value));
+            // Written in place: no copy of the text once formatted.
+            let _ = write!(self.message.insert(Text::default()), "{value:?}");
         } else {
             self.push(field, FieldValue::Str(format!("{value:?}")));
         }
