@@ -195,6 +195,12 @@ impl Fields {
     }
 }
 
+impl Default for Fields {
+    fn default() -> Fields {
+        Fields::new()
+    }
+}
+
 impl<S> Fields<S> {
     /// A visitor of the fields `S` selects.
     #[inline]
