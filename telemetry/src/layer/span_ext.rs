@@ -14,7 +14,8 @@ use opentelemetry::{Context, Key, KeyValue, Value};
 use tracing_opentelemetry::OpenTelemetrySpanExt as Inner;
 use tracing_opentelemetry::SetParentError;
 
-use super::{Skipped, WithSkipped};
+use super::skip::Skipped;
+use super::span_state::WithSkipped;
 
 /// Reads and sets the OpenTelemetry side of a `tracing` span: its parent, links,
 /// context, attributes, status and events.

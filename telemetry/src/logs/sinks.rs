@@ -29,8 +29,9 @@ impl LogSinks {
         !self.local.is_empty()
     }
 
-    /// Builds the record for `event` and hands it to every sink. `in_span` says whether
-    /// a span is current; `spans` is the span stack when a local output wants it.
+    /// Builds the record for `event`, with the `fields` of its one visit, and hands it
+    /// to every sink. `in_span` says whether a span is current; `spans` is the span
+    /// stack when a local output wants it.
     pub(crate) fn record(
         &self,
         event: &Event<'_>,
