@@ -33,6 +33,13 @@ impl fmt::Display for FieldValue {
     }
 }
 
+/// A `u64` for a wire with signed integers only (OpenTelemetry's): the `i64` when it
+/// fits, else its decimal text.
+#[inline]
+pub(crate) fn signed_or_text(v: u64) -> Result<i64, String> {
+    i64::try_from(v).map_err(|_| v.to_string())
+}
+
 impl FieldValue {
     /// An `i128`: an `I64` when it fits, else its decimal text.
     pub(crate) fn from_i128(v: i128) -> FieldValue {
@@ -85,9 +92,10 @@ impl FieldValue {
         match self {
             FieldValue::Str(s) => opentelemetry::Value::String(s.into()),
             FieldValue::I64(v) => opentelemetry::Value::I64(v),
-            FieldValue::U64(v) => i64::try_from(v)
-                .map(opentelemetry::Value::I64)
-                .unwrap_or_else(|_| opentelemetry::Value::String(v.to_string().into())),
+            FieldValue::U64(v) => match signed_or_text(v) {
+                Ok(i) => opentelemetry::Value::I64(i),
+                Err(text) => opentelemetry::Value::String(text.into()),
+            },
             FieldValue::F64(v) => opentelemetry::Value::F64(v),
             FieldValue::Bool(v) => opentelemetry::Value::Bool(v),
         }

@@ -234,9 +234,9 @@ fn log_to_proto(r: &crate::logs::LogRecord) -> ProtoLogRecord {
                 value: Some(match v {
                     FieldValue::Str(s) => any_value::Value::StringValue(s.clone()),
                     FieldValue::I64(i) => any_value::Value::IntValue(*i),
-                    FieldValue::U64(u) => match i64::try_from(*u) {
+                    FieldValue::U64(u) => match crate::fields::signed_or_text(*u) {
                         Ok(i) => any_value::Value::IntValue(i),
-                        Err(_) => any_value::Value::StringValue(u.to_string()),
+                        Err(text) => any_value::Value::StringValue(text),
                     },
                     FieldValue::F64(f) => any_value::Value::DoubleValue(*f),
                     FieldValue::Bool(b) => any_value::Value::BoolValue(*b),
