@@ -85,15 +85,26 @@ impl EnvReader {
         }
     }
 
-    fn u64(&mut self, var: &'static str, expected: &str, setting: &'static str) -> Option<u64> {
+    /// A number that parses as `T` and passes `ok`; else an issue saying `expected`.
+    fn number<T: std::str::FromStr>(
+        &mut self,
+        var: &'static str,
+        setting: &'static str,
+        expected: &str,
+        ok: impl Fn(&T) -> bool,
+    ) -> Option<T> {
         let v = self.get(var)?;
-        match v.parse::<u64>() {
-            Ok(n) => Some(n),
-            Err(_) => {
+        match v.parse::<T>() {
+            Ok(n) if ok(&n) => Some(n),
+            _ => {
                 self.issue(var, &v, expected, setting);
                 None
             }
         }
+    }
+
+    fn u64(&mut self, var: &'static str, expected: &str, setting: &'static str) -> Option<u64> {
+        self.number(var, setting, expected, |_| true)
     }
 
     fn millis(&mut self, var: &'static str, setting: &'static str) -> Option<Duration> {
@@ -101,25 +112,11 @@ impl EnvReader {
     }
 
     fn positive_count(&mut self, var: &'static str, setting: &'static str) -> Option<usize> {
-        let v = self.get(var)?;
-        match v.parse::<usize>() {
-            Ok(n) if n > 0 => Some(n),
-            _ => {
-                self.issue(var, &v, "a positive integer", setting);
-                None
-            }
-        }
+        self.number(var, setting, "a positive integer", |n| *n > 0)
     }
 
     fn limit(&mut self, var: &'static str, setting: &'static str) -> Option<u32> {
-        let v = self.get(var)?;
-        match v.parse::<u32>() {
-            Ok(n) => Some(n),
-            Err(_) => {
-                self.issue(var, &v, "a non-negative integer below 2^32", setting);
-                None
-            }
-        }
+        self.number(var, setting, "a non-negative integer below 2^32", |_| true)
     }
 
     fn exporter(&mut self, var: &'static str, signal: Signal) -> Option<ExporterKind> {
@@ -480,16 +477,13 @@ impl EnvReader {
         if let Some(host) = self.get(OTEL_EXPORTER_PROMETHEUS_HOST) {
             c.prometheus.host = host;
         }
-        if let Some(raw) = self.get(OTEL_EXPORTER_PROMETHEUS_PORT) {
-            match raw.parse::<u16>() {
-                Ok(p) => c.prometheus.port = p,
-                Err(_) => self.issue(
-                    OTEL_EXPORTER_PROMETHEUS_PORT,
-                    &raw,
-                    "a port number from 0 to 65535",
-                    "prometheus",
-                ),
-            }
+        if let Some(port) = self.number(
+            OTEL_EXPORTER_PROMETHEUS_PORT,
+            "prometheus",
+            "a port number from 0 to 65535",
+            |_: &u16| true,
+        ) {
+            c.prometheus.port = port;
         }
         c
     }

@@ -16,8 +16,9 @@ use tracing::field::Empty;
 use tracing::Instrument as _;
 
 use super::{
-    default_port, global_histogram, host_and_port, http_layer, method_label, record_duration,
-    Outcome, PropagatorSource, Side, CLIENT_DURATION, CLIENT_DURATION_DESCRIPTION, OTHER_ERROR,
+    default_port, global_histogram, host_and_port, http_layer, method_label, poll_in_span,
+    record_duration, Outcome, PropagatorSource, Side, CLIENT_DURATION, CLIENT_DURATION_DESCRIPTION,
+    OTHER_ERROR,
 };
 use crate::propagation::HeaderInjector;
 use crate::Telemetry;
@@ -258,13 +259,8 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let result = match this.pending {
-            Some(p) => {
-                let _entered = p.span.enter();
-                ready!(this.inner.poll(cx))
-            }
-            None => ready!(this.inner.poll(cx)),
-        };
+        let span = this.pending.as_ref().map(|p| &p.span);
+        let result = ready!(poll_in_span(span, this.inner, cx));
         if let Some(p) = this.pending.take() {
             let outcome = match &result {
                 Ok(response) => response_outcome(response.status().as_u16()),

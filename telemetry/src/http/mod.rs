@@ -181,6 +181,16 @@ pub(crate) fn global_histogram(name: &'static str, description: &'static str) ->
     histogram(&meter, name, description)
 }
 
+/// Polls a request's inner future with its span entered, when it has one.
+pub(crate) fn poll_in_span<F: std::future::Future>(
+    span: Option<&tracing::Span>,
+    inner: std::pin::Pin<&mut F>,
+    cx: &mut std::task::Context<'_>,
+) -> std::task::Poll<F::Output> {
+    let _entered = span.map(tracing::Span::enter);
+    inner.poll(cx)
+}
+
 /// The constructors and the tower `Layer` of one of the two HTTP layers, which hold the
 /// same two things: the propagators and the histogram of requests no telemetry layer
 /// records.

@@ -15,8 +15,9 @@ use opentelemetry::KeyValue;
 use tracing::field::Empty;
 
 use super::{
-    global_histogram, host_and_port, http_layer, method_label, protocol_version, record_duration,
-    Outcome, PropagatorSource, Side, OTHER_ERROR, SERVER_DURATION, SERVER_DURATION_DESCRIPTION,
+    global_histogram, host_and_port, http_layer, method_label, poll_in_span, protocol_version,
+    record_duration, Outcome, PropagatorSource, Side, OTHER_ERROR, SERVER_DURATION,
+    SERVER_DURATION_DESCRIPTION,
 };
 use crate::propagation::HeaderExtractor;
 use crate::Telemetry;
@@ -210,13 +211,8 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let result = match this.pending {
-            Some(p) => {
-                let _entered = p.span.enter();
-                ready!(this.inner.poll(cx))
-            }
-            None => ready!(this.inner.poll(cx)),
-        };
+        let span = this.pending.as_ref().map(|p| &p.span);
+        let result = ready!(poll_in_span(span, this.inner, cx));
         if let Some(p) = this.pending.take() {
             let outcome = match &result {
                 Ok(response) => {
