@@ -173,7 +173,7 @@ impl RateLimitingSampler {
     ///
     /// # Errors
     /// [`ConfigError::InvalidSetting`] when `per_second` is not a positive, finite number.
-    #[cfg(feature = "testing")]
+    #[cfg(any(test, feature = "testing"))]
     #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
     pub fn with_clock(
         per_second: f64,
