@@ -187,7 +187,23 @@ pub enum ShutdownError {
 }
 
 /// Any error of this crate, for applications that use `?` on all of them.
-#[derive(Debug, thiserror::Error)]
+///
+/// Its `Debug` output is the readable message followed by its causes, so that
+/// `fn main() -> Result<(), telemetry::Error>` prints what to fix; `{:#?}` shows the
+/// structure, and every variant's fields stay public for matching.
+///
+/// ```
+/// let err: telemetry::Error = telemetry::Telemetry::from_env()
+///     .vars([("OTEL_BSP_MAX_QUEUE_SIZE", "-5")])
+///     .build()
+///     .unwrap_err()
+///     .into();
+/// assert_eq!(
+///     format!("{err:?}"),
+///     "1 invalid environment variable: OTEL_BSP_MAX_QUEUE_SIZE=\"-5\" is not a positive integer"
+/// );
+/// ```
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// See [`BuildError`].
@@ -202,4 +218,85 @@ pub enum Error {
     /// See [`ConfigError`].
     #[error(transparent)]
     Config(#[from] ConfigError),
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if f.alternate() {
+            return match self {
+                Error::Build(e) => f.debug_tuple("Build").field(e).finish(),
+                Error::Init(e) => f.debug_tuple("Init").field(e).finish(),
+                Error::Shutdown(e) => f.debug_tuple("Shutdown").field(e).finish(),
+                Error::Config(e) => f.debug_tuple("Config").field(e).finish(),
+            };
+        }
+        let message = self.to_string();
+        f.write_str(&message)?;
+        let mut cause = std::error::Error::source(self);
+        let mut first = true;
+        while let Some(c) = cause {
+            let text = c.to_string();
+            // Most messages already end with their cause's text: not twice.
+            if !message.contains(&text) {
+                if first {
+                    f.write_str("\n\nCaused by:")?;
+                    first = false;
+                }
+                write!(f, "\n    {text}")?;
+            }
+            cause = c.source();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_top_level_debug_reads_like_display_and_the_alternate_form_keeps_the_fields() {
+        let err = Error::from(ConfigError::InvalidEnv {
+            issues: vec![EnvIssue {
+                var: "OTEL_TRACES_SAMPLER",
+                value: "sometimes".into(),
+                expected: "one of always_on, always_off".into(),
+                setting: "sampler",
+            }],
+        });
+        assert_eq!(
+            format!("{err:?}"),
+            "1 invalid environment variable: OTEL_TRACES_SAMPLER=\"sometimes\" is not one of always_on, always_off"
+        );
+        let structured = format!("{err:#?}");
+        assert!(
+            structured.starts_with("Config(\n    InvalidEnv {"),
+            "{structured}"
+        );
+        assert!(
+            structured.contains("var: \"OTEL_TRACES_SAMPLER\""),
+            "{structured}"
+        );
+    }
+
+    #[test]
+    fn causes_not_already_in_the_message_follow_it() {
+        #[derive(Debug)]
+        struct Inner;
+        impl fmt::Display for Inner {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("disk quota exceeded")
+            }
+        }
+        impl std::error::Error for Inner {}
+        let io = std::io::Error::other(Inner);
+        let err = Error::from(BuildError::LogOutput {
+            output: "file(/var/log/app.log)".into(),
+            source: io,
+        });
+        assert_eq!(
+            format!("{err:?}"),
+            "could not open the log output file(/var/log/app.log): disk quota exceeded"
+        );
+    }
 }

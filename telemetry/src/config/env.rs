@@ -328,6 +328,18 @@ impl EnvReader {
                      parentbased_traceidratio, parentbased_ratelimited",
                     "sampler",
                 );
+                // Report a bad argument too, not only after the name is fixed: every
+                // sampler that takes one takes a non-negative number.
+                if let Some(raw) = arg {
+                    if !raw.parse::<f64>().is_ok_and(|r| r.is_finite() && r >= 0.0) {
+                        self.issue(
+                            OTEL_TRACES_SAMPLER_ARG,
+                            &raw,
+                            "a number (a ratio between 0 and 1, or traces per second)",
+                            "sampler",
+                        );
+                    }
+                }
                 Sampler::default()
             }
         }

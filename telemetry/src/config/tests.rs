@@ -574,3 +574,27 @@ fn rate_limited_sampler_values_are_checked() {
     };
     assert!(c.validate().is_ok());
 }
+
+#[test]
+fn a_bad_sampler_name_does_not_hide_a_bad_argument() {
+    let err = Config::from_vars([
+        ("OTEL_TRACES_SAMPLER", "traceidratoi"),
+        ("OTEL_TRACES_SAMPLER_ARG", "half"),
+    ])
+    .unwrap_err();
+    let ConfigError::InvalidEnv { issues } = err else {
+        panic!("an environment error");
+    };
+    let vars: Vec<&str> = issues.iter().map(|i| i.var).collect();
+    assert_eq!(vars, ["OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG"]);
+    assert_eq!(
+        issues[1].to_string(),
+        "OTEL_TRACES_SAMPLER_ARG=\"half\" is not a number (a ratio between 0 and 1, or traces per second)"
+    );
+    // A good argument beside a bad name is no issue of its own.
+    let (_, issues) = Config::from_vars_lossy([
+        ("OTEL_TRACES_SAMPLER", "traceidratoi"),
+        ("OTEL_TRACES_SAMPLER_ARG", "0.25"),
+    ]);
+    assert_eq!(issues.len(), 1, "{issues:?}");
+}
