@@ -20,9 +20,21 @@ pub struct EnvIssue {
     pub expected: String,
     /// The setting the variable feeds, e.g. `traces.batch.max_queue_size`.
     pub setting: &'static str,
+    /// What is used instead of the default, when the value has one obvious reading
+    /// (an OTLP/HTTP endpoint without a scheme is read as `http://` and the value);
+    /// `None` when the default is used.
+    pub instead: Option<String>,
 }
 
 impl EnvIssue {
+    /// What the lossy reader does about it: `using the default`, or what it uses.
+    pub fn remedy(&self) -> String {
+        match &self.instead {
+            Some(instead) => format!("using {instead}"),
+            None => "using the default".to_string(),
+        }
+    }
+
     /// Whether the variable's value is a secret (request headers carry tokens), so
     /// that no message repeats it.
     pub(crate) fn is_secret(var: &str) -> bool {
@@ -262,6 +274,7 @@ mod tests {
                 value: "sometimes".into(),
                 expected: "one of always_on, always_off".into(),
                 setting: "sampler",
+                instead: None,
             }],
         });
         assert_eq!(

@@ -70,6 +70,55 @@ impl EnvReader {
             value,
             expected: expected.into(),
             setting,
+            instead: None,
+        });
+    }
+
+    /// An OTLP/HTTP endpoint without a scheme (`localhost:4318`) has one obvious
+    /// reading, `http://localhost:4318`: use it, and say so. (gRPC endpoints may go
+    /// without a scheme; the specification says how to read them.)
+    fn read_schemeless_http_endpoints(&mut self, c: &mut Config) {
+        let protocol = |c: &Config, s: Signal| {
+            c.otlp_signal[s.index()]
+                .protocol
+                .or(c.otlp_generic.protocol)
+                .unwrap_or(Protocol::HttpProtobuf)
+        };
+        let schemeless = |ep: &Option<String>| ep.as_deref().is_some_and(|e| !e.contains("://"));
+        for s in Signal::ALL {
+            if schemeless(&c.otlp_signal[s.index()].endpoint) && protocol(c, s) != Protocol::Grpc {
+                self.read_as_http(c, Some(s));
+            }
+        }
+        let generic_http = Signal::ALL.iter().any(|&s| {
+            c.otlp_signal[s.index()].endpoint.is_none() && protocol(c, s) != Protocol::Grpc
+        });
+        if schemeless(&c.otlp_generic.endpoint) && generic_http {
+            self.read_as_http(c, None);
+        }
+    }
+
+    fn read_as_http(&mut self, c: &mut Config, signal: Option<Signal>) {
+        let settings = match signal {
+            Some(s) => &mut c.otlp_signal[s.index()],
+            None => &mut c.otlp_generic,
+        };
+        let Some(raw) = settings.endpoint.take() else {
+            return;
+        };
+        let read = format!("http://{raw}");
+        settings.endpoint = Some(read.clone());
+        self.issues.push(EnvIssue {
+            var: OtlpVars::of(signal).endpoint,
+            value: raw,
+            expected: "an http:// or https:// URL for OTLP/HTTP".into(),
+            setting: match signal {
+                None => "otlp.endpoint",
+                Some(Signal::Traces) => "otlp.endpoint.traces",
+                Some(Signal::Metrics) => "otlp.endpoint.metrics",
+                Some(Signal::Logs) => "otlp.endpoint.logs",
+            },
+            instead: Some(read),
         });
     }
 
@@ -445,6 +494,7 @@ impl EnvReader {
             self.otlp(Some(Signal::Metrics)),
             self.otlp(Some(Signal::Logs)),
         ];
+        self.read_schemeless_http_endpoints(&mut c);
         c.traces_batch = self.batch(BatchVars::TRACES, "traces.batch", BatchConfig::TRACES);
         c.logs_batch = self.batch(BatchVars::LOGS, "logs.batch", BatchConfig::LOGS);
         if let Some(d) = self.millis(OTEL_METRIC_EXPORT_INTERVAL, "metrics.interval") {

@@ -598,3 +598,53 @@ fn a_bad_sampler_name_does_not_hide_a_bad_argument() {
     ]);
     assert_eq!(issues.len(), 1, "{issues:?}");
 }
+
+#[test]
+fn a_schemeless_http_endpoint_is_read_as_http_with_a_warning() {
+    let (c, issues) = Config::from_vars_lossy([("OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4318")]);
+    assert_eq!(
+        c.otlp(Signal::Traces).unwrap().endpoint,
+        "http://localhost:4318/v1/traces"
+    );
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert_eq!(
+        format!("{}; {}", issues[0], issues[0].remedy()),
+        "OTEL_EXPORTER_OTLP_ENDPOINT=\"localhost:4318\" is not an http:// or https:// URL \
+         for OTLP/HTTP; using http://localhost:4318"
+    );
+    // Strictly read, it is an error that lists it with the others.
+    let err = Config::from_vars([
+        ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "collector:4318/v1/logs"),
+        ("OTEL_BSP_MAX_QUEUE_SIZE", "lots"),
+    ])
+    .unwrap_err();
+    let ConfigError::InvalidEnv { issues } = err else {
+        panic!("an environment error");
+    };
+    let vars: Vec<&str> = issues.iter().map(|i| i.var).collect();
+    assert_eq!(
+        vars,
+        [
+            "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+            "OTEL_BSP_MAX_QUEUE_SIZE"
+        ]
+    );
+    assert_eq!(
+        issues[0].instead.as_deref(),
+        Some("http://collector:4318/v1/logs")
+    );
+}
+
+#[test]
+fn a_schemeless_grpc_endpoint_is_left_to_the_grpc_rule() {
+    let (c, issues) = Config::from_vars_lossy([
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4317"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ("OTEL_EXPORTER_OTLP_INSECURE", "true"),
+    ]);
+    assert!(issues.is_empty(), "{issues:?}");
+    assert_eq!(
+        c.otlp(Signal::Traces).unwrap().endpoint,
+        "http://localhost:4317"
+    );
+}
