@@ -52,7 +52,7 @@ where
         ExporterKind::Prometheus => return Ok(None),
         ExporterKind::Otlp => {
             let target = config.otlp(signal)?;
-            check_transport(&target)?;
+            check_transport(config, signal, &target)?;
             resilience.attempt_timeout = target.timeout;
             let transport = OtlpTransport::<E>::new(target, resource, config.max_request_size);
             Pipeline::start(signal, batch, resilience, transport)?
@@ -301,7 +301,11 @@ impl Telemetry {
 }
 
 /// The transport a target needs must be compiled in.
-fn check_transport(target: &crate::export::OtlpTarget) -> Result<(), BuildError> {
+fn check_transport(
+    config: &Config,
+    signal: Signal,
+    target: &crate::export::OtlpTarget,
+) -> Result<(), BuildError> {
     if target.protocol == Protocol::Grpc && !cfg!(feature = "grpc") {
         return Err(BuildError::FeatureDisabled {
             what: "OTLP over gRPC",
@@ -309,10 +313,33 @@ fn check_transport(target: &crate::export::OtlpTarget) -> Result<(), BuildError>
         });
     }
     if target.endpoint.starts_with("https://") {
+        // Name the endpoint as the user wrote it, and the rule that made it https.
+        let written = config.otlp_signal[signal.index()]
+            .endpoint
+            .as_ref()
+            .or(config.otlp_generic.endpoint.as_ref())
+            .filter(|raw| !raw.contains("://"));
+        let (value, expected) = match written {
+            Some(raw) => (
+                raw.clone(),
+                format!(
+                    "a gRPC endpoint this build can reach: without a scheme, a gRPC endpoint \
+                     uses TLS (https://{raw}) unless OTEL_EXPORTER_OTLP_INSECURE=true, and TLS \
+                     is not built in yet; write http://{raw} or set \
+                     OTEL_EXPORTER_OTLP_INSECURE=true to send in plain text"
+                ),
+            ),
+            None => (
+                target.endpoint.clone(),
+                "an http:// endpoint: TLS is not built in yet (export to a local collector \
+                 that terminates TLS)"
+                    .to_string(),
+            ),
+        };
         return Err(ConfigError::InvalidSetting {
             setting: "endpoint",
-            value: target.endpoint.clone(),
-            expected: "an http:// endpoint: TLS is not built in yet (export to a local collector that terminates TLS)".into(),
+            value,
+            expected,
         }
         .into());
     }
@@ -339,6 +366,45 @@ fn target_name(config: &Config, signal: Signal) -> String {
 mod tests {
     use super::*;
     use crate::error::ShutdownError;
+
+    #[cfg(feature = "grpc")]
+    #[test]
+    fn a_schemeless_grpc_endpoint_says_which_rule_made_it_tls_and_how_to_send_plain() {
+        let build = |vars: &[(&str, &str)]| {
+            Telemetry::from_env_lossy()
+                .vars(vars.iter().copied())
+                .install_globals(false)
+                .build()
+        };
+        let err = build(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4317"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ])
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "endpoint = \"localhost:4317\" is not accepted: expected a gRPC endpoint this build \
+             can reach: without a scheme, a gRPC endpoint uses TLS (https://localhost:4317) \
+             unless OTEL_EXPORTER_OTLP_INSECURE=true, and TLS is not built in yet; write \
+             http://localhost:4317 or set OTEL_EXPORTER_OTLP_INSECURE=true to send in plain text"
+        );
+        // Both forms the message offers are accepted.
+        for vars in [
+            &[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://localhost:4317"),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ][..],
+            &[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4317"),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+                ("OTEL_EXPORTER_OTLP_INSECURE", "true"),
+            ][..],
+        ] {
+            let t = build(vars).expect("the offered form builds");
+            assert!(t.warnings().is_empty(), "{:?}", t.warnings());
+            let _ = t.shutdown();
+        }
+    }
 
     #[test]
     fn https_endpoints_are_refused_with_advice() {
