@@ -106,7 +106,8 @@ impl<T, X: Transport<T>> Engine<T, X> {
             Err(e) => {
                 counters.dropped(DropReason::NonRetryable, items);
                 drop(counters);
-                crate::diagnostics::warn(
+                crate::diagnostics::warn_for(
+                    self.signal,
                     "encode",
                     format_args!("{}: dropped {items} item(s): {e}", self.signal),
                 );
@@ -124,7 +125,8 @@ impl<T, X: Transport<T>> Engine<T, X> {
         // Items the encoder lost track of still balance the books.
         counters.dropped(DropReason::NonRetryable, items.saturating_sub(accounted));
         if too_large > 0 {
-            crate::diagnostics::warn(
+            crate::diagnostics::warn_for(
+                self.signal,
                 "too-large",
                 format_args!(
                     "{}: dropped {too_large} item(s), each larger than the request size limit on its own",
@@ -138,7 +140,8 @@ impl<T, X: Transport<T>> Engine<T, X> {
             // The evicted batch may have been waiting out a backoff.
             self.next_attempt_at = None;
             let limits = self.buffer.limits();
-            crate::diagnostics::warn(
+            crate::diagnostics::warn_for(
+                self.signal,
                 "buffer-full",
                 format_args!(
                     "{}: retry buffer full ({} items / {} bytes max): dropped the oldest {evicted} item(s)",
@@ -231,7 +234,8 @@ impl<T, X: Transport<T>> Engine<T, X> {
                     counters.exported(items, rejected);
                 }
                 if let Some(message) = message {
-                    crate::diagnostics::warn(
+                    crate::diagnostics::warn_for(
+                self.signal,
                         "partial-success",
                         format_args!(
                             "{}: the collector accepted the request but rejected {rejected} item(s): {message}",
@@ -272,7 +276,8 @@ impl<T, X: Transport<T>> Engine<T, X> {
             counters.landed(items);
             counters.dropped(DropReason::NonRetryable, items);
         }
-        crate::diagnostics::warn(
+        crate::diagnostics::warn_for(
+            self.signal,
             "non-retryable",
             format_args!(
                 "{}: dropped {items} item(s), not retryable: {error}",
@@ -310,7 +315,8 @@ impl<T, X: Transport<T>> Engine<T, X> {
             self.buffer.push_front(&mut counters, entry);
         }
         self.next_attempt_at = Some(super::after(now, delay));
-        crate::diagnostics::warn(
+        crate::diagnostics::warn_for(
+            self.signal,
             "retry",
             format_args!(
                 "{}: export failed, retrying in {delay:?}: {error}",
@@ -336,7 +342,8 @@ impl<T, X: Transport<T>> Engine<T, X> {
         let Some(halves) = halves else {
             counters.dropped(DropReason::TooLarge, items);
             drop(counters);
-            crate::diagnostics::warn(
+            crate::diagnostics::warn_for(
+                self.signal,
                 "too-large",
                 format_args!(
                     "{}: dropped {items} item(s) the collector refused for their size: {error}",
