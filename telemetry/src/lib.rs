@@ -145,7 +145,7 @@ pub use builder::TelemetryBuilder;
 pub use error::{BuildError, ConfigError, EnvIssue, Error, InitError, ShutdownError};
 pub use health::HealthReport;
 pub use layer::{OpenTelemetrySpanExt, TelemetryLayer};
-pub use telemetry::{Telemetry, TelemetryGuard};
+pub use telemetry::{current_span_id, current_trace_id, Telemetry, TelemetryGuard};
 pub use telemetry_macros::{measure_performance, traced, track_errors};
 
 /// The names of the `OTEL_*` variables this crate reads, as constants, each defined by

@@ -478,6 +478,11 @@ impl TelemetryBuilder {
         if let Some(e) = self.errors.first() {
             return Err(e.clone().into());
         }
+        if let Some(vars) = &self.vars {
+            for hint in crate::config::misspelt_variables(vars.iter().map(|(k, _)| k.as_str())) {
+                crate::diagnostics::config_warning(format_args!("{hint}"));
+            }
+        }
         let (mut config, issues) = match self.vars.take() {
             Some(vars) => Config::from_vars_lossy(vars),
             None => (Config::default(), Vec::new()),

@@ -19,6 +19,8 @@ use crate::sampling::Sampler;
 
 mod env;
 
+pub(crate) use env::misspelt_variables;
+
 pub use crate::layer::SpanDetails;
 pub use crate::signal::Signal;
 

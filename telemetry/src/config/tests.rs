@@ -648,3 +648,23 @@ fn a_schemeless_grpc_endpoint_is_left_to_the_grpc_rule() {
         "http://localhost:4317"
     );
 }
+
+#[test]
+fn a_variable_one_edit_from_a_known_one_gets_a_hint() {
+    let hints = misspelt_variables([
+        "OTEL_TRACE_SAMPLER",
+        "OTEL_EXPORTER_OTLP_ENDPIONT",
+        "OTEL_BSP_MAX_QUEUE_SIZ",
+        "OTEL_TRACES_SAMPLER",
+        "OTEL_SOMETHING_ELSE",
+        "PATH",
+    ]);
+    assert_eq!(
+        hints,
+        [
+            "OTEL_TRACE_SAMPLER is not a variable this crate reads; did you mean OTEL_TRACES_SAMPLER?",
+            "OTEL_EXPORTER_OTLP_ENDPIONT is not a variable this crate reads; did you mean OTEL_EXPORTER_OTLP_ENDPOINT?",
+            "OTEL_BSP_MAX_QUEUE_SIZ is not a variable this crate reads; did you mean OTEL_BSP_MAX_QUEUE_SIZE?",
+        ]
+    );
+}
