@@ -955,3 +955,68 @@ fn records_after_shutdown_are_counted_as_dropped() {
     assert_eq!(logs.pending, 0, "{logs:?}");
     assert_eq!(logs.received, logs.exported + logs.dropped + logs.pending);
 }
+
+#[test]
+fn own_instruments_can_have_their_own_scope() {
+    let capture = InMemoryMetrics::default();
+    let telemetry = Telemetry::builder()
+        .traces_exporter(ExporterKind::None)
+        .in_memory_metrics(&capture)
+        .install_globals(false)
+        .build()
+        .unwrap();
+    let mine = telemetry.metrics_with_scope("checkout", Some("1.2.3"));
+    mine.counter("checkout.orders").build().unwrap().add(2, &[]);
+    telemetry
+        .metrics()
+        .counter("library.default")
+        .build()
+        .unwrap()
+        .add(1, &[]);
+    let points = capture.collect();
+    let scope_of = |name: &str| {
+        points
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.scope.clone())
+            .unwrap_or_else(|| panic!("no {name} in {points:?}"))
+    };
+    assert_eq!(scope_of("checkout.orders"), "checkout");
+    assert_eq!(scope_of("library.default"), "telemetry");
+    let _ = telemetry.shutdown();
+}
+
+#[test]
+fn the_pipelines_own_metrics_are_on_by_default_and_can_be_switched_off() {
+    let export_metrics = |on: Option<bool>| {
+        let capture = InMemoryMetrics::default();
+        let mut builder = Telemetry::builder()
+            .traces_exporter(ExporterKind::Console)
+            .in_memory_metrics(&capture)
+            .install_globals(false);
+        if let Some(on) = on {
+            builder = builder.self_metrics(on);
+        }
+        let telemetry = builder.build().unwrap();
+        let mut names: Vec<String> = capture
+            .collect()
+            .into_iter()
+            .map(|p| p.name)
+            .filter(|n| n.starts_with("telemetry.export."))
+            .collect();
+        names.sort();
+        names.dedup();
+        let _ = telemetry.shutdown();
+        names
+    };
+    let default = export_metrics(None);
+    assert!(
+        default.contains(&"telemetry.export.received".to_string()),
+        "{default:?}"
+    );
+    assert!(
+        default.contains(&"telemetry.export.dropped".to_string()),
+        "{default:?}"
+    );
+    assert!(export_metrics(Some(false)).is_empty());
+}

@@ -199,7 +199,9 @@ impl Telemetry {
             .into_iter()
             .filter_map(|(signal, stats)| Some((signal, stats?)))
             .collect();
-            crate::export::register_self_metrics(&meter, own);
+            if config.self_metrics {
+                crate::export::register_self_metrics(&meter, own);
+            }
             for output in &config.log_outputs {
                 let local =
                     LocalOutput::start(output, lost_log_lines.clone()).map_err(|source| {

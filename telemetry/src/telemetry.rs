@@ -209,14 +209,40 @@ impl Telemetry {
         self.inner.lost_log_lines.load(Ordering::Relaxed)
     }
 
-    /// Makes your own instruments on this instance's meter provider.
+    /// Makes your own instruments on this instance's meter provider, under the
+    /// library's instrumentation scope (`telemetry`); see
+    /// [`metrics_with_scope`](Self::metrics_with_scope) for your own.
     pub fn metrics(&self) -> crate::metrics::Metrics {
+        self.metrics_in(crate::metrics::scope())
+    }
+
+    /// Makes your own instruments under an instrumentation scope of your choosing
+    /// (`otel.scope.name` in Prometheus, the scope of OTLP metrics), such as your crate's
+    /// name and version.
+    ///
+    /// ```
+    /// let telemetry = telemetry::Telemetry::builder().build()?;
+    /// let metrics = telemetry.metrics_with_scope("checkout", Some(env!("CARGO_PKG_VERSION")));
+    /// metrics.counter("checkout.orders").build()?.add(1, &[]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn metrics_with_scope(
+        &self,
+        name: &'static str,
+        version: Option<&'static str>,
+    ) -> crate::metrics::Metrics {
+        let mut scope = InstrumentationScope::builder(name);
+        if let Some(version) = version {
+            scope = scope.with_version(version);
+        }
+        self.metrics_in(scope.build())
+    }
+
+    fn metrics_in(&self, scope: InstrumentationScope) -> crate::metrics::Metrics {
         let meter = match &self.inner.meter_provider {
-            Some(mp) => mp.meter_with_scope(crate::metrics::scope()),
+            Some(mp) => mp.meter_with_scope(scope),
             // Disabled: an SDK provider with no reader records nothing.
-            None => SdkMeterProvider::builder().build().meter_with_scope(
-                InstrumentationScope::builder(crate::metrics::METER_SCOPE).build(),
-            ),
+            None => SdkMeterProvider::builder().build().meter_with_scope(scope),
         };
         crate::metrics::Metrics::new(meter)
     }

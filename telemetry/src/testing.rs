@@ -131,7 +131,10 @@ impl Default for InMemoryMetrics {
 
 /// One data point, simplified for assertions.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Point {
+    /// The instrumentation scope's name (`telemetry` for the library's instruments).
+    pub scope: String,
     /// Instrument name.
     pub name: String,
     /// Instrument unit.
@@ -224,6 +227,7 @@ impl InMemoryMetrics {
             v
         }
         fn points<T: Copy + AsF64>(
+            scope: &str,
             name: &str,
             unit: &str,
             data: &MetricData<T>,
@@ -231,6 +235,7 @@ impl InMemoryMetrics {
         ) {
             let mut push = |attributes, value| {
                 out.push(Point {
+                    scope: scope.to_string(),
                     name: name.to_string(),
                     unit: unit.to_string(),
                     attributes,
@@ -268,9 +273,15 @@ impl InMemoryMetrics {
         for sm in rm.scope_metrics() {
             for m in sm.metrics() {
                 match m.data() {
-                    AggregatedMetrics::F64(d) => points(m.name(), m.unit(), d, &mut out),
-                    AggregatedMetrics::U64(d) => points(m.name(), m.unit(), d, &mut out),
-                    AggregatedMetrics::I64(d) => points(m.name(), m.unit(), d, &mut out),
+                    AggregatedMetrics::F64(d) => {
+                        points(sm.scope().name(), m.name(), m.unit(), d, &mut out)
+                    }
+                    AggregatedMetrics::U64(d) => {
+                        points(sm.scope().name(), m.name(), m.unit(), d, &mut out)
+                    }
+                    AggregatedMetrics::I64(d) => {
+                        points(sm.scope().name(), m.name(), m.unit(), d, &mut out)
+                    }
                 }
             }
         }

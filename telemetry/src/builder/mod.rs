@@ -345,6 +345,16 @@ impl TelemetryBuilder {
         self
     }
 
+    /// Whether the export pipelines publish their own metrics: the eight
+    /// `telemetry.export.*` instruments (received, exported, dropped by reason,
+    /// pending, requests, retries, circuit state and transitions, per signal). Default:
+    /// on, so a dashboard can see a pipeline drop before anyone asks;
+    /// [`Telemetry::health`] reports the same figures either way.
+    pub fn self_metrics(mut self, on: bool) -> Self {
+        self.overrides.self_metrics = Some(on);
+        self
+    }
+
     /// Whether every event is also recorded as a span event. Default: yes, unless logs
     /// are exported over OTLP (they would arrive twice); error events always are.
     pub fn span_events(mut self, on: bool) -> Self {

@@ -64,6 +64,7 @@ pub(super) struct Overrides {
     pub(super) span_details: Option<SpanDetails>,
     pub(super) sampler: Option<Sampler>,
     pub(super) propagators: Option<Vec<Propagator>>,
+    pub(super) self_metrics: Option<bool>,
     pub(super) discard: bool,
 }
 
@@ -150,6 +151,7 @@ impl Overrides {
         set(&mut c.span_details, self.span_details);
         set(&mut c.sampler, self.sampler);
         set(&mut c.propagators, self.propagators);
+        set(&mut c.self_metrics, self.self_metrics);
         c.discard |= self.discard;
     }
 
@@ -253,6 +255,7 @@ impl Overrides {
         add(self.span_details.is_some(), "span_details");
         add(self.sampler.is_some(), "sampler");
         add(self.propagators.is_some(), "propagators");
+        add(self.self_metrics.is_some(), "self_metrics");
         add(self.discard, "discard_exports");
         out
     }

@@ -62,6 +62,8 @@ pub struct Config {
     pub(crate) discard: bool,
     pub(crate) span_details: SpanDetails,
     pub(crate) logs_follow_sampling: bool,
+    /// Whether the pipelines publish their own `telemetry.export.*` metrics.
+    pub(crate) self_metrics: bool,
 }
 
 impl Default for Config {
@@ -91,6 +93,7 @@ impl Default for Config {
             discard: false,
             span_details: SpanDetails::default(),
             logs_follow_sampling: false,
+            self_metrics: true,
         }
     }
 }
