@@ -1,5 +1,6 @@
 //! [`HealthReport`]: what each signal's export pipeline is doing and has done.
 
+use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::export::CircuitState;
@@ -43,6 +44,31 @@ impl DroppedByReason {
     }
 }
 
+impl fmt::Display for DroppedByReason {
+    /// The non-zero reasons, e.g. `3 queue full, 1 shutdown`; empty when nothing was
+    /// dropped.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let reasons = [
+            (self.queue_full, "queue full"),
+            (self.buffer_full, "buffer full"),
+            (self.rejected_by_collector, "rejected by the collector"),
+            (self.non_retryable, "non-retryable"),
+            (self.shutdown, "shutdown"),
+            (self.thread_stopped, "thread stopped"),
+            (self.too_large, "too large"),
+        ];
+        let mut first = true;
+        for (n, reason) in reasons.into_iter().filter(|(n, _)| *n > 0) {
+            if !first {
+                f.write_str(", ")?;
+            }
+            write!(f, "{n} {reason}")?;
+            first = false;
+        }
+        Ok(())
+    }
+}
+
 /// Circuit breaker transitions so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct CircuitTransitions {
@@ -76,6 +102,17 @@ pub struct SignalReport {
     pub failed_requests: u64,
     /// Circuit breaker transitions.
     pub circuit_transitions: CircuitTransitions,
+}
+
+impl fmt::Display for SignalReport {
+    /// One short line: `1200 exported, 3 dropped (3 queue full), 0 pending`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} exported, {} dropped", self.exported, self.dropped)?;
+        if self.dropped > 0 {
+            write!(f, " ({})", self.dropped_by_reason)?;
+        }
+        write!(f, ", {} pending", self.pending)
+    }
 }
 
 impl SignalReport {
@@ -221,9 +258,34 @@ pub struct ShutdownReport {
     pub lost_log_lines: u64,
 }
 
+impl fmt::Display for ShutdownReport {
+    /// One short line per signal, then the lost log lines when there are any:
+    ///
+    /// ```text
+    /// traces: 1200 exported, 3 dropped (3 queue full), 0 pending
+    /// metrics: 4 exported, 0 dropped, 0 pending
+    /// logs: 310 exported, 0 dropped, 0 pending
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "traces: {}\nmetrics: {}\nlogs: {}",
+            self.traces, self.metrics, self.logs
+        )?;
+        if self.lost_log_lines > 0 {
+            write!(
+                f,
+                "\nlocal log outputs: {} line(s) lost",
+                self.lost_log_lines
+            )?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::rfc3339;
+    use super::*;
     use std::time::{Duration, UNIX_EPOCH};
 
     #[test]
@@ -237,5 +299,42 @@ mod tests {
             rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)),
             "2000-02-29T00:00:00.000Z"
         );
+    }
+
+    #[test]
+    fn the_shutdown_report_reads_as_one_short_line_per_signal() {
+        let traces = SignalReport {
+            received: 1203,
+            exported: 1200,
+            dropped: 3,
+            dropped_by_reason: DroppedByReason {
+                queue_full: 2,
+                shutdown: 1,
+                ..DroppedByReason::default()
+            },
+            ..SignalReport::default()
+        };
+        let report = ShutdownReport {
+            traces,
+            metrics: SignalReport {
+                exported: 4,
+                ..SignalReport::default()
+            },
+            logs: SignalReport::default(),
+            lost_log_lines: 0,
+        };
+        assert_eq!(
+            report.to_string(),
+            "traces: 1200 exported, 3 dropped (2 queue full, 1 shutdown), 0 pending\n\
+             metrics: 4 exported, 0 dropped, 0 pending\n\
+             logs: 0 exported, 0 dropped, 0 pending"
+        );
+        let lossy = ShutdownReport {
+            lost_log_lines: 7,
+            ..report
+        };
+        assert!(lossy
+            .to_string()
+            .ends_with("\nlocal log outputs: 7 line(s) lost"));
     }
 }
