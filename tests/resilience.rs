@@ -213,7 +213,16 @@ fn resource_exhausted_is_retried_only_with_retry_info() {
     let t = telemetry(c.endpoint(), Protocol::Grpc, Settings::default());
     record(&t, 0, 5);
     let err = t.shutdown().unwrap_err();
-    assert!(matches!(err, ShutdownError::Export { .. }), "{err:?}");
+    assert!(
+        matches!(
+            err.failures(),
+            [ShutdownError::Export {
+                signal: "traces",
+                ..
+            }]
+        ),
+        "{err:?}"
+    );
     assert_eq!(c.requests().len(), 1, "no retry without RetryInfo");
     let r = t.traces_report();
     assert_eq!(r.dropped_by_reason.non_retryable, 5);
@@ -361,8 +370,17 @@ fn an_open_circuit_rejects_without_io_and_reports_itself() {
     let err = t.shutdown().unwrap_err();
     assert!(
         matches!(
-            err,
-            ShutdownError::Timeout { .. } | ShutdownError::Export { .. }
+            err.failures(),
+            [
+                ShutdownError::Timeout {
+                    signal: "traces",
+                    ..
+                } | ShutdownError::Export {
+                    signal: "traces",
+                    ..
+                },
+                ..
+            ]
         ),
         "{err:?}"
     );
@@ -517,11 +535,62 @@ fn shutdown_during_a_long_backoff_returns_promptly() {
     );
     assert!(
         matches!(
-            err,
-            ShutdownError::Export { .. } | ShutdownError::Timeout { .. }
+            err.failures(),
+            [
+                ShutdownError::Export {
+                    signal: "traces",
+                    ..
+                } | ShutdownError::Timeout {
+                    signal: "traces",
+                    ..
+                },
+                ..
+            ]
         ),
         "{err:?}"
     );
     let r = t.traces_report();
     assert_eq!((r.dropped_by_reason.shutdown, r.pending), (5, 0));
+}
+
+/// With the collector down, shutdown tells the whole story: every signal's failure and
+/// the report of each, readable as it is printed.
+#[test]
+fn shutdown_with_the_collector_down_reports_every_signal() {
+    let t = Telemetry::builder()
+        .endpoint(format!("http://{}", free_addr()))
+        .shutdown_timeout(Duration::from_secs(1))
+        .install_globals(false)
+        .build()
+        .unwrap();
+    let subscriber = tracing_subscriber::registry().with(t.layer());
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::info_span!("order").in_scope(|| tracing::info!("placed"));
+    });
+    let err = t.shutdown().unwrap_err();
+    let signals: Vec<&str> = err
+        .failures()
+        .iter()
+        .map(|f| match f {
+            ShutdownError::Timeout { signal, .. }
+            | ShutdownError::Export { signal, .. }
+            | ShutdownError::ExportThreadStopped { signal, .. } => *signal,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(signals, ["traces", "metrics", "logs"], "{err:?}");
+    let report = err.report().expect("the report of every signal");
+    assert_eq!(report.traces.received, 1);
+    assert_eq!(report.logs.received, 1);
+    assert_eq!(report.traces.received, report.traces.dropped);
+    let text = err.to_string();
+    assert!(text.starts_with("shutdown incomplete: traces: "), "{text}");
+    assert!(
+        text.contains("\ntraces: 0 exported, 1 dropped (1 shutdown), 0 pending"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nlogs: 0 exported, 1 dropped (1 shutdown), 0 pending"),
+        "{text}"
+    );
 }

@@ -89,6 +89,32 @@ pub enum ConfigError {
     },
 }
 
+fn join_failures(failures: &[ShutdownError]) -> String {
+    failures
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl ShutdownError {
+    /// The signals' failures: those of [`Incomplete`](Self::Incomplete), else this one.
+    pub fn failures(&self) -> &[ShutdownError] {
+        match self {
+            ShutdownError::Incomplete { failures, .. } => failures,
+            other => std::slice::from_ref(other),
+        }
+    }
+
+    /// The report of every signal, when a shutdown made one.
+    pub fn report(&self) -> Option<&crate::health::ShutdownReport> {
+        match self {
+            ShutdownError::Incomplete { report, .. } => Some(report),
+            _ => None,
+        }
+    }
+}
+
 fn join(issues: &[EnvIssue]) -> String {
     issues
         .iter()
@@ -184,6 +210,16 @@ pub enum ShutdownError {
     /// The pipeline was already shut down; the call did nothing.
     #[error("telemetry is already shut down")]
     AlreadyShutdown,
+    /// What [`Telemetry::shutdown`](crate::Telemetry::shutdown) returns when any signal
+    /// did not finish cleanly: every signal's failure (one of the other variants each),
+    /// and the report of what every signal delivered.
+    #[error("shutdown incomplete: {}\n{report}", join_failures(failures))]
+    Incomplete {
+        /// Each signal that did not finish, in the order traces, metrics, logs.
+        failures: Vec<ShutdownError>,
+        /// What each signal delivered, dropped and left pending.
+        report: crate::health::ShutdownReport,
+    },
     /// The signal's export thread stopped (it panicked or could not run): nothing more
     /// of this signal is exported, and what it held or is offered since is counted as
     /// dropped with reason `thread_stopped`. [`health`](crate::Telemetry::health)

@@ -120,6 +120,7 @@ mod error;
 pub mod export;
 mod fields;
 pub mod health;
+mod ids;
 mod layer;
 pub mod logs;
 pub mod metrics;
@@ -144,8 +145,9 @@ pub mod testing;
 pub use builder::TelemetryBuilder;
 pub use error::{BuildError, ConfigError, EnvIssue, Error, InitError, ShutdownError};
 pub use health::HealthReport;
+pub use ids::{current_span_id, current_trace_id};
 pub use layer::{OpenTelemetrySpanExt, TelemetryLayer};
-pub use telemetry::{current_span_id, current_trace_id, Telemetry, TelemetryGuard};
+pub use telemetry::{Telemetry, TelemetryGuard};
 pub use telemetry_macros::{measure_performance, traced, track_errors};
 
 /// The names of the `OTEL_*` variables this crate reads, as constants, each defined by

@@ -19,7 +19,7 @@ use crate::error::{BuildError, ConfigError, EnvIssue};
 use crate::export::otlp::{Encoding, Logs, Metrics, OtlpTransport, Traces};
 use crate::export::{
     console_logs, console_metrics, BatchConfig, ConsoleExporter, Discard, ExporterKind,
-    MetricsToPipeline, Pipeline, Protocol, SpansToPipeline, Stats, Transport,
+    MetricsToPipeline, Pipeline, Protocol, SignalPipeline, SpansToPipeline, Stats, Transport,
 };
 use crate::layer::{EventMetrics, Outputs, SpanMetrics};
 use crate::logs::{LocalOutput, LogRecord, LogSinks};
@@ -27,7 +27,7 @@ use crate::metrics::InstanceMetrics;
 use crate::propagation::{Propagators, RandomFlagTracer};
 use crate::sampling::Sampler;
 use crate::signal::Signal;
-use crate::telemetry::{Inner, SignalPipeline, Telemetry};
+use crate::telemetry::{Inner, Telemetry};
 
 /// Starts the pipeline of `signal` as the configuration says: OTLP (with encoding `E`),
 /// the console (`console`, exporting at least every `console_delay`: a person is

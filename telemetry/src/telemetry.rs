@@ -3,7 +3,6 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::InstrumentationScope;
@@ -17,8 +16,8 @@ use tracing_subscriber::registry::LookupSpan;
 use crate::config::Config;
 use crate::error::{EnvIssue, ShutdownError};
 use crate::export::ExporterKind;
-use crate::export::{Pipeline, Stats};
-use crate::health::{HealthReport, ShutdownReport, SignalHealth, SignalReport};
+use crate::export::SignalPipeline;
+use crate::health::{HealthReport, ShutdownReport, SignalReport};
 use crate::layer::{Outputs, TelemetryLayer};
 use crate::logs::{LocalOutput, LogRecord};
 use crate::propagation::{Propagators, RandomFlagTracer};
@@ -304,9 +303,11 @@ impl Telemetry {
     /// returns [`ShutdownError::AlreadyShutdown`].
     ///
     /// # Errors
-    /// [`ShutdownError::Timeout`] with the number of items left undelivered,
-    /// [`ShutdownError::Export`] when the last export failed, or
-    /// [`ShutdownError::ExportThreadStopped`] when a signal's export thread had stopped.
+    /// [`ShutdownError::Incomplete`] when any signal did not finish: each signal's
+    /// failure ([`ShutdownError::Timeout`] with the number of items left undelivered,
+    /// [`ShutdownError::Export`] when the last export failed,
+    /// [`ShutdownError::ExportThreadStopped`] when its export thread had stopped) and
+    /// the report of every signal.
     pub fn shutdown(&self) -> Result<ShutdownReport, ShutdownError> {
         let mut done = match self.inner.shutdown.lock() {
             Ok(g) => g,
@@ -382,7 +383,15 @@ impl Telemetry {
             lost_log_lines: self.lost_log_lines(),
         };
         *done = Some(report);
-        traces.and(logs).and(metrics).map(|()| report)
+        let failures: Vec<ShutdownError> = [traces, metrics, logs]
+            .into_iter()
+            .filter_map(Result::err)
+            .collect();
+        if failures.is_empty() {
+            Ok(report)
+        } else {
+            Err(ShutdownError::Incomplete { failures, report })
+        }
     }
 }
 
@@ -427,48 +436,6 @@ impl Drop for TelemetryGuard {
                 Err(e) => crate::diagnostics::config_warning(format_args!("shutdown: {e}")),
             }
         }
-    }
-}
-
-/// One signal's running pipeline and the name of where it exports, as health shows it.
-#[derive(Debug)]
-pub(crate) struct SignalPipeline<T> {
-    pub(crate) pipeline: Arc<Pipeline<T>>,
-    target: String,
-}
-
-impl<T: Send + 'static> SignalPipeline<T> {
-    /// The handle of a started pipeline exporting to `target`.
-    pub(crate) fn new(pipeline: Pipeline<T>, target: String) -> Self {
-        SignalPipeline {
-            pipeline: Arc::new(pipeline),
-            target,
-        }
-    }
-
-    /// The pipeline's state, for [`Telemetry::health`].
-    pub(crate) fn health(&self) -> SignalHealth {
-        SignalHealth::from_snapshot(&self.target, &self.pipeline.stats.snapshot())
-    }
-
-    /// The pipeline's counters so far.
-    pub(crate) fn report(&self) -> SignalReport {
-        SignalReport::from_snapshot(&self.pipeline.stats.snapshot())
-    }
-
-    /// The pipeline's counters, shared (for the self-metrics).
-    pub(crate) fn stats(&self) -> Arc<Stats> {
-        self.pipeline.stats.clone()
-    }
-
-    /// Exports what is queued, waiting at most `timeout`.
-    pub(crate) fn flush(&self, timeout: Duration) -> Result<(), ShutdownError> {
-        self.pipeline.flush(timeout)
-    }
-
-    /// Exports what is queued and stops, waiting at most `timeout`.
-    pub(crate) fn shutdown(&self, timeout: Duration) -> Result<(), ShutdownError> {
-        self.pipeline.shutdown(timeout)
     }
 }
 
@@ -571,41 +538,4 @@ impl Telemetry {
     pub(crate) fn shared_propagators(&self) -> Arc<Propagators> {
         self.inner.propagators.clone()
     }
-}
-
-/// The trace id of the current span (the span the layer records, else OpenTelemetry's
-/// current context), for log lines, error pages and support tickets; `None` outside
-/// any trace. Its `Display` is the 32 hex digits W3C uses.
-///
-/// ```
-/// use tracing_subscriber::prelude::*;
-///
-/// let telemetry = telemetry::Telemetry::builder()
-///     .traces_exporter(telemetry::export::ExporterKind::None)
-///     .build()?;
-/// let subscriber = tracing_subscriber::registry().with(telemetry.layer());
-/// tracing::subscriber::with_default(subscriber, || {
-///     assert_eq!(telemetry::current_trace_id(), None);
-///     let _span = tracing::info_span!("handle").entered();
-///     let id = telemetry::current_trace_id().expect("inside a span");
-///     assert_eq!(id.to_string().len(), 32);
-///     assert!(telemetry::current_span_id().is_some());
-/// });
-/// # Ok::<(), telemetry::Error>(())
-/// ```
-pub fn current_trace_id() -> Option<opentelemetry::trace::TraceId> {
-    current_span_context().map(|sc| sc.trace_id())
-}
-
-/// The span id of the current span (see [`current_trace_id`]); its `Display` is 16 hex
-/// digits.
-pub fn current_span_id() -> Option<opentelemetry::trace::SpanId> {
-    current_span_context().map(|sc| sc.span_id())
-}
-
-fn current_span_context() -> Option<opentelemetry::trace::SpanContext> {
-    use opentelemetry::trace::TraceContextExt as _;
-    let cx = crate::propagation::current_context();
-    let sc = cx.span().span_context().clone();
-    sc.is_valid().then_some(sc)
 }

@@ -25,6 +25,12 @@ use crate::resource::{OTEL_RESOURCE_ATTRIBUTES, OTEL_SERVICE_NAME};
 use crate::sampling::{Sampler, OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG};
 use crate::signal::Signal;
 
+pub(crate) use hints::misspelt_variables;
+pub(crate) use pairs::parse_pairs;
+
+mod hints;
+mod pairs;
+
 /// Reads `map` (the `OTEL_*` variables) into a configuration and the issues found.
 pub(super) fn read(map: BTreeMap<String, String>) -> (Config, Vec<EnvIssue>) {
     let mut env = EnvReader {
@@ -548,163 +554,5 @@ impl EnvReader {
             c.prometheus.port = port;
         }
         c
-    }
-}
-
-/// Parses `k=v,k2=v2` with percent-encoded keys and values. Any malformed member makes
-/// the whole value invalid, as the specification asks for resource attributes. With
-/// `secret` values (request headers), a complaint names an entry by its position or
-/// its key, never by its text.
-pub(crate) fn parse_pairs(raw: &str, secret: bool) -> Result<Vec<(String, String)>, String> {
-    let mut out = Vec::new();
-    for (i, member) in raw.split(',').enumerate() {
-        let member = member.trim();
-        if member.is_empty() {
-            continue;
-        }
-        let entry = i + 1;
-        let shown = |what: &str| -> String {
-            if secret {
-                format!("entry {entry} {what}")
-            } else {
-                format!("`{member}` {what}")
-            }
-        };
-        let Some((k, v)) = member.split_once('=') else {
-            return Err(format!(
-                "a list of key=value pairs ({})",
-                shown("has no `=`")
-            ));
-        };
-        let Some(k) = decode(k.trim()) else {
-            let what = if secret {
-                format!("the key of entry {entry}")
-            } else {
-                format!("`{}`", k.trim())
-            };
-            return Err(format!(
-                "percent-encoded key=value pairs ({what} has a bad % escape)"
-            ));
-        };
-        let Some(v) = decode(v.trim()) else {
-            let what = if secret {
-                format!("the value of `{k}`")
-            } else {
-                format!("`{}`", v.trim())
-            };
-            return Err(format!(
-                "percent-encoded key=value pairs ({what} has a bad % escape)"
-            ));
-        };
-        if k.is_empty() {
-            return Err(format!(
-                "a list of key=value pairs ({})",
-                shown("has an empty key")
-            ));
-        }
-        out.push((k, v));
-    }
-    Ok(out)
-}
-
-fn decode(s: &str) -> Option<String> {
-    // Reject malformed escapes explicitly: percent_decode passes them through.
-    let bytes = s.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let ok = bytes.len() > i + 2
-                && bytes[i + 1].is_ascii_hexdigit()
-                && bytes[i + 2].is_ascii_hexdigit();
-            if !ok {
-                return None;
-            }
-            i += 3;
-        } else {
-            i += 1;
-        }
-    }
-    percent_encoding::percent_decode_str(s)
-        .decode_utf8()
-        .ok()
-        .map(|c| c.into_owned())
-}
-
-/// Every `OTEL_*` variable this crate reads.
-fn known_vars() -> Vec<&'static str> {
-    let mut known = vec![
-        OTEL_SDK_DISABLED,
-        OTEL_SERVICE_NAME,
-        OTEL_RESOURCE_ATTRIBUTES,
-        OTEL_PROPAGATORS,
-        OTEL_TRACES_SAMPLER,
-        OTEL_TRACES_SAMPLER_ARG,
-        OTEL_TRACES_EXPORTER,
-        OTEL_METRICS_EXPORTER,
-        OTEL_LOGS_EXPORTER,
-        OTEL_METRIC_EXPORT_INTERVAL,
-        OTEL_METRIC_EXPORT_TIMEOUT,
-        OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE,
-        OTEL_ATTRIBUTE_COUNT_LIMIT,
-        OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT,
-        OTEL_SPAN_EVENT_COUNT_LIMIT,
-        OTEL_SPAN_LINK_COUNT_LIMIT,
-        OTEL_EXPORTER_PROMETHEUS_HOST,
-        OTEL_EXPORTER_PROMETHEUS_PORT,
-    ];
-    known.extend(BatchVars::TRACES.all());
-    known.extend(BatchVars::LOGS.all());
-    for signal in [
-        None,
-        Some(Signal::Traces),
-        Some(Signal::Metrics),
-        Some(Signal::Logs),
-    ] {
-        let v = OtlpVars::of(signal);
-        known.extend([
-            v.endpoint,
-            v.protocol,
-            v.headers,
-            v.timeout,
-            v.compression,
-            v.insecure,
-        ]);
-    }
-    known
-}
-
-/// For each `OTEL_*` name in `names` that this crate does not read but that is one
-/// edit (a letter added, dropped, changed, or two swapped) away from one it does, a
-/// line asking whether that one was meant.
-pub(crate) fn misspelt_variables<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
-    let known = known_vars();
-    names
-        .into_iter()
-        .filter(|n| n.starts_with("OTEL_") && !known.contains(n))
-        .filter_map(|n| {
-            let near = known.iter().find(|k| one_edit_apart(n, k))?;
-            Some(format!(
-                "{n} is not a variable this crate reads; did you mean {near}?"
-            ))
-        })
-        .collect()
-}
-
-/// Whether `a` becomes `b` by one insertion, deletion, substitution or swap of two
-/// neighbouring characters.
-fn one_edit_apart(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a == b || a.len().abs_diff(b.len()) > 1 {
-        return false;
-    }
-    let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
-    let (ra, rb) = (&a[prefix..], &b[prefix..]);
-    match ra.len().cmp(&rb.len()) {
-        std::cmp::Ordering::Equal => {
-            ra[1..] == rb[1..]
-                || (ra.len() >= 2 && ra[0] == rb[1] && ra[1] == rb[0] && ra[2..] == rb[2..])
-        }
-        std::cmp::Ordering::Less => ra == &rb[1..],
-        std::cmp::Ordering::Greater => &ra[1..] == rb,
     }
 }

@@ -20,6 +20,7 @@ mod batch;
 mod circuit;
 mod console;
 mod engine;
+mod handle;
 pub(crate) mod otlp;
 mod pipeline;
 mod retry;
@@ -41,6 +42,7 @@ pub(crate) use console::{console_logs, console_metrics, needs_quotes, ConsoleExp
 #[cfg(feature = "testing")]
 pub(crate) use console::{render, Style};
 pub(crate) use engine::ResilienceConfig;
+pub(crate) use handle::SignalPipeline;
 pub use otlp::{Compression, OtlpTarget, Protocol};
 pub(crate) use pipeline::Pipeline;
 pub use retry::RetryConfig;
