@@ -218,7 +218,7 @@ pub enum ShutdownError {
         /// Each signal that did not finish, in the order traces, metrics, logs.
         failures: Vec<ShutdownError>,
         /// What each signal delivered, dropped and left pending.
-        report: crate::health::ShutdownReport,
+        report: Box<crate::health::ShutdownReport>,
     },
     /// The signal's export thread stopped (it panicked or could not run): nothing more
     /// of this signal is exported, and what it held or is offered since is counted as

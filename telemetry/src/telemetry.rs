@@ -390,7 +390,10 @@ impl Telemetry {
         if failures.is_empty() {
             Ok(report)
         } else {
-            Err(ShutdownError::Incomplete { failures, report })
+            Err(ShutdownError::Incomplete {
+                failures,
+                report: Box::new(report),
+            })
         }
     }
 }
