@@ -22,7 +22,7 @@ use crate::export::{
     MetricsToPipeline, Pipeline, Protocol, SignalPipeline, SpansToPipeline, Stats, Transport,
 };
 use crate::layer::{EventMetrics, Outputs, SpanMetrics};
-use crate::logs::{LocalOutput, LogRecord, LogSinks};
+use crate::logs::{LocalOutput, LogOutput, LogRecord, LogSinks};
 use crate::metrics::InstanceMetrics;
 use crate::propagation::{Propagators, RandomFlagTracer};
 use crate::sampling::Sampler;
@@ -180,15 +180,22 @@ impl Telemetry {
             let instance_metrics = InstanceMetrics::new(meter.clone());
             meter_provider = Some(mp);
 
-            // Logs: the pipeline (OTLP or console) and the local outputs.
-            logs = start_signal::<Logs, _>(
-                &config,
-                Signal::Logs,
-                config.logs_batch,
-                Some(Duration::from_millis(200)),
-                &resource,
-                console_logs,
-            )?;
+            // Logs: the pipeline (OTLP or console) and the local outputs. A local output
+            // on stdout already prints every event there: the console exporter would
+            // print those outside spans a second time.
+            let stdout_output = config.log_outputs.iter().any(LogOutput::is_stdout);
+            if config.discard
+                || !(stdout_output && config.exporter(Signal::Logs) == ExporterKind::Console)
+            {
+                logs = start_signal::<Logs, _>(
+                    &config,
+                    Signal::Logs,
+                    config.logs_batch,
+                    Some(Duration::from_millis(200)),
+                    &resource,
+                    console_logs,
+                )?;
+            }
 
             // The pipelines' own figures, as metrics.
             let own: Vec<(Signal, Arc<Stats>)> = [

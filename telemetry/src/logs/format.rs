@@ -6,34 +6,89 @@ use super::{severity, LogRecord};
 use crate::fields::FieldValue;
 use crate::health::rfc3339;
 
-/// `2026-11-21T19:31:02.123Z  INFO checkout: processing order=42  trace_id=… span_id=…`
+/// A pretty line, in the form `tracing-subscriber`'s `fmt` users know:
+///
+/// ```text
+/// 2026-11-21T19:31:02.123Z  INFO checkout::api: handle{order=42}:charge{card="visa 4242"}: card declined attempt=2 trace_id=4bf92f3577b34da6a3ce929d0e0e4736
+/// ```
+///
+/// - the time (RFC 3339, UTC, milliseconds), the level right-aligned in five columns,
+///   the event's target and a colon;
+/// - the spans the event was written in, outermost first, each as `name{fields}`
+///   (`name` alone when it shows no field), joined by `:` and followed by a colon; a
+///   span shows its own fields, not the library's (`otel.*`, `code.*`, `thread.*`,
+///   `busy_ns`, `idle_ns`), at most [`MAX_SPAN_FIELDS`] of them;
+/// - the message, then the event's fields as `key=value`;
+/// - `trace_id=` and the 32 hex digits, when the event was written in a trace.
+///
+/// Text values with spaces, quotes or nothing in them are quoted; any value longer
+/// than [`MAX_VALUE`] characters is cut, with `…`. The JSON format keeps everything.
 pub(crate) fn pretty_line(r: &LogRecord, out: &mut String) {
     let _ = write!(
         out,
-        "{} {:>5} {}: {}",
+        "{} {:>5} {}:",
         rfc3339(r.time),
         severity(r.level()).1,
         r.target(),
-        r.message
     );
-    for span in &r.spans {
-        for (k, v) in &span.fields {
-            let _ = write!(out, " {}.{k}={}", span.name, quoted(v));
+    if !r.spans.is_empty() {
+        out.push(' ');
+        for (n, span) in r.spans.iter().enumerate() {
+            if n > 0 {
+                out.push(':');
+            }
+            out.push_str(span.name);
+            let mut shown = span.fields.iter().filter(|(k, _)| !library_field(k));
+            if let Some((k, v)) = shown.next() {
+                let _ = write!(out, "{{{k}={}", quoted(v));
+                for (k, v) in shown.by_ref().take(MAX_SPAN_FIELDS - 1) {
+                    let _ = write!(out, " {k}={}", quoted(v));
+                }
+                if shown.next().is_some() {
+                    out.push_str(" …");
+                }
+                out.push('}');
+            }
         }
+        out.push(':');
     }
+    let _ = write!(out, " {}", r.message);
     for (k, v) in &r.fields {
         let _ = write!(out, " {k}={}", quoted(v));
     }
-    if let (Some(t), Some(s)) = (r.trace_id, r.span_id) {
-        let _ = write!(out, " trace_id={t} span_id={s}");
+    if let Some(t) = r.trace_id {
+        let _ = write!(out, " trace_id={t}");
     }
     out.push('\n');
 }
 
+/// The most fields one span shows on a pretty line.
+pub(crate) const MAX_SPAN_FIELDS: usize = 3;
+/// The most characters of one value on a pretty line.
+pub(crate) const MAX_VALUE: usize = 40;
+
+/// Fields the library and the OpenTelemetry conventions set on spans for the backend,
+/// which a person reading a log line does not need.
+fn library_field(key: &str) -> bool {
+    key.starts_with("otel.")
+        || key.starts_with("code.")
+        || key.starts_with("thread.")
+        || key == "busy_ns"
+        || key == "idle_ns"
+}
+
 fn quoted(v: &FieldValue) -> String {
     match v {
-        FieldValue::Str(s) if crate::export::needs_quotes(s) => {
-            format!("{s:?}")
+        FieldValue::Str(s) => {
+            let cut = match s.char_indices().nth(MAX_VALUE) {
+                Some((at, _)) => format!("{}…", &s[..at]),
+                None => s.clone(),
+            };
+            if crate::export::needs_quotes(&cut) {
+                format!("{cut:?}")
+            } else {
+                cut
+            }
         }
         other => other.to_string(),
     }

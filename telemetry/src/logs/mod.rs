@@ -6,6 +6,25 @@
 //! thread, and lines that do not fit are counted as lost
 //! ([`Telemetry::lost_log_lines`](crate::Telemetry::lost_log_lines)).
 //!
+//! ## The pretty format
+//!
+//! ```text
+//! 2026-11-21T19:31:02.123Z  INFO checkout::api: handle{order=42}:charge{card="visa 4242"}: card declined attempt=2 trace_id=4bf92f3577b34da6a3ce929d0e0e4736
+//! ```
+//!
+//! - the time (RFC 3339, UTC, milliseconds), the level right-aligned in five columns,
+//!   the event's target and a colon;
+//! - the spans the event was written in, outermost first, each as `name{fields}`
+//!   (`name` alone when it shows no field), joined by `:` and followed by a colon; a
+//!   span shows its own fields, not the library's (`otel.*`, `code.*`, `thread.*`,
+//!   `busy_ns`, `idle_ns`), at most three of them (then `…`);
+//! - the message, then the event's fields as `key=value`;
+//! - `trace_id=` and its 32 hex digits, when the event was written in a trace.
+//!
+//! Text values with spaces, quotes or nothing in them are quoted; values longer than
+//! 40 characters are cut, with `…`. The JSON format keeps every field, the span
+//! stack, `trace_id`, `span_id` and the code location.
+//!
 //! ```no_run
 //! use telemetry::logs::{LogFormat, LogOutput};
 //!
@@ -42,7 +61,10 @@ pub(crate) use sinks::LogSinks;
 /// How a local output formats lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
-    /// `2026-11-21T19:31:02.123Z  INFO target: message key=value trace_id=… span_id=…`
+    /// `2026-11-21T19:31:02.123Z  INFO target: span{key=value}:child: message key=value
+    /// trace_id=…`, the form `tracing-subscriber`'s `fmt` users know, without the
+    /// library's own span fields and with long values cut (the exact rules are in the
+    /// [module docs](self#the-pretty-format)).
     Pretty,
     /// One JSON object per line.
     Json,
@@ -72,6 +94,11 @@ pub struct LogOutput {
 }
 
 impl LogOutput {
+    /// Whether the lines go to standard output.
+    pub(crate) fn is_stdout(&self) -> bool {
+        self.destination == Destination::Stdout
+    }
+
     /// Lines on standard output.
     pub fn stdout(format: LogFormat) -> LogOutput {
         LogOutput {
