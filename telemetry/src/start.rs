@@ -90,6 +90,8 @@ impl Telemetry {
         let mut logs = None;
         let mut local_logs = Vec::new();
         let mut outputs = None;
+        let mut console_traces = None;
+        let mut console_metrics_pipeline = None;
         #[allow(unused_mut)]
         let mut pull_reader: Option<Arc<opentelemetry_sdk::metrics::ManualReader>> = None;
         if config.enabled {
@@ -109,7 +111,19 @@ impl Telemetry {
                 &resource,
                 ConsoleExporter::default,
             )?;
-            if let Some(t) = &traces {
+            // `OTEL_TRACES_EXPORTER=otlp,console`: the console shows the trees too.
+            if config.shows_console_too(Signal::Traces) {
+                let mut batch = config.traces_batch;
+                batch.schedule_delay = batch.schedule_delay.min(Duration::from_millis(500));
+                let p = Pipeline::start(
+                    Signal::Traces,
+                    batch,
+                    config.resilience,
+                    ConsoleExporter::default(),
+                )?;
+                console_traces = Some(SignalPipeline::new(p, "console".to_string()));
+            }
+            for t in traces.iter().chain(&console_traces) {
                 builder = builder.with_span_processor(SpansToPipeline {
                     pipeline: t.pipeline.clone(),
                     flush_timeout: config.shutdown_timeout,
@@ -159,7 +173,16 @@ impl Telemetry {
                     console_metrics,
                 )?;
             }
-            if let Some(m) = &metrics {
+            if config.shows_console_too(Signal::Metrics) {
+                let p = Pipeline::start(
+                    Signal::Metrics,
+                    metric_batch,
+                    config.resilience,
+                    console_metrics(),
+                )?;
+                console_metrics_pipeline = Some(SignalPipeline::new(p, "console".to_string()));
+            }
+            for m in metrics.iter().chain(&console_metrics_pipeline) {
                 let reader = PeriodicReader::builder(MetricsToPipeline {
                     pipeline: m.pipeline.clone(),
                     temporality: config.temporality,
@@ -219,6 +242,18 @@ impl Telemetry {
                     })?;
                 local_logs.push(Arc::new(local));
             }
+            // `OTEL_LOGS_EXPORTER=otlp,console`: log lines on stdout too.
+            if config.shows_console_too(Signal::Logs) && !stdout_output {
+                let stdout = LogOutput::stdout(crate::logs::LogFormat::Pretty);
+                let local =
+                    LocalOutput::start(&stdout, lost_log_lines.clone()).map_err(|source| {
+                        BuildError::LogOutput {
+                            output: format!("{stdout:?}"),
+                            source,
+                        }
+                    })?;
+                local_logs.push(Arc::new(local));
+            }
             let logs_kind = config.exporter(Signal::Logs);
             let traces_console = config.exporter(Signal::Traces) == ExporterKind::Console;
             let log_sinks = (logs.is_some() || !local_logs.is_empty()).then(|| LogSinks {
@@ -253,8 +288,10 @@ impl Telemetry {
                 provider,
                 tracer,
                 traces,
+                console_traces,
                 meter_provider,
                 metrics,
+                console_metrics: console_metrics_pipeline,
                 logs,
                 local_logs,
                 lost_log_lines,
@@ -413,6 +450,53 @@ mod tests {
             assert!(t.warnings().is_empty(), "{:?}", t.warnings());
             let _ = t.shutdown();
         }
+    }
+
+    #[test]
+    fn an_exporter_list_with_console_prints_beside_the_exporter() {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        let t = Telemetry::from_env_lossy()
+            .vars([
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9"),
+                ("OTEL_TRACES_EXPORTER", "otlp,console"),
+                ("OTEL_METRICS_EXPORTER", "console, otlp"),
+                ("OTEL_LOGS_EXPORTER", "otlp,console"),
+            ])
+            .shutdown_timeout(Duration::from_millis(500))
+            .install_globals(false)
+            .build()
+            .unwrap();
+        assert!(t.warnings().is_empty(), "{:?}", t.warnings());
+        let config = t.config();
+        for s in Signal::ALL {
+            assert_eq!(config.exporter(s), ExporterKind::Otlp);
+            assert!(config.shows_console_too(s));
+        }
+        assert_eq!(t.inner.local_logs.len(), 1, "log lines on stdout too");
+        let subscriber = tracing_subscriber::registry().with(t.layer());
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info_span!("order").in_scope(|| tracing::info!("placed"));
+        });
+        let _ = t.force_flush();
+        let console = t
+            .inner
+            .console_traces
+            .as_ref()
+            .expect("a console span pipeline");
+        assert_eq!(console.report().exported, 1);
+        assert!(t.inner.console_metrics.is_some());
+        // The collector is down: the OTLP side still holds the span.
+        assert_eq!(t.traces_report().exported, 0);
+        let _ = t.shutdown();
+        // Code beats the environment's whole list.
+        let code = Telemetry::from_env_lossy()
+            .vars([("OTEL_TRACES_EXPORTER", "otlp,console")])
+            .traces_exporter(ExporterKind::None)
+            .install_globals(false)
+            .build()
+            .unwrap();
+        assert!(code.inner.console_traces.is_none());
+        let _ = code.shutdown();
     }
 
     #[test]

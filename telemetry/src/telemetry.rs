@@ -52,8 +52,12 @@ pub(crate) struct Inner {
     pub(crate) provider: Option<SdkTracerProvider>,
     pub(crate) tracer: Option<RandomFlagTracer>,
     pub(crate) traces: Option<SignalPipeline<SpanData>>,
+    /// The console's span pipeline beside another exporter (`otlp,console`).
+    pub(crate) console_traces: Option<SignalPipeline<SpanData>>,
     pub(crate) meter_provider: Option<SdkMeterProvider>,
     pub(crate) metrics: Option<SignalPipeline<ExportMetricsServiceRequest>>,
+    /// The console's metric pipeline beside another exporter (`otlp,console`).
+    pub(crate) console_metrics: Option<SignalPipeline<ExportMetricsServiceRequest>>,
     pub(crate) logs: Option<SignalPipeline<LogRecord>>,
     pub(crate) local_logs: Vec<Arc<LocalOutput>>,
     pub(crate) lost_log_lines: Arc<AtomicU64>,
@@ -288,6 +292,13 @@ impl Telemetry {
             // Already flushed by the reader, whose outcome the SDK keeps to itself.
             result = result.and(p.flush(timeout));
         }
+        // The console beside another exporter prints; it cannot fail to deliver.
+        if let Some(p) = &self.inner.console_traces {
+            let _ = p.flush(timeout);
+        }
+        if let Some(p) = &self.inner.console_metrics {
+            let _ = p.flush(timeout);
+        }
         for local in &self.inner.local_logs {
             local.flush(timeout);
         }
@@ -320,9 +331,14 @@ impl Telemetry {
         // The three signals shut down side by side: one slow collector does not eat
         // the others' time, and the whole stays within the timeout.
         let (traces, metrics, logs) = std::thread::scope(|scope| {
-            let traces = scope.spawn(|| match &self.inner.traces {
-                Some(p) => p.shutdown(timeout),
-                None => Ok(()),
+            let traces = scope.spawn(|| {
+                if let Some(p) = &self.inner.console_traces {
+                    let _ = p.shutdown(timeout);
+                }
+                match &self.inner.traces {
+                    Some(p) => p.shutdown(timeout),
+                    None => Ok(()),
+                }
             });
             let logs = scope.spawn(|| {
                 let result = match &self.inner.logs {
@@ -339,6 +355,9 @@ impl Telemetry {
                 // reader leaves that to us, so its outcome is ours to report).
                 Some(mp) => {
                     let _ = mp.shutdown_with_timeout(timeout);
+                    if let Some(p) = &self.inner.console_metrics {
+                        let _ = p.shutdown(timeout);
+                    }
                     match &self.inner.metrics {
                         Some(p) => p.shutdown(timeout),
                         None => Ok(()),

@@ -93,9 +93,11 @@ impl Overrides {
             c.resource.attributes.retain(|(key, _)| *key != k);
             c.resource.attributes.push((k, v));
         }
-        for (slot, kind) in c.exporters.iter_mut().zip(self.exporters) {
+        for (i, kind) in self.exporters.into_iter().enumerate() {
             if kind.is_some() {
-                *slot = kind;
+                // Code beats the environment's whole list.
+                c.exporters[i] = kind;
+                c.console_too[i] = false;
             }
         }
         if let Some(endpoint) = self.endpoint {

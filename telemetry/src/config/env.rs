@@ -174,33 +174,60 @@ impl EnvReader {
         self.number(var, setting, "a non-negative integer below 2^32", |_| true)
     }
 
-    fn exporter(&mut self, var: &'static str, signal: Signal) -> Option<ExporterKind> {
+    /// The exporter of `signal`, and whether the console shows it too: the
+    /// specification allows a list (`otlp,console`); one exporter besides the console.
+    fn exporter(&mut self, var: &'static str, signal: Signal) -> Option<(ExporterKind, bool)> {
         let v = self.get(var)?;
         let setting = match signal {
             Signal::Traces => "traces.exporter",
             Signal::Metrics => "metrics.exporter",
             Signal::Logs => "logs.exporter",
         };
-        // A list is allowed by the specification; we take the first entry.
-        let first = v
-            .split(',')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        match first.as_str() {
-            "otlp" => Some(ExporterKind::Otlp),
-            "console" | "logging" => Some(ExporterKind::Console),
-            "none" => Some(ExporterKind::None),
-            "prometheus" if signal == Signal::Metrics => Some(ExporterKind::Prometheus),
-            _ => {
-                let expected = if signal == Signal::Metrics {
-                    "one of otlp, prometheus, console, none"
-                } else {
-                    "one of otlp, console, none"
-                };
-                self.issue(var, &v, expected, setting);
-                None
+        let names = if signal == Signal::Metrics {
+            "otlp, prometheus, console, none"
+        } else {
+            "otlp, console, none"
+        };
+        let mut kinds: Vec<ExporterKind> = Vec::new();
+        for part in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let kind = match part.to_ascii_lowercase().as_str() {
+                "otlp" => ExporterKind::Otlp,
+                "console" | "logging" => ExporterKind::Console,
+                "none" => ExporterKind::None,
+                "prometheus" if signal == Signal::Metrics => ExporterKind::Prometheus,
+                _ => {
+                    let expected = if v.contains(',') {
+                        format!("a list of {names} (`{part}` is unknown)")
+                    } else {
+                        format!("one of {names}")
+                    };
+                    self.issue(var, &v, expected, setting);
+                    continue;
+                }
+            };
+            if !kinds.contains(&kind) {
+                kinds.push(kind);
+            }
+        }
+        let console = kinds.contains(&ExporterKind::Console);
+        let others: Vec<ExporterKind> = kinds
+            .iter()
+            .copied()
+            .filter(|k| !matches!(k, ExporterKind::Console | ExporterKind::None))
+            .collect();
+        match others.as_slice() {
+            [] if console => Some((ExporterKind::Console, false)),
+            [] if kinds.contains(&ExporterKind::None) => Some((ExporterKind::None, false)),
+            [] => None,
+            [one] => Some((*one, console)),
+            [first, ..] => {
+                self.issue(
+                    var,
+                    &v,
+                    "at most one of otlp and prometheus (the console may come beside it)",
+                    setting,
+                );
+                Some((*first, console))
             }
         }
     }
@@ -489,11 +516,16 @@ impl EnvReader {
         if let Some(p) = self.propagators() {
             c.propagators = p;
         }
-        c.exporters = [
-            self.exporter(OTEL_TRACES_EXPORTER, Signal::Traces),
-            self.exporter(OTEL_METRICS_EXPORTER, Signal::Metrics),
-            self.exporter(OTEL_LOGS_EXPORTER, Signal::Logs),
-        ];
+        for (signal, var) in [
+            (Signal::Traces, OTEL_TRACES_EXPORTER),
+            (Signal::Metrics, OTEL_METRICS_EXPORTER),
+            (Signal::Logs, OTEL_LOGS_EXPORTER),
+        ] {
+            if let Some((kind, console)) = self.exporter(var, signal) {
+                c.exporters[signal.index()] = Some(kind);
+                c.console_too[signal.index()] = console;
+            }
+        }
         c.otlp_generic = self.otlp(None);
         c.otlp_signal = [
             self.otlp(Some(Signal::Traces)),

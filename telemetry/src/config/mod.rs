@@ -40,6 +40,8 @@ pub struct Config {
     pub(crate) enabled: bool,
     pub(crate) resource: ResourceSettings,
     pub(crate) exporters: [Option<ExporterKind>; 3],
+    /// Per signal: the console shows it too, beside its exporter (`otlp,console`).
+    pub(crate) console_too: [bool; 3],
     pub(crate) otlp_generic: OtlpSettings,
     pub(crate) otlp_signal: [OtlpSettings; 3],
     pub(crate) sampler: Sampler,
@@ -72,6 +74,7 @@ impl Default for Config {
             enabled: true,
             resource: ResourceSettings::default(),
             exporters: [None; 3],
+            console_too: [false; 3],
             otlp_generic: OtlpSettings::default(),
             otlp_signal: Default::default(),
             sampler: Sampler::default(),
@@ -214,6 +217,17 @@ impl Config {
         } else {
             ExporterKind::Console
         }
+    }
+
+    /// Whether the console shows `signal` beside its exporter (`otlp,console` in
+    /// `OTEL_*_EXPORTER`).
+    pub(crate) fn shows_console_too(&self, signal: Signal) -> bool {
+        self.console_too[signal.index()]
+            && !self.discard
+            && !matches!(
+                self.exporter(signal),
+                ExporterKind::Console | ExporterKind::None
+            )
     }
 
     /// The merged OTLP settings of a signal, with the endpoint joined as the

@@ -668,3 +668,27 @@ fn a_variable_one_edit_from_a_known_one_gets_a_hint() {
         ]
     );
 }
+
+#[test]
+fn exporter_lists_take_one_exporter_and_the_console() {
+    let (c, issues) = Config::from_vars_lossy([
+        ("OTEL_TRACES_EXPORTER", "console"),
+        ("OTEL_METRICS_EXPORTER", "otlp,prometheus"),
+        ("OTEL_LOGS_EXPORTER", "otlp, jaeger ,console"),
+    ]);
+    assert_eq!(c.exporter(Signal::Traces), ExporterKind::Console);
+    assert!(!c.shows_console_too(Signal::Traces));
+    assert_eq!(c.exporter(Signal::Metrics), ExporterKind::Otlp);
+    assert_eq!(c.exporter(Signal::Logs), ExporterKind::Otlp);
+    assert!(c.shows_console_too(Signal::Logs));
+    let shown: Vec<String> = issues.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        shown,
+        [
+            "OTEL_METRICS_EXPORTER=\"otlp,prometheus\" is not at most one of otlp and prometheus \
+             (the console may come beside it)",
+            "OTEL_LOGS_EXPORTER=\"otlp, jaeger ,console\" is not a list of otlp, console, none \
+             (`jaeger` is unknown)",
+        ]
+    );
+}

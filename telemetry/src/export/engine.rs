@@ -315,13 +315,11 @@ impl<T, X: Transport<T>> Engine<T, X> {
             self.buffer.push_front(&mut counters, entry);
         }
         self.next_attempt_at = Some(super::after(now, delay));
+        let waiting = self.stats.snapshot().pending();
         crate::diagnostics::warn_for(
             self.signal,
             "retry",
-            format_args!(
-                "{}: export failed, retrying in {delay:?}: {error}",
-                self.signal
-            ),
+            format_args!("{}", retry_warning(self.signal, delay, &error, waiting)),
         );
         let transition = self.breaker.on_failure(now);
         self.on_transition(transition);
@@ -438,3 +436,14 @@ impl<T, X: Transport<T>> Engine<T, X> {
 
 #[cfg(test)]
 mod tests;
+
+/// The warning of a failed export that will be retried: the signal, when, why (the
+/// error names where the request went) and how many items wait meanwhile.
+pub(crate) fn retry_warning(
+    signal: Signal,
+    delay: Duration,
+    error: &ExportError,
+    waiting: u64,
+) -> String {
+    format!("{signal}: export failed, retrying in {delay:?}: {error}; {waiting} item(s) waiting")
+}

@@ -317,3 +317,16 @@ fn abandon_counts_everything_left_as_shutdown_drops() {
     assert_eq!((w.dropped_shutdown, w.in_flight, w.buffered), (3, 0, 0));
     balanced(&stats);
 }
+
+#[test]
+fn the_retry_warning_says_where_the_items_were_going_and_how_many_wait() {
+    let error = ExportError::Connect {
+        endpoint: "http://collector:4318/v1/logs".into(),
+        reason: "connection refused".into(),
+    };
+    assert_eq!(
+        retry_warning(Signal::Logs, Duration::from_millis(150), &error, 802),
+        "logs: export failed, retrying in 150ms: connection failed: connection refused \
+         (http://collector:4318/v1/logs); 802 item(s) waiting"
+    );
+}
