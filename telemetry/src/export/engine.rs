@@ -319,7 +319,7 @@ impl<T, X: Transport<T>> Engine<T, X> {
         crate::diagnostics::warn_for(
             self.signal,
             "retry",
-            format_args!("{}", retry_warning(self.signal, delay, &error, waiting)),
+            format_args!("{}", retry_warning(self.signal, delay, error, waiting)),
         );
         let transition = self.breaker.on_failure(now);
         self.on_transition(transition);
