@@ -128,3 +128,28 @@ fn with_a_stdout_output_the_console_log_exporter_steps_aside() {
     );
     let _ = without.shutdown();
 }
+
+#[test]
+fn on_the_console_an_event_inside_an_open_span_prints_before_the_span_ends() {
+    let t = Telemetry::builder()
+        .traces_exporter(ExporterKind::Console)
+        .metrics_exporter(ExporterKind::None)
+        .logs_exporter(ExporterKind::Console)
+        .install_globals(false)
+        .build()
+        .unwrap();
+    let subscriber = tracing_subscriber::registry().with(t.layer());
+    tracing::subscriber::with_default(subscriber, || {
+        let _hung = tracing::info_span!("request that hangs").entered();
+        tracing::info!("waiting for the database");
+        // The span is still open: its tree is not printed yet, but the line is.
+        t.force_flush().unwrap();
+        let logs = t.health().logs.expect("console logs");
+        assert_eq!(logs.counters.exported, 1, "{logs:?}");
+        assert_eq!(
+            t.health().traces.expect("console traces").counters.received,
+            0
+        );
+    });
+    t.shutdown().unwrap();
+}

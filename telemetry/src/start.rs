@@ -255,14 +255,10 @@ impl Telemetry {
                 local_logs.push(Arc::new(local));
             }
             let logs_kind = config.exporter(Signal::Logs);
-            let traces_console = config.exporter(Signal::Traces) == ExporterKind::Console;
             let log_sinks = (logs.is_some() || !local_logs.is_empty()).then(|| LogSinks {
                 pipeline: logs
                     .as_ref()
                     .map(|l: &SignalPipeline<LogRecord>| l.pipeline.clone()),
-                pipeline_outside_spans_only: !config.discard
-                    && logs_kind == ExporterKind::Console
-                    && traces_console,
                 local: local_logs.clone(),
                 processors: Arc::new(config.log_processors.clone()),
                 follow_sampling: config.logs_follow_sampling,

@@ -258,11 +258,7 @@ where
         // An ERROR event marks its span as failed.
         let is_error = *meta.level() == tracing_core::Level::ERROR;
         // The span lookup is only paid for when something needs it.
-        let needs_span = is_error
-            || outputs
-                .logs
-                .as_ref()
-                .is_some_and(|l| l.wants_span_fields() || l.pipeline_outside_spans_only);
+        let needs_span = is_error || outputs.logs.as_ref().is_some_and(|l| l.wants_span_fields());
         let current = if needs_span {
             ctx.event_span(event)
         } else {
@@ -323,7 +319,7 @@ where
                     Some(span) if logs.wants_span_fields() => span_state::stack_fields(span),
                     _ => Vec::new(),
                 };
-                logs.record(event, fields, current.is_some(), spans);
+                logs.record(event, fields, spans);
             }
         }
         drop(current);

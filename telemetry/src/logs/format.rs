@@ -24,6 +24,17 @@ use crate::health::rfc3339;
 /// Text values with spaces, quotes or nothing in them are quoted; any value longer
 /// than [`MAX_VALUE`] characters is cut, with `…`. The JSON format keeps everything.
 pub(crate) fn pretty_line(r: &LogRecord, out: &mut String) {
+    line(r, out, false);
+}
+
+/// The console's line of an event, printed as it happens: a pretty line whose trace is
+/// named by the first eight hex digits of its id (`trace=4bf92f35`), the prefix of the
+/// id the trace's tree is printed under when it ends.
+pub(crate) fn console_line(r: &LogRecord, out: &mut String) {
+    line(r, out, true);
+}
+
+fn line(r: &LogRecord, out: &mut String, short_trace: bool) {
     let _ = write!(
         out,
         "{} {:>5} {}:",
@@ -57,7 +68,12 @@ pub(crate) fn pretty_line(r: &LogRecord, out: &mut String) {
         let _ = write!(out, " {k}={}", quoted(v));
     }
     if let Some(t) = r.trace_id {
-        let _ = write!(out, " trace_id={t}");
+        if short_trace {
+            let id = t.to_string();
+            let _ = write!(out, " trace={}", id.get(..8).unwrap_or(&id));
+        } else {
+            let _ = write!(out, " trace_id={t}");
+        }
     }
     out.push('\n');
 }

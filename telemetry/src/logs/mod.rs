@@ -51,7 +51,7 @@ mod processors;
 mod record;
 mod sinks;
 
-pub(crate) use format::{json_line, pretty_line};
+pub(crate) use format::{console_line, json_line, pretty_line};
 pub(crate) use local::LocalOutput;
 use local::SharedWriter;
 pub(crate) use processors::LogProcessors;

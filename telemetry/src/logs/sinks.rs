@@ -15,9 +15,6 @@ use crate::fields::Fields;
 /// Where the layer sends log records.
 pub(crate) struct LogSinks {
     pub pipeline: Option<Arc<Pipeline<LogRecord>>>,
-    /// With the console span exporter, events inside a sampled span are already shown
-    /// in its tree: the console log exporter then prints only the others.
-    pub pipeline_outside_spans_only: bool,
     pub local: Vec<Arc<LocalOutput>>,
     pub processors: Arc<LogProcessors>,
     /// Drop the events of unsampled traces (trace-based log sampling).
@@ -30,15 +27,8 @@ impl LogSinks {
     }
 
     /// Builds the record for `event`, with the `fields` of its one visit, and hands it
-    /// to every sink. `in_span` says whether a span is current; `spans` is the span
-    /// stack when a local output wants it.
-    pub(crate) fn record(
-        &self,
-        event: &Event<'_>,
-        fields: Fields,
-        in_span: bool,
-        spans: Vec<SpanFields>,
-    ) {
+    /// to every sink. `spans` is the span stack when a local output wants it.
+    pub(crate) fn record(&self, event: &Event<'_>, fields: Fields, spans: Vec<SpanFields>) {
         let meta = event.metadata();
         let (trace_id, span_id, sampled) = opentelemetry::Context::map_current(|cx| {
             let span = cx.span();
@@ -62,11 +52,7 @@ impl LogSinks {
         if !self.processors.apply(&mut record) {
             return;
         }
-        // Events of unsampled spans have no tree to appear in: they print as lines.
-        let pipeline = self
-            .pipeline
-            .as_ref()
-            .filter(|_| !(self.pipeline_outside_spans_only && in_span && record.sampled));
+        let pipeline = self.pipeline.as_ref();
         // Each sink takes a record of its own; the last one takes this one. Local
         // outputs format on their writer thread, not here.
         match (pipeline, self.local.split_last()) {

@@ -12,7 +12,7 @@ use opentelemetry_sdk::trace::SpanData;
 
 use super::transport::{BoxFuture, Delivered, Encoded, Transport};
 use super::ExportError;
-use crate::logs::{pretty_line, LogRecord};
+use crate::logs::{console_line, LogRecord};
 
 mod metrics;
 mod tree;
@@ -163,12 +163,14 @@ pub(crate) fn console_metrics() -> Printer<ExportMetricsServiceRequest> {
     Printer(metrics::render_metrics)
 }
 
-/// Prints log records as pretty lines.
+/// Prints every log record as it comes, as a compact line naming its trace by a short
+/// id (events inside a span also appear in the trace's tree, in another form, when it
+/// ends): a request that hangs still shows what it did so far.
 pub(crate) fn console_logs() -> Printer<LogRecord> {
     Printer(|batch| {
         let mut out = String::new();
         for record in &batch {
-            pretty_line(record, &mut out);
+            console_line(record, &mut out);
         }
         out
     })
