@@ -47,7 +47,7 @@ pub(crate) fn classify(ctx: &Ctx<'_>) -> TokenStream {
     };
     let track = plan.track.as_ref();
     if let Some(ok_if) = track.and_then(|t| t.ok_if.as_ref()) {
-        let test = quote_spanned!(ok_if.span()=> #krate::__macro_support::holds(#ok_if, #ret));
+        let test = ask(ctx, ok_if);
         quote! {
             if #test {
                 #krate::__macro_support::Outcome::Ok
@@ -56,8 +56,7 @@ pub(crate) fn classify(ctx: &Ctx<'_>) -> TokenStream {
             }
         }
     } else if let Some(error_if) = track.and_then(|t| t.error_if.as_ref()) {
-        let test =
-            quote_spanned!(error_if.span()=> #krate::__macro_support::holds(#error_if, #ret));
+        let test = ask(ctx, error_if);
         quote! {
             if #test {
                 (#base).or_other()
@@ -67,5 +66,32 @@ pub(crate) fn classify(ctx: &Ctx<'_>) -> TokenStream {
         }
     } else {
         base
+    }
+}
+
+/// `classifier(__telemetry_ret)`. When the return type is written out plainly, the
+/// classifier is first bound as `fn(&ReturnType) -> bool`, so a classifier of the wrong
+/// type is reported at the classifier, in the user's terms; otherwise (references,
+/// `impl Trait`, inferred types) through `holds`, which lets closures go unannotated.
+fn ask(ctx: &Ctx<'_>, classifier: &syn::Expr) -> TokenStream {
+    let krate = ctx.krate;
+    let ret = &ctx.locals.ret;
+    let plain = ctx.output.as_ref().and_then(Option::as_ref).filter(|ty| {
+        let text = quote!(#ty).to_string();
+        !(text.contains('&') || text.contains('\'') || text.contains("impl") || text.contains('_'))
+    });
+    match plain {
+        Some(ty) => {
+            let bound = quote_spanned!(classifier.span()=>
+                let __telemetry_classifier: fn(&#ty) -> bool = #classifier;
+            );
+            quote! {{
+                #bound
+                __telemetry_classifier(#ret)
+            }}
+        }
+        None => {
+            quote_spanned!(classifier.span()=> #krate::__macro_support::holds(#classifier, #ret))
+        }
     }
 }
