@@ -528,9 +528,12 @@ mod tests {
         assert!(last.contains("`telemetry-export-metrics`"), "{last}");
         assert!(last.contains("panicked: metric encoder bug"), "{last}");
         assert!(health.traces.expect("traces health").healthy);
-        let stopped = |r: Result<(), ShutdownError>| matches!(r, Err(ShutdownError::ExportThreadStopped { signal: "metrics", ref reason }) if reason.contains("metric encoder bug"));
-        assert!(stopped(t.force_flush()));
-        assert!(stopped(t.shutdown().map(|_| ())));
+        let stopped = |e: &ShutdownError| matches!(e, ShutdownError::ExportThreadStopped { signal: "metrics", reason } if reason.contains("metric encoder bug"));
+        assert!(t.force_flush().is_err_and(|e| stopped(&e)));
+        // Shutdown names it among the signals' failures, with every signal's report.
+        let err = t.shutdown().unwrap_err();
+        assert!(matches!(err.failures(), [only] if stopped(only)), "{err:?}");
+        assert!(err.report().is_some());
     }
 
     #[cfg(not(feature = "grpc"))]
