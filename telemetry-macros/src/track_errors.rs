@@ -3,7 +3,7 @@
 //! `outcome` all follow this one classification).
 
 use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use quote::{quote, quote_spanned, ToTokens as _};
 use syn::spanned::Spanned as _;
 
 use crate::args::Mode;
@@ -76,10 +76,11 @@ pub(crate) fn classify(ctx: &Ctx<'_>) -> TokenStream {
 fn ask(ctx: &Ctx<'_>, classifier: &syn::Expr) -> TokenStream {
     let krate = ctx.krate;
     let ret = &ctx.locals.ret;
-    let plain = ctx.output.as_ref().and_then(Option::as_ref).filter(|ty| {
-        let text = quote!(#ty).to_string();
-        !(text.contains('&') || text.contains('\'') || text.contains("impl") || text.contains('_'))
-    });
+    let plain = ctx
+        .output
+        .as_ref()
+        .and_then(Option::as_ref)
+        .filter(|ty| writable_as_is(ty.to_token_stream()));
     match plain {
         Some(ty) => {
             let bound = quote_spanned!(classifier.span()=>
@@ -94,4 +95,15 @@ fn ask(ctx: &Ctx<'_>, classifier: &syn::Expr) -> TokenStream {
             quote_spanned!(classifier.span()=> #krate::__macro_support::holds(#classifier, #ret))
         }
     }
+}
+
+/// Whether a type can be written again as is inside the body: no reference or lifetime
+/// (their elision would mean something else there), no `impl Trait`, no `_`.
+fn writable_as_is(tokens: TokenStream) -> bool {
+    tokens.into_iter().all(|tree| match tree {
+        proc_macro2::TokenTree::Punct(p) => !matches!(p.as_char(), '&' | '\''),
+        proc_macro2::TokenTree::Ident(i) => i != "impl" && i != "_",
+        proc_macro2::TokenTree::Group(g) => writable_as_is(g.stream()),
+        proc_macro2::TokenTree::Literal(_) => true,
+    })
 }

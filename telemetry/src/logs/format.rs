@@ -51,9 +51,11 @@ fn line(r: &LogRecord, out: &mut String, short_trace: bool) {
             out.push_str(span.name);
             let mut shown = span.fields.iter().filter(|(k, _)| !library_field(k));
             if let Some((k, v)) = shown.next() {
-                let _ = write!(out, "{{{k}={}", quoted(v));
+                let _ = write!(out, "{{{k}=");
+                write_value(out, v);
                 for (k, v) in shown.by_ref().take(MAX_SPAN_FIELDS - 1) {
-                    let _ = write!(out, " {k}={}", quoted(v));
+                    let _ = write!(out, " {k}=");
+                    write_value(out, v);
                 }
                 if shown.next().is_some() {
                     out.push_str(" …");
@@ -65,12 +67,15 @@ fn line(r: &LogRecord, out: &mut String, short_trace: bool) {
     }
     let _ = write!(out, " {}", r.message);
     for (k, v) in &r.fields {
-        let _ = write!(out, " {k}={}", quoted(v));
+        let _ = write!(out, " {k}=");
+        write_value(out, v);
     }
     if let Some(t) = r.trace_id {
         if short_trace {
-            let id = t.to_string();
-            let _ = write!(out, " trace={}", id.get(..8).unwrap_or(&id));
+            out.push_str(" trace=");
+            for b in &t.to_bytes()[..4] {
+                let _ = write!(out, "{b:02x}");
+            }
         } else {
             let _ = write!(out, " trace_id={t}");
         }
@@ -93,20 +98,30 @@ fn library_field(key: &str) -> bool {
         || key == "idle_ns"
 }
 
-fn quoted(v: &FieldValue) -> String {
-    match v {
-        FieldValue::Str(s) => {
-            let cut = match s.char_indices().nth(MAX_VALUE) {
-                Some((at, _)) => format!("{}…", &s[..at]),
-                None => s.clone(),
-            };
-            if crate::export::needs_quotes(&cut) {
-                format!("{cut:?}")
-            } else {
-                cut
-            }
+/// Writes `v` as a pretty line shows it: text cut at [`MAX_VALUE`] characters (with
+/// `…`), quoted when it has spaces or quotes or is empty.
+fn write_value(out: &mut String, v: &FieldValue) {
+    let FieldValue::Str(s) = v else {
+        let _ = write!(out, "{v}");
+        return;
+    };
+    let (text, cut) = match s.char_indices().nth(MAX_VALUE) {
+        Some((at, _)) => (&s[..at], true),
+        None => (s.as_str(), false),
+    };
+    if crate::export::needs_quotes(text) {
+        // `Debug` quotes and escapes; a cut value keeps its `…` inside the quotes.
+        let quoted = format!("{text:?}");
+        out.push_str(&quoted[..quoted.len() - 1]);
+        if cut {
+            out.push('…');
         }
-        other => other.to_string(),
+        out.push('"');
+    } else {
+        out.push_str(text);
+        if cut {
+            out.push('…');
+        }
     }
 }
 
