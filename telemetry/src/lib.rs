@@ -64,6 +64,8 @@
 //! | `OTEL_EXPORTER_OTLP_[{SIGNAL}_]TIMEOUT` | `10000` | milliseconds, 0 = none |
 //! | `OTEL_EXPORTER_OTLP_[{SIGNAL}_]COMPRESSION` | none | `gzip`, `none` |
 //! | `OTEL_EXPORTER_OTLP_[{SIGNAL}_]INSECURE` | `false` | `true` / `false` (gRPC without scheme) |
+//! | `OTEL_EXPORTER_OTLP_[{SIGNAL}_]CERTIFICATE` | the system's roots | PEM file of CA certificates to trust |
+//! | `OTEL_EXPORTER_OTLP_[{SIGNAL}_]CLIENT_CERTIFICATE`, `_CLIENT_KEY` | – | PEM files of the client's certificate chain and key (mutual TLS) |
 //! | `OTEL_BSP_SCHEDULE_DELAY`, `_EXPORT_TIMEOUT`, `_MAX_QUEUE_SIZE`, `_MAX_EXPORT_BATCH_SIZE` | 5000, 30000, 2048, 512 | ms, ms, count, count ≤ queue |
 //! | `OTEL_BLRP_*` (same four) | 1000, 30000, 2048, 512 | as above |
 //! | `OTEL_METRIC_EXPORT_INTERVAL`, `_TIMEOUT` | 60000, 30000 | ms |
@@ -157,8 +159,10 @@ pub use telemetry_macros::{measure_performance, traced, track_errors};
 pub mod env {
     pub use crate::config::OTEL_SDK_DISABLED;
     pub use crate::export::otlp::{
-        OTEL_EXPORTER_OTLP_COMPRESSION, OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS,
-        OTEL_EXPORTER_OTLP_INSECURE, OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_EXPORTER_OTLP_TIMEOUT,
+        OTEL_EXPORTER_OTLP_CERTIFICATE, OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE,
+        OTEL_EXPORTER_OTLP_CLIENT_KEY, OTEL_EXPORTER_OTLP_COMPRESSION, OTEL_EXPORTER_OTLP_ENDPOINT,
+        OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_INSECURE, OTEL_EXPORTER_OTLP_PROTOCOL,
+        OTEL_EXPORTER_OTLP_TIMEOUT,
     };
     pub use crate::export::{
         OTEL_BLRP_EXPORT_TIMEOUT, OTEL_BLRP_MAX_EXPORT_BATCH_SIZE, OTEL_BLRP_MAX_QUEUE_SIZE,

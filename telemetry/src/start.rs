@@ -54,7 +54,7 @@ where
             let target = config.otlp(signal)?;
             check_transport(config, signal, &target)?;
             resilience.attempt_timeout = target.timeout;
-            let transport = OtlpTransport::<E>::new(target, resource, config.max_request_size);
+            let transport = OtlpTransport::<E>::new(target, resource, config.max_request_size)?;
             Pipeline::start(signal, batch, resilience, transport)?
         }
         ExporterKind::Console => {
@@ -354,7 +354,7 @@ fn check_transport(
             feature: "grpc",
         });
     }
-    if target.endpoint.starts_with("https://") {
+    if target.endpoint.starts_with("https://") && !cfg!(feature = "tls") {
         // Name the endpoint as the user wrote it, and the rule that made it https.
         let written = config.otlp_signal[signal.index()]
             .endpoint
@@ -366,15 +366,15 @@ fn check_transport(
                 raw.clone(),
                 format!(
                     "a gRPC endpoint this build can reach: without a scheme, a gRPC endpoint \
-                     uses TLS (https://{raw}) unless OTEL_EXPORTER_OTLP_INSECURE=true, and TLS \
-                     is not built in yet; write http://{raw} or set \
-                     OTEL_EXPORTER_OTLP_INSECURE=true to send in plain text"
+                     uses TLS (https://{raw}) unless OTEL_EXPORTER_OTLP_INSECURE=true, and this \
+                     build has no TLS (the `tls` feature of the telemetry crate is off); write \
+                     http://{raw} or set OTEL_EXPORTER_OTLP_INSECURE=true to send in plain text"
                 ),
             ),
             None => (
                 target.endpoint.clone(),
-                "an http:// endpoint: TLS is not built in yet (export to a local collector \
-                 that terminates TLS)"
+                "an http:// endpoint: this build has no TLS (turn on the `tls` feature of the \
+                 telemetry crate)"
                     .to_string(),
             ),
         };
@@ -409,7 +409,7 @@ mod tests {
     use super::*;
     use crate::error::ShutdownError;
 
-    #[cfg(feature = "grpc")]
+    #[cfg(all(feature = "grpc", not(feature = "tls")))]
     #[test]
     fn a_schemeless_grpc_endpoint_says_which_rule_made_it_tls_and_how_to_send_plain() {
         let build = |vars: &[(&str, &str)]| {
@@ -427,8 +427,9 @@ mod tests {
             err.to_string(),
             "endpoint = \"localhost:4317\" is not accepted: expected a gRPC endpoint this build \
              can reach: without a scheme, a gRPC endpoint uses TLS (https://localhost:4317) \
-             unless OTEL_EXPORTER_OTLP_INSECURE=true, and TLS is not built in yet; write \
-             http://localhost:4317 or set OTEL_EXPORTER_OTLP_INSECURE=true to send in plain text"
+             unless OTEL_EXPORTER_OTLP_INSECURE=true, and this build has no TLS (the `tls` \
+             feature of the telemetry crate is off); write http://localhost:4317 or set \
+             OTEL_EXPORTER_OTLP_INSECURE=true to send in plain text"
         );
         // Both forms the message offers are accepted.
         for vars in [
@@ -495,14 +496,43 @@ mod tests {
         let _ = code.shutdown();
     }
 
+    #[cfg(not(feature = "tls"))]
     #[test]
-    fn https_endpoints_are_refused_with_advice() {
+    fn without_tls_https_endpoints_are_refused_with_advice() {
         let err = Telemetry::builder()
             .endpoint("https://collector.example:4318")
             .install_globals(false)
             .build()
             .unwrap_err();
-        assert!(err.to_string().contains("TLS is not built in"), "{err}");
+        assert!(err.to_string().contains("this build has no TLS"), "{err}");
+    }
+
+    #[cfg(feature = "tls")]
+    #[test]
+    fn with_tls_https_endpoints_build_and_a_bad_ca_file_fails_the_build() {
+        let t = Telemetry::builder()
+            .endpoint("https://collector.example:4318")
+            .install_globals(false)
+            .shutdown_timeout(Duration::from_millis(100))
+            .build()
+            .expect("an https endpoint builds with the system's roots");
+        let _ = t.shutdown();
+        let err = Telemetry::from_env()
+            .vars([
+                (
+                    "OTEL_EXPORTER_OTLP_ENDPOINT",
+                    "https://collector.example:4318",
+                ),
+                ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/nonexistent/ca.pem"),
+            ])
+            .install_globals(false)
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "1 invalid environment variable: OTEL_EXPORTER_OTLP_CERTIFICATE=\"/nonexistent/ca.pem\" \
+             is not a PEM file of CA certificates: there is no such file"
+        );
     }
 
     #[test]

@@ -5,6 +5,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod tls;
+
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::io::Read as _;
@@ -90,6 +92,8 @@ struct State {
     max_request_size: Option<usize>,
     /// Requests refused for their size.
     refused_for_size: Mutex<usize>,
+    /// TLS handshakes that failed, with the server side's reason.
+    handshake_failures: Mutex<Vec<String>>,
 }
 
 impl State {
@@ -130,6 +134,7 @@ pub enum Wire {
 pub struct FakeCollector {
     pub addr: SocketAddr,
     pub wire: Wire,
+    tls: bool,
     state: Arc<State>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -146,7 +151,30 @@ impl FakeCollector {
     /// Starts a collector that answers these replies in order, and fails the test on
     /// any request past them unless [`otherwise`](Self::otherwise) is set.
     pub fn scripted(wire: Wire, replies: impl IntoIterator<Item = Reply>) -> FakeCollector {
-        FakeCollector::scripted_on("127.0.0.1:0".parse().unwrap(), wire, replies, None)
+        FakeCollector::scripted_on("127.0.0.1:0".parse().unwrap(), wire, replies, None, None)
+    }
+
+    /// Starts an always-`Ok` collector that speaks `wire` over TLS with this server
+    /// configuration (its ALPN is set here: `h2` for gRPC).
+    pub fn with_tls(wire: Wire, mut config: rustls::ServerConfig) -> FakeCollector {
+        config.alpn_protocols = match wire {
+            Wire::Grpc => vec![b"h2".to_vec()],
+            Wire::Http => vec![b"http/1.1".to_vec()],
+        };
+        let c = FakeCollector::scripted_on(
+            "127.0.0.1:0".parse().unwrap(),
+            wire,
+            [],
+            None,
+            Some(Arc::new(config)),
+        );
+        c.otherwise(Reply::Ok);
+        c
+    }
+
+    /// The TLS handshakes that failed, with the collector's reason.
+    pub fn handshake_failures(&self) -> Vec<String> {
+        self.state.handshake_failures.lock().unwrap().clone()
     }
 
     /// Starts an always-`Ok` collector that refuses requests over `max_request_size`
@@ -157,6 +185,7 @@ impl FakeCollector {
             wire,
             [],
             Some(max_request_size),
+            None,
         );
         c.otherwise(Reply::Ok);
         c
@@ -170,7 +199,7 @@ impl FakeCollector {
     /// Starts an always-`Ok` collector on a given address (to bring a "crashed"
     /// collector back on the port the application was exporting to).
     pub fn start_on(addr: SocketAddr, wire: Wire) -> FakeCollector {
-        let c = FakeCollector::scripted_on(addr, wire, [], None);
+        let c = FakeCollector::scripted_on(addr, wire, [], None, None);
         c.otherwise(Reply::Ok);
         c
     }
@@ -180,6 +209,7 @@ impl FakeCollector {
         wire: Wire,
         replies: impl IntoIterator<Item = Reply>,
         max_request_size: Option<usize>,
+        tls: Option<Arc<rustls::ServerConfig>>,
     ) -> FakeCollector {
         let state = Arc::new(State {
             max_request_size,
@@ -191,6 +221,7 @@ impl FakeCollector {
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let st = state.clone();
+        let is_tls = tls.is_some();
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -198,15 +229,17 @@ impl FakeCollector {
                 .unwrap();
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
                 match wire {
-                    Wire::Grpc => serve_grpc(listener, st, stopped).await,
-                    Wire::Http => serve_http(listener, st, stopped).await,
+                    Wire::Grpc => serve_grpc(listener, acceptor, st, stopped).await,
+                    Wire::Http => serve_http(listener, acceptor, st, stopped).await,
                 }
             });
         });
         FakeCollector {
             addr,
             wire,
+            tls: is_tls,
             state,
             stop: Some(stop),
             thread: Some(thread),
@@ -218,9 +251,11 @@ impl FakeCollector {
         *self.state.otherwise.lock().unwrap() = Some(reply);
     }
 
-    /// The base endpoint to configure (`http://127.0.0.1:PORT`).
+    /// The base endpoint to configure (`http://127.0.0.1:PORT`, or `https://` with
+    /// TLS).
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     pub fn requests(&self) -> Vec<Received> {
@@ -388,6 +423,7 @@ impl MetricsService for Grpc {
 
 async fn serve_grpc(
     listener: tokio::net::TcpListener,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
     state: Arc<State>,
     stopped: tokio::sync::oneshot::Receiver<()>,
 ) {
@@ -401,7 +437,7 @@ async fn serve_grpc(
     let service = TraceServiceServer::new(Grpc(state.clone()))
         .accept_compressed(gzip)
         .max_decoding_message_size(decode_limit);
-    tonic::transport::Server::builder()
+    let router = tonic::transport::Server::builder()
         .add_service(service)
         .add_service(
             LogsServiceServer::new(Grpc(state.clone()))
@@ -409,18 +445,89 @@ async fn serve_grpc(
                 .max_decoding_message_size(decode_limit),
         )
         .add_service(
-            MetricsServiceServer::new(Grpc(state))
+            MetricsServiceServer::new(Grpc(state.clone()))
                 .accept_compressed(gzip)
                 .max_decoding_message_size(decode_limit),
-        )
-        .serve_with_incoming_shutdown(
-            tonic::transport::server::TcpIncoming::from(listener),
-            async {
-                let _ = stopped.await;
-            },
-        )
-        .await
-        .unwrap();
+        );
+    let stopped = async {
+        let _ = stopped.await;
+    };
+    match acceptor {
+        None => router
+            .serve_with_incoming_shutdown(
+                tonic::transport::server::TcpIncoming::from(listener),
+                stopped,
+            )
+            .await
+            .unwrap(),
+        Some(acceptor) => {
+            // Handshakes happen here; tonic gets the streams that made it.
+            let (tx, rx) = tokio::sync::mpsc::channel::<Result<TlsIo, std::io::Error>>(16);
+            tokio::spawn(async move {
+                loop {
+                    let Ok((stream, _)) = listener.accept().await else {
+                        continue;
+                    };
+                    let (acceptor, tx, state) = (acceptor.clone(), tx.clone(), state.clone());
+                    tokio::spawn(async move {
+                        match acceptor.accept(stream).await {
+                            Ok(tls) => {
+                                let _ = tx.send(Ok(TlsIo(tls))).await;
+                            }
+                            Err(e) => state.handshake_failures.lock().unwrap().push(e.to_string()),
+                        }
+                    });
+                }
+            });
+            router
+                .serve_with_incoming_shutdown(
+                    tokio_stream::wrappers::ReceiverStream::new(rx),
+                    stopped,
+                )
+                .await
+                .unwrap()
+        }
+    }
+}
+
+/// A server-side TLS stream tonic can serve.
+struct TlsIo(tokio_rustls::server::TlsStream<tokio::net::TcpStream>);
+
+impl tonic::transport::server::Connected for TlsIo {
+    type ConnectInfo = ();
+    fn connect_info(&self) {}
+}
+
+impl tokio::io::AsyncRead for TlsIo {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        tokio::io::AsyncRead::poll_read(std::pin::Pin::new(&mut self.0), cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for TlsIo {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        tokio::io::AsyncWrite::poll_write(std::pin::Pin::new(&mut self.0), cx, buf)
+    }
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        tokio::io::AsyncWrite::poll_flush(std::pin::Pin::new(&mut self.0), cx)
+    }
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        tokio::io::AsyncWrite::poll_shutdown(std::pin::Pin::new(&mut self.0), cx)
+    }
 }
 
 /// `google.rpc.Status` with a `RetryInfo` detail, as collectors send it.
@@ -480,6 +587,7 @@ fn grpc_status(code: tonic::Code, retry_info: Option<Duration>) -> tonic::Status
 
 async fn serve_http(
     listener: tokio::net::TcpListener,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
     state: Arc<State>,
     mut stopped: tokio::sync::oneshot::Receiver<()>,
 ) {
@@ -492,11 +600,26 @@ async fn serve_http(
             },
         };
         let state = state.clone();
+        let acceptor = acceptor.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| handle_http(req, state.clone()));
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                .await;
+            let st = state.clone();
+            let service = hyper::service::service_fn(move |req| handle_http(req, st.clone()));
+            let http = hyper::server::conn::http1::Builder::new();
+            match acceptor {
+                None => {
+                    let _ = http
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                }
+                Some(acceptor) => match acceptor.accept(stream).await {
+                    Ok(tls) => {
+                        let _ = http
+                            .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                            .await;
+                    }
+                    Err(e) => state.handshake_failures.lock().unwrap().push(e.to_string()),
+                },
+            }
         });
     }
 }

@@ -231,6 +231,12 @@ impl TelemetryBuilder {
         /// `OTEL_EXPORTER_OTLP_TIMEOUT`, else 10 s.
         timeout, Duration, |o, timeout| o.timeout = Some(timeout));
     setter!(
+        /// Whether a gRPC endpoint written without a scheme (`collector:4317`) is sent
+        /// in plain text (`true`) or over TLS (`false`). Default:
+        /// `OTEL_EXPORTER_OTLP_INSECURE`, else `false`. Endpoints with a scheme follow
+        /// their scheme.
+        insecure, bool, |o, on| o.insecure = Some(on));
+    setter!(
         /// Request compression. Default: `OTEL_EXPORTER_OTLP_COMPRESSION`, else none.
         compression, Compression, |o, compression| o.compression = Some(compression));
     setter!(
@@ -429,6 +435,44 @@ impl TelemetryBuilder {
         let check = crate::export::otlp::normalise_endpoint(&endpoint, Protocol::Grpc, true, None)
             .map(|_| ());
         self.checked(check, |o| o.traces_endpoint = Some(endpoint))
+    }
+
+    /// The PEM file of the CA certificates that verify the collector's certificate on
+    /// an `https://` endpoint, instead of the system's roots. Beats every
+    /// `OTEL_EXPORTER_OTLP_*CERTIFICATE` variable. `build()` fails, saying what is
+    /// wrong, when the file is missing, not PEM, or holds no certificate.
+    ///
+    /// ```no_run
+    /// let telemetry = telemetry::Telemetry::builder()
+    ///     .endpoint("https://collector.internal:4318")
+    ///     .certificate("/etc/otel/ca.pem")
+    ///     .build()?;
+    /// # Ok::<(), telemetry::Error>(())
+    /// ```
+    pub fn certificate(self, path: impl Into<std::path::PathBuf>) -> Self {
+        let path = path.into();
+        #[cfg(feature = "tls")]
+        let check = crate::export::otlp::tls::ca_store(&path).map(|_| ());
+        #[cfg(not(feature = "tls"))]
+        let check = Ok(());
+        self.checked(check, |o| o.certificate = Some(path))
+    }
+
+    /// The client certificate chain and private key (PEM files) shown to a collector
+    /// that asks for one (mutual TLS). Beats every `OTEL_EXPORTER_OTLP_*CLIENT_CERTIFICATE`
+    /// and `*CLIENT_KEY` variable. `build()` fails, saying what is wrong, when a file
+    /// is missing or not PEM, or the key does not belong to the certificate.
+    pub fn client_certificate(
+        self,
+        certificate: impl Into<std::path::PathBuf>,
+        key: impl Into<std::path::PathBuf>,
+    ) -> Self {
+        let (certificate, key) = (certificate.into(), key.into());
+        #[cfg(feature = "tls")]
+        let check = crate::export::otlp::tls::identity(Some(&certificate), Some(&key)).map(|_| ());
+        #[cfg(not(feature = "tls"))]
+        let check = Ok(());
+        self.checked(check, |o| o.client_identity = Some((certificate, key)))
     }
 
     /// Adds a header (gRPC metadata) to every OTLP request, e.g. an API key.

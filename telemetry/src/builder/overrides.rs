@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::{Config, OTEL_SDK_DISABLED};
@@ -44,6 +45,11 @@ pub(super) struct Overrides {
     pub(super) traces_endpoint: Option<String>,
     /// Added to the environment's, code winning per name.
     pub(super) headers: Vec<(String, String)>,
+    pub(super) insecure: Option<bool>,
+    /// Beats every `*_CERTIFICATE` variable.
+    pub(super) certificate: Option<PathBuf>,
+    /// The client certificate and key: beat every `*_CLIENT_*` variable.
+    pub(super) client_identity: Option<(PathBuf, PathBuf)>,
     pub(super) traces_batch: Option<BatchConfig>,
     pub(super) logs_batch: Option<BatchConfig>,
     pub(super) shutdown_timeout: Option<Duration>,
@@ -119,6 +125,26 @@ impl Overrides {
         if self.compression.is_some() {
             c.otlp_generic.compression = self.compression;
         }
+        if self.insecure.is_some() {
+            for signal in Signal::ALL {
+                c.otlp_signal[signal.index()].insecure = None;
+            }
+            c.otlp_generic.insecure = self.insecure;
+        }
+        if let Some(path) = self.certificate {
+            for signal in Signal::ALL {
+                c.otlp_signal[signal.index()].certificate = None;
+            }
+            c.otlp_generic.certificate = Some(path);
+        }
+        if let Some((certificate, key)) = self.client_identity {
+            for signal in Signal::ALL {
+                c.otlp_signal[signal.index()].client_certificate = None;
+                c.otlp_signal[signal.index()].client_key = None;
+            }
+            c.otlp_generic.client_certificate = Some(certificate);
+            c.otlp_generic.client_key = Some(key);
+        }
         for (name, value) in self.headers {
             let headers = c.otlp_generic.headers.get_or_insert_with(Vec::new);
             headers.retain(|(k, _)| !k.eq_ignore_ascii_case(&name));
@@ -186,6 +212,10 @@ impl Overrides {
             || otlp(self.protocol.is_some(), |v| v.protocol)
             || otlp(self.timeout.is_some(), |v| v.timeout)
             || otlp(self.compression.is_some(), |v| v.compression)
+            || otlp(self.insecure.is_some(), |v| v.insecure)
+            || otlp(self.certificate.is_some(), |v| v.certificate)
+            || otlp(self.client_identity.is_some(), |v| v.client_certificate)
+            || otlp(self.client_identity.is_some(), |v| v.client_key)
             || names(self.traces_batch.is_some(), &BatchVars::TRACES.all())
             || names(self.logs_batch.is_some(), &BatchVars::LOGS.all())
             || names(
@@ -234,6 +264,9 @@ impl Overrides {
         add(self.endpoint.is_some(), "endpoint");
         add(self.traces_endpoint.is_some(), "traces_endpoint");
         add(!self.headers.is_empty(), "header");
+        add(self.insecure.is_some(), "insecure");
+        add(self.certificate.is_some(), "certificate");
+        add(self.client_identity.is_some(), "client_certificate");
         add(self.traces_batch.is_some(), "traces_batch");
         add(self.logs_batch.is_some(), "logs_batch");
         add(self.shutdown_timeout.is_some(), "shutdown_timeout");

@@ -30,6 +30,7 @@ pub(crate) use pairs::parse_pairs;
 
 mod hints;
 mod pairs;
+mod tls;
 
 /// Reads `map` (the `OTEL_*` variables) into a configuration and the issues found.
 pub(super) fn read(map: BTreeMap<String, String>) -> (Config, Vec<EnvIssue>) {
@@ -347,6 +348,9 @@ impl EnvReader {
             timeout: self.millis(timeout_var, timeout_setting),
             compression: self.compression(compression_var, compression_setting),
             insecure: self.bool(insecure_var, insecure_setting),
+            certificate: self.get(vars.certificate).map(Into::into),
+            client_certificate: self.get(vars.client_certificate).map(Into::into),
+            client_key: self.get(vars.client_key).map(Into::into),
         }
     }
 
@@ -533,6 +537,7 @@ impl EnvReader {
             self.otlp(Some(Signal::Logs)),
         ];
         self.read_schemeless_http_endpoints(&mut c);
+        self.check_tls_files(&mut c);
         c.traces_batch = self.batch(BatchVars::TRACES, "traces.batch", BatchConfig::TRACES);
         c.logs_batch = self.batch(BatchVars::LOGS, "logs.batch", BatchConfig::LOGS);
         if let Some(d) = self.millis(OTEL_METRIC_EXPORT_INTERVAL, "metrics.interval") {

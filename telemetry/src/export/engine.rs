@@ -254,6 +254,7 @@ impl<T, X: Transport<T>> Engine<T, X> {
                 } else {
                     match classify(&error) {
                         Verdict::Permanent => self.drop_failed(entry, &error),
+                        Verdict::Unreachable => self.drop_unreachable(entry, &error, now),
                         Verdict::Retry { after } => self.retry_later(entry, &error, after, now),
                     }
                 }
@@ -285,6 +286,31 @@ impl<T, X: Transport<T>> Engine<T, X> {
             ),
         );
         self.collector_answered();
+    }
+
+    /// A request that cannot succeed while the setup stays as it is (a refused TLS
+    /// handshake) is dropped (`non_retryable`) and counts as a failure toward the
+    /// circuit breaker: an open circuit then sends nothing until its wait is over.
+    fn drop_unreachable(&mut self, entry: Entry<X::Payload>, error: &ExportError, now: Instant) {
+        let items = entry.items;
+        {
+            let mut counters = self.stats.thread_counters();
+            counters.landed(items);
+            counters.dropped(DropReason::NonRetryable, items);
+        }
+        crate::diagnostics::warn_for(
+            self.signal,
+            "non-retryable",
+            format_args!(
+                "{}: dropped {items} item(s), not retryable: {error}",
+                self.signal
+            ),
+        );
+        let transition = self.breaker.on_failure(now);
+        self.on_transition(transition);
+        if let Some(until) = self.breaker.open_until() {
+            self.next_attempt_at = Some(until);
+        }
     }
 
     /// A request that failed for now goes back to the front of the buffer, to be sent

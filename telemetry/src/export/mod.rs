@@ -43,7 +43,7 @@ pub(crate) use console::{console_logs, console_metrics, needs_quotes, ConsoleExp
 pub(crate) use console::{render, Style};
 pub(crate) use engine::ResilienceConfig;
 pub(crate) use handle::SignalPipeline;
-pub use otlp::{Compression, OtlpTarget, Protocol};
+pub use otlp::{Compression, OtlpTarget, Protocol, TlsFiles};
 pub(crate) use pipeline::Pipeline;
 pub use retry::RetryConfig;
 pub use retry_buffer::RetryBufferConfig;
@@ -92,6 +92,17 @@ pub enum ExportError {
         /// Where the request went.
         endpoint: String,
         /// What the transport said.
+        reason: String,
+    },
+    /// The TLS handshake failed: the collector's certificate was not trusted, was for
+    /// another host or has expired, or the collector refused our client certificate.
+    /// Not retried (the same handshake would fail again), but counted toward the
+    /// circuit breaker, which bounds how often it is tried.
+    #[error("TLS handshake failed: {reason} ({endpoint})")]
+    Tls {
+        /// Where the request went.
+        endpoint: String,
+        /// What went wrong, in words.
         reason: String,
     },
     /// The request took longer than the export timeout.

@@ -103,12 +103,17 @@ pub(crate) enum Verdict {
     Retry { after: Option<Duration> },
     /// Permanent: drop the batch.
     Permanent,
+    /// Permanent, and the collector never answered (a refused TLS handshake): drop
+    /// the batch, and count a failure toward the circuit breaker, so that the next
+    /// batches are not sent into the same failure in a tight loop.
+    Unreachable,
 }
 
 /// Classifies a failure as OTLP says: HTTP 429, 502, 503, 504; gRPC CANCELLED,
 /// DEADLINE_EXCEEDED, ABORTED, OUT_OF_RANGE, UNAVAILABLE, DATA_LOSS, and
 /// RESOURCE_EXHAUSTED only with RetryInfo; refused or dropped connections and timeouts.
-/// Everything else is permanent.
+/// A failed TLS handshake is permanent but counts against the circuit. Everything else
+/// is permanent.
 pub(crate) fn classify(error: &ExportError) -> Verdict {
     match error {
         ExportError::Connect { .. } | ExportError::Timeout { .. } => Verdict::Retry { after: None },
@@ -133,6 +138,7 @@ pub(crate) fn classify(error: &ExportError) -> Verdict {
             },
             _ => Verdict::Permanent,
         },
+        ExportError::Tls { .. } => Verdict::Unreachable,
         ExportError::Encode(_) | ExportError::Shutdown => Verdict::Permanent,
     }
 }

@@ -41,6 +41,9 @@ fn known_vars() -> Vec<&'static str> {
             v.timeout,
             v.compression,
             v.insecure,
+            v.certificate,
+            v.client_certificate,
+            v.client_key,
         ]);
     }
     known

@@ -21,21 +21,58 @@ const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 
 const USER_AGENT: &str = concat!("telemetry-rust/", env!("CARGO_PKG_VERSION"));
 
-/// The HTTP client of one signal's transport.
-pub(crate) type HttpClient = hyper_util::client::legacy::Client<HttpConnector, Full<Bytes>>;
+/// The HTTP client of one signal's transport: plain, or TLS for `https://`.
+#[derive(Clone)]
+pub(crate) enum HttpClient {
+    Plain(hyper_util::client::legacy::Client<HttpConnector, Full<Bytes>>),
+    #[cfg(feature = "tls")]
+    Tls(
+        hyper_util::client::legacy::Client<
+            hyper_rustls::HttpsConnector<HttpConnector>,
+            Full<Bytes>,
+        >,
+    ),
+}
+
+impl HttpClient {
+    async fn request(
+        &self,
+        request: http::Request<Full<Bytes>>,
+    ) -> Result<http::Response<hyper::body::Incoming>, hyper_util::client::legacy::Error> {
+        match self {
+            HttpClient::Plain(c) => c.request(request).await,
+            #[cfg(feature = "tls")]
+            HttpClient::Tls(c) => c.request(request).await,
+        }
+    }
+}
 
 /// A client for `target`; it connects on its first request.
-pub(crate) fn connect(target: &OtlpTarget) -> HttpClient {
+pub(crate) fn connect(
+    target: &OtlpTarget,
+    tls: Option<&super::tls::ClientTls>,
+) -> Result<HttpClient, ExportError> {
     let mut connector = HttpConnector::new();
     connector.set_connect_timeout(target.timeout);
     connector.set_nodelay(true);
-    hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(connector)
+    let builder = hyper_util::client::legacy::Client::builder(TokioExecutor::new());
+    #[cfg(feature = "tls")]
+    if let Some(tls) = tls {
+        let https = tls
+            .connector(connector, false)
+            .map_err(|e| super::unusable_tls(target, &e))?;
+        return Ok(HttpClient::Tls(builder.build(https)));
+    }
+    #[cfg(not(feature = "tls"))]
+    let _ = tls;
+    Ok(HttpClient::Plain(builder.build(connector)))
 }
 
 /// Sends one encoded request and reads the collector's answer.
 pub(crate) async fn send<E: Encoding>(
     client: HttpClient,
     target: Arc<OtlpTarget>,
+    tls: Option<super::tls::ClientTls>,
     body: Bytes,
 ) -> Result<Delivered, ExportError> {
     let endpoint = target.endpoint.as_str();
@@ -62,7 +99,7 @@ pub(crate) async fn send<E: Encoding>(
     let response = client
         .request(request)
         .await
-        .map_err(|e| connect_error(&target, &e))?;
+        .map_err(|e| connect_error(&target, tls.as_ref(), &e))?;
     let status = response.status();
     let retry_after = response
         .headers()

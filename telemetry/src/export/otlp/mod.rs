@@ -25,16 +25,43 @@ mod settings;
 mod status;
 #[cfg(test)]
 mod tests;
+#[cfg(feature = "tls")]
+pub(crate) mod tls;
+
+/// Without the `tls` feature an `https://` endpoint is refused when the exporter is
+/// built, so no transport ever holds TLS.
+#[cfg(not(feature = "tls"))]
+pub(crate) mod tls {
+    /// Never made.
+    #[derive(Clone)]
+    pub(crate) enum ClientTls {}
+
+    impl ClientTls {
+        pub(crate) fn load(_: &super::TlsFiles) -> Result<ClientTls, crate::ConfigError> {
+            Err(crate::ConfigError::InvalidSetting {
+                setting: "endpoint",
+                value: "https://".into(),
+                expected: "an http:// endpoint: this build has no TLS".into(),
+            })
+        }
+
+        pub(crate) fn explain(&self, _: &(dyn std::error::Error + 'static)) -> Option<String> {
+            match *self {}
+        }
+    }
+}
 
 pub(crate) use encode::{Logs, Metrics, Traces};
 pub(crate) use settings::{
     check_header, normalise_endpoint, OtlpSettings, OtlpVars, DEFAULT_MAX_REQUEST_SIZE,
     HEADER_NAME, HEADER_VALUE, OTLP_MAX_REQUEST_SIZE,
 };
-pub use settings::{Compression, OtlpTarget, Protocol};
+pub use settings::{Compression, OtlpTarget, Protocol, TlsFiles};
 pub use settings::{
-    OTEL_EXPORTER_OTLP_COMPRESSION, OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS,
-    OTEL_EXPORTER_OTLP_INSECURE, OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_EXPORTER_OTLP_TIMEOUT,
+    OTEL_EXPORTER_OTLP_CERTIFICATE, OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE,
+    OTEL_EXPORTER_OTLP_CLIENT_KEY, OTEL_EXPORTER_OTLP_COMPRESSION, OTEL_EXPORTER_OTLP_ENDPOINT,
+    OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_INSECURE, OTEL_EXPORTER_OTLP_PROTOCOL,
+    OTEL_EXPORTER_OTLP_TIMEOUT,
 };
 
 /// How one signal's batches become OTLP requests and what its responses mean.
@@ -66,6 +93,8 @@ pub(crate) trait Encoding: Send + Sync + 'static {
 /// as the retry [`Engine`](super::engine::Engine) asks.
 pub(crate) struct OtlpTransport<E: Encoding> {
     target: Arc<OtlpTarget>,
+    /// What an `https://` endpoint is verified against, and the client certificate.
+    tls: Option<tls::ClientTls>,
     resource: ResourceAttributesWithSchema,
     /// Encoded (uncompressed) bytes a request may hold at most.
     max_request_size: u64,
@@ -82,18 +111,26 @@ enum Client {
 }
 
 impl<E: Encoding> OtlpTransport<E> {
+    /// A transport for `target`. An `https://` endpoint's TLS files are read here, so
+    /// that a bad one fails the build.
     pub(crate) fn new(
         target: OtlpTarget,
         resource: &opentelemetry_sdk::Resource,
         max_request_size: u64,
-    ) -> Self {
-        OtlpTransport {
+    ) -> Result<Self, crate::ConfigError> {
+        let tls = if target.endpoint.starts_with("https://") {
+            Some(tls::ClientTls::load(&target.tls)?)
+        } else {
+            None
+        };
+        Ok(OtlpTransport {
+            tls,
             target: Arc::new(target),
             resource: resource.into(),
             max_request_size,
             client: None,
             _encoding: PhantomData,
-        }
+        })
     }
 
     /// Made lazily, on the export thread, where the runtime lives.
@@ -103,7 +140,7 @@ impl<E: Encoding> OtlpTransport<E> {
         }
         let client = match self.target.protocol {
             #[cfg(feature = "grpc")]
-            Protocol::Grpc => Client::Grpc(grpc::connect(&self.target)?),
+            Protocol::Grpc => Client::Grpc(grpc::connect(&self.target, self.tls.as_ref())?),
             #[cfg(not(feature = "grpc"))]
             Protocol::Grpc => {
                 return Err(ExportError::Encode(
@@ -111,7 +148,7 @@ impl<E: Encoding> OtlpTransport<E> {
                 ))
             }
             Protocol::HttpProtobuf | Protocol::HttpJson => {
-                Client::Http(http::connect(&self.target))
+                Client::Http(http::connect(&self.target, self.tls.as_ref())?)
             }
         };
         self.client = Some(client.clone());
@@ -215,11 +252,12 @@ impl<E: Encoding> Transport<E::Item> for OtlpTransport<E> {
 
     fn send(&mut self, payload: &Bytes) -> BoxFuture<'static, Result<Delivered, ExportError>> {
         let target = self.target.clone();
+        let tls = self.tls.clone();
         let payload = payload.clone();
         match self.client() {
             #[cfg(feature = "grpc")]
-            Ok(Client::Grpc(client)) => Box::pin(grpc::send::<E>(client, target, payload)),
-            Ok(Client::Http(client)) => Box::pin(http::send::<E>(client, target, payload)),
+            Ok(Client::Grpc(client)) => Box::pin(grpc::send::<E>(client, target, tls, payload)),
+            Ok(Client::Http(client)) => Box::pin(http::send::<E>(client, target, tls, payload)),
             Err(e) => Box::pin(async move { Err(e) }),
         }
     }
@@ -254,11 +292,32 @@ fn gzip_bytes(body: &[u8]) -> Result<Vec<u8>, ExportError> {
         .map_err(|e| ExportError::Encode(format!("gzip: {e}")))
 }
 
-/// A request that found no collector: the connection failed or broke.
-fn connect_error(target: &OtlpTarget, e: &(dyn std::error::Error + 'static)) -> ExportError {
+/// A request that found no collector: the connection failed or broke, or the TLS
+/// handshake failed.
+fn connect_error(
+    target: &OtlpTarget,
+    tls: Option<&tls::ClientTls>,
+    e: &(dyn std::error::Error + 'static),
+) -> ExportError {
+    if let Some(reason) = tls.and_then(|tls| tls.explain(e)) {
+        return ExportError::Tls {
+            endpoint: target.endpoint.clone(),
+            reason,
+        };
+    }
     ExportError::Connect {
         endpoint: target.endpoint.clone(),
         reason: reason_of(e),
+    }
+}
+
+/// A TLS configuration rustls refuses (the files were checked at build time, so
+/// this is rare: an application-installed crypto provider that lacks what they need).
+#[cfg(feature = "tls")]
+fn unusable_tls(target: &OtlpTarget, e: &rustls::Error) -> ExportError {
+    ExportError::Tls {
+        endpoint: target.endpoint.clone(),
+        reason: format!("the TLS configuration cannot be used: {e}"),
     }
 }
 

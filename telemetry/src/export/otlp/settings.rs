@@ -1,8 +1,10 @@
-//! The settings of an OTLP exporter: endpoint, protocol, headers, timeout and
-//! compression, per signal and generic, with their `OTEL_EXPORTER_OTLP_*` names and
-//! defaults, and how an endpoint is turned into the URL requests go to.
+//! The settings of an OTLP exporter: endpoint, protocol, headers, timeout,
+//! compression and TLS files, per signal and generic, with their
+//! `OTEL_EXPORTER_OTLP_*` names and defaults, and how an endpoint is turned into the
+//! URL requests go to.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::ConfigError;
@@ -20,6 +22,14 @@ pub const OTEL_EXPORTER_OTLP_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TIMEOUT";
 pub const OTEL_EXPORTER_OTLP_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_COMPRESSION";
 /// `OTEL_EXPORTER_OTLP_INSECURE`: for gRPC endpoints without a scheme.
 pub const OTEL_EXPORTER_OTLP_INSECURE: &str = "OTEL_EXPORTER_OTLP_INSECURE";
+/// `OTEL_EXPORTER_OTLP_CERTIFICATE`: PEM file of the CA certificates that verify the
+/// collector's certificate (instead of the system's roots).
+pub const OTEL_EXPORTER_OTLP_CERTIFICATE: &str = "OTEL_EXPORTER_OTLP_CERTIFICATE";
+/// `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`: PEM file of the client's certificate chain
+/// (mutual TLS).
+pub const OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: &str = "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE";
+/// `OTEL_EXPORTER_OTLP_CLIENT_KEY`: PEM file of the client's private key (mutual TLS).
+pub const OTEL_EXPORTER_OTLP_CLIENT_KEY: &str = "OTEL_EXPORTER_OTLP_CLIENT_KEY";
 
 /// The largest OTLP request sent, encoded and before compression: 4 MiB, what the
 /// Collector's gRPC receiver accepts by default.
@@ -74,6 +84,24 @@ pub(crate) struct OtlpSettings {
     pub(crate) timeout: Option<Duration>,
     pub(crate) compression: Option<Compression>,
     pub(crate) insecure: Option<bool>,
+    pub(crate) certificate: Option<PathBuf>,
+    pub(crate) client_certificate: Option<PathBuf>,
+    pub(crate) client_key: Option<PathBuf>,
+}
+
+/// The TLS files of an `https://` OTLP endpoint, read when the exporter is built.
+/// Each one unset means: the system's trust roots, and no client certificate.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// PEM file of the CA certificates that verify the collector's certificate,
+    /// instead of the system's roots (`OTEL_EXPORTER_OTLP_CERTIFICATE`).
+    pub certificate: Option<PathBuf>,
+    /// PEM file of the client's certificate chain, for mutual TLS
+    /// (`OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`).
+    pub client_certificate: Option<PathBuf>,
+    /// PEM file of the client's private key, for mutual TLS
+    /// (`OTEL_EXPORTER_OTLP_CLIENT_KEY`).
+    pub client_key: Option<PathBuf>,
 }
 
 /// The OTLP settings of one signal after the per-signal, generic and default values
@@ -90,6 +118,8 @@ pub struct OtlpTarget {
     pub timeout: Option<Duration>,
     /// Body compression.
     pub compression: Compression,
+    /// The TLS files, used when the endpoint is `https://`.
+    pub tls: TlsFiles,
 }
 
 pub(crate) fn check_header(name: &str, value: &str) -> Result<(), ConfigError> {
@@ -132,6 +162,9 @@ impl fmt::Debug for OtlpSettings {
             .field("timeout", &self.timeout)
             .field("compression", &self.compression)
             .field("insecure", &self.insecure)
+            .field("certificate", &self.certificate)
+            .field("client_certificate", &self.client_certificate)
+            .field("client_key", &self.client_key)
             .finish()
     }
 }
@@ -144,6 +177,7 @@ impl fmt::Debug for OtlpTarget {
             .field("headers", &RedactedHeaders(&self.headers))
             .field("timeout", &self.timeout)
             .field("compression", &self.compression)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -244,6 +278,14 @@ impl OtlpSettings {
                 .compression
                 .or(generic.compression)
                 .unwrap_or_default(),
+            tls: TlsFiles {
+                certificate: specific.certificate.clone().or(generic.certificate.clone()),
+                client_certificate: specific
+                    .client_certificate
+                    .clone()
+                    .or(generic.client_certificate.clone()),
+                client_key: specific.client_key.clone().or(generic.client_key.clone()),
+            },
         })
     }
 }
@@ -257,6 +299,9 @@ pub(crate) struct OtlpVars {
     pub(crate) timeout: &'static str,
     pub(crate) compression: &'static str,
     pub(crate) insecure: &'static str,
+    pub(crate) certificate: &'static str,
+    pub(crate) client_certificate: &'static str,
+    pub(crate) client_key: &'static str,
 }
 
 impl OtlpVars {
@@ -268,6 +313,9 @@ impl OtlpVars {
         timeout: OTEL_EXPORTER_OTLP_TIMEOUT,
         compression: OTEL_EXPORTER_OTLP_COMPRESSION,
         insecure: OTEL_EXPORTER_OTLP_INSECURE,
+        certificate: OTEL_EXPORTER_OTLP_CERTIFICATE,
+        client_certificate: OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE,
+        client_key: OTEL_EXPORTER_OTLP_CLIENT_KEY,
     };
 
     /// The variables of `signal` (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, ...), or the
@@ -282,6 +330,9 @@ impl OtlpVars {
                     timeout: concat!("OTEL_EXPORTER_OTLP_", $s, "_TIMEOUT"),
                     compression: concat!("OTEL_EXPORTER_OTLP_", $s, "_COMPRESSION"),
                     insecure: concat!("OTEL_EXPORTER_OTLP_", $s, "_INSECURE"),
+                    certificate: concat!("OTEL_EXPORTER_OTLP_", $s, "_CERTIFICATE"),
+                    client_certificate: concat!("OTEL_EXPORTER_OTLP_", $s, "_CLIENT_CERTIFICATE"),
+                    client_key: concat!("OTEL_EXPORTER_OTLP_", $s, "_CLIENT_KEY"),
                 }
             };
         }
