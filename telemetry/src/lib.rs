@@ -72,10 +72,31 @@
 //! | `OTEL_ATTRIBUTE_COUNT_LIMIT`, `OTEL_SPAN_{ATTRIBUTE,EVENT,LINK}_COUNT_LIMIT` | 128 | count |
 //! | `OTEL_EXPORTER_PROMETHEUS_HOST`, `_PORT` | `localhost`, `9464` | host, port |
 //!
+//! ## Sending over TLS
+//!
+//! An `https://` endpoint is verified against the system's roots (Mozilla's bundled set
+//! where the system has none), or against the CA file of
+//! `OTEL_EXPORTER_OTLP_CERTIFICATE` / [`certificate`](TelemetryBuilder::certificate);
+//! [`client_certificate`](TelemetryBuilder::client_certificate) adds mutual TLS. A hosted
+//! backend that wants an API key in a header:
+//!
+//! ```no_run
+//! let telemetry = telemetry::Telemetry::from_env()
+//!     .default_service_name("checkout")
+//!     .endpoint("https://api.honeycomb.io")
+//!     .header("x-honeycomb-team", std::env::var("HONEYCOMB_API_KEY").unwrap_or_default())
+//!     .build()?;
+//! # Ok::<(), telemetry::Error>(())
+//! ```
+//!
+//! A failed handshake is an export failure with its reason in words in
+//! [`health`](Telemetry::health), not retried, counted toward the circuit breaker.
+//!
 //! ## Feature flags
 //!
 //! - `grpc` (default): OTLP over gRPC. OTLP over HTTP (protobuf, JSON, gzip) is always
 //!   built in.
+//! - `tls` (default): `https://` endpoints for both protocols (rustls with `ring`).
 //! - `prometheus`: the `/metrics` and `/health` endpoint (`OTEL_METRICS_EXPORTER=prometheus`).
 //! - `testing`: `testing::InMemorySpans`, `testing::InMemoryMetrics` and the span-tree
 //!   renderer for your tests.
