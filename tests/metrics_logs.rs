@@ -452,14 +452,17 @@ fn the_prometheus_endpoint_passes_promtool_and_serves_health() {
     assert!(body.contains("# TYPE jobs_done counter\n"));
 
     let (status, content_type, body) = get(addr, "/health", None);
-    assert_eq!((status, content_type.as_str()), (200, "application/json"));
+    assert_eq!(
+        (status, content_type.as_str()),
+        (200, "application/health+json")
+    );
     let health: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(health["healthy"], true);
+    assert_eq!(health["status"], "pass", "{body}");
     assert_eq!(get(addr, "/nope", None).0, 404);
 }
 
 #[test]
-fn health_answers_503_while_a_circuit_is_open() {
+fn an_open_circuit_is_a_warning_in_health() {
     let dead = common::free_addr();
     let t = Telemetry::builder()
         .endpoint(format!("http://{dead}"))
@@ -478,10 +481,21 @@ fn health_answers_503_while_a_circuit_is_open() {
     let start = std::time::Instant::now();
     loop {
         let (status, _, body) = get(addr, "/health", None);
-        if status == 503 {
-            let health: serde_json::Value = serde_json::from_str(&body).unwrap();
-            assert_eq!(health["healthy"], false);
-            assert_eq!(health["traces"]["circuit"], "open");
+        let health: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if health["status"] == "warn" {
+            // A warning answers 2xx: the service works, its telemetry does not.
+            assert_eq!(status, 200, "{body}");
+            let traces = &health["checks"]["export-traces:circuit"][0];
+            assert_eq!(traces["status"], "warn", "{body}");
+            assert_eq!(traces["observedValue"], "open", "{body}");
+            assert!(
+                traces["output"]
+                    .as_str()
+                    .unwrap()
+                    .contains("connection failed"),
+                "{body}"
+            );
+            assert!(!t.health().healthy);
             break;
         }
         assert!(

@@ -159,10 +159,10 @@ pub enum BuildError {
         #[source]
         source: std::io::Error,
     },
-    /// The background export thread could not be started (the OS refused a thread).
-    #[error("could not start the export thread for {signal}: {source}")]
+    /// A background thread could not be started (the OS refused a thread).
+    #[error("could not start the thread for {signal}: {source}")]
     Thread {
-        /// The signal whose pipeline failed to start.
+        /// The signal whose pipeline failed to start (or `health checks`).
         signal: &'static str,
         /// What the OS said.
         #[source]

@@ -151,6 +151,8 @@ pub struct SignalHealth {
     /// False when the circuit is not closed, or when the export thread has stopped
     /// (then `last_error` names the thread and why, and nothing more is exported).
     pub healthy: bool,
+    /// False once the export thread has stopped (what `/livez` reads).
+    pub running: bool,
     /// Where the signal goes (`console`, or the OTLP endpoint).
     pub exporter: String,
     /// The circuit breaker's state.
@@ -179,6 +181,7 @@ impl SignalHealth {
         let circuit = w.circuit.unwrap_or(CircuitState::Closed);
         SignalHealth {
             healthy: circuit == CircuitState::Closed && w.stopped.is_none(),
+            running: w.stopped.is_none(),
             exporter: exporter.to_string(),
             circuit,
             consecutive_failures: w.consecutive_failures,
@@ -194,11 +197,13 @@ impl SignalHealth {
 }
 
 /// What [`Telemetry::health`](crate::Telemetry::health) returns: per signal, the
-/// circuit state, failures, queue and buffer depth and the counters. Serialisable, so
-/// it can be served as JSON.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// circuit state, failures, queue and buffer depth and the counters; and every
+/// [health check](crate::HealthCheck). Serialisable, so it can be served as JSON.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct HealthReport {
-    /// True when every signal is healthy: no circuit open, no export thread stopped.
+    /// True when every signal is healthy (no circuit open, no export thread stopped)
+    /// and no critical health check fails.
     pub healthy: bool,
     /// Spans (absent when no span pipeline runs).
     pub traces: Option<SignalHealth>,
@@ -211,6 +216,8 @@ pub struct HealthReport {
     /// Metric attribute sets collapsed into the overflow series by the cardinality
     /// limit.
     pub metric_overflow: u64,
+    /// The health checks, in the order they were added.
+    pub checks: Vec<crate::checks::CheckHealth>,
 }
 
 impl HealthReport {

@@ -97,7 +97,8 @@
 //! - `grpc` (default): OTLP over gRPC. OTLP over HTTP (protobuf, JSON, gzip) is always
 //!   built in.
 //! - `tls` (default): `https://` endpoints for both protocols (rustls with `ring`).
-//! - `prometheus`: the `/metrics` and `/health` endpoint (`OTEL_METRICS_EXPORTER=prometheus`).
+//! - `prometheus`: the admin endpoint: `/metrics` (`OTEL_METRICS_EXPORTER=prometheus`)
+//!   and the health endpoints `/livez`, `/readyz`, `/health` of the [`checks`].
 //! - `testing`: `testing::InMemorySpans`, `testing::InMemoryMetrics` and the span-tree
 //!   renderer for your tests.
 //! - `http`: a tower layer for servers (axum and any tower service) and a client helper
@@ -118,6 +119,7 @@
 //! | [`logs`] | log records, sinks, formats, local outputs, processors |
 //! | [`metrics`] | the metrics API; every instrument name and the one set of duration buckets |
 //! | [`export`] | pipelines, the retry engine, accounting, OTLP and console transports |
+//! | [`checks`] | dependency health checks: probes, thresholds, their thread, the health endpoints' bodies |
 //! | [`sampling`], [`propagation`] | samplers and the rate limiter; W3C and B3 propagation |
 //! | [`health`], [`resource`] | health and shutdown reports; the resource |
 //! | the admin endpoint | the loopback server behind `/metrics` and `/health` |
@@ -137,6 +139,7 @@
 #[cfg(feature = "prometheus")]
 mod admin;
 mod builder;
+pub mod checks;
 pub mod config;
 mod diagnostics;
 mod error;
@@ -166,6 +169,7 @@ pub mod __macro_support;
 pub mod testing;
 
 pub use builder::TelemetryBuilder;
+pub use checks::HealthCheck;
 pub use error::{BuildError, ConfigError, EnvIssue, Error, InitError, ShutdownError};
 pub use health::HealthReport;
 pub use ids::{current_span_id, current_trace_id};

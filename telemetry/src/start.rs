@@ -77,6 +77,7 @@ impl Telemetry {
         warnings: Vec<EnvIssue>,
         hooks: Vec<ProviderHook>,
         metric_hooks: Vec<MeterHook>,
+        health_checks: Vec<crate::HealthCheck>,
     ) -> Result<Telemetry, BuildError> {
         let resource = crate::resource::build(&config.resource);
         let propagators = Arc::new(Propagators::new(&config.propagators));
@@ -92,6 +93,7 @@ impl Telemetry {
         let mut outputs = None;
         let mut console_traces = None;
         let mut console_metrics_pipeline = None;
+        let mut checks_meter = None;
         #[allow(unused_mut)]
         let mut pull_reader: Option<Arc<opentelemetry_sdk::metrics::ManualReader>> = None;
         if config.enabled {
@@ -202,6 +204,7 @@ impl Telemetry {
             });
             let instance_metrics = InstanceMetrics::new(meter.clone());
             meter_provider = Some(mp);
+            checks_meter = Some(meter.clone());
 
             // Logs: the pipeline (OTLP or console) and the local outputs. A local output
             // on stdout already prints every event there: the console exporter would
@@ -277,6 +280,22 @@ impl Telemetry {
                     || matches!(config.sampler, Sampler::TraceIdRatio(r) if r <= 0.0),
             }));
         }
+        // Health checks: their own thread, from now on.
+        let checks = if health_checks.is_empty() {
+            None
+        } else {
+            let state = Arc::new(crate::checks::state::Checks::new(&health_checks));
+            let runner = crate::checks::runner::Runner::start(
+                health_checks,
+                state.clone(),
+                checks_meter.as_ref(),
+            )
+            .map_err(|source| BuildError::Thread {
+                signal: "health checks",
+                source,
+            })?;
+            Some((state, runner))
+        };
         let telemetry = Telemetry {
             inner: Arc::new(Inner {
                 config,
@@ -297,12 +316,15 @@ impl Telemetry {
                 admin: std::sync::OnceLock::new(),
                 propagators,
                 warnings,
+                checks,
                 shutdown: Mutex::new(None),
             }),
         };
+        // The admin endpoint serves `/metrics` when metrics are pulled, and the health
+        // endpoints when there are checks.
         #[cfg(feature = "prometheus")]
-        if let Some(reader) = pull_reader {
-            telemetry.start_admin(reader)?;
+        if pull_reader.is_some() || telemetry.inner.checks.is_some() {
+            telemetry.start_admin(pull_reader)?;
         }
         #[cfg(not(feature = "prometheus"))]
         let _ = pull_reader;
@@ -312,11 +334,12 @@ impl Telemetry {
         Ok(telemetry)
     }
 
-    /// Starts the admin endpoint (`/metrics`, `/health`) on the configured address.
+    /// Starts the admin endpoint (`/metrics`, `/livez`, `/readyz`, `/health`) on the
+    /// configured address.
     #[cfg(feature = "prometheus")]
     fn start_admin(
         &self,
-        reader: Arc<opentelemetry_sdk::metrics::ManualReader>,
+        reader: Option<Arc<opentelemetry_sdk::metrics::ManualReader>>,
     ) -> Result<(), BuildError> {
         let (host, port) = self.inner.config.prometheus_address();
         let host = if host == "localhost" {
@@ -332,7 +355,7 @@ impl Telemetry {
                 expected: "an IP address and port, like 127.0.0.1:9464".into(),
             })?;
         let source = Arc::new(crate::telemetry::AdminSource {
-            reader: crate::admin::PullReader(reader),
+            reader: reader.map(crate::admin::PullReader),
             telemetry: Arc::downgrade(&self.inner),
         });
         let server = crate::admin::AdminServer::start(addr, source, crate::admin::Limits::DEFAULT)

@@ -67,36 +67,43 @@ pub(crate) struct Inner {
     pub(crate) admin: std::sync::OnceLock<crate::admin::AdminServer>,
     pub(crate) propagators: Arc<Propagators>,
     pub(crate) warnings: Vec<EnvIssue>,
+    /// The health checks' state and their runner, when there are checks.
+    pub(crate) checks: Option<(
+        Arc<crate::checks::state::Checks>,
+        crate::checks::runner::Runner,
+    )>,
     pub(crate) shutdown: Mutex<Option<ShutdownReport>>,
 }
 
 /// Serves the admin endpoint from a running [`Telemetry`] without keeping it alive.
 #[cfg(feature = "prometheus")]
 pub(crate) struct AdminSource {
-    pub(crate) reader: crate::admin::PullReader,
+    /// Absent when metrics are not pulled (the endpoint serves only health).
+    pub(crate) reader: Option<crate::admin::PullReader>,
     pub(crate) telemetry: std::sync::Weak<Inner>,
 }
 
 #[cfg(feature = "prometheus")]
 impl crate::admin::Source for AdminSource {
-    fn metrics(&self) -> Option<opentelemetry_sdk::metrics::data::ResourceMetrics> {
+    fn metrics(&self) -> crate::admin::Pulled {
         use opentelemetry_sdk::metrics::reader::MetricReader as _;
+        let Some(reader) = &self.reader else {
+            return crate::admin::Pulled::Elsewhere;
+        };
         let mut rm = opentelemetry_sdk::metrics::data::ResourceMetrics::default();
-        self.reader.collect(&mut rm).ok()?;
-        Some(rm)
+        match reader.collect(&mut rm) {
+            Ok(()) => crate::admin::Pulled::Metrics(rm),
+            Err(_) => crate::admin::Pulled::ShutDown,
+        }
     }
 
-    fn health(&self) -> (bool, String) {
-        match self.telemetry.upgrade() {
-            Some(inner) => {
-                let report = Telemetry { inner }.health();
-                (report.healthy, report.to_json())
-            }
-            None => (
-                false,
-                "{\"healthy\":false,\"error\":\"telemetry is shut down\"}".to_string(),
-            ),
-        }
+    fn health(&self) -> Option<(HealthReport, Result<(), String>)> {
+        let inner = self.telemetry.upgrade()?;
+        let runner = match &inner.checks {
+            Some((state, _)) => state.runner_alive(),
+            None => Ok(()),
+        };
+        Some((Telemetry { inner }.health(), runner))
     }
 }
 
@@ -194,9 +201,16 @@ impl Telemetry {
         let traces = self.inner.traces.as_ref().map(SignalPipeline::health);
         let metrics = self.inner.metrics.as_ref().map(SignalPipeline::health);
         let logs = self.inner.logs.as_ref().map(SignalPipeline::health);
+        let checks = match &self.inner.checks {
+            Some((state, _)) => state.reports(),
+            None => Vec::new(),
+        };
         let healthy = [&traces, &metrics, &logs]
             .iter()
-            .all(|s| s.as_ref().is_none_or(|h| h.healthy));
+            .all(|s| s.as_ref().is_none_or(|h| h.healthy))
+            && !checks
+                .iter()
+                .any(|c| c.critical && c.status == crate::checks::CheckStatus::Fail);
         HealthReport {
             healthy,
             traces,
@@ -204,6 +218,7 @@ impl Telemetry {
             logs,
             lost_log_lines: self.lost_log_lines(),
             metric_overflow: self.inner.metric_overflow.load(Ordering::Relaxed),
+            checks,
         }
     }
 
@@ -378,6 +393,9 @@ impl Telemetry {
         if let Some(provider) = &self.inner.provider {
             // Our processor is stopped already; this stops user-added ones.
             let _ = provider.shutdown_with_timeout(timeout);
+        }
+        if let Some((_, runner)) = &self.inner.checks {
+            runner.stop();
         }
         // The admin endpoint goes last, so a scrape can watch the shutdown; its port is
         // free when this returns.

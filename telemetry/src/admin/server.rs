@@ -295,16 +295,18 @@ mod tests {
     use super::*;
     use opentelemetry_sdk::metrics::data::ResourceMetrics;
     use std::io::{Read as _, Write as _};
+
+    use crate::admin::Pulled;
     use std::net::TcpStream;
 
     struct Empty;
 
     impl Source for Empty {
-        fn metrics(&self) -> Option<ResourceMetrics> {
-            Some(ResourceMetrics::default())
+        fn metrics(&self) -> Pulled {
+            Pulled::Metrics(ResourceMetrics::default())
         }
-        fn health(&self) -> (bool, String) {
-            (true, "{}".into())
+        fn health(&self) -> Option<(crate::HealthReport, Result<(), String>)> {
+            None
         }
     }
 

@@ -78,6 +78,7 @@ pub struct TelemetryBuilder {
     overrides: Overrides,
     hooks: Vec<ProviderHook>,
     metric_hooks: Vec<MeterHook>,
+    health_checks: Vec<crate::HealthCheck>,
     errors: Vec<ConfigError>,
 }
 
@@ -110,6 +111,7 @@ impl TelemetryBuilder {
             overrides: Overrides::default(),
             hooks: Vec::new(),
             metric_hooks: Vec::new(),
+            health_checks: Vec::new(),
             errors: Vec::new(),
         }
     }
@@ -475,6 +477,40 @@ impl TelemetryBuilder {
         self.checked(check, |o| o.client_identity = Some((certificate, key)))
     }
 
+    /// Adds a dependency health check, run in the background from start-up on the
+    /// library's own thread. Its state is in [`Telemetry::health`] and, on the admin
+    /// endpoint (feature `prometheus`, at [`prometheus_address`](Self::prometheus_address)),
+    /// behind `/livez`, `/readyz`, `/readyz/<name>` and `/health`; its metrics are
+    /// `health.check.status` and `health.check.duration`. `build()` fails on a bad
+    /// setting (an address without a port, a threshold of 0, ...) or a name used twice.
+    ///
+    /// ```no_run
+    /// use telemetry::HealthCheck;
+    /// let telemetry = telemetry::Telemetry::builder()
+    ///     .health_check(HealthCheck::tcp("database", "127.0.0.1:5432"))
+    ///     .health_check(HealthCheck::http("cache", "http://127.0.0.1:8001/health").optional())
+    ///     .build()?;
+    /// # Ok::<(), telemetry::Error>(())
+    /// ```
+    pub fn health_check(mut self, check: crate::HealthCheck) -> Self {
+        let check_result = check.validate().and_then(|()| {
+            if self.health_checks.iter().any(|c| c.name == check.name) {
+                Err(ConfigError::InvalidSetting {
+                    setting: "health check name",
+                    value: check.name.clone(),
+                    expected: "a name no other health check has".into(),
+                })
+            } else {
+                Ok(())
+            }
+        });
+        match check_result {
+            Ok(()) => self.health_checks.push(check),
+            Err(e) => self.errors.push(e),
+        }
+        self
+    }
+
     /// Adds a header (gRPC metadata) to every OTLP request, e.g. an API key.
     pub fn header(self, name: impl Into<String>, value: impl Into<String>) -> Self {
         let (name, value) = (name.into(), value.into());
@@ -575,6 +611,7 @@ impl TelemetryBuilder {
             issues,
             std::mem::take(&mut self.hooks),
             std::mem::take(&mut self.metric_hooks),
+            std::mem::take(&mut self.health_checks),
         )
     }
 }
