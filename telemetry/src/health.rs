@@ -196,6 +196,61 @@ impl SignalHealth {
     }
 }
 
+/// Where a check stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckStatus {
+    /// Not run yet: readiness waits for every critical check's first result.
+    Starting,
+    /// Passing.
+    Pass,
+    /// Failing.
+    Fail,
+}
+
+impl CheckStatus {
+    /// `starting`, `pass` or `fail`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckStatus::Starting => "starting",
+            CheckStatus::Pass => "pass",
+            CheckStatus::Fail => "fail",
+        }
+    }
+}
+
+/// One [health check](crate::HealthCheck) in a [`HealthReport`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
+pub struct CheckHealth {
+    /// The check's name.
+    pub name: String,
+    /// `tcp`, `http` or `custom`.
+    pub kind: &'static str,
+    /// Whether it gates readiness.
+    pub critical: bool,
+    /// Where it stands.
+    pub status: CheckStatus,
+    /// Failed runs in a row.
+    pub consecutive_failures: u32,
+    /// Passed runs in a row.
+    pub consecutive_successes: u32,
+    /// Runs so far.
+    pub runs: u64,
+    /// When the last run ended (RFC 3339, UTC).
+    pub last_run_at: Option<String>,
+    /// How long the last run took, in milliseconds.
+    pub last_duration_ms: Option<f64>,
+    /// What the last passing run observed (TCP and HTTP: its duration in ms).
+    pub observed_value: Option<f64>,
+    /// The unit of `observed_value`.
+    pub observed_unit: Option<String>,
+    /// Why the last run failed, while it did.
+    pub output: Option<String>,
+    /// When the status last changed (RFC 3339, UTC).
+    pub since: Option<String>,
+}
+
 /// What [`Telemetry::health`](crate::Telemetry::health) returns: per signal, the
 /// circuit state, failures, queue and buffer depth and the counters; and every
 /// [health check](crate::HealthCheck). Serialisable, so it can be served as JSON.
@@ -217,7 +272,7 @@ pub struct HealthReport {
     /// limit.
     pub metric_overflow: u64,
     /// The health checks, in the order they were added.
-    pub checks: Vec<crate::checks::CheckHealth>,
+    pub checks: Vec<CheckHealth>,
 }
 
 impl HealthReport {
