@@ -80,6 +80,7 @@ pub struct TelemetryBuilder {
     hooks: Vec<ProviderHook>,
     metric_hooks: Vec<MeterHook>,
     health_checks: Vec<crate::HealthCheck>,
+    custom: crate::start::CustomExporters,
     errors: Vec<ConfigError>,
 }
 
@@ -113,6 +114,7 @@ impl TelemetryBuilder {
             hooks: Vec::new(),
             metric_hooks: Vec::new(),
             health_checks: Vec::new(),
+            custom: Default::default(),
             errors: Vec::new(),
         }
     }
@@ -392,6 +394,40 @@ impl TelemetryBuilder {
         self
     }
 
+    /// Sends spans to your own [`Exporter`](crate::export::Exporter) instead of the
+    /// configured exporter (it beats `OTEL_TRACES_EXPORTER`), through the same batching,
+    /// retry, circuit breaker, retry buffer and accounting as the built-in ones.
+    pub fn span_exporter(
+        mut self,
+        exporter: impl crate::export::Exporter<crate::export::SpanData>,
+    ) -> Self {
+        self.custom.spans = Some(Box::new(exporter));
+        self.overrides.exporters[Signal::Traces.index()] = Some(ExporterKind::Custom);
+        self
+    }
+
+    /// Sends each metric collection (one OTLP request) to your own
+    /// [`Exporter`](crate::export::Exporter); see [`span_exporter`](Self::span_exporter).
+    pub fn metric_exporter(
+        mut self,
+        exporter: impl crate::export::Exporter<crate::export::ExportMetricsServiceRequest>,
+    ) -> Self {
+        self.custom.metrics = Some(Box::new(exporter));
+        self.overrides.exporters[Signal::Metrics.index()] = Some(ExporterKind::Custom);
+        self
+    }
+
+    /// Sends log records (as OTLP records) to your own
+    /// [`Exporter`](crate::export::Exporter); see [`span_exporter`](Self::span_exporter).
+    pub fn log_exporter(
+        mut self,
+        exporter: impl crate::export::Exporter<crate::export::OtlpLogRecord>,
+    ) -> Self {
+        self.custom.logs = Some(Box::new(exporter));
+        self.overrides.exporters[Signal::Logs.index()] = Some(ExporterKind::Custom);
+        self
+    }
+
     /// Adds a dependency health check, run in the background from start-up on the
     /// library's own thread. Its state is in [`Telemetry::health`] and, on the admin
     /// endpoint (feature `prometheus`, at [`prometheus_address`](Self::prometheus_address)),
@@ -520,6 +556,7 @@ impl TelemetryBuilder {
             std::mem::take(&mut self.hooks),
             std::mem::take(&mut self.metric_hooks),
             std::mem::take(&mut self.health_checks),
+            std::mem::take(&mut self.custom),
         )
     }
 }

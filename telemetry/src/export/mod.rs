@@ -19,6 +19,7 @@ use std::time::Duration;
 mod batch;
 mod circuit;
 mod console;
+mod custom;
 mod engine;
 mod handle;
 pub(crate) mod otlp;
@@ -41,6 +42,8 @@ pub use circuit::{CircuitBreakerConfig, CircuitState};
 pub(crate) use console::{console_logs, console_metrics, needs_quotes, ConsoleExporter};
 #[cfg(feature = "testing")]
 pub(crate) use console::{render, Style};
+pub(crate) use custom::CustomTransport;
+pub use custom::{ExportFailure, ExportMetricsServiceRequest, Exporter, OtlpLogRecord, SpanData};
 pub(crate) use engine::ResilienceConfig;
 pub(crate) use handle::SignalPipeline;
 pub use otlp::{Compression, OtlpTarget, Protocol, TlsFiles};
@@ -71,6 +74,9 @@ pub enum ExporterKind {
     Prometheus,
     /// Nothing is exported.
     None,
+    /// Your own [`Exporter`], set in code (`span_exporter`, `metric_exporter`,
+    /// `log_exporter` on the builder).
+    Custom,
 }
 
 /// `now + d`, never panicking: a delay too long to represent (a hostile `Retry-After`,
@@ -143,6 +149,16 @@ pub enum ExportError {
     /// The pipeline is shut down.
     #[error("the exporter is shut down")]
     Shutdown,
+    /// A custom [`Exporter`] failed.
+    #[error("{target}: {message}")]
+    Exporter {
+        /// The exporter's target.
+        target: String,
+        /// What it said.
+        message: String,
+        /// Whether it said another try may pass.
+        retryable: bool,
+    },
 }
 
 /// A gRPC status code, kept as a number with a readable name.

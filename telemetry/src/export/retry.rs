@@ -139,6 +139,13 @@ pub(crate) fn classify(error: &ExportError) -> Verdict {
             _ => Verdict::Permanent,
         },
         ExportError::Tls { .. } => Verdict::Unreachable,
+        ExportError::Exporter { retryable, .. } => {
+            if *retryable {
+                Verdict::Retry { after: None }
+            } else {
+                Verdict::Permanent
+            }
+        }
         ExportError::Encode(_) | ExportError::Shutdown => Verdict::Permanent,
     }
 }

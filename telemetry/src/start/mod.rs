@@ -18,8 +18,9 @@ use crate::config::Config;
 use crate::error::{BuildError, ConfigError, EnvIssue};
 use crate::export::otlp::{Encoding, Logs, Metrics, OtlpTransport, Traces};
 use crate::export::{
-    console_logs, console_metrics, BatchConfig, ConsoleExporter, Discard, ExporterKind,
-    MetricsToPipeline, Pipeline, Protocol, SignalPipeline, SpansToPipeline, Stats, Transport,
+    console_logs, console_metrics, BatchConfig, ConsoleExporter, CustomTransport, Discard,
+    ExporterKind, MetricsToPipeline, Pipeline, Protocol, SignalPipeline, SpansToPipeline, Stats,
+    Transport,
 };
 use crate::layer::{EventMetrics, Outputs, SpanMetrics};
 use crate::logs::{LocalOutput, LogOutput, LogRecord, LogSinks};
@@ -29,23 +30,36 @@ use crate::sampling::Sampler;
 use crate::signal::Signal;
 use crate::telemetry::{Inner, Telemetry};
 
+/// The exporters of the application's, set in code.
+#[derive(Default)]
+pub(crate) struct CustomExporters {
+    pub(crate) spans: Option<Box<dyn crate::export::Exporter<crate::export::SpanData>>>,
+    pub(crate) metrics:
+        Option<Box<dyn crate::export::Exporter<crate::export::ExportMetricsServiceRequest>>>,
+    pub(crate) logs: Option<Box<dyn crate::export::Exporter<crate::export::OtlpLogRecord>>>,
+}
+
 /// Starts the pipeline of `signal` as the configuration says: OTLP (with encoding `E`),
 /// the console (`console`, exporting at least every `console_delay`: a person is
 /// watching), the discarding transport of benchmarks, or nothing. `Prometheus` starts
 /// nothing here: the admin endpoint pulls instead.
-fn start_signal<E, C>(
+#[allow(clippy::too_many_arguments)]
+fn start_signal<E, C, U>(
     config: &Config,
     signal: Signal,
     mut batch: BatchConfig,
     console_delay: Option<Duration>,
     resource: &Resource,
     console: impl FnOnce() -> C,
+    custom: Option<CustomTransport<E::Item, U>>,
 ) -> Result<Option<SignalPipeline<E::Item>>, BuildError>
 where
     E: Encoding,
     C: Transport<E::Item>,
+    U: Send + Sync + 'static,
 {
     let mut resilience = config.resilience;
+    let mut name = target_name(config, signal);
     let pipeline = match config.exporter(signal) {
         ExporterKind::None => return Ok(None),
         _ if config.discard => Pipeline::start(signal, batch, resilience, Discard)?,
@@ -63,11 +77,15 @@ where
             }
             Pipeline::start(signal, batch, resilience, console())?
         }
+        ExporterKind::Custom => match custom {
+            Some(custom) => {
+                name = format!("custom {}", custom.target());
+                Pipeline::start(signal, batch, resilience, custom)?
+            }
+            None => return Ok(None),
+        },
     };
-    Ok(Some(SignalPipeline::new(
-        pipeline,
-        target_name(config, signal),
-    )))
+    Ok(Some(SignalPipeline::new(pipeline, name)))
 }
 
 impl Telemetry {
@@ -78,6 +96,7 @@ impl Telemetry {
         hooks: Vec<ProviderHook>,
         metric_hooks: Vec<MeterHook>,
         health_checks: Vec<crate::HealthCheck>,
+        custom: CustomExporters,
     ) -> Result<Telemetry, BuildError> {
         let resource = crate::resource::build(&config.resource);
         let propagators = Arc::new(Propagators::new(&config.propagators));
@@ -105,13 +124,16 @@ impl Telemetry {
                 .with_max_attributes_per_span(limits.attributes)
                 .with_max_events_per_span(limits.events)
                 .with_max_links_per_span(limits.links);
-            traces = start_signal::<Traces, _>(
+            traces = start_signal::<Traces, _, _>(
                 &config,
                 Signal::Traces,
                 config.traces_batch,
                 Some(Duration::from_millis(500)),
                 &resource,
                 ConsoleExporter::default,
+                custom
+                    .spans
+                    .map(|e| CustomTransport::new(e, std::convert::identity)),
             )?;
             // `OTEL_TRACES_EXPORTER=otlp,console`: the console shows the trees too.
             if config.shows_console_too(Signal::Traces) {
@@ -166,13 +188,16 @@ impl Telemetry {
                     feature: "prometheus",
                 });
             } else {
-                metrics = start_signal::<Metrics, _>(
+                metrics = start_signal::<Metrics, _, _>(
                     &config,
                     Signal::Metrics,
                     metric_batch,
                     None,
                     &resource,
                     console_metrics,
+                    custom
+                        .metrics
+                        .map(|e| CustomTransport::new(e, std::convert::identity)),
                 )?;
             }
             if config.shows_console_too(Signal::Metrics) {
@@ -213,13 +238,18 @@ impl Telemetry {
             if config.discard
                 || !(stdout_output && config.exporter(Signal::Logs) == ExporterKind::Console)
             {
-                logs = start_signal::<Logs, _>(
+                logs = start_signal::<Logs, _, _>(
                     &config,
                     Signal::Logs,
                     config.logs_batch,
                     Some(Duration::from_millis(200)),
                     &resource,
                     console_logs,
+                    custom.logs.map(|e| {
+                        CustomTransport::new(e, |r: LogRecord| {
+                            crate::export::otlp::log_to_proto(&r)
+                        })
+                    }),
                 )?;
             }
 
@@ -424,6 +454,7 @@ fn target_name(config: &Config, signal: Signal) -> String {
         ExporterKind::Console => "console".to_string(),
         ExporterKind::Prometheus => "prometheus".to_string(),
         ExporterKind::None => "none".to_string(),
+        ExporterKind::Custom => "custom".to_string(),
     }
 }
 

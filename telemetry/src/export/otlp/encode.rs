@@ -217,7 +217,7 @@ fn any_string(s: String) -> AnyValue {
 
 /// One of our log records as OTLP's: fields become attributes, the call site
 /// `code.*` attributes, the span context its trace and span ids.
-fn log_to_proto(r: &crate::logs::LogRecord) -> ProtoLogRecord {
+pub(crate) fn log_to_proto(r: &crate::logs::LogRecord) -> ProtoLogRecord {
     use crate::fields::FieldValue;
     let nanos = r
         .time

@@ -51,7 +51,7 @@ pub(crate) mod tls {
     }
 }
 
-pub(crate) use encode::{Logs, Metrics, Traces};
+pub(crate) use encode::{log_to_proto, Logs, Metrics, Traces};
 pub(crate) use settings::{
     check_header, normalise_endpoint, OtlpSettings, OtlpVars, DEFAULT_MAX_REQUEST_SIZE,
     HEADER_NAME, HEADER_VALUE, OTLP_MAX_REQUEST_SIZE,
