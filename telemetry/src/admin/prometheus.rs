@@ -13,6 +13,7 @@ use opentelemetry_sdk::metrics::data::{AggregatedMetrics, Metric, MetricData, Re
 use opentelemetry_sdk::metrics::reader::MetricReader;
 use opentelemetry_sdk::metrics::{InstrumentKind, ManualReader, Pipeline, Temporality};
 
+use crate::metrics::prometheus_names::{float, label_name, metric_name, unit_suffix};
 use crate::metrics::AsF64;
 
 /// A pull reader shared between the meter provider and the endpoint.
@@ -35,69 +36,6 @@ impl MetricReader for PullReader {
     fn temporality(&self, kind: InstrumentKind) -> Temporality {
         self.0.temporality(kind)
     }
-}
-
-/// OpenTelemetry's rules for Prometheus names: invalid characters become `_`, repeated
-/// `_` collapse, a leading digit gets a `_` in front.
-fn sanitize(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for c in name.chars() {
-        let c = if c.is_ascii_alphanumeric() || c == '_' || c == ':' {
-            c
-        } else {
-            '_'
-        };
-        if !(c == '_' && out.ends_with('_')) {
-            out.push(c);
-        }
-    }
-    if out.starts_with(|c: char| c.is_ascii_digit()) {
-        out.insert(0, '_');
-    }
-    out
-}
-
-fn label_name(key: &str) -> String {
-    let mut s = sanitize(key).replace(':', "_");
-    if s.starts_with("__") {
-        s = s.trim_start_matches('_').to_string();
-        s.insert(0, '_');
-    }
-    if s.is_empty() {
-        s.push('_');
-    }
-    s
-}
-
-/// The unit's Prometheus suffix: `s` → `seconds`, `By` → `bytes`, `{…}` → none.
-fn unit_suffix(unit: &str) -> Option<&'static str> {
-    match unit {
-        "s" => Some("seconds"),
-        "ms" => Some("milliseconds"),
-        "us" => Some("microseconds"),
-        "ns" => Some("nanoseconds"),
-        "min" => Some("minutes"),
-        "h" => Some("hours"),
-        "By" => Some("bytes"),
-        "KBy" => Some("kilobytes"),
-        "MBy" => Some("megabytes"),
-        "%" => Some("percent"),
-        "1" => None,
-        _ => None,
-    }
-}
-
-fn metric_name(name: &str, unit: &str, gauge_ratio: bool) -> String {
-    let mut n = sanitize(name);
-    if let Some(suffix) = unit_suffix(unit) {
-        if !n.ends_with(suffix) {
-            n.push('_');
-            n.push_str(suffix);
-        }
-    } else if unit == "1" && gauge_ratio && !n.ends_with("_ratio") {
-        n.push_str("_ratio");
-    }
-    n
 }
 
 fn escape_label(v: &str) -> String {
@@ -156,20 +94,6 @@ fn labels<'a>(
     }
     out.push('}');
     out
-}
-
-fn float(v: f64) -> String {
-    if v.is_infinite() {
-        if v > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        }
-    } else if v.is_nan() {
-        "NaN".into()
-    } else {
-        format!("{v}")
-    }
 }
 
 struct Family {
@@ -345,6 +269,7 @@ pub(crate) fn encode(rm: &ResourceMetrics, openmetrics: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::prometheus_names::sanitize;
 
     #[test]
     fn names_follow_the_otel_to_prometheus_rules() {

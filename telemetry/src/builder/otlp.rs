@@ -98,4 +98,52 @@ impl TelemetryBuilder {
         let check = crate::export::otlp::check_header(&name, &value);
         self.checked(check, |o| o.headers.push((name, value)))
     }
+
+    /// Sends metrics to StatsD or DogStatsD over UDP instead of the configured
+    /// exporter (it beats `OTEL_METRICS_EXPORTER`), through the same pipeline and
+    /// accounting. `build()` fails on an address without a port or a packet size
+    /// outside 64 to 65507 bytes.
+    ///
+    /// ```no_run
+    /// use telemetry::export::{StatsdConfig, StatsdFlavor};
+    /// let telemetry = telemetry::Telemetry::builder()
+    ///     .statsd(StatsdConfig {
+    ///         prefix: Some("checkout".into()),
+    ///         flavor: StatsdFlavor::DogStatsd,
+    ///         ..StatsdConfig::default()
+    ///     })
+    ///     .build()?;
+    /// # Ok::<(), telemetry::Error>(())
+    /// ```
+    pub fn statsd(mut self, config: crate::export::StatsdConfig) -> Self {
+        if let Err(e) = config.validate() {
+            self.errors.push(e);
+            return self;
+        }
+        self.overrides.statsd = Some(config);
+        self.overrides.exporters[crate::signal::Signal::Metrics.index()] =
+            Some(crate::export::ExporterKind::Statsd);
+        self
+    }
+
+    /// Sends metrics to a Prometheus remote-write receiver (protocol 1.0) instead of
+    /// the configured exporter; 5xx and 429 answers are retried, other 4xx are not.
+    ///
+    /// ```no_run
+    /// use telemetry::export::RemoteWriteConfig;
+    /// let telemetry = telemetry::Telemetry::builder()
+    ///     .prometheus_remote_write(RemoteWriteConfig::new("http://127.0.0.1:9090/api/v1/write"))
+    ///     .build()?;
+    /// # Ok::<(), telemetry::Error>(())
+    /// ```
+    pub fn prometheus_remote_write(mut self, config: crate::export::RemoteWriteConfig) -> Self {
+        if let Err(e) = config.validate() {
+            self.errors.push(e);
+            return self;
+        }
+        self.overrides.remote_write = Some(config);
+        self.overrides.exporters[crate::signal::Signal::Metrics.index()] =
+            Some(crate::export::ExporterKind::RemoteWrite);
+        self
+    }
 }

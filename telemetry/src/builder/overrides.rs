@@ -72,6 +72,8 @@ pub(super) struct Overrides {
     pub(super) propagators: Option<Vec<Propagator>>,
     pub(super) self_metrics: Option<bool>,
     pub(super) discard: bool,
+    pub(super) statsd: Option<crate::export::StatsdConfig>,
+    pub(super) remote_write: Option<crate::export::RemoteWriteConfig>,
 }
 
 impl Overrides {
@@ -181,6 +183,10 @@ impl Overrides {
         set(&mut c.propagators, self.propagators);
         set(&mut c.self_metrics, self.self_metrics);
         c.discard |= self.discard;
+        set(&mut c.statsd, self.statsd);
+        if self.remote_write.is_some() {
+            c.remote_write = self.remote_write;
+        }
     }
 
     /// Whether a setting made in code replaces what the variable `var` says, so that a
@@ -292,6 +298,8 @@ impl Overrides {
         add(self.propagators.is_some(), "propagators");
         add(self.self_metrics.is_some(), "self_metrics");
         add(self.discard, "discard_exports");
+        add(self.statsd.is_some(), "statsd");
+        add(self.remote_write.is_some(), "prometheus_remote_write");
         out
     }
 }

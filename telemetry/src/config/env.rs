@@ -185,7 +185,7 @@ impl EnvReader {
             Signal::Logs => "logs.exporter",
         };
         let names = if signal == Signal::Metrics {
-            "otlp, prometheus, console, none"
+            "otlp, prometheus, statsd, dogstatsd, console, none"
         } else {
             "otlp, console, none"
         };
@@ -196,6 +196,7 @@ impl EnvReader {
                 "console" | "logging" => ExporterKind::Console,
                 "none" => ExporterKind::None,
                 "prometheus" if signal == Signal::Metrics => ExporterKind::Prometheus,
+                "statsd" | "dogstatsd" if signal == Signal::Metrics => ExporterKind::Statsd,
                 _ => {
                     let expected = if v.contains(',') {
                         format!("a list of {names} (`{part}` is unknown)")
@@ -528,6 +529,13 @@ impl EnvReader {
             if let Some((kind, console)) = self.exporter(var, signal) {
                 c.exporters[signal.index()] = Some(kind);
                 c.console_too[signal.index()] = console;
+            }
+            // DogStatsD finds the Agent as Datadog's own clients do.
+            let dogstatsd = self
+                .get(var)
+                .is_some_and(|v| v.to_ascii_lowercase().contains("dogstatsd"));
+            if signal == Signal::Metrics && dogstatsd {
+                c.statsd = crate::export::StatsdConfig::dogstatsd_from(|k| self.get(k));
             }
         }
         c.otlp_generic = self.otlp(None);

@@ -66,6 +66,10 @@ pub struct Config {
     pub(crate) logs_follow_sampling: bool,
     /// Whether the pipelines publish their own `telemetry.export.*` metrics.
     pub(crate) self_metrics: bool,
+    /// The StatsD exporter's settings (used when metrics go to StatsD).
+    pub(crate) statsd: crate::export::StatsdConfig,
+    /// Where metrics are remote-written (when they are).
+    pub(crate) remote_write: Option<crate::export::RemoteWriteConfig>,
 }
 
 impl Default for Config {
@@ -97,6 +101,8 @@ impl Default for Config {
             span_details: SpanDetails::default(),
             logs_follow_sampling: false,
             self_metrics: true,
+            statsd: crate::export::StatsdConfig::default(),
+            remote_write: None,
         }
     }
 }
@@ -156,7 +162,13 @@ impl Config {
     {
         let map: BTreeMap<String, String> = vars
             .into_iter()
-            .filter(|(k, _)| k.as_ref().starts_with("OTEL_"))
+            .filter(|(k, _)| {
+                let k = k.as_ref();
+                // DogStatsD finds the Agent through Datadog's own variables.
+                k.starts_with("OTEL_")
+                    || k == crate::export::DD_AGENT_HOST
+                    || k == crate::export::DD_DOGSTATSD_PORT
+            })
             .map(|(k, v)| (k.as_ref().to_string(), v.as_ref().to_string()))
             .collect();
         env::read(map)
@@ -248,6 +260,32 @@ impl Config {
     /// Checks values set in code; the environment readers already validate theirs.
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         self.sampler.validate()?;
+        for signal in [Signal::Traces, Signal::Logs] {
+            if matches!(
+                self.exporter(signal),
+                ExporterKind::Statsd | ExporterKind::RemoteWrite
+            ) {
+                return Err(ConfigError::InvalidSetting {
+                    setting: "exporter",
+                    value: format!("{:?} for {signal}", self.exporter(signal)),
+                    expected: "StatsD and remote write for metrics only".into(),
+                });
+            }
+        }
+        match self.exporter(Signal::Metrics) {
+            ExporterKind::Statsd => self.statsd.validate()?,
+            ExporterKind::RemoteWrite => match &self.remote_write {
+                Some(rw) => rw.validate()?,
+                None => {
+                    return Err(ConfigError::InvalidSetting {
+                        setting: "metrics exporter",
+                        value: "remote write".into(),
+                        expected: "a remote write URL (`prometheus_remote_write(..)`)".into(),
+                    })
+                }
+            },
+            _ => {}
+        }
         self.traces_batch.validate("traces batch")?;
         self.logs_batch.validate("logs batch")?;
         for signal in [Signal::Traces, Signal::Metrics, Signal::Logs] {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::circuit::{CircuitBreaker, CircuitBreakerConfig, CircuitState, Permit, Transition};
-use super::retry::{classify, refused_for_size, Jitter, RetryConfig, Verdict};
+use super::retry::{refused_for_size, Jitter, RetryConfig, Verdict};
 use super::retry_buffer::{Entry, RetryBuffer, RetryBufferConfig};
 use super::stats::{DropReason, Stats};
 use super::transport::{BoxFuture, Delivered, Encoded, Transport};
@@ -252,7 +252,7 @@ impl<T, X: Transport<T>> Engine<T, X> {
                     self.split_refused(entry, &error);
                     self.collector_answered();
                 } else {
-                    match classify(&error) {
+                    match self.transport.classify(&error) {
                         Verdict::Permanent => self.drop_failed(entry, &error),
                         Verdict::Unreachable => self.drop_unreachable(entry, &error, now),
                         Verdict::Retry { after } => self.retry_later(entry, &error, after, now),

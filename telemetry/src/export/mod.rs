@@ -24,11 +24,13 @@ mod engine;
 mod handle;
 pub(crate) mod otlp;
 mod pipeline;
+mod remote_write;
 mod retry;
 mod retry_buffer;
 mod sdk_bridge;
 mod self_metrics;
 mod stats;
+mod statsd;
 mod transport;
 
 pub use batch::BatchConfig;
@@ -48,11 +50,15 @@ pub(crate) use engine::ResilienceConfig;
 pub(crate) use handle::SignalPipeline;
 pub use otlp::{Compression, OtlpTarget, Protocol, TlsFiles};
 pub(crate) use pipeline::Pipeline;
+pub use remote_write::RemoteWriteConfig;
+pub(crate) use remote_write::RemoteWriteTransport;
 pub use retry::RetryConfig;
 pub use retry_buffer::RetryBufferConfig;
 pub(crate) use sdk_bridge::{MetricsToPipeline, SpansToPipeline};
 pub(crate) use self_metrics::register as register_self_metrics;
 pub(crate) use stats::{Snapshot, Stats};
+pub(crate) use statsd::StatsdTransport;
+pub use statsd::{StatsdConfig, StatsdFlavor, StatsdHistogram, DD_AGENT_HOST, DD_DOGSTATSD_PORT};
 pub(crate) use transport::{Discard, Transport};
 
 /// `OTEL_TRACES_EXPORTER`: `otlp`, `console` or `none`.
@@ -74,6 +80,10 @@ pub enum ExporterKind {
     Prometheus,
     /// Nothing is exported.
     None,
+    /// StatsD or DogStatsD over UDP (metrics only; see [`StatsdConfig`]).
+    Statsd,
+    /// Prometheus remote write (metrics only; see [`RemoteWriteConfig`]).
+    RemoteWrite,
     /// Your own [`Exporter`], set in code (`span_exporter`, `metric_exporter`,
     /// `log_exporter` on the builder).
     Custom,

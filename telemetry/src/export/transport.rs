@@ -61,6 +61,11 @@ pub(crate) trait Transport<T>: Send + 'static {
     ) -> BoxFuture<'static, Result<Delivered, ExportError>>;
     /// Where requests go, for messages.
     fn target(&self) -> &str;
+    /// What a failure means for the batch. Default: OTLP's rules
+    /// ([`classify`](super::retry::classify)).
+    fn classify(&self, error: &ExportError) -> super::retry::Verdict {
+        super::retry::classify(error)
+    }
     /// Called once when the pipeline stops.
     fn shutdown(&mut self) {}
 }

@@ -37,6 +37,7 @@ mod instance;
 mod instruments;
 #[cfg(any(feature = "prometheus", feature = "testing"))]
 mod number;
+pub(crate) mod prometheus_names;
 
 pub(crate) use instance::with_instance;
 pub(crate) use instance::{FunctionInstruments, InstanceMetrics};

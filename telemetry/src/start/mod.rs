@@ -77,6 +77,8 @@ where
             }
             Pipeline::start(signal, batch, resilience, console())?
         }
+        // Metrics only: started by `start` itself.
+        ExporterKind::Statsd | ExporterKind::RemoteWrite => return Ok(None),
         ExporterKind::Custom => match custom {
             Some(custom) => {
                 name = format!("custom {}", custom.target());
@@ -187,6 +189,40 @@ impl Telemetry {
                     what: "the Prometheus metrics endpoint",
                     feature: "prometheus",
                 });
+            } else if matches!(
+                config.exporter(Signal::Metrics),
+                ExporterKind::Statsd | ExporterKind::RemoteWrite
+            ) && !config.discard
+            {
+                let p =
+                    if config.exporter(Signal::Metrics) == ExporterKind::Statsd {
+                        Pipeline::start(
+                            Signal::Metrics,
+                            metric_batch,
+                            config.resilience,
+                            crate::export::StatsdTransport::new(config.statsd.clone()),
+                        )?
+                    } else {
+                        let rw = config.remote_write.clone().ok_or_else(|| {
+                            ConfigError::InvalidSetting {
+                                setting: "metrics exporter",
+                                value: "remote write".into(),
+                                expected: "a remote write URL".into(),
+                            }
+                        })?;
+                        let mut resilience = config.resilience;
+                        resilience.attempt_timeout = Some(rw.timeout);
+                        Pipeline::start(
+                            Signal::Metrics,
+                            metric_batch,
+                            resilience,
+                            crate::export::RemoteWriteTransport::new(rw),
+                        )?
+                    };
+                metrics = Some(SignalPipeline::new(
+                    p,
+                    target_name(&config, Signal::Metrics),
+                ));
             } else {
                 metrics = start_signal::<Metrics, _, _>(
                     &config,
@@ -209,13 +245,22 @@ impl Telemetry {
                 )?;
                 console_metrics_pipeline = Some(SignalPipeline::new(p, "console".to_string()));
             }
+            let statsd = config.exporter(Signal::Metrics) == ExporterKind::Statsd;
             for m in metrics.iter().chain(&console_metrics_pipeline) {
                 let reader = PeriodicReader::builder(MetricsToPipeline {
                     pipeline: m.pipeline.clone(),
-                    temporality: config.temporality,
+                    // StatsD aggregates per flush: it takes deltas.
+                    temporality: if statsd {
+                        crate::metrics::Temporality::Delta
+                    } else {
+                        config.temporality
+                    },
                     flush_timeout: config.shutdown_timeout,
                 })
-                .with_interval(config.metric_export.interval)
+                .with_interval(match config.statsd.flush_interval {
+                    Some(every) if statsd => every,
+                    _ => config.metric_export.interval,
+                })
                 .build();
                 mp = mp.with_reader(reader);
             }
@@ -455,6 +500,12 @@ fn target_name(config: &Config, signal: Signal) -> String {
         ExporterKind::Prometheus => "prometheus".to_string(),
         ExporterKind::None => "none".to_string(),
         ExporterKind::Custom => "custom".to_string(),
+        ExporterKind::Statsd => format!("statsd {}", config.statsd.address),
+        ExporterKind::RemoteWrite => config
+            .remote_write
+            .as_ref()
+            .map(|rw| format!("remote write {}", rw.url))
+            .unwrap_or_default(),
     }
 }
 
