@@ -145,7 +145,9 @@ pub mod __macro_support;
 pub mod testing;
 
 pub use builder::TelemetryBuilder;
-pub use error::{BuildError, ConfigError, EnvIssue, Error, InitError, ShutdownError};
+pub use error::{
+    BuildError, ConfigError, EnvIssue, Error, FileIssue, FileIssueKind, InitError, ShutdownError,
+};
 pub use health::HealthReport;
 pub use ids::{current_span_id, current_trace_id};
 pub use layer::{OpenTelemetrySpanExt, TelemetryLayer};
@@ -157,7 +159,7 @@ pub use telemetry_macros::{measure_performance, traced, track_errors};
 /// variables are the generic names with the signal inserted
 /// (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `OTEL_EXPORTER_OTLP_LOGS_HEADERS`, ...).
 pub mod env {
-    pub use crate::config::OTEL_SDK_DISABLED;
+    pub use crate::config::{OTEL_CONFIG_FILE, OTEL_SDK_DISABLED};
     pub use crate::export::otlp::{
         OTEL_EXPORTER_OTLP_CERTIFICATE, OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE,
         OTEL_EXPORTER_OTLP_CLIENT_KEY, OTEL_EXPORTER_OTLP_COMPRESSION, OTEL_EXPORTER_OTLP_ENDPOINT,

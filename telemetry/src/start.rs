@@ -75,6 +75,7 @@ impl Telemetry {
     pub(crate) fn start(
         config: Config,
         warnings: Vec<EnvIssue>,
+        file_warnings: Vec<crate::error::FileIssue>,
         hooks: Vec<ProviderHook>,
         metric_hooks: Vec<MeterHook>,
     ) -> Result<Telemetry, BuildError> {
@@ -102,7 +103,9 @@ impl Telemetry {
                 .with_sampler(crate::sampling::sdk_sampler(&config.sampler))
                 .with_max_attributes_per_span(limits.attributes)
                 .with_max_events_per_span(limits.events)
-                .with_max_links_per_span(limits.links);
+                .with_max_links_per_span(limits.links)
+                .with_max_attributes_per_event(limits.event_attributes)
+                .with_max_attributes_per_link(limits.link_attributes);
             traces = start_signal::<Traces, _>(
                 &config,
                 Signal::Traces,
@@ -297,6 +300,7 @@ impl Telemetry {
                 admin: std::sync::OnceLock::new(),
                 propagators,
                 warnings,
+                file_warnings,
                 shutdown: Mutex::new(None),
             }),
         };
