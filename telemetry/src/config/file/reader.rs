@@ -51,6 +51,7 @@ pub(super) fn one_of(names: &[&str]) -> String {
     match names {
         [] => "no key".into(),
         [one] => format!("`{one}`"),
+        [a, b] => format!("`{a}` or `{b}`"),
         [init @ .., last] => format!(
             "one of {} or `{last}`",
             init.iter()
