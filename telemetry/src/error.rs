@@ -126,6 +126,11 @@ impl fmt::Display for FileIssue {
                 self.expected
             ),
             FileIssueKind::Invalid => write!(f, " is not {}", self.expected),
+            FileIssueKind::Unsupported if shown => write!(
+                f,
+                " = {:?} is not supported by this library: {}",
+                self.value, self.expected
+            ),
             FileIssueKind::Unsupported => {
                 write!(f, " is not supported by this library: {}", self.expected)
             }

@@ -25,6 +25,10 @@ impl Reader {
             &[
                 ("exemplar_filter", "exemplars are not recorded"),
                 (
+                    "view_matching_mode/development",
+                    "views apply to the span duration histogram only, one by one",
+                ),
+                (
                     "meter_configurator/development",
                     "meters cannot be configured one by one",
                 ),
