@@ -72,6 +72,18 @@
 //! | `OTEL_ATTRIBUTE_COUNT_LIMIT`, `OTEL_SPAN_{ATTRIBUTE,EVENT,LINK}_COUNT_LIMIT` | 128 | count |
 //! | `OTEL_EXPORTER_PROMETHEUS_HOST`, `_PORT` | `localhost`, `9464` | host, port |
 //!
+//! ### From a file
+//!
+//! [`Telemetry::from_config_file`] (strict), or `OTEL_CONFIG_FILE` read by
+//! [`Telemetry::from_env`], [`Telemetry::from_env_lossy`] and `init`: OpenTelemetry's
+//! declarative configuration file (YAML, `file_format: "1.1"`), which other SDKs read
+//! too. The file then decides and the other `OTEL_*` variables are ignored, except
+//! where the file substitutes them (`${COLLECTOR:-http://localhost:4318}`); code still
+//! beats the file. This library's own settings (local log outputs, retry, circuit
+//! breaker, retry buffer, span metrics) go in its `telemetry` section. A complete
+//! example is `examples/telemetry.yaml`; the README's "Configuration file" lists the
+//! keys honoured, and [`config::Config::from_file`] shows one in code.
+//!
 //! ## Feature flags
 //!
 //! - `grpc` (default): OTLP over gRPC. OTLP over HTTP (protobuf, JSON, gzip) is always

@@ -133,10 +133,12 @@ impl Reader {
     /// absent export nothing, as the specification says (unlike the environment,
     /// where no variable means OTLP or the console).
     fn top(&mut self, entries: &[(String, Node)]) -> Config {
-        let mut c = Config::default();
-        c.exporters = [Some(ExporterKind::None); 3];
-        // No `propagator` section: no propagation, as the specification says.
-        c.propagators = Vec::new();
+        let mut c = Config {
+            exporters: [Some(ExporterKind::None); 3],
+            // No `propagator` section: no propagation, as the specification says.
+            propagators: Vec::new(),
+            ..Config::default()
+        };
         let get = |key: &str| {
             entries
                 .iter()

@@ -351,7 +351,9 @@ fn the_file_maps_to_the_config_the_same_variables_give() {
     let otlp_traces = |exporter: &str| {
         format!("tracer_provider:\n  processors:\n    - batch:\n        exporter:\n{exporter}")
     };
-    let rows: Vec<(&str, Vec<(&str, &str)>, String)> = vec![
+    /// A row's name, its variables, and the file's body.
+    type Row = (&'static str, Vec<(&'static str, &'static str)>, String);
+    let rows: Vec<Row> = vec![
         ("nothing", vec![], String::new()),
         ("disabled", vec![("OTEL_SDK_DISABLED", "true")], "disabled: true\n".into()),
         (
