@@ -56,6 +56,93 @@ impl fmt::Display for EnvIssue {
     }
 }
 
+/// What is wrong with one setting of a configuration file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FileIssueKind {
+    /// The key is right but its value is not accepted (a negative size, an unknown
+    /// compression).
+    Invalid,
+    /// The key or plugin is part of the configuration schema, but this library has
+    /// nothing that does what it asks (e.g. `otlp_file/development`, a view on an
+    /// instrument of the application).
+    Unsupported,
+    /// The key is not part of the configuration schema where it stands (a typo, or a
+    /// key of another place).
+    Unknown,
+}
+
+/// One problem of a configuration file (`OTEL_CONFIG_FILE`): where it is, the value
+/// found and what is accepted.
+///
+/// Produced by [`Config::from_file`](crate::config::Config::from_file) and
+/// [`Telemetry::from_config_file`](crate::Telemetry::from_config_file) (as part of
+/// [`ConfigError::InvalidFile`]) and, by the lossy readers, reported as a warning
+/// before the key is ignored and its default used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileIssue {
+    /// The setting's path in the file, e.g.
+    /// `tracer_provider.processors[0].batch.exporter.otlp_http.endpoint`.
+    pub path: String,
+    /// The value found, as written after substitution; empty for request headers
+    /// (`headers`, `headers_list`), whose values are secrets and never repeated, and
+    /// for whole sections.
+    pub value: String,
+    /// What is accepted there, or why an unsupported key cannot be honoured.
+    pub expected: String,
+    /// Invalid value, unsupported key, or unknown key.
+    pub kind: FileIssueKind,
+    /// The line of the file (1-based) where the value or key stands.
+    pub line: usize,
+}
+
+impl FileIssue {
+    /// What the lossy reader does about it: `using the default` for a value not
+    /// accepted, `ignored` for a key.
+    pub fn remedy(&self) -> &'static str {
+        match self.kind {
+            FileIssueKind::Invalid => "using the default",
+            FileIssueKind::Unsupported | FileIssueKind::Unknown => "ignored",
+        }
+    }
+
+    /// Whether the value at `path` is a secret (request headers carry tokens).
+    pub(crate) fn is_secret(path: &str) -> bool {
+        path.contains(".headers")
+    }
+}
+
+impl fmt::Display for FileIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.path)?;
+        let shown = !self.value.is_empty() && !FileIssue::is_secret(&self.path);
+        match self.kind {
+            FileIssueKind::Invalid if shown => {
+                write!(f, " = {:?} is not {}", self.value, self.expected)
+            }
+            FileIssueKind::Invalid if FileIssue::is_secret(&self.path) => write!(
+                f,
+                " is not {} (its value is not shown: header values are secrets)",
+                self.expected
+            ),
+            FileIssueKind::Invalid => write!(f, " is not {}", self.expected),
+            FileIssueKind::Unsupported if shown => write!(
+                f,
+                " = {:?} is not supported by this library: {}",
+                self.value, self.expected
+            ),
+            FileIssueKind::Unsupported => {
+                write!(f, " is not supported by this library: {}", self.expected)
+            }
+            FileIssueKind::Unknown => write!(
+                f,
+                " is not a key of the configuration schema here: expected {}",
+                self.expected
+            ),
+        }
+    }
+}
+
 /// A configuration that cannot be used.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
@@ -77,6 +164,56 @@ pub enum ConfigError {
         value: String,
         /// What the setting accepts.
         expected: String,
+    },
+    /// The configuration file has settings that are not accepted, not supported, or
+    /// not part of the schema; each one is listed with its path, value and what is
+    /// accepted. Fix or remove each one, or use the lossy reader
+    /// ([`Telemetry::from_env_lossy`](crate::Telemetry::from_env_lossy)), which warns
+    /// and uses the default.
+    #[error("{} problem{} in the configuration file {}: {}", issues.len(), if issues.len() == 1 { "" } else { "s" }, file.display(), join(issues))]
+    InvalidFile {
+        /// The file.
+        file: std::path::PathBuf,
+        /// Every problem, in the order of the file.
+        issues: Vec<FileIssue>,
+    },
+    /// The configuration file could not be read (missing, unreadable, not UTF-8).
+    /// Check the path (`OTEL_CONFIG_FILE`) and its permissions.
+    #[error("could not read the configuration file {}: {reason}", file.display())]
+    FileUnreadable {
+        /// The file.
+        file: std::path::PathBuf,
+        /// What the OS said.
+        reason: String,
+    },
+    /// The configuration file is not the YAML its format asks for: a syntax error, a
+    /// document that is not a mapping, or no usable `file_format`. Nothing of it is
+    /// used (the specification allows no partial result).
+    #[error("{}:{line}:{column}: {message}", file.display())]
+    FileSyntax {
+        /// The file.
+        file: std::path::PathBuf,
+        /// The line (1-based) of the problem.
+        line: usize,
+        /// The column (1-based) of the problem.
+        column: usize,
+        /// What is wrong and what is expected.
+        message: String,
+    },
+    /// A `${...}` reference of the configuration file is not a valid substitution
+    /// (e.g. `${1API_KEY}`, `${API_$KEY}`, `${A:?message}`). Nothing of the file is
+    /// used. Write `${NAME}`, `${env:NAME}` or `${NAME:-default}`, or `$$` for a
+    /// literal `$`.
+    #[error("{}:{line}:{column}: `{reference}` is not a valid substitution reference: expected ${{NAME}}, ${{env:NAME}} or ${{NAME:-default}}, NAME being a letter or `_` then letters, digits or `_` (write `$$` for a literal `$`)", file.display())]
+    FileSubstitution {
+        /// The file.
+        file: std::path::PathBuf,
+        /// The line (1-based) of the scalar holding the reference.
+        line: usize,
+        /// The column (1-based) of the scalar holding the reference.
+        column: usize,
+        /// The reference as written.
+        reference: String,
     },
     /// The value of an OTLP request header set in code cannot be sent. The message
     /// names the header but never shows its value (header values carry tokens).
@@ -115,7 +252,7 @@ impl ShutdownError {
     }
 }
 
-fn join(issues: &[EnvIssue]) -> String {
+fn join<T: fmt::Display>(issues: &[T]) -> String {
     issues
         .iter()
         .map(ToString::to_string)

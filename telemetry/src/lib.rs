@@ -72,6 +72,18 @@
 //! | `OTEL_ATTRIBUTE_COUNT_LIMIT`, `OTEL_SPAN_{ATTRIBUTE,EVENT,LINK}_COUNT_LIMIT` | 128 | count |
 //! | `OTEL_EXPORTER_PROMETHEUS_HOST`, `_PORT` | `localhost`, `9464` | host, port |
 //!
+//! ### From a file
+//!
+//! [`Telemetry::from_config_file`] (strict), or `OTEL_CONFIG_FILE` read by
+//! [`Telemetry::from_env`], [`Telemetry::from_env_lossy`] and `init`: OpenTelemetry's
+//! declarative configuration file (YAML, `file_format: "1.1"`), which other SDKs read
+//! too. The file then decides and the other `OTEL_*` variables are ignored, except
+//! where the file substitutes them (`${COLLECTOR:-http://localhost:4318}`); code still
+//! beats the file. This library's own settings (local log outputs, retry, circuit
+//! breaker, retry buffer, span metrics) go in its `telemetry` section. A complete
+//! example is `examples/telemetry.yaml`; the README's "Configuration file" lists the
+//! keys honoured, and [`config::Config::from_file`] shows one in code.
+//!
 //! ## Sending over TLS
 //!
 //! An `https://` endpoint is verified against the system's roots (Mozilla's bundled set
@@ -170,7 +182,9 @@ pub mod testing;
 
 pub use builder::TelemetryBuilder;
 pub use checks::HealthCheck;
-pub use error::{BuildError, ConfigError, EnvIssue, Error, InitError, ShutdownError};
+pub use error::{
+    BuildError, ConfigError, EnvIssue, Error, FileIssue, FileIssueKind, InitError, ShutdownError,
+};
 pub use health::HealthReport;
 pub use ids::{current_span_id, current_trace_id};
 pub use layer::{OpenTelemetrySpanExt, TelemetryLayer};
@@ -182,7 +196,7 @@ pub use telemetry_macros::{measure_performance, traced, track_errors};
 /// variables are the generic names with the signal inserted
 /// (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `OTEL_EXPORTER_OTLP_LOGS_HEADERS`, ...).
 pub mod env {
-    pub use crate::config::OTEL_SDK_DISABLED;
+    pub use crate::config::{OTEL_CONFIG_FILE, OTEL_SDK_DISABLED};
     pub use crate::export::otlp::{
         OTEL_EXPORTER_OTLP_CERTIFICATE, OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE,
         OTEL_EXPORTER_OTLP_CLIENT_KEY, OTEL_EXPORTER_OTLP_COMPRESSION, OTEL_EXPORTER_OTLP_ENDPOINT,

@@ -21,6 +21,10 @@ pub(crate) struct ResourceSettings {
     pub(crate) deployment_environment: Option<String>,
     /// Every other attribute, in order; a later one of the same key wins.
     pub(crate) attributes: Vec<(String, String)>,
+    /// Attributes that are not strings (the configuration file's typed `attributes`:
+    /// bool, int, double and arrays), after the string ones; a later one of the same
+    /// key wins.
+    pub(crate) typed_attributes: Vec<(String, opentelemetry::Value)>,
 }
 
 /// Builds the resource from the configuration and what can be detected.
@@ -47,6 +51,9 @@ pub(crate) fn build(config: &ResourceSettings) -> Resource {
         attrs.push(KeyValue::new("host.name", host));
     }
     for (k, v) in &config.attributes {
+        attrs.push(KeyValue::new(k.clone(), v.clone()));
+    }
+    for (k, v) in &config.typed_attributes {
         attrs.push(KeyValue::new(k.clone(), v.clone()));
     }
     let service = config

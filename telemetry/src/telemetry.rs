@@ -72,6 +72,7 @@ pub(crate) struct Inner {
         Arc<crate::checks::state::Checks>,
         crate::checks::runner::Runner,
     )>,
+    pub(crate) file_warnings: Vec<crate::error::FileIssue>,
     pub(crate) shutdown: Mutex<Option<ShutdownReport>>,
 }
 
@@ -170,6 +171,13 @@ impl Telemetry {
     /// The bad environment values that the lossy reader replaced by defaults.
     pub fn warnings(&self) -> &[EnvIssue] {
         &self.inner.warnings
+    }
+
+    /// The problems of the configuration file (`OTEL_CONFIG_FILE`) that the lossy
+    /// reader warned about and left at their defaults: values not accepted, keys not
+    /// supported or not of the schema.
+    pub fn file_warnings(&self) -> &[crate::error::FileIssue] {
+        &self.inner.file_warnings
     }
 
     /// The SDK tracer provider, for direct use of the OpenTelemetry API (`None` when

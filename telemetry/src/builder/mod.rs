@@ -8,8 +8,7 @@ use std::time::Duration;
 use opentelemetry_sdk::metrics::MeterProviderBuilder;
 use opentelemetry_sdk::trace::{SpanProcessor, TracerProviderBuilder};
 
-use crate::config::Config;
-use crate::error::{BuildError, ConfigError, EnvIssue, InitError};
+use crate::error::{ConfigError, InitError};
 use crate::export::{
     BatchConfig, CircuitBreakerConfig, Compression, ExporterKind, Protocol, RetryBufferConfig,
     RetryConfig,
@@ -20,6 +19,7 @@ use crate::sampling::Sampler;
 use crate::signal::Signal;
 use crate::telemetry::{Telemetry, TelemetryGuard};
 
+mod build;
 mod init;
 mod otlp;
 mod overrides;
@@ -39,15 +39,47 @@ impl Telemetry {
     }
 
     /// A builder that reads the `OTEL_*` variables strictly: `build()` fails on any bad
-    /// value, naming each variable, its value and the accepted forms.
+    /// value, naming each variable, its value and the accepted forms. When
+    /// `OTEL_CONFIG_FILE` is set, the file it names decides instead (see
+    /// [`from_config_file`](Self::from_config_file)).
     pub fn from_env() -> TelemetryBuilder {
         TelemetryBuilder::new(Some(std::env::vars().collect()), true)
     }
 
     /// A builder that reads the `OTEL_*` variables as the specification says: a bad
-    /// value is reported once on stderr and its default is used.
+    /// value is reported once on stderr and its default is used. When
+    /// `OTEL_CONFIG_FILE` is set, the file it names decides instead, read the same
+    /// way: each problem is reported once and its setting keeps its default (a file
+    /// that cannot be read or parsed still fails `build()`).
     pub fn from_env_lossy() -> TelemetryBuilder {
         TelemetryBuilder::new(Some(std::env::vars().collect()), false)
+    }
+
+    /// A builder that reads a declarative configuration file strictly: OpenTelemetry's
+    /// configuration schema in YAML (`file_format: "1.1"` or `"1.0"`), read by the
+    /// Java, Go, C++, Python and JS SDKs too. Each `${NAME}`, `${env:NAME}` or
+    /// `${NAME:-default}` in a value is replaced from the process environment (or the
+    /// variables given to [`vars`](TelemetryBuilder::vars)); no other `OTEL_*`
+    /// variable is read. Settings made in code beat the file. The README's
+    /// "Configuration file" section lists the keys this library honours; this
+    /// library's own settings go in its `telemetry` section.
+    ///
+    /// ```no_run
+    /// let telemetry = telemetry::Telemetry::from_config_file("otel.yaml")
+    ///     .default_service_name("checkout")
+    ///     .build()?;
+    /// # Ok::<(), telemetry::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// `build()` returns [`ConfigError::InvalidFile`] listing every value not
+    /// accepted and every key unsupported or unknown, each with its path in the file;
+    /// [`ConfigError::FileUnreadable`], [`ConfigError::FileSyntax`] or
+    /// [`ConfigError::FileSubstitution`] when there is nothing usable.
+    pub fn from_config_file(path: impl Into<std::path::PathBuf>) -> TelemetryBuilder {
+        let mut builder = TelemetryBuilder::new(Some(std::env::vars().collect()), true);
+        builder.config_file = Some(path.into());
+        builder
     }
 
     /// The one-call setup: `from_env_lossy()`, then [`TelemetryBuilder::init`].
@@ -75,12 +107,14 @@ impl Telemetry {
 #[must_use = "a builder does nothing until `build()` or `init()` is called"]
 pub struct TelemetryBuilder {
     vars: Option<Vec<(String, String)>>,
+    /// The configuration file named in code ([`Telemetry::from_config_file`]).
+    config_file: Option<std::path::PathBuf>,
     strict: bool,
     overrides: Overrides,
     hooks: Vec<ProviderHook>,
     metric_hooks: Vec<MeterHook>,
     health_checks: Vec<crate::HealthCheck>,
-    custom: crate::start::CustomExporters,
+    custom: crate::export::CustomExporters,
     errors: Vec<ConfigError>,
 }
 
@@ -88,6 +122,7 @@ impl fmt::Debug for TelemetryBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TelemetryBuilder")
             .field("reads_env", &self.vars.is_some())
+            .field("config_file", &self.config_file)
             .field("strict", &self.strict)
             .field("settings", &self.overrides)
             .finish()
@@ -109,6 +144,7 @@ impl TelemetryBuilder {
     pub(crate) fn new(vars: Option<Vec<(String, String)>>, strict: bool) -> Self {
         TelemetryBuilder {
             vars,
+            config_file: None,
             strict,
             overrides: Overrides::default(),
             hooks: Vec::new(),
@@ -504,60 +540,6 @@ impl TelemetryBuilder {
     pub fn discard_exports(mut self) -> Self {
         self.overrides.discard = true;
         self
-    }
-
-    /// Resolves the configuration: environment (if asked for) first, then code.
-    fn resolve(&mut self) -> Result<(Config, Vec<EnvIssue>), BuildError> {
-        if let Some(e) = self.errors.first() {
-            return Err(e.clone().into());
-        }
-        if let Some(vars) = &self.vars {
-            for hint in crate::config::misspelt_variables(vars.iter().map(|(k, _)| k.as_str())) {
-                crate::diagnostics::config_warning(format_args!("{hint}"));
-            }
-        }
-        let (mut config, issues) = match self.vars.take() {
-            Some(vars) => Config::from_vars_lossy(vars),
-            None => (Config::default(), Vec::new()),
-        };
-        let overrides = std::mem::take(&mut self.overrides);
-        // A bad variable that code overrides does not matter.
-        let issues: Vec<EnvIssue> = issues
-            .into_iter()
-            .filter(|i| !overrides.covers(i.var))
-            .collect();
-        overrides.apply(&mut config);
-        config.validate()?;
-        Ok((config, issues))
-    }
-
-    /// Builds the pipelines and, unless [`install_globals(false)`](Self::install_globals)
-    /// was set, registers this instance's tracer provider, meter provider and
-    /// propagator as OpenTelemetry's globals (see [`Telemetry::set_globals`]). It never
-    /// installs a `tracing` subscriber: compose [`Telemetry::layer`] into yours, or use
-    /// [`init`](Self::init), which does.
-    ///
-    /// # Errors
-    /// - [`BuildError::Config`] with [`ConfigError::InvalidEnv`] when reading the
-    ///   environment strictly and a variable is bad (each one is listed), or
-    ///   [`ConfigError::InvalidSetting`] when a value set in code is not accepted;
-    /// - [`BuildError::Thread`] when the OS refuses the export thread.
-    pub fn build(mut self) -> Result<Telemetry, BuildError> {
-        let (config, issues) = self.resolve()?;
-        if self.strict && !issues.is_empty() {
-            return Err(ConfigError::InvalidEnv { issues }.into());
-        }
-        for issue in &issues {
-            crate::diagnostics::config_warning(format_args!("{issue}; {}", issue.remedy()));
-        }
-        Telemetry::start(
-            config,
-            issues,
-            std::mem::take(&mut self.hooks),
-            std::mem::take(&mut self.metric_hooks),
-            std::mem::take(&mut self.health_checks),
-            std::mem::take(&mut self.custom),
-        )
     }
 }
 

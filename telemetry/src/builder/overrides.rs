@@ -99,6 +99,7 @@ impl Overrides {
         }
         for (k, v) in self.resource_attributes {
             c.resource.attributes.retain(|(key, _)| *key != k);
+            c.resource.typed_attributes.retain(|(key, _)| *key != k);
             c.resource.attributes.push((k, v));
         }
         for (i, kind) in self.exporters.into_iter().enumerate() {

@@ -10,7 +10,7 @@ use super::{Config, OTEL_SDK_DISABLED};
 use crate::error::{ConfigError, EnvIssue};
 use crate::export::otlp::{check_header, OtlpSettings, OtlpVars, HEADER_NAME, HEADER_VALUE};
 use crate::export::otlp::{Compression, Protocol};
-use crate::export::{BatchConfig, BatchVars, ExporterKind};
+use crate::export::{BatchConfig, BatchVars};
 use crate::export::{OTEL_LOGS_EXPORTER, OTEL_METRICS_EXPORTER, OTEL_TRACES_EXPORTER};
 use crate::layer::{
     SpanLimits, OTEL_ATTRIBUTE_COUNT_LIMIT, OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT,
@@ -28,6 +28,7 @@ use crate::signal::Signal;
 pub(crate) use hints::misspelt_variables;
 pub(crate) use pairs::parse_pairs;
 
+mod exporters;
 mod hints;
 mod pairs;
 mod tls;
@@ -173,65 +174,6 @@ impl EnvReader {
 
     fn limit(&mut self, var: &'static str, setting: &'static str) -> Option<u32> {
         self.number(var, setting, "a non-negative integer below 2^32", |_| true)
-    }
-
-    /// The exporter of `signal`, and whether the console shows it too: the
-    /// specification allows a list (`otlp,console`); one exporter besides the console.
-    fn exporter(&mut self, var: &'static str, signal: Signal) -> Option<(ExporterKind, bool)> {
-        let v = self.get(var)?;
-        let setting = match signal {
-            Signal::Traces => "traces.exporter",
-            Signal::Metrics => "metrics.exporter",
-            Signal::Logs => "logs.exporter",
-        };
-        let names = if signal == Signal::Metrics {
-            "otlp, prometheus, statsd, dogstatsd, console, none"
-        } else {
-            "otlp, console, none"
-        };
-        let mut kinds: Vec<ExporterKind> = Vec::new();
-        for part in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let kind = match part.to_ascii_lowercase().as_str() {
-                "otlp" => ExporterKind::Otlp,
-                "console" | "logging" => ExporterKind::Console,
-                "none" => ExporterKind::None,
-                "prometheus" if signal == Signal::Metrics => ExporterKind::Prometheus,
-                "statsd" | "dogstatsd" if signal == Signal::Metrics => ExporterKind::Statsd,
-                _ => {
-                    let expected = if v.contains(',') {
-                        format!("a list of {names} (`{part}` is unknown)")
-                    } else {
-                        format!("one of {names}")
-                    };
-                    self.issue(var, &v, expected, setting);
-                    continue;
-                }
-            };
-            if !kinds.contains(&kind) {
-                kinds.push(kind);
-            }
-        }
-        let console = kinds.contains(&ExporterKind::Console);
-        let others: Vec<ExporterKind> = kinds
-            .iter()
-            .copied()
-            .filter(|k| !matches!(k, ExporterKind::Console | ExporterKind::None))
-            .collect();
-        match others.as_slice() {
-            [] if console => Some((ExporterKind::Console, false)),
-            [] if kinds.contains(&ExporterKind::None) => Some((ExporterKind::None, false)),
-            [] => None,
-            [one] => Some((*one, console)),
-            [first, ..] => {
-                self.issue(
-                    var,
-                    &v,
-                    "at most one of otlp and prometheus (the console may come beside it)",
-                    setting,
-                );
-                Some((*first, console))
-            }
-        }
     }
 
     /// One of a fixed set of words, matched without regard to case.

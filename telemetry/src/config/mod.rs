@@ -1,4 +1,6 @@
-//! [`Config`]: every setting, its default, and the `OTEL_*` variable that also sets it.
+//! [`Config`]: every setting, its default, and the `OTEL_*` variable that also sets it;
+//! or the declarative configuration file that sets them instead (`OTEL_CONFIG_FILE`,
+//! [`Config::from_file`]).
 //!
 //! Parsing works on an injected list of variables ([`Config::from_vars`]), so nothing
 //! here touches the process environment except [`Config::from_env`] and its lossy twin.
@@ -7,7 +9,7 @@ use std::collections::BTreeMap;
 
 use std::time::Duration;
 
-use crate::error::{ConfigError, EnvIssue};
+use crate::error::{ConfigError, EnvIssue, FileIssue};
 use crate::export::otlp::{check_header, OtlpSettings, OtlpTarget, DEFAULT_MAX_REQUEST_SIZE};
 use crate::export::{BatchConfig, ExporterKind, ResilienceConfig};
 use crate::layer::SpanLimits;
@@ -18,6 +20,7 @@ use crate::resource::ResourceSettings;
 use crate::sampling::Sampler;
 
 mod env;
+mod file;
 
 pub(crate) use env::misspelt_variables;
 
@@ -26,6 +29,12 @@ pub use crate::signal::Signal;
 
 /// `OTEL_SDK_DISABLED`: `true` turns every signal into a no-op.
 pub const OTEL_SDK_DISABLED: &str = "OTEL_SDK_DISABLED";
+
+/// `OTEL_CONFIG_FILE`: the path of a declarative configuration file (OpenTelemetry's
+/// configuration schema, `file_format` 1.0 or 1.1). When set, the file decides and the
+/// other `OTEL_*` variables are ignored, except where the file substitutes them
+/// (`${OTEL_SERVICE_NAME}`).
+pub const OTEL_CONFIG_FILE: &str = "OTEL_CONFIG_FILE";
 
 /// Default bound of a flush or shutdown.
 pub(crate) const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -172,6 +181,88 @@ impl Config {
             .map(|(k, v)| (k.as_ref().to_string(), v.as_ref().to_string()))
             .collect();
         env::read(map)
+    }
+
+    /// Reads a declarative configuration file strictly: the YAML of OpenTelemetry's
+    /// configuration schema (`file_format: "1.1"` or `"1.0"`), each `${NAME}`,
+    /// `${env:NAME}` and `${NAME:-default}` in a value substituted from `vars` (the
+    /// process environment, for [`Telemetry::from_config_file`](crate::Telemetry::from_config_file)).
+    /// Signals whose provider the file leaves out export nothing, and no propagator is
+    /// used unless the file names some, as the specification says.
+    ///
+    /// # Examples
+    /// ```
+    /// use telemetry::config::Config;
+    /// # let dir = std::env::temp_dir().join(format!("doc-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// let path = dir.join("otel.yaml");
+    /// std::fs::write(&path, r#"
+    /// file_format: "1.1"
+    /// tracer_provider:
+    ///   processors:
+    ///     - batch:
+    ///         exporter:
+    ///           otlp_http:
+    ///             endpoint: ${COLLECTOR:-http://localhost:4318}/v1/traces
+    ///   sampler:
+    ///     parent_based:
+    ///       root:
+    ///         trace_id_ratio_based:
+    ///           ratio: 0.25
+    /// "#)?;
+    /// let config = Config::from_file(&path, [("COLLECTOR", "http://collector:4318")])?;
+    /// let target = config.otlp(telemetry::config::Signal::Traces)?;
+    /// assert_eq!(target.endpoint, "http://collector:4318/v1/traces");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`ConfigError::FileUnreadable`], [`ConfigError::FileSyntax`] (not YAML, or no
+    /// usable `file_format`), [`ConfigError::FileSubstitution`] (an invalid `${...}`),
+    /// or [`ConfigError::InvalidFile`] listing every value not accepted and every key
+    /// not supported or not of the schema.
+    pub fn from_file<I, K, V>(
+        path: impl AsRef<std::path::Path>,
+        vars: I,
+    ) -> Result<Config, ConfigError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let path = path.as_ref();
+        let (config, issues) = Config::from_file_lossy(path, vars)?;
+        if issues.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::InvalidFile {
+                file: path.to_path_buf(),
+                issues,
+            })
+        }
+    }
+
+    /// Reads a declarative configuration file leniently: each value not accepted and
+    /// each key not supported or not of the schema is returned as a [`FileIssue`],
+    /// and the setting keeps its default.
+    ///
+    /// # Errors
+    /// The file's own faults, which leave nothing to use: [`ConfigError::FileUnreadable`],
+    /// [`ConfigError::FileSyntax`], [`ConfigError::FileSubstitution`].
+    pub fn from_file_lossy<I, K, V>(
+        path: impl AsRef<std::path::Path>,
+        vars: I,
+    ) -> Result<(Config, Vec<FileIssue>), ConfigError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let vars: BTreeMap<String, String> = vars
+            .into_iter()
+            .map(|(k, v)| (k.as_ref().to_string(), v.as_ref().to_string()))
+            .collect();
+        file::read_path(path.as_ref(), &vars)
     }
 
     /// Whether telemetry is on (`OTEL_SDK_DISABLED` and `enabled(false)` turn it off).

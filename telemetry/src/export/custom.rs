@@ -91,6 +91,14 @@ impl ExportFailure {
     }
 }
 
+/// The exporters of the application's, set in code.
+#[derive(Default)]
+pub(crate) struct CustomExporters {
+    pub(crate) spans: Option<Box<dyn Exporter<SpanData>>>,
+    pub(crate) metrics: Option<Box<dyn Exporter<ExportMetricsServiceRequest>>>,
+    pub(crate) logs: Option<Box<dyn Exporter<OtlpLogRecord>>>,
+}
+
 /// A user's exporter as a transport of the pipeline carrying `T`; `convert` turns the
 /// pipeline's items into what the exporter takes.
 pub(crate) struct CustomTransport<T, U> {

@@ -44,7 +44,7 @@ pub use circuit::{CircuitBreakerConfig, CircuitState};
 pub(crate) use console::{console_logs, console_metrics, needs_quotes, ConsoleExporter};
 #[cfg(feature = "testing")]
 pub(crate) use console::{render, Style};
-pub(crate) use custom::CustomTransport;
+pub(crate) use custom::{CustomExporters, CustomTransport};
 pub use custom::{ExportFailure, ExportMetricsServiceRequest, Exporter, OtlpLogRecord, SpanData};
 pub(crate) use engine::ResilienceConfig;
 pub(crate) use handle::SignalPipeline;

@@ -34,12 +34,17 @@ impl Default for SpanDetails {
     }
 }
 
-/// Attributes, events and links kept per span.
+/// Attributes, events and links kept per span, and attributes per event and per link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct SpanLimits {
     pub(crate) attributes: u32,
     pub(crate) events: u32,
     pub(crate) links: u32,
+    /// Attributes per span event (the configuration file's
+    /// `event_attribute_count_limit`).
+    pub(crate) event_attributes: u32,
+    /// Attributes per link (`link_attribute_count_limit`).
+    pub(crate) link_attributes: u32,
 }
 
 impl SpanLimits {
@@ -53,6 +58,8 @@ impl Default for SpanLimits {
             attributes: Self::DEFAULT_LIMIT,
             events: Self::DEFAULT_LIMIT,
             links: Self::DEFAULT_LIMIT,
+            event_attributes: Self::DEFAULT_LIMIT,
+            link_attributes: Self::DEFAULT_LIMIT,
         }
     }
 }

@@ -52,6 +52,51 @@ pub enum Sampler {
         /// Spans (or, parent-based, traces) per second; positive.
         per_second: f64,
     },
+    /// Follow the parent's decision with a sampler of its own for each kind of parent:
+    /// the configuration file's `parent_based` with its five branches.
+    /// [`ParentBased`](Sampler::ParentBased) is this with the specification's
+    /// defaults for the four parent cases.
+    ParentBasedBranches(Box<ParentBranches>),
+}
+
+/// The five samplers of a parent-based sampler, one per case: no parent, a remote or
+/// local parent that is sampled or not.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParentBranches {
+    /// No (valid) parent. Default: always on.
+    pub root: Sampler,
+    /// A remote parent that is sampled. Default: always on.
+    pub remote_parent_sampled: Sampler,
+    /// A remote parent that is not sampled. Default: always off.
+    pub remote_parent_not_sampled: Sampler,
+    /// A local parent that is sampled. Default: always on.
+    pub local_parent_sampled: Sampler,
+    /// A local parent that is not sampled. Default: always off.
+    pub local_parent_not_sampled: Sampler,
+}
+
+impl ParentBranches {
+    /// The specification's defaults around `root`.
+    pub fn new(root: Sampler) -> ParentBranches {
+        ParentBranches {
+            root,
+            remote_parent_sampled: Sampler::AlwaysOn,
+            remote_parent_not_sampled: Sampler::AlwaysOff,
+            local_parent_sampled: Sampler::AlwaysOn,
+            local_parent_not_sampled: Sampler::AlwaysOff,
+        }
+    }
+
+    /// The simplest equal sampler: [`Sampler::ParentBased`] when the four parent
+    /// cases keep their defaults.
+    pub(crate) fn simplest(self) -> Sampler {
+        let root = self.root.clone();
+        if self == ParentBranches::new(root.clone()) {
+            Sampler::ParentBased(Box::new(root))
+        } else {
+            Sampler::ParentBasedBranches(Box::new(self))
+        }
+    }
 }
 
 impl Sampler {
@@ -66,6 +111,13 @@ impl Sampler {
                 })
             }
             Sampler::ParentBased(inner) => inner.validate(),
+            Sampler::ParentBasedBranches(b) => {
+                b.root.validate()?;
+                b.remote_parent_sampled.validate()?;
+                b.remote_parent_not_sampled.validate()?;
+                b.local_parent_sampled.validate()?;
+                b.local_parent_not_sampled.validate()
+            }
             Sampler::RateLimited { per_second } => check_rate(*per_second),
             _ => Ok(()),
         }
@@ -298,6 +350,13 @@ pub(crate) fn sdk_sampler(s: &Sampler) -> Box<dyn ShouldSample> {
             Box::new(RateLimitingSampler::build(rate, Box::new(SystemClock)))
         }
         Sampler::ParentBased(root) => Box::new(ParentBasedSampler::new(sdk_sampler(root))),
+        Sampler::ParentBasedBranches(b) => Box::new(
+            ParentBasedSampler::new(sdk_sampler(&b.root))
+                .with_remote_parent_sampled(sdk_sampler(&b.remote_parent_sampled))
+                .with_remote_parent_not_sampled(sdk_sampler(&b.remote_parent_not_sampled))
+                .with_local_parent_sampled(sdk_sampler(&b.local_parent_sampled))
+                .with_local_parent_not_sampled(sdk_sampler(&b.local_parent_not_sampled)),
+        ),
     }
 }
 

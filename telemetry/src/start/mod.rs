@@ -18,9 +18,9 @@ use crate::config::Config;
 use crate::error::{BuildError, ConfigError, EnvIssue};
 use crate::export::otlp::{Encoding, Logs, Metrics, OtlpTransport, Traces};
 use crate::export::{
-    console_logs, console_metrics, BatchConfig, ConsoleExporter, CustomTransport, Discard,
-    ExporterKind, MetricsToPipeline, Pipeline, Protocol, SignalPipeline, SpansToPipeline, Stats,
-    Transport,
+    console_logs, console_metrics, BatchConfig, ConsoleExporter, CustomExporters, CustomTransport,
+    Discard, ExporterKind, MetricsToPipeline, Pipeline, Protocol, SignalPipeline, SpansToPipeline,
+    Stats, Transport,
 };
 use crate::layer::{EventMetrics, Outputs, SpanMetrics};
 use crate::logs::{LocalOutput, LogOutput, LogRecord, LogSinks};
@@ -29,15 +29,6 @@ use crate::propagation::{Propagators, RandomFlagTracer};
 use crate::sampling::Sampler;
 use crate::signal::Signal;
 use crate::telemetry::{Inner, Telemetry};
-
-/// The exporters of the application's, set in code.
-#[derive(Default)]
-pub(crate) struct CustomExporters {
-    pub(crate) spans: Option<Box<dyn crate::export::Exporter<crate::export::SpanData>>>,
-    pub(crate) metrics:
-        Option<Box<dyn crate::export::Exporter<crate::export::ExportMetricsServiceRequest>>>,
-    pub(crate) logs: Option<Box<dyn crate::export::Exporter<crate::export::OtlpLogRecord>>>,
-}
 
 /// Starts the pipeline of `signal` as the configuration says: OTLP (with encoding `E`),
 /// the console (`console`, exporting at least every `console_delay`: a person is
@@ -95,6 +86,7 @@ impl Telemetry {
     pub(crate) fn start(
         config: Config,
         warnings: Vec<EnvIssue>,
+        file_warnings: Vec<crate::error::FileIssue>,
         hooks: Vec<ProviderHook>,
         metric_hooks: Vec<MeterHook>,
         health_checks: Vec<crate::HealthCheck>,
@@ -125,7 +117,9 @@ impl Telemetry {
                 .with_sampler(crate::sampling::sdk_sampler(&config.sampler))
                 .with_max_attributes_per_span(limits.attributes)
                 .with_max_events_per_span(limits.events)
-                .with_max_links_per_span(limits.links);
+                .with_max_links_per_span(limits.links)
+                .with_max_attributes_per_event(limits.event_attributes)
+                .with_max_attributes_per_link(limits.link_attributes);
             traces = start_signal::<Traces, _, _>(
                 &config,
                 Signal::Traces,
@@ -392,6 +386,7 @@ impl Telemetry {
                 propagators,
                 warnings,
                 checks,
+                file_warnings,
                 shutdown: Mutex::new(None),
             }),
         };
