@@ -25,13 +25,17 @@ fn quickstart_binary() -> PathBuf {
 }
 
 fn scrape(addr: std::net::SocketAddr) -> String {
+    get(addr, "/metrics")
+}
+
+fn get(addr: std::net::SocketAddr, path: &str) -> String {
     let mut stream = TcpStream::connect(addr).expect("the metrics endpoint listens");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     write!(
         stream,
-        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
     let mut body = String::new();
@@ -64,6 +68,7 @@ fn the_quickstart_runs_from_the_example_file_and_exports_to_the_collector() {
             concat!(env!("CARGO_MANIFEST_DIR"), "/examples/telemetry.yaml"),
         )
         .env("COLLECTOR_ENDPOINT", collector.endpoint())
+        .env("COLLECTOR_ADDRESS", collector.addr.to_string())
         .env("PROMETHEUS_HOST", "127.0.0.1")
         .env("PROMETHEUS_PORT", prometheus.port().to_string())
         .env("LOG_FILE", &log_file)
@@ -102,6 +107,19 @@ fn the_quickstart_runs_from_the_example_file_and_exports_to_the_collector() {
     let metrics = scrape(prometheus);
     assert!(metrics.contains("target_info"), "{metrics}");
     assert!(metrics.contains("service_name=\"checkout\""), "{metrics}");
+    // The file's health check watches the collector.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let health = get(prometheus, "/health?verbose");
+        if health.contains("[+]collector ok") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the collector check never passed:\n{health}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     // Ctrl-C: the guard flushes and shuts down.
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])

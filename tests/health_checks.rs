@@ -527,3 +527,68 @@ fn bad_check_settings_fail_the_build_naming_what_is_wrong() {
         "health check name = \"db\" is not accepted: expected a name no other health check has"
     );
 }
+
+#[test]
+fn the_configuration_file_sets_checks_in_its_telemetry_section() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let dir = std::env::temp_dir().join(format!("telemetry-health-file-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("telemetry.yaml");
+    let write = |checks: &str| {
+        std::fs::write(
+            &file,
+            format!(
+                "file_format: \"1.1\"\nmeter_provider:\n  readers:\n    - pull:\n        exporter:\n          \
+                 prometheus/development: {{ host: 127.0.0.1, port: 0 }}\ntelemetry:\n  health:\n    checks:\n{checks}"
+            ),
+        )
+        .unwrap();
+    };
+    write(&format!(
+        "      - tcp: {{ name: db, address: \"${{DB_ADDR}}\", interval: 50, unhealthy_threshold: 2 }}\n      \
+         - http: {{ name: cache, url: \"http://127.0.0.1:1/health\", expect_status: [200, 204], critical: false }}\n"
+    ));
+    let vars = |file: &std::path::Path| {
+        [
+            ("OTEL_CONFIG_FILE".to_string(), file.display().to_string()),
+            (
+                "DB_ADDR".to_string(),
+                listener.local_addr().unwrap().to_string(),
+            ),
+        ]
+    };
+    let t = Telemetry::from_env()
+        .vars(vars(&file))
+        .install_globals(false)
+        .shutdown_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    until(&t, "db", |c| c.status == CheckStatus::Pass);
+    let report = t.health();
+    let names: Vec<(&str, &str, bool)> = report
+        .checks
+        .iter()
+        .map(|c| (c.name.as_str(), c.kind, c.critical))
+        .collect();
+    assert_eq!(names, [("db", "tcp", true), ("cache", "http", false)]);
+    t.shutdown().unwrap();
+    // A check the library cannot run: strict fails naming where, lossy leaves it out.
+    write("      - tcp: { name: db, address: \"no-port\" }\n");
+    let err = Telemetry::from_env()
+        .vars(vars(&file))
+        .install_globals(false)
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("telemetry.health.checks[0].tcp"), "{err}");
+    assert!(err.contains("host:port"), "{err}");
+    let t = Telemetry::from_env_lossy()
+        .vars(vars(&file))
+        .install_globals(false)
+        .shutdown_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    assert!(t.health().checks.is_empty());
+    assert_eq!(t.file_warnings().len(), 1, "{:?}", t.file_warnings());
+    let _ = t.shutdown();
+}

@@ -159,6 +159,39 @@ impl CheckContext {
     }
 }
 
+/// Settings compare equal; custom checks only when they are the same function.
+impl PartialEq for HealthCheck {
+    fn eq(&self, other: &Self) -> bool {
+        let probes = match (&self.probe, &other.probe) {
+            (Probe::Tcp { address: a }, Probe::Tcp { address: b }) => a == b,
+            (
+                Probe::Http {
+                    url: a,
+                    method: ma,
+                    headers: ha,
+                    expect: ea,
+                },
+                Probe::Http {
+                    url: b,
+                    method: mb,
+                    headers: hb,
+                    expect: eb,
+                },
+            ) => a == b && ma == mb && ha == hb && ea == eb,
+            (Probe::Async(a), Probe::Async(b)) => Arc::ptr_eq(a, b),
+            (Probe::Blocking(a), Probe::Blocking(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        };
+        probes
+            && self.name == other.name
+            && self.interval == other.interval
+            && self.timeout == other.timeout
+            && self.unhealthy_threshold == other.unhealthy_threshold
+            && self.healthy_threshold == other.healthy_threshold
+            && self.critical == other.critical
+    }
+}
+
 impl fmt::Debug for HealthCheck {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HealthCheck")

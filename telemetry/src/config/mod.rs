@@ -79,6 +79,8 @@ pub struct Config {
     pub(crate) statsd: crate::export::StatsdConfig,
     /// Where metrics are remote-written (when they are).
     pub(crate) remote_write: Option<crate::export::RemoteWriteConfig>,
+    /// Health checks from the configuration file (those set in code join them).
+    pub(crate) health_checks: Vec<crate::HealthCheck>,
 }
 
 impl Default for Config {
@@ -112,6 +114,7 @@ impl Default for Config {
             self_metrics: true,
             statsd: crate::export::StatsdConfig::default(),
             remote_write: None,
+            health_checks: Vec::new(),
         }
     }
 }

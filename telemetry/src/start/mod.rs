@@ -349,7 +349,18 @@ impl Telemetry {
                     || matches!(config.sampler, Sampler::TraceIdRatio(r) if r <= 0.0),
             }));
         }
-        // Health checks: their own thread, from now on.
+        // Health checks: the file's, then code's (code wins for a name in both); on
+        // their own thread, from now on.
+        let health_checks = {
+            let mut all: Vec<crate::HealthCheck> = config
+                .health_checks
+                .iter()
+                .filter(|f| !health_checks.iter().any(|c| c.name() == f.name()))
+                .cloned()
+                .collect();
+            all.extend(health_checks);
+            all
+        };
         let checks = if health_checks.is_empty() {
             None
         } else {

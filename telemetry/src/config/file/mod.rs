@@ -19,6 +19,7 @@ use crate::error::{ConfigError, FileIssue};
 use crate::export::ExporterKind;
 
 mod general;
+mod health;
 mod meter;
 mod ours;
 mod providers;

@@ -18,6 +18,9 @@
 //!   self_metrics: true
 //!   span_details: { location: true, threads: false, inactivity: false }
 //!   shutdown_timeout: 5000
+//!   health:          # see health.rs
+//!     checks:
+//!       - tcp: { name: database, address: "127.0.0.1:5432" }
 //! ```
 //!
 //! The admin endpoint (`/metrics`, `/health`) is the standard's Prometheus pull
@@ -41,21 +44,17 @@ const KEYS: &[&str] = &[
     "self_metrics",
     "span_details",
     "shutdown_timeout",
+    "health",
 ];
 
 impl Reader {
     pub(super) fn ours(&mut self, node: &Node, c: &mut Config) {
-        let Some(o) = self.object(
-            node,
-            OUR_SECTION,
-            KEYS,
-            // HEALTH CHECKS: the health checks' settings will be read here, under
-            // `telemetry.health`, once the library has them; until then the key is
-            // known and reported as unsupported.
-            &[("health", "health checks are not part of this build yet")],
-        ) else {
+        let Some(o) = self.object(node, OUR_SECTION, KEYS, &[]) else {
             return;
         };
+        if let Some(n) = o.get("health") {
+            self.health(n, &o.at("health"), c);
+        }
         if let Some(list) = o.get("log_outputs") {
             let at = o.at("log_outputs");
             for (i, entry) in self.list(list, &at).iter().enumerate() {
