@@ -544,10 +544,10 @@ fn the_configuration_file_sets_checks_in_its_telemetry_section() {
         )
         .unwrap();
     };
-    write(&format!(
-        "      - tcp: {{ name: db, address: \"${{DB_ADDR}}\", interval: 50, unhealthy_threshold: 2 }}\n      \
-         - http: {{ name: cache, url: \"http://127.0.0.1:1/health\", expect_status: [200, 204], critical: false }}\n"
-    ));
+    write(
+        "      - tcp: { name: db, address: \"${DB_ADDR}\", interval: 50, unhealthy_threshold: 2 }\n      \
+         - http: { name: cache, url: \"http://127.0.0.1:1/health\", expect_status: [200, 204], critical: false }\n",
+    );
     let vars = |file: &std::path::Path| {
         [
             ("OTEL_CONFIG_FILE".to_string(), file.display().to_string()),
