@@ -164,6 +164,7 @@ pub mod logs;
 pub mod metrics;
 pub mod propagation;
 pub mod resource;
+pub mod rules;
 pub mod sampling;
 mod signal;
 mod start;
