@@ -56,7 +56,7 @@
 //! | `OTEL_PROPAGATORS` | `tracecontext,baggage` | `tracecontext`, `baggage`, `b3`, `b3multi`, `none` |
 //! | `OTEL_TRACES_SAMPLER` | `parentbased_always_on` | `always_on`, `always_off`, `traceidratio`, `parentbased_*` |
 //! | `OTEL_TRACES_SAMPLER_ARG` | `1.0` | 0 to 1 |
-//! | `OTEL_{TRACES,METRICS,LOGS}_EXPORTER` | console, or `otlp` with an endpoint | `otlp`, `console`, `none` (+`prometheus` for metrics) |
+//! | `OTEL_{TRACES,METRICS,LOGS}_EXPORTER` | console, or `otlp` with an endpoint | `otlp`, `console`, `none` (+`prometheus`, `statsd`, `dogstatsd` for metrics) |
 //! | `OTEL_EXPORTER_OTLP_PROTOCOL` | `http/protobuf` | `grpc`, `http/protobuf`, `http/json` |
 //! | `OTEL_EXPORTER_OTLP_ENDPOINT` | `http://localhost:4318` (gRPC 4317) | URL; HTTP appends `v1/<signal>` |
 //! | `OTEL_EXPORTER_OTLP_{SIGNAL}_ENDPOINT` | – | URL, used as is |
