@@ -291,3 +291,43 @@ fn otel_metrics_exporter_statsd_and_dogstatsd_read_their_variables() {
     );
     let _ = t.shutdown();
 }
+
+#[test]
+fn the_configuration_file_sends_metrics_to_statsd_or_remote_write() {
+    let dir = std::env::temp_dir().join(format!("telemetry-statsd-file-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("telemetry.yaml");
+    let build = |section: &str| {
+        std::fs::write(
+            &file,
+            format!("file_format: \"1.1\"\ntelemetry:\n{section}"),
+        )
+        .unwrap();
+        Telemetry::from_env()
+            .vars([("OTEL_CONFIG_FILE", file.display().to_string())])
+            .install_globals(false)
+            .shutdown_timeout(Duration::from_millis(200))
+            .build()
+    };
+    let t = build("  statsd: { address: \"127.0.0.1:9125\", prefix: app, flavor: dogstatsd, flush_interval: 1000 }\n")
+        .unwrap();
+    assert_eq!(
+        t.health().metrics.unwrap().exporter,
+        "statsd 127.0.0.1:9125"
+    );
+    let _ = t.shutdown();
+    let t = build("  remote_write: { url: \"http://127.0.0.1:9/api/v1/write\", timeout: 500 }\n")
+        .unwrap();
+    assert_eq!(
+        t.health().metrics.unwrap().exporter,
+        "remote write http://127.0.0.1:9/api/v1/write"
+    );
+    let _ = t.shutdown();
+    let err = build("  statsd: { address: nowhere }\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("telemetry.statsd") && err.contains("host:port"),
+        "{err}"
+    );
+}

@@ -24,6 +24,7 @@ mod meter;
 mod ours;
 mod providers;
 mod providers_tls;
+mod push;
 mod reader;
 mod substitute;
 mod yaml;

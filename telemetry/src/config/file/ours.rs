@@ -18,6 +18,7 @@
 //!   self_metrics: true
 //!   span_details: { location: true, threads: false, inactivity: false }
 //!   shutdown_timeout: 5000
+//!   statsd: { address: "127.0.0.1:8125", prefix: checkout }   # see push.rs
 //!   health:          # see health.rs
 //!     checks:
 //!       - tcp: { name: database, address: "127.0.0.1:5432" }
@@ -45,6 +46,8 @@ const KEYS: &[&str] = &[
     "span_details",
     "shutdown_timeout",
     "health",
+    "statsd",
+    "remote_write",
 ];
 
 impl Reader {
@@ -54,6 +57,12 @@ impl Reader {
         };
         if let Some(n) = o.get("health") {
             self.health(n, &o.at("health"), c);
+        }
+        if let Some(n) = o.get("statsd") {
+            self.statsd(n, &o.at("statsd"), c);
+        }
+        if let Some(n) = o.get("remote_write") {
+            self.remote_write(n, &o.at("remote_write"), c);
         }
         if let Some(list) = o.get("log_outputs") {
             let at = o.at("log_outputs");

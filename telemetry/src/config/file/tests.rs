@@ -572,9 +572,14 @@ telemetry:
     assert_eq!(c.span_metrics.cardinality_limit, 50);
     assert_eq!(c.span_events, Some(false));
     assert_eq!(c.shutdown_timeout, Duration::from_secs(2));
-    let unsupported = issues("file_format: \"1.1\"\ntelemetry:\n  health: { checks: [] }\n");
-    assert_eq!(unsupported[0].kind, FileIssueKind::Unsupported);
-    assert_eq!(unsupported[0].path, "telemetry.health");
+    // Health checks are read there too.
+    let none = issues("file_format: \"1.1\"\ntelemetry:\n  health: { checks: [] }\n");
+    assert!(none.is_empty(), "{none:?}");
+    let bad = issues(
+        "file_format: \"1.1\"\ntelemetry:\n  health: { checks: [ { tcp: { name: db, address: x } } ] }\n",
+    );
+    assert_eq!(bad[0].kind, FileIssueKind::Invalid);
+    assert_eq!(bad[0].path, "telemetry.health.checks[0].tcp");
 }
 
 #[test]
