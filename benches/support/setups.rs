@@ -122,7 +122,7 @@ impl Setup {
 }
 
 /// Every setup, each next to what it is compared with.
-pub const NAMES: [&str; 12] = [
+pub const NAMES: [&str; 13] = [
     "no_subscriber",
     "level_filtered",
     "ours_disabled",
@@ -131,6 +131,7 @@ pub const NAMES: [&str; 12] = [
     "ours_traces",
     "baseline_full",
     "ours_full",
+    "ours_full_recorder",
     "ours_unsampled",
     "ours_unsampled_logsampling",
     "ours_full_json_lines",
@@ -255,6 +256,10 @@ fn ours(name: &'static str) -> Setup {
                 ..Default::default()
             }),
         "ours_full" => builder,
+        // The same with the flight recorder on (it reads the export threads' batches).
+        "ours_full_recorder" => builder
+            .recorder(telemetry::recorder::RecorderConfig::default())
+            .prometheus_address("127.0.0.1:0".parse().expect("an address")),
         // The same, and every event also a JSON line on a local output (to /dev/null,
         // never rotated): what the application thread pays for local logs.
         "ours_full_json_lines" => builder.log_output(
@@ -425,6 +430,7 @@ pub fn setup(name: &str) -> Setup {
         "baseline_full" => baseline(true),
         "ours_traces" => ours("ours_traces"),
         "ours_full" => ours("ours_full"),
+        "ours_full_recorder" => ours("ours_full_recorder"),
         "ours_unsampled" => ours("ours_unsampled"),
         "ours_unsampled_logsampling" => ours("ours_unsampled_logsampling"),
         "ours_full_json_lines" => ours("ours_full_json_lines"),

@@ -163,6 +163,7 @@ mod layer;
 pub mod logs;
 pub mod metrics;
 pub mod propagation;
+pub mod recorder;
 pub mod resource;
 pub mod rules;
 pub mod sampling;

@@ -72,40 +72,10 @@ pub(crate) struct Inner {
         Arc<crate::checks::state::Checks>,
         crate::checks::runner::Runner,
     )>,
+    /// The flight recorder, when it is on.
+    pub(crate) recorder: Option<crate::recorder::Recorder>,
     pub(crate) file_warnings: Vec<crate::error::FileIssue>,
     pub(crate) shutdown: Mutex<Option<ShutdownReport>>,
-}
-
-/// Serves the admin endpoint from a running [`Telemetry`] without keeping it alive.
-#[cfg(feature = "prometheus")]
-pub(crate) struct AdminSource {
-    /// Absent when metrics are not pulled (the endpoint serves only health).
-    pub(crate) reader: Option<crate::admin::PullReader>,
-    pub(crate) telemetry: std::sync::Weak<Inner>,
-}
-
-#[cfg(feature = "prometheus")]
-impl crate::admin::Source for AdminSource {
-    fn metrics(&self) -> crate::admin::Pulled {
-        use opentelemetry_sdk::metrics::reader::MetricReader as _;
-        let Some(reader) = &self.reader else {
-            return crate::admin::Pulled::Elsewhere;
-        };
-        let mut rm = opentelemetry_sdk::metrics::data::ResourceMetrics::default();
-        match reader.collect(&mut rm) {
-            Ok(()) => crate::admin::Pulled::Metrics(rm),
-            Err(_) => crate::admin::Pulled::ShutDown,
-        }
-    }
-
-    fn health(&self) -> Option<(HealthReport, Result<(), String>)> {
-        let inner = self.telemetry.upgrade()?;
-        let runner = match &inner.checks {
-            Some((state, _)) => state.runner_alive(),
-            None => Ok(()),
-        };
-        Some((Telemetry { inner }.health(), runner))
-    }
 }
 
 impl fmt::Debug for Telemetry {
@@ -193,6 +163,12 @@ impl Telemetry {
             .as_ref()
             .map(SignalPipeline::report)
             .unwrap_or_default()
+    }
+
+    /// The flight recorder, when [`recorder`](crate::TelemetryBuilder::recorder) turned
+    /// it on: the recent traces and logs, searchable.
+    pub fn recorder(&self) -> Option<crate::recorder::Recorder> {
+        self.inner.recorder.clone()
     }
 
     /// What every export pipeline is doing: circuit state, failures, queue and buffer

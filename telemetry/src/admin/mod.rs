@@ -31,6 +31,15 @@ pub(crate) trait Source: Send + Sync + 'static {
     /// The telemetry's report and whether the checks' thread runs; `None` once the
     /// telemetry is gone.
     fn health(&self) -> Option<(crate::HealthReport, Result<(), String>)>;
+    /// The flight recorder, when it is on.
+    fn recorder(&self) -> Option<crate::recorder::Recorder> {
+        None
+    }
+    /// Whether the endpoint may serve the recorder's data (which can hold user data):
+    /// only on loopback.
+    fn serves_private_data(&self) -> bool {
+        false
+    }
 }
 
 fn respond<B>(req: &http::Request<B>, source: &dyn Source) -> http::Response<Full<Bytes>> {
@@ -75,6 +84,7 @@ fn respond<B>(req: &http::Request<B>, source: &dyn Source) -> http::Response<Ful
             reply(200, ct, body)
         }
         "/livez" | "/readyz" | "/health" => health(source, path, None, req.uri().query(), &reply),
+        _ if path.starts_with("/api/") => api(source, path, req.uri().query(), &reply),
         _ if path.starts_with("/readyz/") && path.len() > "/readyz/".len() => health(
             source,
             "/readyz",
@@ -85,7 +95,7 @@ fn respond<B>(req: &http::Request<B>, source: &dyn Source) -> http::Response<Ful
         _ => reply(
             404,
             TEXT,
-            "try /metrics, /livez, /readyz, /readyz/<check> or /health\n".into(),
+            "try /metrics, /livez, /readyz, /readyz/<check>, /health or /api/traces\n".into(),
         ),
     }
 }
@@ -119,6 +129,67 @@ fn health(
             404,
             "text/plain; charset=utf-8",
             format!("no health check named {:?}\n", only.unwrap_or_default()),
+        ),
+    }
+}
+
+/// `/api/traces`, `/api/traces/{id}`, `/api/spans/{id}`, `/api/logs`, `/api/recorder`:
+/// the flight recorder as JSON.
+fn api(
+    source: &dyn Source,
+    path: &str,
+    query: Option<&str>,
+    reply: Reply<'_>,
+) -> http::Response<Full<Bytes>> {
+    use crate::recorder::{LogQuery, TraceQuery};
+    const TEXT: &str = "text/plain; charset=utf-8";
+    const JSON: &str = "application/json";
+    let Some(recorder) = source.recorder() else {
+        return reply(
+            404,
+            TEXT,
+            "the flight recorder is off: turn it on with TelemetryBuilder::recorder\n".into(),
+        );
+    };
+    if !source.serves_private_data() {
+        return reply(
+            403,
+            TEXT,
+            "the recorder's data is served on a loopback address only\n".into(),
+        );
+    }
+    let json = |value: serde_json::Value| reply(200, JSON, value.to_string());
+    let query = query.unwrap_or("");
+    let rest = &path["/api/".len()..];
+    match rest.split_once('/') {
+        None if rest == "traces" => match TraceQuery::parse(query) {
+            Ok(q) => json(serde_json::json!({ "traces": recorder.traces(&q) })),
+            Err(e) => reply(400, TEXT, format!("{e}\n")),
+        },
+        None if rest == "logs" => match LogQuery::parse(query) {
+            Ok(_) if crate::recorder::query_follows(query) => reply(
+                501,
+                TEXT,
+                "follow mode is not served yet: poll /api/logs?since=<ms> instead\n".into(),
+            ),
+            Ok(q) => json(serde_json::json!({ "logs": recorder.logs_matching(&q) })),
+            Err(e) => reply(400, TEXT, format!("{e}\n")),
+        },
+        None if rest == "recorder" => json(serde_json::json!(recorder.stats())),
+        Some(("traces", id)) if !id.is_empty() => match recorder.trace(id) {
+            Some(t) => json(serde_json::json!(t)),
+            None => reply(404, TEXT, format!("no recorded trace {id:?}\n")),
+        },
+        Some(("spans", id)) if !id.is_empty() => match recorder.span(id) {
+            Some(s) => json(serde_json::json!(s)),
+            None => reply(404, TEXT, format!("no recorded span {id:?}\n")),
+        },
+        _ => reply(
+            404,
+            TEXT,
+            "try /api/traces, /api/traces/<trace id>, /api/spans/<span id>, /api/logs or \
+             /api/recorder\n"
+                .into(),
         ),
     }
 }

@@ -464,6 +464,14 @@ impl TelemetryBuilder {
         self
     }
 
+    /// Turns the flight recorder on: the recent traces and logs, kept in memory within
+    /// these bounds, searchable with [`Telemetry::recorder`] and on the admin endpoint
+    /// (`/api/traces`, `/api/logs`; feature `prometheus`). Off by default.
+    pub fn recorder(mut self, config: crate::recorder::RecorderConfig) -> Self {
+        self.overrides.recorder = Some(config);
+        self
+    }
+
     /// Adds a dependency health check, run in the background from start-up on the
     /// library's own thread. Its state is in [`Telemetry::health`] and, on the admin
     /// endpoint (feature `prometheus`, at [`prometheus_address`](Self::prometheus_address)),

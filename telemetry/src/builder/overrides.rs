@@ -74,6 +74,7 @@ pub(super) struct Overrides {
     pub(super) discard: bool,
     pub(super) statsd: Option<crate::export::StatsdConfig>,
     pub(super) remote_write: Option<crate::export::RemoteWriteConfig>,
+    pub(super) recorder: Option<crate::recorder::RecorderConfig>,
 }
 
 impl Overrides {
@@ -188,6 +189,9 @@ impl Overrides {
         if self.remote_write.is_some() {
             c.remote_write = self.remote_write;
         }
+        if self.recorder.is_some() {
+            c.recorder = self.recorder;
+        }
     }
 
     /// Whether a setting made in code replaces what the variable `var` says, so that a
@@ -301,6 +305,7 @@ impl Overrides {
         add(self.discard, "discard_exports");
         add(self.statsd.is_some(), "statsd");
         add(self.remote_write.is_some(), "prometheus_remote_write");
+        add(self.recorder.is_some(), "recorder");
         out
     }
 }

@@ -81,6 +81,8 @@ pub struct Config {
     pub(crate) remote_write: Option<crate::export::RemoteWriteConfig>,
     /// Health checks from the configuration file (those set in code join them).
     pub(crate) health_checks: Vec<crate::HealthCheck>,
+    /// The flight recorder's bounds, when it is on.
+    pub(crate) recorder: Option<crate::recorder::RecorderConfig>,
 }
 
 impl Default for Config {
@@ -115,6 +117,7 @@ impl Default for Config {
             statsd: crate::export::StatsdConfig::default(),
             remote_write: None,
             health_checks: Vec::new(),
+            recorder: None,
         }
     }
 }

@@ -31,6 +31,7 @@ mod sdk_bridge;
 mod self_metrics;
 mod stats;
 mod statsd;
+mod tap;
 mod transport;
 
 pub use batch::BatchConfig;
@@ -59,6 +60,7 @@ pub(crate) use self_metrics::register as register_self_metrics;
 pub(crate) use stats::{Snapshot, Stats};
 pub(crate) use statsd::StatsdTransport;
 pub use statsd::{StatsdConfig, StatsdFlavor, StatsdHistogram, DD_AGENT_HOST, DD_DOGSTATSD_PORT};
+pub(crate) use tap::{Tap, Tapped};
 pub(crate) use transport::{Discard, Transport};
 
 /// `OTEL_TRACES_EXPORTER`: `otlp`, `console` or `none`.

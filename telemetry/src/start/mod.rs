@@ -22,6 +22,7 @@ use crate::export::{
     Discard, ExporterKind, MetricsToPipeline, Pipeline, Protocol, SignalPipeline, SpansToPipeline,
     Stats, Transport,
 };
+use crate::export::{Tap, Tapped};
 use crate::layer::{EventMetrics, Outputs, SpanMetrics};
 use crate::logs::{LocalOutput, LogOutput, LogRecord, LogSinks};
 use crate::metrics::InstanceMetrics;
@@ -43,6 +44,7 @@ fn start_signal<E, C, U>(
     resource: &Resource,
     console: impl FnOnce() -> C,
     custom: Option<CustomTransport<E::Item, U>>,
+    tap: Option<Tap<E::Item>>,
 ) -> Result<Option<SignalPipeline<E::Item>>, BuildError>
 where
     E: Encoding,
@@ -51,29 +53,55 @@ where
 {
     let mut resilience = config.resilience;
     let mut name = target_name(config, signal);
+    // With a tap (the flight recorder), every transport shows it each batch first.
+    fn start<T: Send + 'static, X: Transport<T>>(
+        signal: Signal,
+        batch: BatchConfig,
+        resilience: crate::export::ResilienceConfig,
+        transport: X,
+        tap: Option<Tap<T>>,
+    ) -> Result<Pipeline<T>, BuildError> {
+        match tap {
+            Some(tap) => Pipeline::start(
+                signal,
+                batch,
+                resilience,
+                Tapped {
+                    inner: transport,
+                    tap,
+                },
+            ),
+            None => Pipeline::start(signal, batch, resilience, transport),
+        }
+    }
     let pipeline = match config.exporter(signal) {
+        // Nothing is exported, but the recorder still sees what is recorded.
+        ExporterKind::None if tap.is_some() => {
+            name = "none (recorder)".to_string();
+            start(signal, batch, resilience, Discard, tap)?
+        }
         ExporterKind::None => return Ok(None),
-        _ if config.discard => Pipeline::start(signal, batch, resilience, Discard)?,
+        _ if config.discard => start(signal, batch, resilience, Discard, tap)?,
         ExporterKind::Prometheus => return Ok(None),
         ExporterKind::Otlp => {
             let target = config.otlp(signal)?;
             check_transport(config, signal, &target)?;
             resilience.attempt_timeout = target.timeout;
             let transport = OtlpTransport::<E>::new(target, resource, config.max_request_size)?;
-            Pipeline::start(signal, batch, resilience, transport)?
+            start(signal, batch, resilience, transport, tap)?
         }
         ExporterKind::Console => {
             if let Some(delay) = console_delay {
                 batch.schedule_delay = batch.schedule_delay.min(delay);
             }
-            Pipeline::start(signal, batch, resilience, console())?
+            start(signal, batch, resilience, console(), tap)?
         }
         // Metrics only: started by `start` itself.
         ExporterKind::Statsd | ExporterKind::RemoteWrite => return Ok(None),
         ExporterKind::Custom => match custom {
             Some(custom) => {
                 name = format!("custom {}", custom.target());
-                Pipeline::start(signal, batch, resilience, custom)?
+                start(signal, batch, resilience, custom, tap)?
             }
             None => return Ok(None),
         },
@@ -93,6 +121,13 @@ impl Telemetry {
         custom: CustomExporters,
     ) -> Result<Telemetry, BuildError> {
         let resource = crate::resource::build(&config.resource);
+        let recorder = config.recorder.map(|c| {
+            let service = resource
+                .get(&opentelemetry::Key::from_static_str("service.name"))
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            crate::recorder::Recorder::new(c, service)
+        });
         let propagators = Arc::new(Propagators::new(&config.propagators));
         let lost_log_lines = Arc::new(AtomicU64::new(0));
         let metric_overflow = Arc::new(AtomicU64::new(0));
@@ -130,6 +165,11 @@ impl Telemetry {
                 custom
                     .spans
                     .map(|e| CustomTransport::new(e, std::convert::identity)),
+                recorder
+                    .clone()
+                    .map(|r| -> Tap<opentelemetry_sdk::trace::SpanData> {
+                        Arc::new(move |batch| r.spans(batch))
+                    }),
             )?;
             // `OTEL_TRACES_EXPORTER=otlp,console`: the console shows the trees too.
             if config.shows_console_too(Signal::Traces) {
@@ -228,6 +268,7 @@ impl Telemetry {
                     custom
                         .metrics
                         .map(|e| CustomTransport::new(e, std::convert::identity)),
+                    None,
                 )?;
             }
             if config.shows_console_too(Signal::Metrics) {
@@ -289,6 +330,9 @@ impl Telemetry {
                             crate::export::otlp::log_to_proto(&r)
                         })
                     }),
+                    recorder
+                        .clone()
+                        .map(|r| -> Tap<LogRecord> { Arc::new(move |batch| r.logs(batch)) }),
                 )?;
             }
 
@@ -397,6 +441,7 @@ impl Telemetry {
                 propagators,
                 warnings,
                 checks,
+                recorder,
                 file_warnings,
                 shutdown: Mutex::new(None),
             }),
@@ -404,7 +449,10 @@ impl Telemetry {
         // The admin endpoint serves `/metrics` when metrics are pulled, and the health
         // endpoints when there are checks.
         #[cfg(feature = "prometheus")]
-        if pull_reader.is_some() || telemetry.inner.checks.is_some() {
+        if pull_reader.is_some()
+            || telemetry.inner.checks.is_some()
+            || telemetry.inner.recorder.is_some()
+        {
             telemetry.start_admin(pull_reader)?;
         }
         #[cfg(not(feature = "prometheus"))]
@@ -435,8 +483,9 @@ impl Telemetry {
                 value: address.clone(),
                 expected: "an IP address and port, like 127.0.0.1:9464".into(),
             })?;
-        let source = Arc::new(crate::telemetry::AdminSource {
+        let source = Arc::new(admin_source::AdminSource {
             reader: reader.map(crate::admin::PullReader),
+            loopback: addr.ip().is_loopback(),
             telemetry: Arc::downgrade(&self.inner),
         });
         let server = crate::admin::AdminServer::start(addr, source, crate::admin::Limits::DEFAULT)
@@ -515,5 +564,7 @@ fn target_name(config: &Config, signal: Signal) -> String {
     }
 }
 
+#[cfg(feature = "prometheus")]
+mod admin_source;
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,470 @@
+//! The flight recorder: what the process did recently, kept in memory and searchable
+//! without a backend. Off by default; [`TelemetryBuilder::recorder`] turns it on.
+//!
+//! It keeps the most recent finished traces (whole trees, with events and
+//! attributes) and log records, bounded by a count and by bytes, evicting the oldest
+//! first but keeping a share for traces with errors and for the slowest trace of each
+//! root name. It takes what the export pipelines already carry, on their threads: the
+//! application thread pays nothing more. Only sampled spans reach it (what head
+//! sampling drops is never built), and logs only while a log pipeline runs.
+//!
+//! ```
+//! use telemetry::recorder::{RecorderConfig, TraceQuery};
+//! use tracing_subscriber::prelude::*;
+//!
+//! let telemetry = telemetry::Telemetry::builder()
+//!     .recorder(RecorderConfig::default())
+//!     .build()?;
+//! let subscriber = tracing_subscriber::registry().with(telemetry.layer());
+//! tracing::subscriber::with_default(subscriber, || {
+//!     tracing::info_span!("checkout").in_scope(|| tracing::info!("done"));
+//! });
+//! telemetry.force_flush()?;
+//! let recorder = telemetry.recorder().expect("on");
+//! let traces = recorder.traces(&TraceQuery::default());
+//! assert_eq!(traces[0].name, "checkout");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! [`TelemetryBuilder::recorder`]: crate::TelemetryBuilder::recorder
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use opentelemetry::trace::{SpanKind, Status};
+use opentelemetry_sdk::trace::SpanData;
+
+mod query;
+mod store;
+
+pub use query::{LogQuery, QueryError, TraceQuery};
+
+/// Whether a log query asks to follow (`follow` or `follow=true`).
+#[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+pub(crate) fn query_follows(query: &str) -> bool {
+    query::pairs(query)
+        .iter()
+        .any(|(k, v)| k == "follow" && !matches!(v.as_str(), "false" | "0"))
+}
+
+/// The recorder's bounds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RecorderConfig {
+    /// Finished traces kept at most. Default: 1000.
+    pub max_traces: usize,
+    /// Spans kept per trace at most. Default: 500.
+    pub max_spans_per_trace: usize,
+    /// Log records kept at most. Default: 5000.
+    pub max_logs: usize,
+    /// Bytes (estimated) kept at most, traces and logs together; logs get a quarter.
+    /// Default: 8 MiB.
+    pub max_bytes: usize,
+    /// The share of `max_traces` kept for the newest traces with an error. Default: 0.2.
+    pub error_share: f64,
+    /// The share of `max_traces` kept for the slowest trace of each root name.
+    /// Default: 0.1.
+    pub slow_share: f64,
+}
+
+impl Default for RecorderConfig {
+    fn default() -> Self {
+        RecorderConfig {
+            max_traces: 1000,
+            max_spans_per_trace: 500,
+            max_logs: 5000,
+            max_bytes: 8 * 1024 * 1024,
+            error_share: 0.2,
+            slow_share: 0.1,
+        }
+    }
+}
+
+/// One finished span.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RecordedSpan {
+    /// 32 hex digits.
+    pub trace_id: String,
+    /// 16 hex digits.
+    pub span_id: String,
+    /// The parent's span id, if any.
+    pub parent_span_id: Option<String>,
+    /// The span's name.
+    pub name: String,
+    /// `server`, `client`, `producer`, `consumer` or `internal`.
+    pub kind: &'static str,
+    /// Start, in nanoseconds since the Unix epoch.
+    pub start_unix_nano: u64,
+    /// Duration, in nanoseconds.
+    pub duration_ns: u64,
+    /// `unset`, `ok` or `error`.
+    pub status: &'static str,
+    /// The error description, if any.
+    pub status_message: Option<String>,
+    /// Attributes, as text.
+    pub attributes: Vec<(String, String)>,
+    /// Events (logs inside the span, exceptions).
+    pub events: Vec<RecordedEvent>,
+    #[serde(skip)]
+    pub(crate) trace_id_bytes: [u8; 16],
+    #[serde(skip)]
+    pub(crate) is_root: bool,
+}
+
+/// An event of a span.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RecordedEvent {
+    /// The event's name (its message).
+    pub name: String,
+    /// When, in nanoseconds since the Unix epoch.
+    pub time_unix_nano: u64,
+    /// Its attributes, as text.
+    pub attributes: Vec<(String, String)>,
+}
+
+/// One finished trace: its root and every span that reached the recorder.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RecordedTrace {
+    /// 32 hex digits.
+    pub trace_id: String,
+    /// The root span's name.
+    pub name: String,
+    /// The service (`service.name`).
+    pub service: String,
+    /// The root's start, in nanoseconds since the Unix epoch.
+    pub start_unix_nano: u64,
+    /// The root's duration, in nanoseconds.
+    pub duration_ns: u64,
+    /// Whether any span has an error status.
+    pub error: bool,
+    /// Every span, the root last.
+    pub spans: Vec<RecordedSpan>,
+    #[serde(skip)]
+    pub(crate) trace_id_bytes: [u8; 16],
+    #[serde(skip)]
+    pub(crate) bytes: usize,
+}
+
+/// A trace as lists show it: no spans.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TraceSummary {
+    /// 32 hex digits.
+    pub trace_id: String,
+    /// The root span's name.
+    pub name: String,
+    /// The service.
+    pub service: String,
+    /// The root's start, in nanoseconds since the Unix epoch.
+    pub start_unix_nano: u64,
+    /// The root's duration, in nanoseconds.
+    pub duration_ns: u64,
+    /// Whether any span has an error status.
+    pub error: bool,
+    /// How many spans it holds.
+    pub spans: usize,
+}
+
+/// One log record.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RecordedLog {
+    /// When, in nanoseconds since the Unix epoch.
+    pub time_unix_nano: u64,
+    /// `TRACE`, `DEBUG`, `INFO`, `WARN` or `ERROR`.
+    pub level: &'static str,
+    /// The event's target.
+    pub target: String,
+    /// The message.
+    pub message: String,
+    /// The other fields, as text.
+    pub fields: Vec<(String, String)>,
+    /// The trace it was written in, if any.
+    pub trace_id: Option<String>,
+    /// The span it was written in, if any.
+    pub span_id: Option<String>,
+}
+
+fn nanos(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+fn text_bytes(pairs: &[(String, String)]) -> usize {
+    pairs.iter().map(|(k, v)| k.len() + v.len() + 48).sum()
+}
+
+impl RecordedSpan {
+    pub(crate) fn from_sdk(s: &SpanData) -> RecordedSpan {
+        let kind = match s.span_kind {
+            SpanKind::Server => "server",
+            SpanKind::Client => "client",
+            SpanKind::Producer => "producer",
+            SpanKind::Consumer => "consumer",
+            SpanKind::Internal => "internal",
+        };
+        let (status, status_message) = match &s.status {
+            Status::Unset => ("unset", None),
+            Status::Ok => ("ok", None),
+            Status::Error { description } => ("error", Some(description.to_string())),
+        };
+        let parent = s.parent_span_id;
+        let has_parent = parent != opentelemetry::trace::SpanId::INVALID;
+        RecordedSpan {
+            trace_id: s.span_context.trace_id().to_string(),
+            span_id: s.span_context.span_id().to_string(),
+            parent_span_id: has_parent.then(|| parent.to_string()),
+            name: s.name.to_string(),
+            kind,
+            start_unix_nano: nanos(s.start_time),
+            duration_ns: s
+                .end_time
+                .duration_since(s.start_time)
+                .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+                .unwrap_or(0),
+            status,
+            status_message,
+            attributes: s
+                .attributes
+                .iter()
+                .map(|kv| (kv.key.to_string(), kv.value.to_string()))
+                .collect(),
+            events: s
+                .events
+                .iter()
+                .map(|e| RecordedEvent {
+                    name: e.name.to_string(),
+                    time_unix_nano: nanos(e.timestamp),
+                    attributes: e
+                        .attributes
+                        .iter()
+                        .map(|kv| (kv.key.to_string(), kv.value.to_string()))
+                        .collect(),
+                })
+                .collect(),
+            trace_id_bytes: s.span_context.trace_id().to_bytes(),
+            is_root: !has_parent || s.parent_span_is_remote,
+        }
+    }
+
+    pub(crate) fn bytes(&self) -> usize {
+        256 + self.name.len()
+            + text_bytes(&self.attributes)
+            + self
+                .events
+                .iter()
+                .map(|e| 64 + e.name.len() + text_bytes(&e.attributes))
+                .sum::<usize>()
+    }
+}
+
+impl RecordedTrace {
+    fn new(spans: Vec<RecordedSpan>, service: &str) -> RecordedTrace {
+        let root = spans.last().cloned();
+        let bytes = spans.iter().map(RecordedSpan::bytes).sum::<usize>() + 128;
+        let root = root.unwrap_or_else(unreachable_root);
+        RecordedTrace {
+            trace_id: root.trace_id.clone(),
+            name: root.name.clone(),
+            service: service.to_string(),
+            start_unix_nano: root.start_unix_nano,
+            duration_ns: root.duration_ns,
+            error: spans.iter().any(|s| s.status == "error"),
+            trace_id_bytes: root.trace_id_bytes,
+            spans,
+            bytes,
+        }
+    }
+
+    fn add(&mut self, span: RecordedSpan) {
+        self.error |= span.status == "error";
+        self.bytes += span.bytes();
+        self.spans.insert(0, span);
+    }
+
+    /// The summary of lists.
+    pub fn summary(&self) -> TraceSummary {
+        TraceSummary {
+            trace_id: self.trace_id.clone(),
+            name: self.name.clone(),
+            service: self.service.clone(),
+            start_unix_nano: self.start_unix_nano,
+            duration_ns: self.duration_ns,
+            error: self.error,
+            spans: self.spans.len(),
+        }
+    }
+
+    /// The root's duration.
+    pub fn duration(&self) -> Duration {
+        Duration::from_nanos(self.duration_ns)
+    }
+}
+
+/// A root for an empty span list (never made: a trace is made from its root).
+fn unreachable_root() -> RecordedSpan {
+    RecordedSpan {
+        trace_id: String::new(),
+        span_id: String::new(),
+        parent_span_id: None,
+        name: String::new(),
+        kind: "internal",
+        start_unix_nano: 0,
+        duration_ns: 0,
+        status: "unset",
+        status_message: None,
+        attributes: Vec::new(),
+        events: Vec::new(),
+        trace_id_bytes: [0; 16],
+        is_root: true,
+    }
+}
+
+impl RecordedLog {
+    pub(crate) fn from_record(r: &crate::logs::LogRecord) -> RecordedLog {
+        RecordedLog {
+            time_unix_nano: nanos(r.time),
+            level: r.level().as_str(),
+            target: r.target().to_string(),
+            message: r.message.to_string(),
+            fields: r
+                .fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            trace_id: r.trace_id.map(|t| t.to_string()),
+            span_id: r.span_id.map(|s| s.to_string()),
+        }
+    }
+
+    pub(crate) fn bytes(&self) -> usize {
+        128 + self.target.len() + self.message.len() + text_bytes(&self.fields)
+    }
+}
+
+/// The flight recorder of a [`Telemetry`](crate::Telemetry): queries over what it
+/// recorded. Cheap to clone.
+#[derive(Clone)]
+pub struct Recorder {
+    inner: Arc<Shared>,
+}
+
+struct Shared {
+    store: Mutex<store::Store>,
+    service: String,
+}
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = self.store();
+        f.debug_struct("Recorder")
+            .field("traces", &s.traces().count())
+            .field("logs", &s.logs().count())
+            .finish()
+    }
+}
+
+impl Recorder {
+    pub(crate) fn new(config: RecorderConfig, service: String) -> Recorder {
+        Recorder {
+            inner: Arc::new(Shared {
+                store: Mutex::new(store::Store::new(config)),
+                service,
+            }),
+        }
+    }
+
+    fn store(&self) -> MutexGuard<'_, store::Store> {
+        self.inner.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records finished spans (on an export thread).
+    pub(crate) fn spans(&self, batch: &[SpanData]) {
+        let spans: Vec<RecordedSpan> = batch.iter().map(RecordedSpan::from_sdk).collect();
+        let mut store = self.store();
+        for s in spans {
+            store.span(s, &self.inner.service);
+        }
+    }
+
+    /// Records log records (on an export thread).
+    pub(crate) fn logs(&self, batch: &[crate::logs::LogRecord]) {
+        let logs: Vec<RecordedLog> = batch.iter().map(RecordedLog::from_record).collect();
+        let mut store = self.store();
+        for l in logs {
+            store.log(l);
+        }
+    }
+
+    /// The traces that match, newest first.
+    pub fn traces(&self, query: &TraceQuery) -> Vec<TraceSummary> {
+        let store = self.store();
+        store
+            .traces()
+            .rev()
+            .filter(|t| query.matches(t))
+            .take(query.limit)
+            .map(RecordedTrace::summary)
+            .collect()
+    }
+
+    /// One trace, whole, by its id (32 hex digits).
+    pub fn trace(&self, trace_id: &str) -> Option<RecordedTrace> {
+        let id = trace_id.to_ascii_lowercase();
+        self.store()
+            .traces()
+            .rev()
+            .find(|t| t.trace_id == id)
+            .cloned()
+    }
+
+    /// One span, by its id (16 hex digits).
+    pub fn span(&self, span_id: &str) -> Option<RecordedSpan> {
+        let id = span_id.to_ascii_lowercase();
+        let store = self.store();
+        let found = store
+            .traces()
+            .rev()
+            .flat_map(|t| t.spans.iter())
+            .find(|s| s.span_id == id)
+            .cloned();
+        found
+    }
+
+    /// The log records that match, newest first.
+    pub fn logs_matching(&self, query: &LogQuery) -> Vec<RecordedLog> {
+        let store = self.store();
+        store
+            .logs()
+            .rev()
+            .filter(|l| query.matches(l))
+            .take(query.limit)
+            .cloned()
+            .collect()
+    }
+
+    /// What the recorder holds: traces, logs, estimated bytes, and what it let go.
+    pub fn stats(&self) -> RecorderStats {
+        let s = self.store();
+        RecorderStats {
+            traces: s.traces().count(),
+            logs: s.logs().count(),
+            bytes: s.bytes(),
+            evicted_traces: s.evicted_traces,
+            evicted_logs: s.evicted_logs,
+        }
+    }
+}
+
+/// What a [`Recorder`] holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct RecorderStats {
+    /// Traces kept.
+    pub traces: usize,
+    /// Log records kept.
+    pub logs: usize,
+    /// Estimated bytes kept.
+    pub bytes: usize,
+    /// Traces let go to stay within the bound.
+    pub evicted_traces: u64,
+    /// Log records let go.
+    pub evicted_logs: u64,
+}

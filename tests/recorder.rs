@@ -1,0 +1,231 @@
+//! The flight recorder: recent traces (whole trees) and logs, searchable from code and
+//! as JSON on the admin endpoint; bounded, keeping a share for error traces and the
+//! slowest of each name; off by default.
+
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use telemetry::export::ExporterKind;
+use telemetry::recorder::{LogQuery, RecorderConfig, TraceQuery};
+use telemetry::{Telemetry, TelemetryBuilder};
+use tracing_subscriber::prelude::*;
+
+fn quiet(config: RecorderConfig) -> TelemetryBuilder {
+    Telemetry::builder()
+        .service_name("recorder-test")
+        .traces_exporter(ExporterKind::None)
+        .metrics_exporter(ExporterKind::None)
+        .logs_exporter(ExporterKind::None)
+        .recorder(config)
+        .prometheus_address("127.0.0.1:0".parse().unwrap())
+        .install_globals(false)
+        .shutdown_timeout(Duration::from_secs(2))
+}
+
+fn workload(t: &Telemetry) {
+    let subscriber = tracing_subscriber::registry().with(t.layer());
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::info_span!("GET /orders", otel.kind = "server", customer = "ada").in_scope(|| {
+            tracing::info_span!("load").in_scope(|| {});
+            tracing::info!(rows = 3_u64, "loaded");
+        });
+        tracing::info_span!("POST /checkout", otel.kind = "server").in_scope(|| {
+            tracing::info_span!("charge").in_scope(|| {
+                std::thread::sleep(Duration::from_millis(20));
+                let e = std::io::Error::other("card declined");
+                tracing::error!(error = &e as &dyn std::error::Error, "payment failed");
+            });
+        });
+        tracing::warn!("outside any span");
+    });
+    t.force_flush().unwrap();
+}
+
+#[test]
+fn recent_traces_and_logs_are_searchable_from_code() {
+    let t = quiet(RecorderConfig::default()).build().unwrap();
+    workload(&t);
+    let r = t.recorder().expect("the recorder is on");
+    let all = r.traces(&TraceQuery::default());
+    let names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["POST /checkout", "GET /orders"], "newest first");
+    assert_eq!(all[0].service, "recorder-test");
+    assert!(all[0].error && !all[1].error);
+    assert_eq!(all[1].spans, 2);
+    let errors = r.traces(&TraceQuery {
+        errors_only: true,
+        ..TraceQuery::default()
+    });
+    assert_eq!(errors.len(), 1);
+    let slow = r.traces(&TraceQuery {
+        min_duration: Some(Duration::from_millis(15)),
+        ..TraceQuery::default()
+    });
+    assert_eq!(slow.len(), 1, "{slow:?}");
+    let by_attribute = r.traces(&TraceQuery {
+        attribute: Some(("customer".into(), "ada".into())),
+        ..TraceQuery::default()
+    });
+    assert_eq!(by_attribute[0].name, "GET /orders");
+    // The whole tree, events included.
+    let trace = r.trace(&all[0].trace_id).expect("by id");
+    assert_eq!(trace.spans.len(), 2);
+    let charge = trace.spans.iter().find(|s| s.name == "charge").unwrap();
+    assert_eq!(charge.status, "error");
+    let failed = charge
+        .events
+        .iter()
+        .find(|e| e.name == "payment failed")
+        .expect("the event");
+    assert!(
+        failed
+            .attributes
+            .contains(&("exception.message".into(), "card declined".into())),
+        "{failed:?}"
+    );
+    let root = trace.spans.last().unwrap();
+    assert_eq!(
+        charge.parent_span_id.as_deref(),
+        Some(root.span_id.as_str())
+    );
+    assert_eq!(r.span(&charge.span_id).unwrap().name, "charge");
+    assert!(r.trace("00000000000000000000000000000001").is_none());
+    let stats = r.stats();
+    assert_eq!(stats.traces, 2);
+    assert!(stats.bytes > 0);
+    let _ = t.shutdown();
+}
+
+#[test]
+fn the_bound_evicts_the_oldest_but_keeps_errors_and_the_slowest() {
+    let t = quiet(RecorderConfig {
+        max_traces: 20,
+        error_share: 0.2,
+        slow_share: 0.1,
+        ..RecorderConfig::default()
+    })
+    .build()
+    .unwrap();
+    let subscriber = tracing_subscriber::registry().with(t.layer());
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::info_span!("rare").in_scope(|| {
+            tracing::error!(error = "boom", "failed");
+        });
+        tracing::info_span!("GET /a").in_scope(|| std::thread::sleep(Duration::from_millis(30)));
+        for _ in 0..100 {
+            tracing::info_span!("GET /a").in_scope(|| {});
+        }
+    });
+    t.force_flush().unwrap();
+    let r = t.recorder().unwrap();
+    let kept = r.traces(&TraceQuery {
+        limit: 1000,
+        ..TraceQuery::default()
+    });
+    // Eviction works in steps, down to nine tenths of the bound.
+    assert!((18..=20).contains(&kept.len()), "{}", kept.len());
+    assert!(
+        kept.iter().any(|s| s.name == "rare" && s.error),
+        "the rare failure stays"
+    );
+    assert!(
+        kept.iter()
+            .any(|s| s.name == "GET /a" && s.duration_ns >= 30_000_000),
+        "the slowest GET /a stays"
+    );
+    assert_eq!(r.stats().evicted_traces, 102 - kept.len() as u64);
+    let _ = t.shutdown();
+}
+
+#[test]
+fn it_is_off_by_default() {
+    let t = Telemetry::builder()
+        .traces_exporter(ExporterKind::None)
+        .install_globals(false)
+        .build()
+        .unwrap();
+    assert!(t.recorder().is_none());
+    let _ = t.shutdown();
+}
+
+#[test]
+fn logs_are_searchable_when_a_log_pipeline_runs() {
+    let t = quiet(RecorderConfig::default())
+        .logs_exporter(ExporterKind::Console)
+        .log_output(telemetry::logs::LogOutput::writer(
+            std::io::sink(),
+            telemetry::logs::LogFormat::Pretty,
+        ))
+        .build()
+        .unwrap();
+    workload(&t);
+    let r = t.recorder().unwrap();
+    let warnings = r.logs_matching(&LogQuery {
+        min_level: Some(tracing::Level::WARN),
+        ..LogQuery::default()
+    });
+    let messages: Vec<&str> = warnings.iter().map(|l| l.message.as_str()).collect();
+    assert_eq!(messages, ["outside any span", "payment failed"]);
+    let payment = &warnings[1];
+    assert_eq!(payment.level, "ERROR");
+    assert!(payment.trace_id.is_some());
+    let in_trace = r.logs_matching(&LogQuery {
+        trace_id: payment.trace_id.clone(),
+        ..LogQuery::default()
+    });
+    assert_eq!(in_trace.len(), 1);
+    let _ = t.shutdown();
+}
+
+fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    (head[9..12].parse().unwrap(), body.to_string())
+}
+
+#[test]
+fn the_admin_endpoint_serves_the_recorder_as_json() {
+    let t = quiet(RecorderConfig::default()).build().unwrap();
+    workload(&t);
+    let addr = t
+        .admin_address()
+        .expect("the admin endpoint runs for the recorder");
+    let (status, body) = get(addr, "/api/traces?errors=true&limit=5");
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let traces = v["traces"].as_array().unwrap();
+    assert_eq!(traces.len(), 1);
+    assert_eq!(traces[0]["name"], "POST /checkout");
+    let id = traces[0]["trace_id"].as_str().unwrap();
+    let (status, body) = get(addr, &format!("/api/traces/{id}"));
+    assert_eq!(status, 200);
+    let trace: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(trace["spans"].as_array().unwrap().len(), 2);
+    let span_id = trace["spans"][0]["span_id"].as_str().unwrap();
+    assert_eq!(get(addr, &format!("/api/spans/{span_id}")).0, 200);
+    assert_eq!(get(addr, "/api/spans/0000000000000001").0, 404);
+    let (status, body) = get(addr, "/api/traces?min_duration=quick");
+    assert_eq!(status, 400);
+    assert_eq!(
+        body,
+        "query parameter `min_duration` = \"quick\" is not accepted: expected a duration like \
+         250ms, 1.5s or 2m\n"
+    );
+    let (status, body) = get(addr, "/api/traces?name=GET%20%2Forders");
+    assert_eq!(status, 200);
+    assert!(body.contains("\"GET /orders\""), "{body}");
+    assert_eq!(get(addr, "/api/logs?level=loud").0, 400);
+    let (status, body) = get(addr, "/api/recorder");
+    assert_eq!(status, 200);
+    assert!(body.contains("\"traces\":2"), "{body}");
+    let _ = t.shutdown();
+}
