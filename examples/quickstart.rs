@@ -9,7 +9,9 @@
 //! durations, an event counter) print as a table at the end. Point it at a collector
 //! with `OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318`; with
 //! `OTEL_METRICS_EXPORTER=prometheus` it stays up after its workload, serving
-//! `/metrics` and `/health` on `localhost:9464` until Ctrl-C.
+//! `/metrics` and `/health` on `localhost:9464` until Ctrl-C. With `--serve` it keeps
+//! the flight recorder on and stays up too: look with the `telemetry` command-line
+//! program (`cargo run -p telemetry --features cli --bin telemetry -- traces search`).
 
 use std::fmt;
 use std::time::Duration;
@@ -34,10 +36,14 @@ impl std::error::Error for CardDeclined {}
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // One call: reads OTEL_* variables, installs the subscriber, returns the guard that
     // flushes and shuts down when `main` returns.
-    let _guard = telemetry::Telemetry::from_env_lossy()
+    let serve = std::env::args().skip(1).any(|a| a == "--serve");
+    let mut builder = telemetry::Telemetry::from_env_lossy()
         .default_service_name("checkout")
-        .service_version("1.4.2")
-        .init();
+        .service_version("1.4.2");
+    if serve {
+        builder = builder.recorder(telemetry::recorder::RecorderConfig::default());
+    }
+    let _guard = builder.init();
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -52,9 +58,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
     info!("quickstart finished");
 
-    // With OTEL_METRICS_EXPORTER=prometheus, stay up so a person can look.
+    // With OTEL_METRICS_EXPORTER=prometheus or --serve, stay up so a person can look.
     if let Some(addr) = _guard.telemetry().and_then(|t| t.admin_address()) {
-        println!("serving http://{addr}/metrics and http://{addr}/health; press Ctrl-C to stop");
+        if let Some(t) = _guard.telemetry() {
+            let _ = t.force_flush();
+        }
+        if serve {
+            println!("serving http://{addr}/api/traces (the flight recorder), /api/logs, /api/metrics and /health");
+            println!("try: telemetry --addr {addr} traces search    (cargo install --path telemetry --features cli)");
+            println!("press Ctrl-C to stop");
+        } else {
+            println!(
+                "serving http://{addr}/metrics and http://{addr}/health; press Ctrl-C to stop"
+            );
+        }
         runtime.block_on(async {
             let _ = tokio::signal::ctrl_c().await;
         });

@@ -224,6 +224,19 @@ fn the_admin_endpoint_serves_the_recorder_as_json() {
     assert_eq!(status, 200);
     assert!(body.contains("\"GET /orders\""), "{body}");
     assert_eq!(get(addr, "/api/logs?level=loud").0, 400);
+    let (status, body) = get(addr, "/api/metrics?name=span.");
+    assert_eq!(status, 200, "{body}");
+    let metrics: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let series = metrics["metrics"].as_array().unwrap();
+    assert!(
+        series.iter().all(|m| m["name"] == "span.duration"),
+        "{body}"
+    );
+    assert!(
+        series.iter().any(|m| m["value"]["histogram"]["count"] == 1),
+        "{body}"
+    );
+    assert_eq!(get(addr, "/api/metrics?colour=red").0, 400);
     let (status, body) = get(addr, "/api/recorder");
     assert_eq!(status, 200);
     assert!(body.contains("\"traces\":2"), "{body}");

@@ -109,8 +109,11 @@
 //! - `grpc` (default): OTLP over gRPC. OTLP over HTTP (protobuf, JSON, gzip) is always
 //!   built in.
 //! - `tls` (default): `https://` endpoints for both protocols (rustls with `ring`).
+//! - `cli`: the `telemetry` command-line program, which queries a running service's
+//!   admin endpoint (traces, logs, metrics, health).
 //! - `prometheus`: the admin endpoint: `/metrics` (`OTEL_METRICS_EXPORTER=prometheus`)
-//!   and the health endpoints `/livez`, `/readyz`, `/health` of the [`checks`].
+//!   and the health endpoints `/livez`, `/readyz`, `/health` of the [`checks`], and the
+//!   [`recorder`]'s `/api/*`.
 //! - `testing`: `testing::InMemorySpans`, `testing::InMemoryMetrics` and the span-tree
 //!   renderer for your tests.
 //! - `http`: a tower layer for servers (axum and any tower service) and a client helper

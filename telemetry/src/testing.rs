@@ -19,8 +19,6 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::metrics::AsF64;
-
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanProcessor};
 
@@ -129,162 +127,15 @@ impl Default for InMemoryMetrics {
     }
 }
 
-/// One data point, simplified for assertions.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct Point {
-    /// The instrumentation scope's name (`telemetry` for the library's instruments).
-    pub scope: String,
-    /// Instrument name.
-    pub name: String,
-    /// Instrument unit.
-    pub unit: String,
-    /// Attributes, sorted by key, values as text.
-    pub attributes: Vec<(String, String)>,
-    /// The value.
-    pub value: PointValue,
-}
-
-impl Point {
-    /// The value of one attribute, as text.
-    pub fn attribute(&self, key: &str) -> Option<String> {
-        self.attributes
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.clone())
-    }
-}
-
-/// A data point's value.
-#[derive(Debug, Clone, PartialEq)]
-pub enum PointValue {
-    /// A counter's or up-down counter's sum.
-    Sum(f64),
-    /// A gauge's last value.
-    Gauge(f64),
-    /// A histogram: count, sum, bucket boundaries and per-bucket counts.
-    Histogram {
-        /// Recorded values.
-        count: u64,
-        /// Their sum.
-        sum: f64,
-        /// Bucket upper bounds.
-        bounds: Vec<f64>,
-        /// Counts per bucket (one more than bounds: the last is +Inf).
-        counts: Vec<u64>,
-    },
-}
-
-struct SharedReader(Arc<opentelemetry_sdk::metrics::ManualReader>);
-
-impl std::fmt::Debug for SharedReader {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("InMemoryMetrics")
-    }
-}
-
-impl opentelemetry_sdk::metrics::reader::MetricReader for SharedReader {
-    fn register_pipeline(&self, pipeline: std::sync::Weak<opentelemetry_sdk::metrics::Pipeline>) {
-        self.0.register_pipeline(pipeline);
-    }
-    fn collect(&self, rm: &mut opentelemetry_sdk::metrics::data::ResourceMetrics) -> OTelSdkResult {
-        self.0.collect(rm)
-    }
-    fn force_flush(&self) -> OTelSdkResult {
-        self.0.force_flush()
-    }
-    fn shutdown_with_timeout(&self, timeout: std::time::Duration) -> OTelSdkResult {
-        self.0.shutdown_with_timeout(timeout)
-    }
-    fn temporality(
-        &self,
-        kind: opentelemetry_sdk::metrics::InstrumentKind,
-    ) -> opentelemetry_sdk::metrics::Temporality {
-        self.0.temporality(kind)
-    }
-}
+pub use crate::metrics::{Point, PointValue};
 
 impl InMemoryMetrics {
     pub(crate) fn reader(&self) -> impl opentelemetry_sdk::metrics::reader::MetricReader {
-        SharedReader(self.reader.clone())
+        crate::metrics::SharedReader(self.reader.clone())
     }
 
     /// Every data point the instruments hold now (cumulative).
     pub fn collect(&self) -> Vec<Point> {
-        use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
-        use opentelemetry_sdk::metrics::reader::MetricReader as _;
-        let mut rm = ResourceMetrics::default();
-        if self.reader.collect(&mut rm).is_err() {
-            return Vec::new();
-        }
-        fn attrs<'a>(
-            it: impl Iterator<Item = &'a opentelemetry::KeyValue>,
-        ) -> Vec<(String, String)> {
-            let mut v: Vec<(String, String)> = it
-                .map(|kv| (kv.key.to_string(), kv.value.to_string()))
-                .collect();
-            v.sort();
-            v
-        }
-        fn points<T: Copy + AsF64>(
-            scope: &str,
-            name: &str,
-            unit: &str,
-            data: &MetricData<T>,
-            out: &mut Vec<Point>,
-        ) {
-            let mut push = |attributes, value| {
-                out.push(Point {
-                    scope: scope.to_string(),
-                    name: name.to_string(),
-                    unit: unit.to_string(),
-                    attributes,
-                    value,
-                })
-            };
-            match data {
-                MetricData::Sum(s) => {
-                    for p in s.data_points() {
-                        push(attrs(p.attributes()), PointValue::Sum(p.value().to_f64()));
-                    }
-                }
-                MetricData::Gauge(g) => {
-                    for p in g.data_points() {
-                        push(attrs(p.attributes()), PointValue::Gauge(p.value().to_f64()));
-                    }
-                }
-                MetricData::Histogram(h) => {
-                    for p in h.data_points() {
-                        push(
-                            attrs(p.attributes()),
-                            PointValue::Histogram {
-                                count: p.count(),
-                                sum: p.sum().to_f64(),
-                                bounds: p.bounds().collect(),
-                                counts: p.bucket_counts().collect(),
-                            },
-                        );
-                    }
-                }
-                MetricData::ExponentialHistogram(_) => {}
-            }
-        }
-        let mut out = Vec::new();
-        for sm in rm.scope_metrics() {
-            for m in sm.metrics() {
-                match m.data() {
-                    AggregatedMetrics::F64(d) => {
-                        points(sm.scope().name(), m.name(), m.unit(), d, &mut out)
-                    }
-                    AggregatedMetrics::U64(d) => {
-                        points(sm.scope().name(), m.name(), m.unit(), d, &mut out)
-                    }
-                    AggregatedMetrics::I64(d) => {
-                        points(sm.scope().name(), m.name(), m.unit(), d, &mut out)
-                    }
-                }
-            }
-        }
-        out
+        crate::metrics::collect_points(&self.reader)
     }
 }

@@ -176,7 +176,28 @@ fn api(
             Err(e) => reply(400, TEXT, format!("{e}\n")),
         },
         None if rest == "recorder" => json(serde_json::json!(recorder.stats())),
+        None if rest == "metrics" => {
+            let mut prefix = None;
+            for (k, v) in crate::recorder::query_pairs(query) {
+                match k.as_str() {
+                    "name" => prefix = Some(v),
+                    _ => {
+                        return reply(
+                            400,
+                            TEXT,
+                            format!(
+                                "query parameter `{k}` = {v:?} is not accepted: expected name \
+                                 (a prefix of metric names)\n"
+                            ),
+                        )
+                    }
+                }
+            }
+            json(serde_json::json!({ "metrics": recorder.metrics(prefix.as_deref()) }))
+        }
         Some(("traces", id)) if !id.is_empty() => match recorder.trace(id) {
+            // The tree the console prints, for `telemetry traces show`.
+            Some(t) if query.split('&').any(|p| p == "format=tree") => reply(200, TEXT, t.render()),
             Some(t) => json(serde_json::json!(t)),
             None => reply(404, TEXT, format!("no recorded trace {id:?}\n")),
         },
@@ -187,8 +208,8 @@ fn api(
         _ => reply(
             404,
             TEXT,
-            "try /api/traces, /api/traces/<trace id>, /api/spans/<span id>, /api/logs or \
-             /api/recorder\n"
+            "try /api/traces, /api/traces/<trace id>, /api/spans/<span id>, /api/logs, \
+             /api/metrics or /api/recorder\n"
                 .into(),
         ),
     }

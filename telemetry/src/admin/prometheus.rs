@@ -4,39 +4,15 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::{Arc, Weak};
-use std::time::Duration;
 
 use opentelemetry::{KeyValue, Value};
-use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, Metric, MetricData, ResourceMetrics};
-use opentelemetry_sdk::metrics::reader::MetricReader;
-use opentelemetry_sdk::metrics::{InstrumentKind, ManualReader, Pipeline, Temporality};
 
 use crate::metrics::prometheus_names::{float, label_name, metric_name, unit_suffix};
 use crate::metrics::AsF64;
 
 /// A pull reader shared between the meter provider and the endpoint.
-#[derive(Debug, Clone)]
-pub(crate) struct PullReader(pub Arc<ManualReader>);
-
-impl MetricReader for PullReader {
-    fn register_pipeline(&self, pipeline: Weak<Pipeline>) {
-        self.0.register_pipeline(pipeline);
-    }
-    fn collect(&self, rm: &mut ResourceMetrics) -> OTelSdkResult {
-        self.0.collect(rm)
-    }
-    fn force_flush(&self) -> OTelSdkResult {
-        self.0.force_flush()
-    }
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.0.shutdown_with_timeout(timeout)
-    }
-    fn temporality(&self, kind: InstrumentKind) -> Temporality {
-        self.0.temporality(kind)
-    }
-}
+pub(crate) use crate::metrics::SharedReader as PullReader;
 
 fn escape_label(v: &str) -> String {
     v.replace('\\', "\\\\")

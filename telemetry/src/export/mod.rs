@@ -42,7 +42,7 @@ pub use batch::{
     OTEL_BSP_MAX_QUEUE_SIZE, OTEL_BSP_SCHEDULE_DELAY,
 };
 pub use circuit::{CircuitBreakerConfig, CircuitState};
-pub(crate) use console::{console_logs, console_metrics, needs_quotes, ConsoleExporter};
+pub(crate) use console::{console_logs, console_metrics, human, needs_quotes, ConsoleExporter};
 #[cfg(feature = "testing")]
 pub(crate) use console::{render, Style};
 pub(crate) use custom::{CustomExporters, CustomTransport};

@@ -35,9 +35,11 @@ use opentelemetry::KeyValue;
 
 mod instance;
 mod instruments;
-#[cfg(any(feature = "prometheus", feature = "testing"))]
 mod number;
 pub(crate) mod prometheus_names;
+mod snapshot;
+pub(crate) use snapshot::{collect_points, SharedReader};
+pub use snapshot::{Point, PointValue};
 
 pub(crate) use instance::with_instance;
 pub(crate) use instance::{FunctionInstruments, InstanceMetrics};
@@ -52,7 +54,6 @@ pub(crate) use instruments::{
     CLIENT_DURATION, CLIENT_DURATION_DESCRIPTION, SERVER_DURATION, SERVER_DURATION_DESCRIPTION,
 };
 pub use instruments::{DURATION_BUCKETS, FUNCTION_DURATION, FUNCTION_ERRORS, SPAN_DURATION};
-#[cfg(any(feature = "prometheus", feature = "testing"))]
 pub(crate) use number::AsF64;
 
 /// Which spans the layer measures.

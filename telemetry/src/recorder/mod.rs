@@ -35,9 +35,16 @@ use opentelemetry::trace::{SpanKind, Status};
 use opentelemetry_sdk::trace::SpanData;
 
 mod query;
+mod render;
 mod store;
 
 pub use query::{LogQuery, QueryError, TraceQuery};
+
+/// The decoded pairs of a query string.
+#[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+pub(crate) fn query_pairs(query: &str) -> Vec<(String, String)> {
+    query::pairs(query)
+}
 
 /// Whether a log query asks to follow (`follow` or `follow=true`).
 #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
@@ -157,6 +164,8 @@ pub struct TraceSummary {
     pub start_unix_nano: u64,
     /// The root's duration, in nanoseconds.
     pub duration_ns: u64,
+    /// The same, as the console writes it (`12.30ms`).
+    pub duration: String,
     /// Whether any span has an error status.
     pub error: bool,
     /// How many spans it holds.
@@ -168,6 +177,8 @@ pub struct TraceSummary {
 pub struct RecordedLog {
     /// When, in nanoseconds since the Unix epoch.
     pub time_unix_nano: u64,
+    /// The same, in RFC 3339 (UTC).
+    pub time: String,
     /// `TRACE`, `DEBUG`, `INFO`, `WARN` or `ERROR`.
     pub level: &'static str,
     /// The event's target.
@@ -288,6 +299,7 @@ impl RecordedTrace {
             service: self.service.clone(),
             start_unix_nano: self.start_unix_nano,
             duration_ns: self.duration_ns,
+            duration: crate::export::human(self.duration()),
             error: self.error,
             spans: self.spans.len(),
         }
@@ -322,6 +334,7 @@ impl RecordedLog {
     pub(crate) fn from_record(r: &crate::logs::LogRecord) -> RecordedLog {
         RecordedLog {
             time_unix_nano: nanos(r.time),
+            time: crate::health::rfc3339(r.time),
             level: r.level().as_str(),
             target: r.target().to_string(),
             message: r.message.to_string(),
@@ -350,6 +363,8 @@ pub struct Recorder {
 struct Shared {
     store: Mutex<store::Store>,
     service: String,
+    /// Reads the instruments on demand, when metrics are on.
+    metrics: std::sync::OnceLock<Arc<opentelemetry_sdk::metrics::ManualReader>>,
 }
 
 impl std::fmt::Debug for Recorder {
@@ -368,6 +383,7 @@ impl Recorder {
             inner: Arc::new(Shared {
                 store: Mutex::new(store::Store::new(config)),
                 service,
+                metrics: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -439,6 +455,24 @@ impl Recorder {
             .take(query.limit)
             .cloned()
             .collect()
+    }
+
+    /// Reads the meter provider's instruments through `reader` from now on.
+    pub(crate) fn read_metrics(&self, reader: Arc<opentelemetry_sdk::metrics::ManualReader>) {
+        let _ = self.inner.metrics.set(reader);
+    }
+
+    /// Every metric series now, with its attributes and current value (cumulative),
+    /// those whose name starts with `prefix` when one is given.
+    pub fn metrics(&self, prefix: Option<&str>) -> Vec<crate::metrics::Point> {
+        let Some(reader) = self.inner.metrics.get() else {
+            return Vec::new();
+        };
+        let mut points = crate::metrics::collect_points(reader);
+        if let Some(p) = prefix {
+            points.retain(|point| point.name.starts_with(p));
+        }
+        points
     }
 
     /// What the recorder holds: traces, logs, estimated bytes, and what it let go.

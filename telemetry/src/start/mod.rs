@@ -299,6 +299,16 @@ impl Telemetry {
                 .build();
                 mp = mp.with_reader(reader);
             }
+            // The flight recorder reads the instruments on demand.
+            if let Some(r) = &recorder {
+                let reader = Arc::new(
+                    opentelemetry_sdk::metrics::ManualReader::builder()
+                        .with_temporality(opentelemetry_sdk::metrics::Temporality::Cumulative)
+                        .build(),
+                );
+                mp = mp.with_reader(crate::metrics::SharedReader(reader.clone()));
+                r.read_metrics(reader);
+            }
             for hook in metric_hooks {
                 mp = hook(mp);
             }

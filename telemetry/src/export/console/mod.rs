@@ -17,7 +17,7 @@ use crate::logs::{console_line, LogRecord};
 mod metrics;
 mod tree;
 
-pub(crate) use tree::{needs_quotes, render, Style};
+pub(crate) use tree::{human, needs_quotes, render, Style};
 
 /// Spans waiting for their root before printing; past this, the oldest traces print
 /// as they are.
