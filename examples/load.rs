@@ -1,7 +1,7 @@
 //! A steady load through the layer, for watching the export pipeline under outages.
 //!
 //! ```text
-//! cargo run --release --example load -- --rate 2000 --seconds 20 [--threads 2]
+//! cargo run --release --example load -- --rate 2000 --seconds 20 [--threads 2] [--recorder]
 //! ```
 //!
 //! Records `rate` spans per second (each with a log event and a counter field) for
@@ -23,6 +23,7 @@ struct Args {
     rate: u64,
     seconds: u64,
     threads: u64,
+    recorder: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -30,6 +31,7 @@ fn parse_args() -> Result<Args, String> {
         rate: 2000,
         seconds: 20,
         threads: 2,
+        recorder: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -42,11 +44,11 @@ fn parse_args() -> Result<Args, String> {
             "--rate" => args.rate = value("--rate")?,
             "--seconds" => args.seconds = value("--seconds")?,
             "--threads" => args.threads = value("--threads")?.max(1),
-            "-h" | "--help" => {
-                return Err(
-                    "usage: load [--rate SPANS_PER_SECOND] [--seconds N] [--threads N]".into(),
-                )
-            }
+            "--recorder" => args.recorder = true,
+            "-h" | "--help" => return Err(
+                "usage: load [--rate SPANS_PER_SECOND] [--seconds N] [--threads N] [--recorder]"
+                    .into(),
+            ),
             other => return Err(format!("unknown argument {other:?}; try --help")),
         }
     }
@@ -69,6 +71,12 @@ fn main() {
     if !configured {
         // Thousands of trees on the console help nobody: default to a local collector.
         builder = builder.traces_exporter(ExporterKind::Otlp);
+    }
+    if args.recorder {
+        // The flight recorder on, within its default bounds (for the memory figure).
+        builder = builder
+            .recorder(telemetry::recorder::RecorderConfig::default())
+            .prometheus_address("127.0.0.1:0".parse().expect("an address"));
     }
     let telemetry = match builder.build() {
         Ok(t) => t,

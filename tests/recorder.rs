@@ -242,3 +242,88 @@ fn the_admin_endpoint_serves_the_recorder_as_json() {
     assert!(body.contains("\"traces\":2"), "{body}");
     let _ = t.shutdown();
 }
+
+fn get_with(addr: SocketAddr, path: &str, authorization: Option<&str>) -> u16 {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let auth = authorization
+        .map(|a| format!("Authorization: {a}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: test\r\n{auth}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    raw[9..12].parse().unwrap()
+}
+
+#[test]
+fn off_loopback_the_recorder_needs_a_token_and_a_token_is_checked() {
+    // Refused before anything binds: the recorder's data never leaves loopback
+    // without a token.
+    let err = quiet(RecorderConfig::default())
+        .prometheus_address("0.0.0.0:0".parse().unwrap())
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("a loopback address (127.0.0.1) while the flight recorder is on"),
+        "{err}"
+    );
+    assert!(err.contains("admin_token"), "{err}");
+    // With a token, /api/* asks for it; the health endpoints stay open.
+    let t = quiet(RecorderConfig::default())
+        .admin_token("s3cret-token")
+        .build()
+        .unwrap();
+    workload(&t);
+    let addr = t.admin_address().unwrap();
+    assert_eq!(get_with(addr, "/api/traces", None), 401);
+    assert_eq!(
+        get_with(addr, "/api/traces", Some("Bearer wrong-token!")),
+        401
+    );
+    assert_eq!(
+        get_with(addr, "/api/traces", Some("Bearer s3cret-token")),
+        200
+    );
+    assert_eq!(get_with(addr, "/livez", None), 200);
+    assert!(
+        !format!("{:?}", t.config()).contains("s3cret"),
+        "the token is never printed"
+    );
+    let _ = t.shutdown();
+}
+
+#[test]
+fn the_configuration_file_turns_the_recorder_on() {
+    let dir = std::env::temp_dir().join(format!("telemetry-recorder-file-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("telemetry.yaml");
+    std::fs::write(
+        &file,
+        "file_format: \"1.1\"\ntracer_provider:\n  processors:\n    - simple: { exporter: { console: } }\n\
+         meter_provider:\n  readers:\n    - pull:\n        exporter:\n          \
+         prometheus/development: { host: 127.0.0.1, port: 0 }\n\
+         telemetry:\n  recorder: { max_traces: 5, error_share: 0.4 }\n  admin_token: ${TOKEN}\n",
+    )
+    .unwrap();
+    let t = Telemetry::from_env()
+        .vars([
+            ("OTEL_CONFIG_FILE", file.display().to_string()),
+            ("TOKEN", "from-the-file".to_string()),
+        ])
+        .install_globals(false)
+        .shutdown_timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    assert!(t.recorder().is_some());
+    let addr = t.admin_address().unwrap();
+    assert_eq!(
+        get_with(addr, "/api/recorder", Some("Bearer from-the-file")),
+        200
+    );
+    let _ = t.shutdown();
+}

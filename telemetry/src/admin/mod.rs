@@ -35,9 +35,9 @@ pub(crate) trait Source: Send + Sync + 'static {
     fn recorder(&self) -> Option<crate::recorder::Recorder> {
         None
     }
-    /// Whether the endpoint may serve the recorder's data (which can hold user data):
-    /// only on loopback.
-    fn serves_private_data(&self) -> bool {
+    /// Whether the endpoint may serve the recorder's data (which can hold user data)
+    /// to a request with this `Authorization` header: on loopback, or with the token.
+    fn serves_private_data(&self, _authorization: Option<&str>) -> bool {
         false
     }
 }
@@ -84,7 +84,13 @@ fn respond<B>(req: &http::Request<B>, source: &dyn Source) -> http::Response<Ful
             reply(200, ct, body)
         }
         "/livez" | "/readyz" | "/health" => health(source, path, None, req.uri().query(), &reply),
-        _ if path.starts_with("/api/") => api(source, path, req.uri().query(), &reply),
+        _ if path.starts_with("/api/") => {
+            let authorization = req
+                .headers()
+                .get(http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok());
+            api(source, path, req.uri().query(), authorization, &reply)
+        }
         _ if path.starts_with("/readyz/") && path.len() > "/readyz/".len() => health(
             source,
             "/readyz",
@@ -139,6 +145,7 @@ fn api(
     source: &dyn Source,
     path: &str,
     query: Option<&str>,
+    authorization: Option<&str>,
     reply: Reply<'_>,
 ) -> http::Response<Full<Bytes>> {
     use crate::recorder::{LogQuery, TraceQuery};
@@ -151,11 +158,12 @@ fn api(
             "the flight recorder is off: turn it on with TelemetryBuilder::recorder\n".into(),
         );
     };
-    if !source.serves_private_data() {
+    if !source.serves_private_data(authorization) {
         return reply(
-            403,
+            401,
             TEXT,
-            "the recorder's data is served on a loopback address only\n".into(),
+            "the recorder's data needs `Authorization: Bearer <token>` here (the admin token)\n"
+                .into(),
         );
     }
     let json = |value: serde_json::Value| reply(200, JSON, value.to_string());

@@ -472,6 +472,25 @@ impl TelemetryBuilder {
         self
     }
 
+    /// The bearer token that serves the recorder's data (`/api/*`, which can hold user
+    /// data in attributes and logs) on an admin address that is not loopback: requests
+    /// must send `Authorization: Bearer <token>`. With the recorder on, `build()`
+    /// refuses a non-loopback address without one. `/metrics` and the health
+    /// endpoints carry no user data and stay open, for Prometheus and probes.
+    pub fn admin_token(mut self, token: impl Into<String>) -> Self {
+        let token = crate::recorder::AdminToken::new(token);
+        if token.is_empty() {
+            self.errors.push(ConfigError::InvalidSetting {
+                setting: "admin_token",
+                value: String::new(),
+                expected: "a non-empty token".into(),
+            });
+        } else {
+            self.overrides.admin_token = Some(token);
+        }
+        self
+    }
+
     /// Adds a dependency health check, run in the background from start-up on the
     /// library's own thread. Its state is in [`Telemetry::health`] and, on the admin
     /// endpoint (feature `prometheus`, at [`prometheus_address`](Self::prometheus_address)),

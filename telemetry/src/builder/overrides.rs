@@ -75,6 +75,7 @@ pub(super) struct Overrides {
     pub(super) statsd: Option<crate::export::StatsdConfig>,
     pub(super) remote_write: Option<crate::export::RemoteWriteConfig>,
     pub(super) recorder: Option<crate::recorder::RecorderConfig>,
+    pub(super) admin_token: Option<crate::recorder::AdminToken>,
 }
 
 impl Overrides {
@@ -192,6 +193,9 @@ impl Overrides {
         if self.recorder.is_some() {
             c.recorder = self.recorder;
         }
+        if self.admin_token.is_some() {
+            c.admin_token = self.admin_token;
+        }
     }
 
     /// Whether a setting made in code replaces what the variable `var` says, so that a
@@ -306,6 +310,7 @@ impl Overrides {
         add(self.statsd.is_some(), "statsd");
         add(self.remote_write.is_some(), "prometheus_remote_write");
         add(self.recorder.is_some(), "recorder");
+        add(self.admin_token.is_some(), "admin_token");
         out
     }
 }

@@ -83,6 +83,8 @@ pub struct Config {
     pub(crate) health_checks: Vec<crate::HealthCheck>,
     /// The flight recorder's bounds, when it is on.
     pub(crate) recorder: Option<crate::recorder::RecorderConfig>,
+    /// The bearer token that serves the recorder's data off loopback.
+    pub(crate) admin_token: Option<crate::recorder::AdminToken>,
 }
 
 impl Default for Config {
@@ -118,6 +120,7 @@ impl Default for Config {
             remote_write: None,
             health_checks: Vec::new(),
             recorder: None,
+            admin_token: None,
         }
     }
 }

@@ -9,6 +9,8 @@ pub(crate) struct AdminSource {
     pub(crate) reader: Option<crate::admin::PullReader>,
     /// Whether the endpoint listens on loopback only.
     pub(crate) loopback: bool,
+    /// The token that serves the recorder's data off loopback.
+    pub(crate) token: Option<crate::recorder::AdminToken>,
     pub(crate) telemetry: std::sync::Weak<Inner>,
 }
 
@@ -38,7 +40,10 @@ impl crate::admin::Source for AdminSource {
         self.telemetry.upgrade()?.recorder.clone()
     }
 
-    fn serves_private_data(&self) -> bool {
-        self.loopback
+    fn serves_private_data(&self, authorization: Option<&str>) -> bool {
+        match &self.token {
+            Some(token) => token.admits(authorization),
+            None => self.loopback,
+        }
     }
 }

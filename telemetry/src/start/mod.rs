@@ -493,9 +493,26 @@ impl Telemetry {
                 value: address.clone(),
                 expected: "an IP address and port, like 127.0.0.1:9464".into(),
             })?;
+        // The recorder's data (user data in attributes and logs) is never served off
+        // loopback without a token.
+        if self.inner.recorder.is_some()
+            && !addr.ip().is_loopback()
+            && self.inner.config.admin_token.is_none()
+        {
+            return Err(ConfigError::InvalidSetting {
+                setting: "prometheus address",
+                value: address,
+                expected: "a loopback address (127.0.0.1) while the flight recorder is on, or \
+                           a bearer token for the other addresses (admin_token(..), or \
+                           telemetry.admin_token in the configuration file)"
+                    .into(),
+            }
+            .into());
+        }
         let source = Arc::new(admin_source::AdminSource {
             reader: reader.map(crate::admin::PullReader),
             loopback: addr.ip().is_loopback(),
+            token: self.inner.config.admin_token.clone(),
             telemetry: Arc::downgrade(&self.inner),
         });
         let server = crate::admin::AdminServer::start(addr, source, crate::admin::Limits::DEFAULT)

@@ -19,6 +19,8 @@
 //!   span_details: { location: true, threads: false, inactivity: false }
 //!   shutdown_timeout: 5000
 //!   statsd: { address: "127.0.0.1:8125", prefix: checkout }   # see push.rs
+//!   recorder: { max_traces: 1000 }    # the flight recorder on
+//!   admin_token: ${ADMIN_TOKEN}       # serves /api/* off loopback
 //!   health:          # see health.rs
 //!     checks:
 //!       - tcp: { name: database, address: "127.0.0.1:5432" }
@@ -48,6 +50,8 @@ const KEYS: &[&str] = &[
     "health",
     "statsd",
     "remote_write",
+    "recorder",
+    "admin_token",
 ];
 
 impl Reader {
@@ -63,6 +67,18 @@ impl Reader {
         }
         if let Some(n) = o.get("remote_write") {
             self.remote_write(n, &o.at("remote_write"), c);
+        }
+        if let Some(n) = o.get("recorder") {
+            self.recorder(n, &o.at("recorder"), c);
+        }
+        if let Some(n) = o.get("admin_token") {
+            if let Some(t) = self.string(n, &o.at("admin_token")) {
+                if t.is_empty() {
+                    self.invalid(&o.at("admin_token"), n, "a non-empty token");
+                } else {
+                    c.admin_token = Some(crate::recorder::AdminToken::new(t));
+                }
+            }
         }
         if let Some(list) = o.get("log_outputs") {
             let at = o.at("log_outputs");
@@ -152,6 +168,46 @@ impl Reader {
                 c.shutdown_timeout = d;
             }
         }
+    }
+
+    /// `telemetry.recorder`: the flight recorder on, with these bounds (`{}` for the
+    /// defaults).
+    fn recorder(&mut self, node: &Node, path: &str, c: &mut Config) {
+        let keys = [
+            "max_traces",
+            "max_spans_per_trace",
+            "max_logs",
+            "max_bytes",
+            "error_share",
+            "slow_share",
+        ];
+        let Some(o) = self.object(node, path, &keys, &[]) else {
+            return;
+        };
+        let mut r = crate::recorder::RecorderConfig::default();
+        for (key, slot) in [
+            ("max_traces", &mut r.max_traces),
+            ("max_spans_per_trace", &mut r.max_spans_per_trace),
+            ("max_logs", &mut r.max_logs),
+            ("max_bytes", &mut r.max_bytes),
+        ] {
+            if let Some(v) = o.get(key).and_then(|n| self.positive(n, &o.at(key))) {
+                *slot = v;
+            }
+        }
+        for (key, slot) in [
+            ("error_share", &mut r.error_share),
+            ("slow_share", &mut r.slow_share),
+        ] {
+            if let Some(n) = o.get(key) {
+                match self.number(n, &o.at(key), "a share from 0 to 0.5") {
+                    Some(v) if (0.0..=0.5).contains(&v) => *slot = v,
+                    Some(_) => self.invalid(&o.at(key), n, "a share from 0 to 0.5"),
+                    None => {}
+                }
+            }
+        }
+        c.recorder = Some(r);
     }
 
     fn log_output(&mut self, node: &Node, path: &str) -> Option<LogOutput> {
