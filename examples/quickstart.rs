@@ -64,7 +64,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let _ = t.force_flush();
         }
         if serve {
-            println!("serving http://{addr}/api/traces (the flight recorder), /api/logs, /api/metrics and /health");
+            println!("serving http://{addr}/debug/traces (the flight recorder's page), /api/traces, /api/logs, /api/metrics and /health");
             println!("try: telemetry --addr {addr} traces search    (cargo install --path telemetry --features cli)");
             println!("press Ctrl-C to stop");
         } else {

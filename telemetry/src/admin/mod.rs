@@ -84,6 +84,12 @@ fn respond<B>(req: &http::Request<B>, source: &dyn Source) -> http::Response<Ful
             reply(200, ct, body)
         }
         "/livez" | "/readyz" | "/health" => health(source, path, None, req.uri().query(), &reply),
+        // The page holds no data: it fetches /api/*, which is guarded.
+        "/debug/traces" => reply(
+            200,
+            "text/html; charset=utf-8",
+            include_str!("debug.html").to_string(),
+        ),
         _ if path.starts_with("/api/") => {
             let authorization = req
                 .headers()
@@ -101,7 +107,8 @@ fn respond<B>(req: &http::Request<B>, source: &dyn Source) -> http::Response<Ful
         _ => reply(
             404,
             TEXT,
-            "try /metrics, /livez, /readyz, /readyz/<check>, /health or /api/traces\n".into(),
+            "try /metrics, /livez, /readyz, /readyz/<check>, /health, /api/traces or /debug/traces\n"
+                .into(),
         ),
     }
 }
