@@ -61,7 +61,13 @@ impl Drop for Daemon {
 fn inspect_to_json(text: &str) -> String {
     let mut out = String::new();
     for line in text.lines() {
-        let line = line.replace('\'', "\"");
+        // Values JSON has no words for, and what inspect elides below its depth.
+        let line = line
+            .replace('\'', "\"")
+            .replace("NaN", "null")
+            .replace("undefined", "null")
+            .replace("[Object]", "{}")
+            .replace("[Array]", "[]");
         let trimmed = line.trim_start();
         let indent = &line[..line.len() - trimmed.len()];
         let key_len = trimmed
@@ -81,7 +87,27 @@ fn inspect_to_json(text: &str) -> String {
     out
 }
 
+/// A daemon that listens: it says "server is up" before its UDP socket is bound, and
+/// a free port can be taken by another test before that bind. Probe lines are sent
+/// until one comes back in a flush; otherwise another port is tried.
 fn start_daemon() -> Daemon {
+    let probe = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for _ in 0..3 {
+        let daemon = start_daemon_once();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            let _ = probe.send_to(b"telemetry.probe:1|c", ("127.0.0.1", daemon.port));
+            if let Ok(f) = daemon.flushes.recv_timeout(Duration::from_millis(400)) {
+                if f["counters"]["telemetry.probe"].as_u64().unwrap_or(0) > 0 {
+                    return daemon;
+                }
+            }
+        }
+    }
+    panic!("the StatsD daemon never received a probe on its port");
+}
+
+fn start_daemon_once() -> Daemon {
     let dir = std::env::temp_dir().join(format!("telemetry-statsd-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (port, mgmt) = (free_udp_port(), free_tcp_port());
@@ -121,9 +147,11 @@ fn start_daemon() -> Daemon {
                     b.push('\n');
                     if line == "}" {
                         let json = inspect_to_json(b);
-                        if let Ok(v) = serde_json::from_str(&json) {
-                            let _ = tx.send(v);
-                        }
+                        // A flush that does not read as JSON fails the test with its text.
+                        let v = serde_json::from_str(&json).unwrap_or_else(
+                            |e| serde_json::json!({ "unreadable": format!("{e}: {b}") }),
+                        );
+                        let _ = tx.send(v);
                         block = None;
                     }
                 }
@@ -179,15 +207,21 @@ fn the_daemon_reports_what_the_program_recorded() {
     }
     t.force_flush().unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen = Vec::new();
     let flush = loop {
         let f = daemon
             .flushes
             .recv_timeout(Duration::from_secs(20))
             .expect("a flush");
+        assert!(f["unreadable"].is_null(), "{}", f["unreadable"]);
         if f["counters"]["app.jobs.done"].is_number() {
             break f;
         }
-        assert!(Instant::now() < deadline, "no flush with our metrics");
+        seen.push(f["counters"].clone());
+        assert!(
+            Instant::now() < deadline,
+            "no flush with our metrics: {seen:?}"
+        );
     };
     assert_eq!(flush["counters"]["app.jobs.done"], 3, "{flush}");
     assert_eq!(flush["gauges"]["app.queue.depth"], 7, "{flush}");

@@ -13,6 +13,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
 use super::{CheckContext, HealthCheck, Observed, Outcome, Probe};
+use crate::export::reason_of;
 
 /// The HTTP clients of the checks, made on the runner's runtime.
 pub(crate) struct Clients {
@@ -56,7 +57,7 @@ pub(crate) async fn run(check: &HealthCheck, run: u64, clients: &Clients, busy: 
             let connect = tokio::net::TcpStream::connect(address.as_str());
             match tokio::time::timeout(check.timeout, connect).await {
                 Ok(Ok(_stream)) => Ok(took(started)),
-                Ok(Err(e)) => Err(io_reason(&e)),
+                Ok(Err(e)) => Err(reason_of(&e)),
                 Err(_) => timed_out(),
             }
         }
@@ -170,28 +171,6 @@ fn http_request(
     request
         .body(Empty::new())
         .map_err(|_| "the request cannot be made from the check's settings".to_string())
-}
-
-/// `connection refused`, `timed out`, ...: the innermost I/O error's kind, or the
-/// whole chain.
-fn reason_of(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    let mut chain = Vec::new();
-    while let Some(s) = source {
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            return io_reason(io);
-        }
-        chain.push(s.to_string());
-        source = s.source();
-    }
-    chain.join(": ")
-}
-
-fn io_reason(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::Other => e.to_string(),
-        kind => kind.to_string(),
-    }
 }
 
 fn panicked(join: tokio::task::JoinError) -> String {

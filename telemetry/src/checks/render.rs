@@ -138,6 +138,36 @@ fn check_component(c: &CheckHealth, endpoint: Endpoint) -> Component {
     }
 }
 
+/// A component of the library's own (a thread, a pipeline).
+fn system(name: String, key: String, status: Status, output: Option<String>) -> Component {
+    Component {
+        name,
+        key,
+        component_type: "system",
+        status,
+        weight: status,
+        observed_value: None,
+        observed_unit: None,
+        time: None,
+        output,
+    }
+}
+
+/// The checks' thread: passing while it runs.
+fn runner_component(runner: &Result<(), String>) -> Component {
+    let status = if runner.is_ok() {
+        Status::Pass
+    } else {
+        Status::Fail
+    };
+    system(
+        "health-checks".into(),
+        "health-checks:thread".into(),
+        status,
+        runner.clone().err(),
+    )
+}
+
 /// The components an endpoint reports.
 fn components(
     endpoint: Endpoint,
@@ -159,35 +189,15 @@ fn components(
                 } else {
                     Status::Fail
                 };
-                out.push(Component {
-                    name: format!("export-{signal}"),
-                    key: format!("export-{signal}:thread"),
-                    component_type: "system",
+                out.push(system(
+                    format!("export-{signal}"),
+                    format!("export-{signal}:thread"),
                     status,
-                    weight: status,
-                    observed_value: None,
-                    observed_unit: None,
-                    time: None,
-                    output: (!h.running).then(|| h.last_error.clone().unwrap_or_default()),
-                });
+                    (!h.running).then(|| h.last_error.clone().unwrap_or_default()),
+                ));
             }
             if !report.checks.is_empty() {
-                let status = if runner.is_ok() {
-                    Status::Pass
-                } else {
-                    Status::Fail
-                };
-                out.push(Component {
-                    name: "health-checks".into(),
-                    key: "health-checks:thread".into(),
-                    component_type: "system",
-                    status,
-                    weight: status,
-                    observed_value: None,
-                    observed_unit: None,
-                    time: None,
-                    output: runner.clone().err(),
-                });
+                out.push(runner_component(runner));
             }
         }
         Endpoint::Ready => {
@@ -210,32 +220,20 @@ fn components(
                 } else {
                     Status::Warn
                 };
-                out.push(Component {
-                    name: format!("export-{signal}"),
-                    key: format!("export-{signal}:circuit"),
-                    component_type: "system",
+                let mut c = system(
+                    format!("export-{signal}"),
+                    format!("export-{signal}:circuit"),
                     status,
-                    weight: status,
-                    observed_value: Some(serde_json::to_value(h.circuit).unwrap_or(Value::Null)),
-                    observed_unit: None,
-                    time: h.last_error_at.clone().or(h.last_success_at.clone()),
-                    output: (status != Status::Pass)
+                    (status != Status::Pass)
                         .then(|| h.last_error.clone())
                         .flatten(),
-                });
+                );
+                c.observed_value = Some(serde_json::to_value(h.circuit).unwrap_or(Value::Null));
+                c.time = h.last_error_at.clone().or(h.last_success_at.clone());
+                out.push(c);
             }
             if runner.is_err() {
-                out.push(Component {
-                    name: "health-checks".into(),
-                    key: "health-checks:thread".into(),
-                    component_type: "system",
-                    status: Status::Fail,
-                    weight: Status::Fail,
-                    observed_value: None,
-                    observed_unit: None,
-                    time: None,
-                    output: runner.clone().err(),
-                });
+                out.push(runner_component(runner));
             }
         }
     }

@@ -269,22 +269,10 @@ impl<T, X: Transport<T>> Engine<T, X> {
         self.on_transition(transition);
     }
 
-    /// A request that failed for good is dropped (`non_retryable`).
+    /// A request that failed for good is dropped (`non_retryable`): the collector
+    /// answered, so the circuit counts a success.
     fn drop_failed(&mut self, entry: Entry<X::Payload>, error: &ExportError) {
-        let items = entry.items;
-        {
-            let mut counters = self.stats.thread_counters();
-            counters.landed(items);
-            counters.dropped(DropReason::NonRetryable, items);
-        }
-        crate::diagnostics::warn_for(
-            self.signal,
-            "non-retryable",
-            format_args!(
-                "{}: dropped {items} item(s), not retryable: {error}",
-                self.signal
-            ),
-        );
+        self.drop_non_retryable(entry, error);
         self.collector_answered();
     }
 
@@ -292,6 +280,16 @@ impl<T, X: Transport<T>> Engine<T, X> {
     /// handshake) is dropped (`non_retryable`) and counts as a failure toward the
     /// circuit breaker: an open circuit then sends nothing until its wait is over.
     fn drop_unreachable(&mut self, entry: Entry<X::Payload>, error: &ExportError, now: Instant) {
+        self.drop_non_retryable(entry, error);
+        let transition = self.breaker.on_failure(now);
+        self.on_transition(transition);
+        if let Some(until) = self.breaker.open_until() {
+            self.next_attempt_at = Some(until);
+        }
+    }
+
+    /// Counts a batch dropped as `non_retryable`, and says so.
+    fn drop_non_retryable(&mut self, entry: Entry<X::Payload>, error: &ExportError) {
         let items = entry.items;
         {
             let mut counters = self.stats.thread_counters();
@@ -306,11 +304,6 @@ impl<T, X: Transport<T>> Engine<T, X> {
                 self.signal
             ),
         );
-        let transition = self.breaker.on_failure(now);
-        self.on_transition(transition);
-        if let Some(until) = self.breaker.open_until() {
-            self.next_attempt_at = Some(until);
-        }
     }
 
     /// A request that failed for now goes back to the front of the buffer, to be sent

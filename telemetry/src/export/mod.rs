@@ -33,6 +33,7 @@ mod stats;
 mod statsd;
 mod tap;
 mod transport;
+mod words;
 
 pub use batch::BatchConfig;
 pub(crate) use batch::BatchVars;
@@ -42,9 +43,10 @@ pub use batch::{
     OTEL_BSP_MAX_QUEUE_SIZE, OTEL_BSP_SCHEDULE_DELAY,
 };
 pub use circuit::{CircuitBreakerConfig, CircuitState};
-pub(crate) use console::{console_logs, console_metrics, human, needs_quotes, ConsoleExporter};
 #[cfg(feature = "testing")]
-pub(crate) use console::{render, Style};
+pub(crate) use console::render;
+pub(crate) use console::Style;
+pub(crate) use console::{console_logs, console_metrics, human, needs_quotes, ConsoleExporter};
 pub(crate) use custom::{CustomExporters, CustomTransport};
 pub use custom::{ExportFailure, ExportMetricsServiceRequest, Exporter, OtlpLogRecord, SpanData};
 pub(crate) use engine::ResilienceConfig;
@@ -62,6 +64,7 @@ pub(crate) use statsd::StatsdTransport;
 pub use statsd::{StatsdConfig, StatsdFlavor, StatsdHistogram, DD_AGENT_HOST, DD_DOGSTATSD_PORT};
 pub(crate) use tap::{Tap, Tapped};
 pub(crate) use transport::{Discard, Transport};
+pub(crate) use words::{any_text, point_value, reason_of};
 
 /// `OTEL_TRACES_EXPORTER`: `otlp`, `console` or `none`.
 pub const OTEL_TRACES_EXPORTER: &str = "OTEL_TRACES_EXPORTER";

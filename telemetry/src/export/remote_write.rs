@@ -17,14 +17,13 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
-use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value;
 use prost::Message as _;
 
 use super::retry::Verdict;
 use super::transport::{BoxFuture, Delivered, Encoded, Transport};
-use super::ExportError;
+use super::{any_text, point_value, reason_of, ExportError};
 use crate::metrics::prometheus_names::{label_name, metric_name};
 
 /// Where and how to remote-write.
@@ -120,16 +119,6 @@ struct Sample {
     timestamp: i64,
 }
 
-fn text(v: &Option<AnyValue>) -> String {
-    match v.as_ref().and_then(|v| v.value.as_ref()) {
-        Some(any_value::Value::StringValue(s)) => s.clone(),
-        Some(any_value::Value::BoolValue(b)) => b.to_string(),
-        Some(any_value::Value::IntValue(i)) => i.to_string(),
-        Some(any_value::Value::DoubleValue(d)) => d.to_string(),
-        _ => String::new(),
-    }
-}
-
 /// The series of one collection.
 fn series(request: &ExportMetricsServiceRequest) -> Vec<TimeSeries> {
     let mut out = Vec::new();
@@ -138,7 +127,7 @@ fn series(request: &ExportMetricsServiceRequest) -> Vec<TimeSeries> {
             .resource
             .iter()
             .flat_map(|r| r.attributes.iter())
-            .map(|kv| (kv.key.as_str(), text(&kv.value)))
+            .map(|kv| (kv.key.as_str(), any_text(&kv.value)))
             .collect();
         let job = match (
             resource.get("service.namespace"),
@@ -157,7 +146,7 @@ fn series(request: &ExportMetricsServiceRequest) -> Vec<TimeSeries> {
                     time_nanos: u64| {
             let mut labels: BTreeMap<String, String> = attrs
                 .iter()
-                .map(|kv| (label_name(&kv.key), text(&kv.value)))
+                .map(|kv| (label_name(&kv.key), any_text(&kv.value)))
                 .collect();
             if let Some(job) = &job {
                 labels.insert("job".into(), job.clone());
@@ -190,11 +179,7 @@ fn series(request: &ExportMetricsServiceRequest) -> Vec<TimeSeries> {
                             name.push_str("_total");
                         }
                         for p in &sum.data_points {
-                            let v = match p.value {
-                                Some(Value::AsDouble(d)) => d,
-                                Some(Value::AsInt(i)) => i as f64,
-                                None => continue,
-                            };
+                            let Some(v) = point_value(p) else { continue };
                             push(
                                 &mut out,
                                 name.clone(),
@@ -208,11 +193,7 @@ fn series(request: &ExportMetricsServiceRequest) -> Vec<TimeSeries> {
                     Some(Data::Gauge(g)) => {
                         let name = metric_name(&m.name, &m.unit, true);
                         for p in &g.data_points {
-                            let v = match p.value {
-                                Some(Value::AsDouble(d)) => d,
-                                Some(Value::AsInt(i)) => i as f64,
-                                None => continue,
-                            };
+                            let Some(v) = point_value(p) else { continue };
                             push(
                                 &mut out,
                                 name.clone(),
@@ -455,22 +436,11 @@ impl Transport<ExportMetricsServiceRequest> for RemoteWriteTransport {
     }
 }
 
-fn reason_of(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    let mut chain = Vec::new();
-    while let Some(s) = source {
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            return io.kind().to_string();
-        }
-        chain.push(s.to_string());
-        source = s.source();
-    }
-    chain.join(": ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue};
+    use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value;
     use opentelemetry_proto::tonic::metrics::v1::{
         Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
     };

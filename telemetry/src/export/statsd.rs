@@ -21,13 +21,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
+use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
-use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value;
 use opentelemetry_proto::tonic::metrics::v1::HistogramDataPoint;
 
 use super::transport::{BoxFuture, Delivered, Encoded, Transport};
-use super::ExportError;
+use super::{any_text, point_value, ExportError};
 
 /// `DD_AGENT_HOST`: where the Datadog Agent listens, as Datadog's clients read it.
 pub const DD_AGENT_HOST: &str = "DD_AGENT_HOST";
@@ -157,16 +156,6 @@ fn clean(s: &str) -> String {
         .collect()
 }
 
-fn text(v: &Option<opentelemetry_proto::tonic::common::v1::AnyValue>) -> String {
-    match v.as_ref().and_then(|v| v.value.as_ref()) {
-        Some(any_value::Value::StringValue(s)) => s.clone(),
-        Some(any_value::Value::BoolValue(b)) => b.to_string(),
-        Some(any_value::Value::IntValue(i)) => i.to_string(),
-        Some(any_value::Value::DoubleValue(d)) => d.to_string(),
-        _ => String::new(),
-    }
-}
-
 fn number(v: f64) -> String {
     if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 {
         format!("{}", v as i64)
@@ -184,7 +173,7 @@ pub(crate) fn lines(request: &ExportMetricsServiceRequest, config: &StatsdConfig
             r.attributes
                 .iter()
                 .find(|kv| kv.key == "service.name")
-                .map(|kv| text(&kv.value))
+                .map(|kv| any_text(&kv.value))
         });
         for sm in &rm.scope_metrics {
             for metric in &sm.metrics {
@@ -195,7 +184,7 @@ pub(crate) fn lines(request: &ExportMetricsServiceRequest, config: &StatsdConfig
                 let series = |attrs: &[KeyValue]| -> (String, String) {
                     let mut attrs: Vec<(&str, String)> = attrs
                         .iter()
-                        .map(|kv| (kv.key.as_str(), text(&kv.value)))
+                        .map(|kv| (kv.key.as_str(), any_text(&kv.value)))
                         .collect();
                     attrs.sort();
                     if config.uses_tags() {
@@ -226,11 +215,7 @@ pub(crate) fn lines(request: &ExportMetricsServiceRequest, config: &StatsdConfig
                 match &metric.data {
                     Some(Data::Sum(sum)) => {
                         for p in &sum.data_points {
-                            let v = match p.value {
-                                Some(Value::AsDouble(d)) => d,
-                                Some(Value::AsInt(i)) => i as f64,
-                                None => continue,
-                            };
+                            let Some(v) = point_value(p) else { continue };
                             let (name, tags) = series(&p.attributes);
                             if sum.is_monotonic {
                                 if v != 0.0 {
@@ -243,11 +228,7 @@ pub(crate) fn lines(request: &ExportMetricsServiceRequest, config: &StatsdConfig
                     }
                     Some(Data::Gauge(g)) => {
                         for p in &g.data_points {
-                            let v = match p.value {
-                                Some(Value::AsDouble(d)) => d,
-                                Some(Value::AsInt(i)) => i as f64,
-                                None => continue,
-                            };
+                            let Some(v) = point_value(p) else { continue };
                             let (name, tags) = series(&p.attributes);
                             gauge(&mut out, &name, v, &tags);
                         }

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::{RecordedLog, RecordedTrace};
+use super::{nanos, RecordedLog, RecordedTrace};
 
 /// Which traces: every filter set must match. Newest first, at most `limit`.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,12 +85,6 @@ pub struct QueryError {
     pub value: String,
     /// What it accepts.
     pub expected: &'static str,
-}
-
-fn nanos(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
 }
 
 impl TraceQuery {

@@ -6,22 +6,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::{RecordedSpan, RecordedTrace};
-use crate::export::human;
-
-/// Attributes the tree leaves out, as the console does.
-const HIDDEN: [&str; 11] = [
-    "busy_ns",
-    "idle_ns",
-    "thread.id",
-    "thread.name",
-    "code.line.number",
-    "code.file.path",
-    "code.lineno",
-    "code.filepath",
-    "code.column.number",
-    "code.module.name",
-    "target",
-];
+use crate::export::{human, Style};
 
 impl RecordedTrace {
     /// The trace as the console prints it: `trace <id>`, then one line per span.
@@ -78,11 +63,7 @@ fn span(
         }
         _ => {}
     }
-    for (k, v) in s
-        .attributes
-        .iter()
-        .filter(|(k, _)| !HIDDEN.contains(&k.as_str()))
-    {
+    for (k, v) in s.attributes.iter().filter(|(k, _)| Style::CONSOLE.shows(k)) {
         let _ = write!(out, " {k}={v}");
     }
     out.push('\n');
@@ -101,11 +82,7 @@ fn span(
             human(Duration::from_nanos(offset)),
             e.name
         );
-        for (k, v) in e
-            .attributes
-            .iter()
-            .filter(|(k, _)| !HIDDEN.contains(&k.as_str()) && k != "level")
-        {
+        for (k, v) in e.attributes.iter().filter(|(k, _)| Style::CONSOLE.shows(k)) {
             let _ = write!(out, " {k}={v}");
         }
         out.push('\n');

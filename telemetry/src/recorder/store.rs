@@ -3,7 +3,7 @@
 //! the slowest trace of each root name, so that a rare failure is not pushed out by
 //! thousands of healthy requests.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use super::{RecordedLog, RecordedSpan, RecordedTrace, RecorderConfig};
 
@@ -11,6 +11,9 @@ use super::{RecordedLog, RecordedSpan, RecordedTrace, RecorderConfig};
 pub(crate) struct Store {
     config: RecorderConfig,
     traces: VecDeque<RecordedTrace>,
+    /// The ids of `traces`, so that a child span finds out in O(1) whether its trace
+    /// is already complete (most are not: children end before their root).
+    complete: HashSet<[u8; 16]>,
     bytes: usize,
     /// Spans whose root has not ended yet, by trace id.
     open: HashMap<[u8; 16], Vec<RecordedSpan>>,
@@ -27,6 +30,7 @@ impl Store {
         Store {
             config,
             traces: VecDeque::new(),
+            complete: HashSet::new(),
             bytes: 0,
             open: HashMap::new(),
             open_order: VecDeque::new(),
@@ -74,6 +78,7 @@ impl Store {
         spans.push(span);
         let trace = RecordedTrace::new(spans, service);
         self.bytes += trace.bytes;
+        self.complete.insert(trace.trace_id_bytes);
         self.traces.push_back(trace);
         self.fit();
     }
@@ -110,6 +115,7 @@ impl Store {
         for (i, t) in std::mem::take(&mut self.traces).into_iter().enumerate() {
             let left = total - evicted;
             if !protected[i] && (left > count_goal || self.bytes > byte_goal) {
+                self.complete.remove(&t.trace_id_bytes);
                 self.bytes = self.bytes.saturating_sub(t.bytes);
                 evicted += 1;
                 self.evicted_traces += 1;
@@ -121,6 +127,7 @@ impl Store {
         while self.traces.len() > count_goal || self.bytes > byte_goal {
             match self.traces.pop_front() {
                 Some(t) => {
+                    self.complete.remove(&t.trace_id_bytes);
                     self.bytes = self.bytes.saturating_sub(t.bytes);
                     self.evicted_traces += 1;
                 }

@@ -52,7 +52,8 @@ impl Style {
         hidden_prefixes: &[],
     };
 
-    fn shows(&self, key: &str) -> bool {
+    /// Whether an attribute is shown.
+    pub(crate) fn shows(&self, key: &str) -> bool {
         !self.hidden.contains(&key) && !self.hidden_prefixes.iter().any(|p| key.starts_with(p))
     }
 }

@@ -14,6 +14,7 @@ use bytes::Bytes;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use prost::Message as _;
 
+use super::reason_of;
 use super::transport::{BoxFuture, Delivered, Encoded, Transport};
 use super::ExportError;
 
@@ -319,19 +320,4 @@ fn unusable_tls(target: &OtlpTarget, e: &rustls::Error) -> ExportError {
         endpoint: target.endpoint.clone(),
         reason: format!("the TLS configuration cannot be used: {e}"),
     }
-}
-
-/// The most useful words of an error chain: the innermost I/O error's kind (e.g.
-/// `connection refused`) when there is one, the whole chain otherwise.
-fn reason_of(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    let mut chain = Vec::new();
-    while let Some(s) = source {
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            return io.kind().to_string();
-        }
-        chain.push(s.to_string());
-        source = s.source();
-    }
-    chain.join(": ")
 }
