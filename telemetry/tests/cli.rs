@@ -11,17 +11,9 @@ use telemetry::recorder::RecorderConfig;
 use telemetry::Telemetry;
 use tracing_subscriber::prelude::*;
 
-/// `target/debug/telemetry`, which `cargo test --workspace` builds (feature `cli`).
+/// The `telemetry` binary, which cargo builds for this test (feature `cli`).
 fn cli() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(|d| d.parent()).unwrap();
-    let bin = dir.join("telemetry");
-    assert!(
-        bin.exists(),
-        "{} is missing: `cargo test --workspace` builds it (or `cargo build -p telemetry --features cli`)",
-        bin.display()
-    );
-    bin
+    PathBuf::from(env!("CARGO_BIN_EXE_telemetry"))
 }
 
 fn run(args: &[&str]) -> (bool, String, String) {
