@@ -327,3 +327,145 @@ fn the_configuration_file_turns_the_recorder_on() {
     );
     let _ = t.shutdown();
 }
+
+#[test]
+fn running_spans_are_listed_until_they_close() {
+    let t = quiet(RecorderConfig::default()).build().unwrap();
+    let r = t.recorder().unwrap();
+    let subscriber = tracing_subscriber::registry().with(t.layer());
+    tracing::subscriber::with_default(subscriber, || {
+        let waiting = tracing::info_span!("queued job");
+        let root = tracing::info_span!("GET /slow", otel.kind = "server");
+        root.in_scope(|| {
+            let _child = tracing::info_span!("query").entered();
+            std::thread::sleep(Duration::from_millis(5));
+            let running = r.running();
+            let names: Vec<&str> = running.iter().map(|s| s.name).collect();
+            // The longest running first.
+            assert_eq!(names, ["queued job", "GET /slow", "query"], "{running:?}");
+            let (slow, query) = (&running[1], &running[2]);
+            assert!(slow.elapsed_ns >= 5_000_000, "{slow:?}");
+            assert_eq!(slow.target, module_path!());
+            let trace = slow
+                .trace_id
+                .as_deref()
+                .expect("entered: its trace id is known");
+            assert_eq!(trace.len(), 32);
+            assert_eq!(query.trace_id.as_deref(), Some(trace), "one trace");
+            assert_ne!(query.span_id, slow.span_id);
+            assert_eq!(running[0].trace_id, None, "never entered");
+            let addr = t.admin_address().unwrap();
+            let (status, body) = get(addr, "/api/running");
+            assert_eq!(status, 200, "{body}");
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(v["running"][1]["name"], "GET /slow");
+            assert_eq!(v["running"][1]["trace_id"], trace);
+            assert_eq!(get(addr, "/api/running?name=x").0, 400);
+        });
+        drop(root);
+        let left: Vec<&str> = r.running().iter().map(|s| s.name).collect();
+        assert_eq!(left, ["queued job"], "closed spans leave the list");
+        drop(waiting);
+    });
+    assert!(r.running().is_empty());
+    assert_eq!(r.stats().unlisted_running, 0);
+    let _ = t.shutdown();
+}
+
+#[test]
+fn follow_mode_streams_the_tail_then_each_new_record() {
+    let t = quiet(RecorderConfig::default())
+        .logs_exporter(ExporterKind::Console)
+        .log_output(telemetry::logs::LogOutput::writer(
+            std::io::sink(),
+            telemetry::logs::LogFormat::Pretty,
+        ))
+        .build()
+        .unwrap();
+    let subscriber = tracing_subscriber::registry().with(t.layer());
+    let dispatch = tracing::Dispatch::new(subscriber);
+    tracing::dispatcher::with_default(&dispatch, || tracing::warn!("before following"));
+    t.force_flush().unwrap();
+    let addr = t.admin_address().unwrap();
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "GET /api/logs?follow&level=warn HTTP/1.1\r\nHost: test\r\n\r\n"
+    )
+    .unwrap();
+    let mut seen = String::new();
+    let mut read_until = |s: &mut TcpStream, what: &str| {
+        let mut buf = [0u8; 4096];
+        while !seen.contains(what) {
+            let n = s
+                .read(&mut buf)
+                .unwrap_or_else(|e| panic!("{e}: waiting for {what:?} in {seen}"));
+            assert!(n > 0, "the stream ended before {what:?}: {seen}");
+            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+        seen.clone()
+    };
+    let head = read_until(&mut s, "before following");
+    let lower = head.to_ascii_lowercase();
+    assert!(lower.starts_with("http/1.1 200"), "{head}");
+    assert!(
+        lower.contains("content-type: application/x-ndjson"),
+        "{head}"
+    );
+    assert!(lower.contains("transfer-encoding: chunked"), "{head}");
+    // New records arrive on the open stream; an info record does not pass the filter.
+    tracing::dispatcher::with_default(&dispatch, || {
+        tracing::info!("quiet news");
+        tracing::error!(order = 7_u64, "after following");
+    });
+    t.force_flush().unwrap();
+    let all = read_until(&mut s, "after following");
+    assert!(!all.contains("quiet news"), "{all}");
+    let line = all.lines().find(|l| l.contains("after following")).unwrap();
+    let record: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(record["level"], "ERROR");
+    assert_eq!(record["fields"][0], serde_json::json!(["order", "7"]));
+    let _ = t.shutdown();
+}
+
+#[test]
+fn with_a_push_exporter_metrics_are_those_of_its_last_collection() {
+    struct Discard;
+    impl telemetry::export::Exporter<telemetry::export::ExportMetricsServiceRequest> for Discard {
+        fn export(
+            &mut self,
+            _: &[telemetry::export::ExportMetricsServiceRequest],
+        ) -> Result<(), telemetry::export::ExportFailure> {
+            Ok(())
+        }
+    }
+    let t = quiet(RecorderConfig::default())
+        .metric_exporter(Discard)
+        .build()
+        .unwrap();
+    let r = t.recorder().unwrap();
+    let subscriber = tracing_subscriber::registry().with(t.layer());
+    let dispatch = tracing::Dispatch::new(subscriber);
+    let count = |r: &telemetry::recorder::Recorder| {
+        r.metrics(Some("span.duration"))
+            .iter()
+            .find(|p| p.attribute("span.name").as_deref() == Some("job"))
+            .map(|p| match &p.value {
+                telemetry::metrics::PointValue::Histogram { count, .. } => *count,
+                other => panic!("{other:?}"),
+            })
+    };
+    assert!(r.metrics_as_of().is_none(), "nothing collected yet");
+    tracing::dispatcher::with_default(&dispatch, || tracing::info_span!("job").in_scope(|| {}));
+    t.force_flush().unwrap();
+    assert!(r.metrics_as_of().is_some());
+    assert_eq!(count(&r), Some(1));
+    // The recorder has no reader of its own: a new measurement shows at the next
+    // collection.
+    tracing::dispatcher::with_default(&dispatch, || tracing::info_span!("job").in_scope(|| {}));
+    assert_eq!(count(&r), Some(1));
+    t.force_flush().unwrap();
+    assert_eq!(count(&r), Some(2));
+    let _ = t.shutdown();
+}

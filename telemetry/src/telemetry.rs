@@ -97,6 +97,7 @@ impl Telemetry {
             self.inner.tracer.clone(),
             self.inner.outputs.clone(),
             self.inner.config.span_details,
+            self.inner.recorder.as_ref().map(|r| r.running_table()),
         )
     }
 

@@ -138,3 +138,63 @@ fn nothing_listening_is_an_error_a_person_can_act_on() {
     assert!(!ok);
     assert!(err.contains("is not host:port"), "{err}");
 }
+
+#[test]
+fn logs_tail_follow_prints_new_records_as_they_come() {
+    use std::io::BufRead as _;
+    let t = Telemetry::builder()
+        .service_name("cli-follow")
+        .traces_exporter(ExporterKind::None)
+        .metrics_exporter(ExporterKind::None)
+        .logs_exporter(ExporterKind::Console)
+        .log_output(telemetry::logs::LogOutput::writer(
+            std::io::sink(),
+            telemetry::logs::LogFormat::Pretty,
+        ))
+        .recorder(RecorderConfig::default())
+        .prometheus_address("127.0.0.1:0".parse().unwrap())
+        .install_globals(false)
+        .shutdown_timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(t.layer()));
+    tracing::dispatcher::with_default(&dispatch, || tracing::warn!("first"));
+    t.force_flush().unwrap();
+    let addr = t.admin_address().unwrap().to_string();
+    let mut child = Command::new(cli())
+        .args([
+            "--addr", &addr, "logs", "tail", "--level", "warn", "--follow",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let next = || {
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("a line from `logs tail --follow`")
+    };
+    assert!(next().ends_with("WARN cli: first"));
+    tracing::dispatcher::with_default(&dispatch, || {
+        tracing::info!("not shown");
+        tracing::error!(attempt = 2_u64, "second");
+    });
+    t.force_flush().unwrap();
+    let line = next();
+    assert!(line.ends_with("ERROR cli: second attempt=2"), "{line}");
+    // Still following: the process has not ended.
+    assert!(child.try_wait().unwrap().is_none());
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = t.shutdown();
+}

@@ -7,11 +7,15 @@
 //! - `prometheus.rs`: the exposition of a metric collection, and the pull reader.
 
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::{Either, Full};
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 
+mod follow;
 mod prometheus;
 mod server;
+
+/// A response body: whole, or streamed (`/api/logs?follow`).
+type Body = Either<Full<Bytes>, follow::Streamed>;
 
 pub(crate) use prometheus::PullReader;
 pub(crate) use server::{AdminServer, Limits};
@@ -42,7 +46,44 @@ pub(crate) trait Source: Send + Sync + 'static {
     }
 }
 
-fn respond<B>(req: &http::Request<B>, source: &dyn Source) -> http::Response<Full<Bytes>> {
+fn respond<B>(req: &http::Request<B>, source: &dyn Source) -> http::Response<Body> {
+    // Follow mode streams; everything else is answered whole.
+    if req.method() == http::Method::GET && req.uri().path() == "/api/logs" {
+        let query = req.uri().query().unwrap_or("");
+        if crate::recorder::query_follows(query) {
+            if let Some(response) = follow_logs(req, source, query) {
+                return response;
+            }
+        }
+    }
+    respond_whole(req, source).map(Either::Left)
+}
+
+/// `/api/logs?follow`, when the recorder is on, the caller may see its data and the
+/// query is good; `None` leaves the answer (404, 401 or 400) to [`api`].
+fn follow_logs<B>(
+    req: &http::Request<B>,
+    source: &dyn Source,
+    query: &str,
+) -> Option<http::Response<Body>> {
+    let recorder = source.recorder()?;
+    let authorization = req
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if !source.serves_private_data(authorization) {
+        return None;
+    }
+    let q = crate::recorder::LogQuery::parse(query).ok()?;
+    http::Response::builder()
+        .status(200)
+        .header(http::header::CONTENT_TYPE, "application/x-ndjson")
+        .header(http::header::CACHE_CONTROL, "no-store")
+        .body(Either::Right(follow::start(recorder, q)))
+        .ok()
+}
+
+fn respond_whole<B>(req: &http::Request<B>, source: &dyn Source) -> http::Response<Full<Bytes>> {
     let reply = |status: u16, content_type: &str, body: String| {
         http::Response::builder()
             .status(status)
@@ -146,7 +187,8 @@ fn health(
     }
 }
 
-/// `/api/traces`, `/api/traces/{id}`, `/api/spans/{id}`, `/api/logs`, `/api/recorder`:
+/// `/api/traces`, `/api/traces/{id}`, `/api/spans/{id}`, `/api/running`, `/api/logs`,
+/// `/api/metrics`, `/api/recorder`:
 /// the flight recorder as JSON.
 fn api(
     source: &dyn Source,
@@ -182,15 +224,18 @@ fn api(
             Err(e) => reply(400, TEXT, format!("{e}\n")),
         },
         None if rest == "logs" => match LogQuery::parse(query) {
-            Ok(_) if crate::recorder::query_follows(query) => reply(
-                501,
-                TEXT,
-                "follow mode is not served yet: poll /api/logs?since=<ms> instead\n".into(),
-            ),
             Ok(q) => json(serde_json::json!({ "logs": recorder.logs_matching(&q) })),
             Err(e) => reply(400, TEXT, format!("{e}\n")),
         },
         None if rest == "recorder" => json(serde_json::json!(recorder.stats())),
+        None if rest == "running" => match query {
+            "" => json(serde_json::json!({ "running": recorder.running() })),
+            _ => reply(
+                400,
+                TEXT,
+                format!("/api/running takes no query parameters, got {query:?}\n"),
+            ),
+        },
         None if rest == "metrics" => {
             let mut prefix = None;
             for (k, v) in crate::recorder::query_pairs(query) {
@@ -223,8 +268,8 @@ fn api(
         _ => reply(
             404,
             TEXT,
-            "try /api/traces, /api/traces/<trace id>, /api/spans/<span id>, /api/logs, \
-             /api/metrics or /api/recorder\n"
+            "try /api/traces, /api/traces/<trace id>, /api/spans/<span id>, /api/running, \
+             /api/logs, /api/metrics or /api/recorder\n"
                 .into(),
         ),
     }

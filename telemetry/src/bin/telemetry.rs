@@ -3,6 +3,7 @@
 //! ```text
 //! telemetry traces search [--service S] [--name N] [--min-duration 100ms] [--errors] [--limit N]
 //! telemetry traces show TRACE_ID
+//! telemetry traces running
 //! telemetry logs tail [--level warn] [--follow]
 //! telemetry metrics list [--name PREFIX]
 //! telemetry health
@@ -11,10 +12,10 @@
 //! `--addr` (default `127.0.0.1:9464`, the admin endpoint's default) and `--json` work
 //! with every command. Install with `cargo install telemetry --features cli`.
 
-use std::io::{Read as _, Write as _};
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::process::ExitCode;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -59,6 +60,8 @@ enum Traces {
         /// The trace id (32 hex digits).
         trace_id: String,
     },
+    /// The spans running now, the longest running first.
+    Running,
 }
 
 #[derive(Args)]
@@ -163,6 +166,24 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
+        Command::Traces(Traces::Running) => {
+            let body = get(&cli.addr, "/api/running")?;
+            if cli.json {
+                println!("{body}");
+                return Ok(());
+            }
+            let v = json(&body)?;
+            println!("{:<32}  {:>9}  NAME", "TRACE ID", "RUNNING");
+            for s in v["running"].as_array().into_iter().flatten() {
+                println!(
+                    "{:<32}  {:>9}  {}",
+                    s["trace_id"].as_str().unwrap_or("-"),
+                    s["elapsed"].as_str().unwrap_or(""),
+                    s["name"].as_str().unwrap_or(""),
+                );
+            }
+            Ok(())
+        }
         Command::Traces(Traces::Show { trace_id }) => {
             let path = if cli.json {
                 format!("/api/traces/{}", encode(trace_id))
@@ -180,59 +201,30 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             follow,
             limit,
         }) => {
-            let mut since: Option<u64> = None;
-            let mut first = true;
-            loop {
-                let mut query = vec![format!("limit={}", if first { *limit } else { 10_000 })];
-                if let Some(l) = level {
-                    query.push(format!("level={}", encode(l)));
-                }
-                if let Some(ms) = since {
-                    query.push(format!("since={ms}"));
-                }
-                let body = get(&cli.addr, &format!("/api/logs?{}", query.join("&")))?;
-                let v = json(&body)?;
-                let mut logs: Vec<&serde_json::Value> =
-                    v["logs"].as_array().into_iter().flatten().collect();
-                // Oldest first, as a tail reads.
-                logs.reverse();
-                for l in &logs {
-                    let t = l["time_unix_nano"].as_u64().unwrap_or(0);
-                    if since.is_some_and(|s| t / 1_000_000 < s) {
-                        continue;
-                    }
-                    if cli.json {
-                        println!("{l}");
-                    } else {
-                        let fields: Vec<String> = l["fields"]
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .filter_map(|f| Some(format!("{}={}", f[0].as_str()?, f[1].as_str()?)))
-                            .collect();
-                        println!(
-                            "{} {:>5} {}: {}{}{}",
-                            l["time"].as_str().unwrap_or(""),
-                            l["level"].as_str().unwrap_or(""),
-                            l["target"].as_str().unwrap_or(""),
-                            l["message"].as_str().unwrap_or(""),
-                            if fields.is_empty() { "" } else { " " },
-                            fields.join(" ")
-                        );
-                    }
-                }
-                if !follow {
-                    return Ok(());
-                }
-                let newest = logs
-                    .iter()
-                    .filter_map(|l| l["time_unix_nano"].as_u64())
-                    .max()
-                    .map(|n| n / 1_000_000 + 1);
-                since = newest.or(since).or_else(|| Some(now_ms()));
-                first = false;
-                std::thread::sleep(Duration::from_secs(1));
+            let mut query = vec![format!("limit={limit}")];
+            if let Some(l) = level {
+                query.push(format!("level={}", encode(l)));
             }
+            if *follow {
+                // The endpoint streams the tail, then each new record, one JSON per line.
+                query.push("follow".to_string());
+                return stream(
+                    &cli.addr,
+                    &format!("/api/logs?{}", query.join("&")),
+                    |line| {
+                        if let Ok(l) = serde_json::from_str::<serde_json::Value>(line) {
+                            print_log(&l, cli.json);
+                        }
+                    },
+                );
+            }
+            let body = get(&cli.addr, &format!("/api/logs?{}", query.join("&")))?;
+            let v = json(&body)?;
+            // Oldest first, as a tail reads.
+            for l in v["logs"].as_array().into_iter().flatten().rev() {
+                print_log(l, cli.json);
+            }
+            Ok(())
         }
         Command::Metrics(Metrics::List { name }) => {
             let path = match name {
@@ -290,15 +282,33 @@ fn run(cli: &Cli) -> Result<(), Failure> {
     }
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+/// One log record, as the console prints it (or as JSON).
+fn print_log(l: &serde_json::Value, as_json: bool) {
+    if as_json {
+        println!("{l}");
+        return;
+    }
+    let fields: Vec<String> = l["fields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| Some(format!("{}={}", f[0].as_str()?, f[1].as_str()?)))
+        .collect();
+    println!(
+        "{} {:>5} {}: {}{}{}",
+        l["time"].as_str().unwrap_or(""),
+        l["level"].as_str().unwrap_or(""),
+        l["target"].as_str().unwrap_or(""),
+        l["message"].as_str().unwrap_or(""),
+        if fields.is_empty() { "" } else { " " },
+        fields.join(" ")
+    );
+    // A pipe (`| grep`) sees each record as it comes.
+    let _ = std::io::stdout().flush();
 }
 
-/// A GET on the admin endpoint; the body of a 2xx, or a failure saying what to do.
-fn get(addr: &str, path: &str) -> Result<String, Failure> {
+/// Connects to the admin endpoint, or says what to check.
+fn connect(addr: &str) -> Result<TcpStream, Failure> {
     let no_service = || {
         Failure(format!(
             "no service listening on {addr} (is the admin endpoint on? It runs with \
@@ -315,8 +325,81 @@ fn get(addr: &str, path: &str) -> Result<String, Failure> {
         })?
         .next()
         .ok_or_else(no_service)?;
-    let mut s =
-        TcpStream::connect_timeout(&target, Duration::from_secs(3)).map_err(|_| no_service())?;
+    TcpStream::connect_timeout(&target, Duration::from_secs(3)).map_err(|_| no_service())
+}
+
+/// A streamed GET: calls `line` with each non-empty line of the body as it arrives,
+/// until the service ends the stream.
+fn stream(addr: &str, path: &str, mut line: impl FnMut(&str)) -> Result<(), Failure> {
+    let s = connect(addr)?;
+    let io = |e: std::io::Error| Failure(format!("{addr}: {e}"));
+    write!(&s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").map_err(io)?;
+    let mut r = BufReader::new(s);
+    let mut head = String::new();
+    let mut chunked = false;
+    let mut status = 0;
+    loop {
+        let mut h = String::new();
+        if r.read_line(&mut h).map_err(io)? == 0 || h == "\r\n" {
+            break;
+        }
+        if status == 0 {
+            status = h.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+        }
+        let lower = h.to_ascii_lowercase();
+        chunked |= lower.starts_with("transfer-encoding:") && lower.contains("chunked");
+        head.push_str(&h);
+    }
+    if status != 200 {
+        let mut body = String::new();
+        let _ = r.read_to_string(&mut body);
+        return Err(Failure(format!(
+            "{addr} answered {status}: {}",
+            body.trim()
+        )));
+    }
+    // The body's bytes, chunk by chunk; lines may span chunks.
+    let mut pending = Vec::new();
+    let mut emit = |bytes: &[u8], pending: &mut Vec<u8>| {
+        pending.extend_from_slice(bytes);
+        while let Some(end) = pending.iter().position(|b| *b == b'\n') {
+            let l: Vec<u8> = pending.drain(..=end).collect();
+            let l = String::from_utf8_lossy(&l);
+            if !l.trim().is_empty() {
+                line(l.trim_end());
+            }
+        }
+    };
+    if !chunked {
+        let mut buf = [0u8; 8192];
+        loop {
+            let n = r.read(&mut buf).map_err(io)?;
+            if n == 0 {
+                return Ok(());
+            }
+            emit(&buf[..n], &mut pending);
+        }
+    }
+    loop {
+        let mut size = String::new();
+        if r.read_line(&mut size).map_err(io)? == 0 {
+            return Ok(());
+        }
+        let size = size.split(';').next().unwrap_or("").trim();
+        let n = usize::from_str_radix(size, 16)
+            .map_err(|_| Failure(format!("{addr} sent a malformed chunk size {size:?}")))?;
+        if n == 0 {
+            return Ok(());
+        }
+        let mut chunk = vec![0u8; n + 2];
+        r.read_exact(&mut chunk).map_err(io)?;
+        emit(&chunk[..n], &mut pending);
+    }
+}
+
+/// A GET on the admin endpoint; the body of a 2xx, or a failure saying what to do.
+fn get(addr: &str, path: &str) -> Result<String, Failure> {
+    let mut s = connect(addr)?;
     let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
     write!(
         s,

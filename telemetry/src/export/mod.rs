@@ -57,7 +57,7 @@ pub use remote_write::RemoteWriteConfig;
 pub(crate) use remote_write::RemoteWriteTransport;
 pub use retry::RetryConfig;
 pub use retry_buffer::RetryBufferConfig;
-pub(crate) use sdk_bridge::{MetricsToPipeline, SpansToPipeline};
+pub(crate) use sdk_bridge::{MetricsTap, MetricsToPipeline, SpansToPipeline};
 pub(crate) use self_metrics::register as register_self_metrics;
 pub(crate) use stats::{Snapshot, Stats};
 pub(crate) use statsd::StatsdTransport;

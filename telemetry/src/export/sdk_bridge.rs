@@ -58,10 +58,26 @@ pub(crate) struct MetricsToPipeline {
     pub pipeline: Arc<Pipeline<ExportMetricsServiceRequest>>,
     pub temporality: Temporality,
     pub flush_timeout: Duration,
+    /// Also shown each collection (the flight recorder's snapshot), on the reader's
+    /// thread.
+    pub tap: Option<MetricsTap>,
+}
+
+/// What sees each metric collection.
+#[derive(Clone)]
+pub(crate) struct MetricsTap(pub Arc<dyn Fn(&ResourceMetrics) + Send + Sync>);
+
+impl std::fmt::Debug for MetricsTap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MetricsTap")
+    }
 }
 
 impl PushMetricExporter for MetricsToPipeline {
     async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
+        if let Some(tap) = &self.tap {
+            (tap.0)(metrics);
+        }
         let request = ExportMetricsServiceRequest::from(metrics);
         if request
             .resource_metrics

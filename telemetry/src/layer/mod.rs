@@ -64,6 +64,8 @@ pub struct TelemetryLayer<S> {
     /// Span events are recorded by [`span_events`] where it can (see there).
     fast_span_events: bool,
     location: bool,
+    /// The flight recorder's table of running spans, when it is on.
+    running: Option<Arc<crate::recorder::Running>>,
 }
 
 /// Names one layer instance. Span ids are unique only within one registry, so the
@@ -142,6 +144,7 @@ where
         tracer: Option<RandomFlagTracer>,
         outputs: Option<Arc<Outputs>>,
         details: SpanDetails,
+        running: Option<Arc<crate::recorder::Running>>,
     ) -> Self {
         let spans = tracer.map(|tracer| {
             tracing_opentelemetry::layer()
@@ -154,7 +157,8 @@ where
                 .with_error_events_to_status(true)
                 .with_error_records_to_exceptions(true)
         });
-        let off = (spans.is_none() && outputs.is_none()).then(|| Off.with_filter(Never));
+        let off_layer = spans.is_none() && outputs.is_none();
+        let off = off_layer.then(|| Off.with_filter(Never));
         let fast_span_events = spans.is_some() && outputs.as_ref().is_some_and(|s| s.span_events);
         TelemetryLayer {
             spans,
@@ -165,6 +169,7 @@ where
             key: LayerKey::next(),
             fast_span_events,
             location: details.location,
+            running: running.filter(|_| !off_layer),
         }
     }
 
@@ -208,6 +213,9 @@ where
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         if let Some(off) = &self.off {
             return off.on_new_span(attrs, id, ctx);
+        }
+        if let Some(running) = &self.running {
+            running.opened(id, attrs.metadata());
         }
         let skipped = self
             .outputs
@@ -348,6 +356,9 @@ where
                     if self.fast_span_events {
                         span_events::entered(self.key, id);
                     }
+                    if let Some(running) = &self.running {
+                        running.entered(id);
+                    }
                     return;
                 }
             }
@@ -357,6 +368,9 @@ where
             if self.fast_span_events {
                 span_events::entered(self.key, id);
             }
+        }
+        if let Some(running) = &self.running {
+            running.entered(id);
         }
     }
 
@@ -378,6 +392,9 @@ where
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
         if let Some(off) = &self.off {
             return off.on_close(id, ctx);
+        }
+        if let Some(running) = &self.running {
+            running.closed(&id);
         }
         let mut skipped = false;
         // Only span metrics and skipped spans have anything to do at the close.

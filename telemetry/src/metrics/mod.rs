@@ -38,7 +38,7 @@ mod instruments;
 mod number;
 pub(crate) mod prometheus_names;
 mod snapshot;
-pub(crate) use snapshot::{collect_points, SharedReader};
+pub(crate) use snapshot::{collect_points, points_of, SharedReader};
 pub use snapshot::{Point, PointValue};
 
 pub(crate) use instance::with_instance;

@@ -83,12 +83,17 @@ impl MetricReader for SharedReader {
 
 /// Every data point `reader` holds now.
 pub(crate) fn collect_points(reader: &ManualReader) -> Vec<Point> {
-    use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
     use opentelemetry_sdk::metrics::reader::MetricReader as _;
     let mut rm = ResourceMetrics::default();
     if reader.collect(&mut rm).is_err() {
         return Vec::new();
     }
+    points_of(&rm)
+}
+
+/// Every data point of a collection.
+pub(crate) fn points_of(rm: &ResourceMetrics) -> Vec<Point> {
+    use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
     fn attrs<'a>(it: impl Iterator<Item = &'a opentelemetry::KeyValue>) -> Vec<(String, String)> {
         let mut v: Vec<(String, String)> = it
             .map(|kv| (kv.key.to_string(), kv.value.to_string()))

@@ -36,9 +36,12 @@ use opentelemetry_sdk::trace::SpanData;
 
 mod query;
 mod render;
+mod running;
 mod store;
 
 pub use query::{LogQuery, QueryError, TraceQuery};
+pub(crate) use running::Running;
+pub use running::RunningSpan;
 
 /// The decoded pairs of a query string.
 #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
@@ -102,6 +105,9 @@ pub struct RecorderConfig {
     /// The share of `max_traces` kept for the slowest trace of each root name.
     /// Default: 0.1.
     pub slow_share: f64,
+    /// Running spans listed at most (slots of a fixed table, 48 bytes each; a span
+    /// that finds no free slot is counted, not listed). Default: 1024.
+    pub max_running: usize,
 }
 
 impl Default for RecorderConfig {
@@ -113,6 +119,7 @@ impl Default for RecorderConfig {
             max_bytes: 8 * 1024 * 1024,
             error_share: 0.2,
             slow_share: 0.1,
+            max_running: 1024,
         }
     }
 }
@@ -222,6 +229,9 @@ pub struct RecordedLog {
     pub trace_id: Option<String>,
     /// The span it was written in, if any.
     pub span_id: Option<String>,
+    /// The recorder's sequence number of the record (follow mode reads on from it).
+    #[serde(skip)]
+    pub(crate) seq: u64,
 }
 
 fn nanos(t: SystemTime) -> u64 {
@@ -376,6 +386,7 @@ impl RecordedLog {
                 .collect(),
             trace_id: r.trace_id.map(|t| t.to_string()),
             span_id: r.span_id.map(|s| s.to_string()),
+            seq: 0,
         }
     }
 
@@ -394,8 +405,15 @@ pub struct Recorder {
 struct Shared {
     store: Mutex<store::Store>,
     service: String,
-    /// Reads the instruments on demand, when metrics are on.
+    /// Reads the instruments on demand (the Prometheus endpoint's reader, or the
+    /// recorder's own where no other reader keeps cumulative values).
     metrics: std::sync::OnceLock<Arc<opentelemetry_sdk::metrics::ManualReader>>,
+    /// Or the last collection a periodic exporter sent, and when.
+    exported: Mutex<Option<(SystemTime, Vec<crate::metrics::Point>)>>,
+    /// The sequence number of the newest log record, for followers.
+    log_seq: tokio::sync::watch::Sender<u64>,
+    /// The spans running now, kept by the layer.
+    running: Arc<Running>,
 }
 
 impl std::fmt::Debug for Recorder {
@@ -415,6 +433,9 @@ impl Recorder {
                 store: Mutex::new(store::Store::new(config)),
                 service,
                 metrics: std::sync::OnceLock::new(),
+                exported: Mutex::new(None),
+                log_seq: tokio::sync::watch::Sender::new(0),
+                running: Arc::new(Running::new(config.max_running)),
             }),
         }
     }
@@ -436,9 +457,48 @@ impl Recorder {
     pub(crate) fn logs(&self, batch: &[crate::logs::LogRecord]) {
         let logs: Vec<RecordedLog> = batch.iter().map(RecordedLog::from_record).collect();
         let mut store = self.store();
+        let mut last = None;
         for l in logs {
-            store.log(l);
+            last = Some(store.log(l));
         }
+        drop(store);
+        if let Some(seq) = last {
+            self.inner.log_seq.send_replace(seq);
+        }
+    }
+
+    /// The table the layer keeps running spans in.
+    pub(crate) fn running_table(&self) -> Arc<Running> {
+        self.inner.running.clone()
+    }
+
+    /// The spans running now (name, start, elapsed, trace id once entered), the
+    /// longest running first. Spans of every trace, sampled or not.
+    pub fn running(&self) -> Vec<RunningSpan> {
+        self.inner.running.list()
+    }
+
+    /// Wakes when log records arrive (follow mode).
+    #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+    pub(crate) fn watch_logs(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.log_seq.subscribe()
+    }
+
+    /// The records that match and came after sequence number `after`, oldest first, at
+    /// most `query.limit` of them (the newest), and the newest sequence number taken.
+    #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+    pub(crate) fn logs_after(&self, after: u64, query: &LogQuery) -> (Vec<RecordedLog>, u64) {
+        let store = self.store();
+        let mut found: Vec<RecordedLog> = store
+            .logs()
+            .rev()
+            .take_while(|l| l.seq > after)
+            .filter(|l| query.matches(l))
+            .take(query.limit)
+            .cloned()
+            .collect();
+        found.reverse();
+        (found, store.last_log_seq())
     }
 
     /// The traces that match, newest first.
@@ -493,17 +553,57 @@ impl Recorder {
         let _ = self.inner.metrics.set(reader);
     }
 
-    /// Every metric series now, with its attributes and current value (cumulative),
-    /// those whose name starts with `prefix` when one is given.
+    /// Keeps a periodic exporter's collection as the metrics snapshot (on the reader's
+    /// thread).
+    pub(crate) fn exported_metrics(&self, rm: &opentelemetry_sdk::metrics::data::ResourceMetrics) {
+        let points = crate::metrics::points_of(rm);
+        let mut kept = self
+            .inner
+            .exported
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        *kept = Some((SystemTime::now(), points));
+    }
+
+    /// Every metric series, with its attributes and cumulative value, those whose name
+    /// starts with `prefix` when one is given.
+    ///
+    /// With metrics pulled by Prometheus, the values are read now. With a push
+    /// exporter (OTLP, the console), they are those of its last collection (every
+    /// `OTEL_METRIC_EXPORT_INTERVAL`, and at each `force_flush`): the recorder adds no
+    /// reader of its own, so recording a measurement costs the application nothing
+    /// more. See [`metrics_as_of`](Recorder::metrics_as_of).
     pub fn metrics(&self, prefix: Option<&str>) -> Vec<crate::metrics::Point> {
-        let Some(reader) = self.inner.metrics.get() else {
-            return Vec::new();
+        let mut points = match self.inner.metrics.get() {
+            Some(reader) => crate::metrics::collect_points(reader),
+            None => self
+                .inner
+                .exported
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .as_ref()
+                .map(|(_, points)| points.clone())
+                .unwrap_or_default(),
         };
-        let mut points = crate::metrics::collect_points(reader);
         if let Some(p) = prefix {
             points.retain(|point| point.name.starts_with(p));
         }
         points
+    }
+
+    /// When the values [`metrics`](Recorder::metrics) returns were collected: `None`
+    /// when they are read on demand (now), or before a push exporter's first
+    /// collection.
+    pub fn metrics_as_of(&self) -> Option<SystemTime> {
+        if self.inner.metrics.get().is_some() {
+            return None;
+        }
+        let kept = self
+            .inner
+            .exported
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        kept.as_ref().map(|(at, _)| *at)
     }
 
     /// What the recorder holds: traces, logs, estimated bytes, and what it let go.
@@ -515,6 +615,7 @@ impl Recorder {
             bytes: s.bytes(),
             evicted_traces: s.evicted_traces,
             evicted_logs: s.evicted_logs,
+            unlisted_running: self.inner.running.unlisted(),
         }
     }
 }
@@ -532,4 +633,6 @@ pub struct RecorderStats {
     pub evicted_traces: u64,
     /// Log records let go.
     pub evicted_logs: u64,
+    /// Spans running now that the running table had no slot for.
+    pub unlisted_running: u64,
 }

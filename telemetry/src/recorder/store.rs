@@ -20,6 +20,8 @@ pub(crate) struct Store {
     open_order: VecDeque<[u8; 16]>,
     logs: VecDeque<RecordedLog>,
     log_bytes: usize,
+    /// The sequence number the next log record gets (from 1).
+    next_log_seq: u64,
     /// Traces and logs let go to stay within the bound.
     pub(crate) evicted_traces: u64,
     pub(crate) evicted_logs: u64,
@@ -36,6 +38,7 @@ impl Store {
             open_order: VecDeque::new(),
             logs: VecDeque::new(),
             log_bytes: 0,
+            next_log_seq: 1,
             evicted_traces: 0,
             evicted_logs: 0,
         }
@@ -46,11 +49,15 @@ impl Store {
         let id = span.trace_id_bytes;
         // A late child of a trace already complete joins it.
         if !span.is_root {
-            if let Some(t) = self
-                .traces
-                .iter_mut()
-                .rev()
-                .find(|t| t.trace_id_bytes == id)
+            let complete = self.complete.contains(&id);
+            if let Some(t) = complete
+                .then(|| {
+                    self.traces
+                        .iter_mut()
+                        .rev()
+                        .find(|t| t.trace_id_bytes == id)
+                })
+                .flatten()
             {
                 self.bytes += span.bytes();
                 t.add(span);
@@ -83,8 +90,11 @@ impl Store {
         self.fit();
     }
 
-    /// Takes a log record.
-    pub(crate) fn log(&mut self, log: RecordedLog) {
+    /// Takes a log record; returns its sequence number.
+    pub(crate) fn log(&mut self, mut log: RecordedLog) -> u64 {
+        log.seq = self.next_log_seq;
+        self.next_log_seq += 1;
+        let seq = log.seq;
         self.log_bytes += log.bytes();
         self.logs.push_back(log);
         while self.logs.len() > self.config.max_logs || self.log_bytes > self.config.max_bytes / 4 {
@@ -96,6 +106,12 @@ impl Store {
                 None => break,
             }
         }
+        seq
+    }
+
+    /// The sequence number of the newest log record taken (0 before the first).
+    pub(crate) fn last_log_seq(&self) -> u64 {
+        self.next_log_seq - 1
     }
 
     /// Evicts once over the bound, down to nine tenths of it (so that the work is

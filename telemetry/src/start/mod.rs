@@ -281,6 +281,32 @@ impl Telemetry {
                 console_metrics_pipeline = Some(SignalPipeline::new(p, "console".to_string()));
             }
             let statsd = config.exporter(Signal::Metrics) == ExporterKind::Statsd;
+            // The flight recorder's metrics: the values a reader already keeps, so that
+            // it adds no aggregation to the application's measurements. The Prometheus
+            // reader is read on demand; a periodic reader with cumulative values shows
+            // the recorder each collection; only without either does it get its own.
+            let mut recorder_tap = None;
+            if let Some(r) = &recorder {
+                if let Some(pull) = &pull_reader {
+                    r.read_metrics(pull.clone());
+                } else if !statsd
+                    && config.temporality == crate::metrics::Temporality::Cumulative
+                    && (metrics.is_some() || console_metrics_pipeline.is_some())
+                {
+                    let r = r.clone();
+                    recorder_tap = Some(crate::export::MetricsTap(Arc::new(move |rm| {
+                        r.exported_metrics(rm)
+                    })));
+                } else {
+                    let reader = Arc::new(
+                        opentelemetry_sdk::metrics::ManualReader::builder()
+                            .with_temporality(opentelemetry_sdk::metrics::Temporality::Cumulative)
+                            .build(),
+                    );
+                    mp = mp.with_reader(crate::metrics::SharedReader(reader.clone()));
+                    r.read_metrics(reader);
+                }
+            }
             for m in metrics.iter().chain(&console_metrics_pipeline) {
                 let reader = PeriodicReader::builder(MetricsToPipeline {
                     pipeline: m.pipeline.clone(),
@@ -291,6 +317,8 @@ impl Telemetry {
                         config.temporality
                     },
                     flush_timeout: config.shutdown_timeout,
+                    // The first reader is enough.
+                    tap: recorder_tap.take(),
                 })
                 .with_interval(match config.statsd.flush_interval {
                     Some(every) if statsd => every,
@@ -298,16 +326,6 @@ impl Telemetry {
                 })
                 .build();
                 mp = mp.with_reader(reader);
-            }
-            // The flight recorder reads the instruments on demand.
-            if let Some(r) = &recorder {
-                let reader = Arc::new(
-                    opentelemetry_sdk::metrics::ManualReader::builder()
-                        .with_temporality(opentelemetry_sdk::metrics::Temporality::Cumulative)
-                        .build(),
-                );
-                mp = mp.with_reader(crate::metrics::SharedReader(reader.clone()));
-                r.read_metrics(reader);
             }
             for hook in metric_hooks {
                 mp = hook(mp);

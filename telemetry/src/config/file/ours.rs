@@ -180,6 +180,7 @@ impl Reader {
             "max_bytes",
             "error_share",
             "slow_share",
+            "max_running",
         ];
         let Some(o) = self.object(node, path, &keys, &[]) else {
             return;
@@ -190,6 +191,7 @@ impl Reader {
             ("max_spans_per_trace", &mut r.max_spans_per_trace),
             ("max_logs", &mut r.max_logs),
             ("max_bytes", &mut r.max_bytes),
+            ("max_running", &mut r.max_running),
         ] {
             if let Some(v) = o.get(key).and_then(|n| self.positive(n, &o.at(key))) {
                 *slot = v;
