@@ -29,17 +29,18 @@
 //! [`TelemetryBuilder::recorder`]: crate::TelemetryBuilder::recorder
 
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
-use opentelemetry::trace::{SpanKind, Status};
 use opentelemetry_sdk::trace::SpanData;
 
 mod query;
+mod records;
 mod render;
 mod running;
 mod store;
 
 pub use query::{LogQuery, QueryError, TraceQuery};
+pub use records::{RecordedEvent, RecordedLog, RecordedSpan, RecordedTrace, TraceSummary};
 pub(crate) use running::Running;
 pub use running::RunningSpan;
 
@@ -124,277 +125,6 @@ impl Default for RecorderConfig {
     }
 }
 
-/// One finished span.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct RecordedSpan {
-    /// 32 hex digits.
-    pub trace_id: String,
-    /// 16 hex digits.
-    pub span_id: String,
-    /// The parent's span id, if any.
-    pub parent_span_id: Option<String>,
-    /// The span's name.
-    pub name: String,
-    /// `server`, `client`, `producer`, `consumer` or `internal`.
-    pub kind: &'static str,
-    /// Start, in nanoseconds since the Unix epoch.
-    pub start_unix_nano: u64,
-    /// Duration, in nanoseconds.
-    pub duration_ns: u64,
-    /// `unset`, `ok` or `error`.
-    pub status: &'static str,
-    /// The error description, if any.
-    pub status_message: Option<String>,
-    /// Attributes, as text.
-    pub attributes: Vec<(String, String)>,
-    /// Events (logs inside the span, exceptions).
-    pub events: Vec<RecordedEvent>,
-    #[serde(skip)]
-    pub(crate) trace_id_bytes: [u8; 16],
-    #[serde(skip)]
-    pub(crate) is_root: bool,
-}
-
-/// An event of a span.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct RecordedEvent {
-    /// The event's name (its message).
-    pub name: String,
-    /// When, in nanoseconds since the Unix epoch.
-    pub time_unix_nano: u64,
-    /// Its attributes, as text.
-    pub attributes: Vec<(String, String)>,
-}
-
-/// One finished trace: its root and every span that reached the recorder.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct RecordedTrace {
-    /// 32 hex digits.
-    pub trace_id: String,
-    /// The root span's name.
-    pub name: String,
-    /// The service (`service.name`).
-    pub service: String,
-    /// The root's start, in nanoseconds since the Unix epoch.
-    pub start_unix_nano: u64,
-    /// The root's duration, in nanoseconds.
-    pub duration_ns: u64,
-    /// Whether any span has an error status.
-    pub error: bool,
-    /// Every span, the root last.
-    pub spans: Vec<RecordedSpan>,
-    #[serde(skip)]
-    pub(crate) trace_id_bytes: [u8; 16],
-    #[serde(skip)]
-    pub(crate) bytes: usize,
-}
-
-/// A trace as lists show it: no spans.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct TraceSummary {
-    /// 32 hex digits.
-    pub trace_id: String,
-    /// The root span's name.
-    pub name: String,
-    /// The service.
-    pub service: String,
-    /// The root's start, in nanoseconds since the Unix epoch.
-    pub start_unix_nano: u64,
-    /// The root's duration, in nanoseconds.
-    pub duration_ns: u64,
-    /// The same, as the console writes it (`12.30ms`).
-    pub duration: String,
-    /// Whether any span has an error status.
-    pub error: bool,
-    /// How many spans it holds.
-    pub spans: usize,
-}
-
-/// One log record.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct RecordedLog {
-    /// When, in nanoseconds since the Unix epoch.
-    pub time_unix_nano: u64,
-    /// The same, in RFC 3339 (UTC).
-    pub time: String,
-    /// `TRACE`, `DEBUG`, `INFO`, `WARN` or `ERROR`.
-    pub level: &'static str,
-    /// The event's target.
-    pub target: String,
-    /// The message.
-    pub message: String,
-    /// The other fields, as text.
-    pub fields: Vec<(String, String)>,
-    /// The trace it was written in, if any.
-    pub trace_id: Option<String>,
-    /// The span it was written in, if any.
-    pub span_id: Option<String>,
-    /// The recorder's sequence number of the record (follow mode reads on from it).
-    #[serde(skip)]
-    pub(crate) seq: u64,
-}
-
-fn nanos(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
-
-fn text_bytes(pairs: &[(String, String)]) -> usize {
-    pairs.iter().map(|(k, v)| k.len() + v.len() + 48).sum()
-}
-
-impl RecordedSpan {
-    pub(crate) fn from_sdk(s: &SpanData) -> RecordedSpan {
-        let kind = match s.span_kind {
-            SpanKind::Server => "server",
-            SpanKind::Client => "client",
-            SpanKind::Producer => "producer",
-            SpanKind::Consumer => "consumer",
-            SpanKind::Internal => "internal",
-        };
-        let (status, status_message) = match &s.status {
-            Status::Unset => ("unset", None),
-            Status::Ok => ("ok", None),
-            Status::Error { description } => ("error", Some(description.to_string())),
-        };
-        let parent = s.parent_span_id;
-        let has_parent = parent != opentelemetry::trace::SpanId::INVALID;
-        RecordedSpan {
-            trace_id: s.span_context.trace_id().to_string(),
-            span_id: s.span_context.span_id().to_string(),
-            parent_span_id: has_parent.then(|| parent.to_string()),
-            name: s.name.to_string(),
-            kind,
-            start_unix_nano: nanos(s.start_time),
-            duration_ns: s
-                .end_time
-                .duration_since(s.start_time)
-                .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-                .unwrap_or(0),
-            status,
-            status_message,
-            attributes: s
-                .attributes
-                .iter()
-                .map(|kv| (kv.key.to_string(), kv.value.to_string()))
-                .collect(),
-            events: s
-                .events
-                .iter()
-                .map(|e| RecordedEvent {
-                    name: e.name.to_string(),
-                    time_unix_nano: nanos(e.timestamp),
-                    attributes: e
-                        .attributes
-                        .iter()
-                        .map(|kv| (kv.key.to_string(), kv.value.to_string()))
-                        .collect(),
-                })
-                .collect(),
-            trace_id_bytes: s.span_context.trace_id().to_bytes(),
-            is_root: !has_parent || s.parent_span_is_remote,
-        }
-    }
-
-    pub(crate) fn bytes(&self) -> usize {
-        256 + self.name.len()
-            + text_bytes(&self.attributes)
-            + self
-                .events
-                .iter()
-                .map(|e| 64 + e.name.len() + text_bytes(&e.attributes))
-                .sum::<usize>()
-    }
-}
-
-impl RecordedTrace {
-    fn new(spans: Vec<RecordedSpan>, service: &str) -> RecordedTrace {
-        let root = spans.last().cloned();
-        let bytes = spans.iter().map(RecordedSpan::bytes).sum::<usize>() + 128;
-        let root = root.unwrap_or_else(unreachable_root);
-        RecordedTrace {
-            trace_id: root.trace_id.clone(),
-            name: root.name.clone(),
-            service: service.to_string(),
-            start_unix_nano: root.start_unix_nano,
-            duration_ns: root.duration_ns,
-            error: spans.iter().any(|s| s.status == "error"),
-            trace_id_bytes: root.trace_id_bytes,
-            spans,
-            bytes,
-        }
-    }
-
-    fn add(&mut self, span: RecordedSpan) {
-        self.error |= span.status == "error";
-        self.bytes += span.bytes();
-        self.spans.insert(0, span);
-    }
-
-    /// The summary of lists.
-    pub fn summary(&self) -> TraceSummary {
-        TraceSummary {
-            trace_id: self.trace_id.clone(),
-            name: self.name.clone(),
-            service: self.service.clone(),
-            start_unix_nano: self.start_unix_nano,
-            duration_ns: self.duration_ns,
-            duration: crate::export::human(self.duration()),
-            error: self.error,
-            spans: self.spans.len(),
-        }
-    }
-
-    /// The root's duration.
-    pub fn duration(&self) -> Duration {
-        Duration::from_nanos(self.duration_ns)
-    }
-}
-
-/// A root for an empty span list (never made: a trace is made from its root).
-fn unreachable_root() -> RecordedSpan {
-    RecordedSpan {
-        trace_id: String::new(),
-        span_id: String::new(),
-        parent_span_id: None,
-        name: String::new(),
-        kind: "internal",
-        start_unix_nano: 0,
-        duration_ns: 0,
-        status: "unset",
-        status_message: None,
-        attributes: Vec::new(),
-        events: Vec::new(),
-        trace_id_bytes: [0; 16],
-        is_root: true,
-    }
-}
-
-impl RecordedLog {
-    pub(crate) fn from_record(r: &crate::logs::LogRecord) -> RecordedLog {
-        RecordedLog {
-            time_unix_nano: nanos(r.time),
-            time: crate::health::rfc3339(r.time),
-            level: r.level().as_str(),
-            target: r.target().to_string(),
-            message: r.message.to_string(),
-            fields: r
-                .fields
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            trace_id: r.trace_id.map(|t| t.to_string()),
-            span_id: r.span_id.map(|s| s.to_string()),
-            seq: 0,
-        }
-    }
-
-    pub(crate) fn bytes(&self) -> usize {
-        128 + self.target.len() + self.message.len() + text_bytes(&self.fields)
-    }
-}
-
 /// The flight recorder of a [`Telemetry`](crate::Telemetry): queries over what it
 /// recorded. Cheap to clone.
 #[derive(Clone)]
@@ -446,16 +176,16 @@ impl Recorder {
 
     /// Records finished spans (on an export thread).
     pub(crate) fn spans(&self, batch: &[SpanData]) {
-        let spans: Vec<RecordedSpan> = batch.iter().map(RecordedSpan::from_sdk).collect();
+        let spans = batch.to_vec();
         let mut store = self.store();
         for s in spans {
-            store.span(s, &self.inner.service);
+            store.span(s);
         }
     }
 
     /// Records log records (on an export thread).
     pub(crate) fn logs(&self, batch: &[crate::logs::LogRecord]) {
-        let logs: Vec<RecordedLog> = batch.iter().map(RecordedLog::from_record).collect();
+        let logs = batch.to_vec();
         let mut store = self.store();
         let mut last = None;
         for l in logs {
@@ -489,13 +219,14 @@ impl Recorder {
     #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
     pub(crate) fn logs_after(&self, after: u64, query: &LogQuery) -> (Vec<RecordedLog>, u64) {
         let store = self.store();
+        let matcher = query.matcher();
         let mut found: Vec<RecordedLog> = store
             .logs()
             .rev()
             .take_while(|l| l.seq > after)
-            .filter(|l| query.matches(l))
+            .filter(|l| matcher.matches(&l.record))
             .take(query.limit)
-            .cloned()
+            .map(|l| RecordedLog::from_record(&l.record))
             .collect();
         found.reverse();
         (found, store.last_log_seq())
@@ -503,54 +234,82 @@ impl Recorder {
 
     /// The traces that match, newest first.
     pub fn traces(&self, query: &TraceQuery) -> Vec<TraceSummary> {
+        let service = self.inner.service.as_str();
+        if query.service.as_ref().is_some_and(|s| s != service) {
+            return Vec::new();
+        }
         let store = self.store();
         store
             .traces()
             .rev()
             .filter(|t| query.matches(t))
             .take(query.limit)
-            .map(RecordedTrace::summary)
+            .map(|t| TraceSummary::of(t, service))
             .collect()
     }
 
     /// One trace, whole, by its id (32 hex digits).
     pub fn trace(&self, trace_id: &str) -> Option<RecordedTrace> {
-        let id = trace_id.to_ascii_lowercase();
-        self.store()
-            .traces()
-            .rev()
-            .find(|t| t.trace_id == id)
-            .cloned()
+        let id = opentelemetry::trace::TraceId::from_hex(trace_id)
+            .ok()?
+            .to_bytes();
+        let store = self.store();
+        let found = store.traces().rev().find(|t| t.trace_id() == id);
+        found.map(|t| RecordedTrace::from_stored(t, &self.inner.service))
     }
 
     /// One span, by its id (16 hex digits).
     pub fn span(&self, span_id: &str) -> Option<RecordedSpan> {
-        let id = span_id.to_ascii_lowercase();
+        let id = opentelemetry::trace::SpanId::from_hex(span_id).ok()?;
         let store = self.store();
         let found = store
             .traces()
             .rev()
-            .flat_map(|t| t.spans.iter())
-            .find(|s| s.span_id == id)
-            .cloned();
-        found
+            .flat_map(|t| t.spans())
+            .find(|s| s.span_context.span_id() == id);
+        found.map(RecordedSpan::from_sdk)
     }
 
     /// The log records that match, newest first.
     pub fn logs_matching(&self, query: &LogQuery) -> Vec<RecordedLog> {
+        let matcher = query.matcher();
         let store = self.store();
         store
             .logs()
             .rev()
-            .filter(|l| query.matches(l))
+            .filter(|l| matcher.matches(&l.record))
             .take(query.limit)
-            .cloned()
+            .map(|l| RecordedLog::from_record(&l.record))
             .collect()
     }
 
-    /// Reads the meter provider's instruments through `reader` from now on.
-    pub(crate) fn read_metrics(&self, reader: Arc<opentelemetry_sdk::metrics::ManualReader>) {
-        let _ = self.inner.metrics.set(reader);
+    /// Where the recorder's metrics come from: the values a reader already keeps, so
+    /// that it adds no aggregation to the application's measurements. The Prometheus
+    /// endpoint's reader (`pull`) is read on demand; a `periodic` reader with
+    /// cumulative values shows the recorder each collection; only without either does
+    /// the recorder need a reader of its own.
+    pub(crate) fn metrics_feed(
+        &self,
+        pull: Option<&Arc<opentelemetry_sdk::metrics::ManualReader>>,
+        periodic: bool,
+    ) -> MetricsFeed {
+        use opentelemetry_sdk::metrics::{ManualReader, Temporality};
+        if let Some(pull) = pull {
+            let _ = self.inner.metrics.set(pull.clone());
+            return MetricsFeed::Pull;
+        }
+        if periodic {
+            let r = self.clone();
+            let tap = move |rm: &_| r.exported_metrics(rm);
+            return MetricsFeed::Tap(crate::export::MetricsTap(Arc::new(tap)));
+        }
+        let reader = Arc::new(
+            ManualReader::builder()
+                .with_temporality(Temporality::Cumulative)
+                .build(),
+        );
+        let _ = self.inner.metrics.set(reader.clone());
+        MetricsFeed::Reader(crate::metrics::SharedReader(reader))
     }
 
     /// Keeps a periodic exporter's collection as the metrics snapshot (on the reader's
@@ -618,6 +377,16 @@ impl Recorder {
             unlisted_running: self.inner.running.unlisted(),
         }
     }
+}
+
+/// How the recorder reads metrics (see [`Recorder::metrics_feed`]).
+pub(crate) enum MetricsFeed {
+    /// From the Prometheus endpoint's reader.
+    Pull,
+    /// From each collection of the first periodic reader.
+    Tap(crate::export::MetricsTap),
+    /// From a reader of its own, to add to the meter provider.
+    Reader(crate::metrics::SharedReader),
 }
 
 /// What a [`Recorder`] holds.

@@ -4,7 +4,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::{nanos, RecordedLog, RecordedTrace};
+use super::store::StoredTrace;
+use crate::logs::LogRecord;
 
 /// Which traces: every filter set must match. Newest first, at most `limit`.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,22 +89,24 @@ pub struct QueryError {
 }
 
 impl TraceQuery {
-    pub(crate) fn matches(&self, t: &RecordedTrace) -> bool {
-        self.service.as_ref().is_none_or(|s| &t.service == s)
-            && self
-                .name
-                .as_ref()
-                .is_none_or(|n| t.name.contains(n.as_str()))
+    /// Whether a kept trace matches (the service is the recorder's, checked once).
+    pub(crate) fn matches(&self, t: &StoredTrace) -> bool {
+        let start = t.root.start_time;
+        self.name
+            .as_ref()
+            .is_none_or(|n| t.root.name.contains(n.as_str()))
             && self.min_duration.is_none_or(|d| t.duration() >= d)
             && self.max_duration.is_none_or(|d| t.duration() <= d)
             && (!self.errors_only || t.error)
             && self.attribute.as_ref().is_none_or(|(k, v)| {
-                t.spans
-                    .iter()
-                    .any(|s| s.attributes.iter().any(|(ak, av)| ak == k && av == v))
+                t.spans().any(|s| {
+                    s.attributes
+                        .iter()
+                        .any(|kv| kv.key.as_str() == k && kv.value.as_str() == v.as_str())
+                })
             })
-            && self.since.is_none_or(|s| t.start_unix_nano >= nanos(s))
-            && self.until.is_none_or(|u| t.start_unix_nano < nanos(u))
+            && self.since.is_none_or(|s| start >= s)
+            && self.until.is_none_or(|u| start < u)
     }
 
     /// Reads a query string: `service`, `name`, `min_duration`, `max_duration` (`100ms`,
@@ -153,23 +156,40 @@ fn level_rank(level: &str) -> u8 {
     }
 }
 
+/// A [`LogQuery`] ready to test records.
+pub(crate) struct LogMatcher<'a> {
+    query: &'a LogQuery,
+    /// The trace id asked for, read (`Some(None)`: one that is no trace id).
+    trace_id: Option<Option<opentelemetry::trace::TraceId>>,
+}
+
+impl LogMatcher<'_> {
+    /// Whether a kept record matches.
+    pub(crate) fn matches(&self, r: &LogRecord) -> bool {
+        let q = self.query;
+        q.min_level
+            .is_none_or(|m| level_rank(r.level().as_str()) >= level_rank(m.as_str()))
+            && q.target
+                .as_ref()
+                .is_none_or(|t| r.target().starts_with(t.as_str()))
+            && q.contains
+                .as_ref()
+                .is_none_or(|c| r.message.as_str().contains(c.as_str()))
+            && self.trace_id.is_none_or(|t| t.is_some() && r.trace_id == t)
+            && q.since.is_none_or(|s| r.time >= s)
+    }
+}
+
 impl LogQuery {
-    pub(crate) fn matches(&self, l: &RecordedLog) -> bool {
-        self.min_level
-            .is_none_or(|m| level_rank(l.level) >= level_rank(m.as_str()))
-            && self
-                .target
-                .as_ref()
-                .is_none_or(|t| l.target.starts_with(t.as_str()))
-            && self
-                .contains
-                .as_ref()
-                .is_none_or(|c| l.message.contains(c.as_str()))
-            && self
+    /// The query, ready to test many records (the trace id read once).
+    pub(crate) fn matcher(&self) -> LogMatcher<'_> {
+        LogMatcher {
+            query: self,
+            trace_id: self
                 .trace_id
-                .as_ref()
-                .is_none_or(|t| l.trace_id.as_deref() == Some(t.as_str()))
-            && self.since.is_none_or(|s| l.time_unix_nano >= nanos(s))
+                .as_deref()
+                .map(|t| opentelemetry::trace::TraceId::from_hex(t).ok()),
+        }
     }
 
     /// Reads a query string: `level` (`trace`, `debug`, `info`, `warn`, `error`),

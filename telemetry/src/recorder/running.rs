@@ -188,7 +188,7 @@ impl Running {
             out.push(RunningSpan {
                 name: meta.name(),
                 target: meta.target(),
-                start_unix_nano: super::nanos(started),
+                start_unix_nano: super::records::nanos(started),
                 elapsed_ns: u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX),
                 elapsed: crate::export::human(elapsed),
                 trace_id: known

@@ -2,23 +2,121 @@
 //! oldest first, but keeping, within the bound, a share for traces with errors and for
 //! the slowest trace of each root name, so that a rare failure is not pushed out by
 //! thousands of healthy requests.
+//!
+//! It keeps the SDK's span data and the layer's log records as they are (clones:
+//! their text is shared or moved, never formatted here); queries make text of what
+//! they return.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::Duration;
 
-use super::{RecordedLog, RecordedSpan, RecordedTrace, RecorderConfig};
+use opentelemetry::trace::{SpanId, Status};
+use opentelemetry::{KeyValue, Value};
+use opentelemetry_sdk::trace::SpanData;
+
+use super::RecorderConfig;
+use crate::logs::LogRecord;
+
+/// One finished trace: its root and the spans that ended before or after it.
+pub(crate) struct StoredTrace {
+    pub(crate) root: SpanData,
+    pub(crate) children: Vec<SpanData>,
+    /// Whether any span has an error status.
+    pub(crate) error: bool,
+    /// Estimated bytes.
+    bytes: usize,
+}
+
+impl StoredTrace {
+    pub(crate) fn trace_id(&self) -> [u8; 16] {
+        self.root.span_context.trace_id().to_bytes()
+    }
+
+    /// The root's duration.
+    pub(crate) fn duration(&self) -> Duration {
+        duration_of(&self.root)
+    }
+
+    /// Every span, children first, the root last.
+    pub(crate) fn spans(&self) -> impl Iterator<Item = &SpanData> {
+        self.children.iter().chain(std::iter::once(&self.root))
+    }
+}
+
+/// One log record and its sequence number (follow mode reads on from it).
+pub(crate) struct StoredLog {
+    pub(crate) seq: u64,
+    pub(crate) record: LogRecord,
+    bytes: usize,
+}
+
+/// How long a span took.
+pub(crate) fn duration_of(s: &SpanData) -> Duration {
+    s.end_time.duration_since(s.start_time).unwrap_or_default()
+}
+
+/// Whether a span begins a trace in this process.
+pub(crate) fn is_root(s: &SpanData) -> bool {
+    s.parent_span_id == SpanId::INVALID || s.parent_span_is_remote
+}
+
+fn is_error(s: &SpanData) -> bool {
+    matches!(s.status, Status::Error { .. })
+}
+
+fn value_bytes(v: &Value) -> usize {
+    match v {
+        Value::String(s) => s.as_str().len(),
+        Value::Array(_) => 64,
+        _ => 8,
+    }
+}
+
+fn pairs_bytes(pairs: &[KeyValue]) -> usize {
+    pairs
+        .iter()
+        .map(|kv| 48 + kv.key.as_str().len() + value_bytes(&kv.value))
+        .sum()
+}
+
+/// A span's estimated size in memory.
+fn span_bytes(s: &SpanData) -> usize {
+    256 + s.name.len()
+        + pairs_bytes(&s.attributes)
+        + s.events
+            .iter()
+            .map(|e| 64 + e.name.len() + pairs_bytes(&e.attributes))
+            .sum::<usize>()
+        + s.links.len() * 64
+}
+
+fn log_bytes(r: &LogRecord) -> usize {
+    128 + r.message.as_str().len()
+        + r.fields
+            .iter()
+            .map(|(k, v)| {
+                48 + k.len()
+                    + match v {
+                        crate::fields::FieldValue::Str(s) => s.len(),
+                        _ => 8,
+                    }
+            })
+            .sum::<usize>()
+}
 
 /// Traces and logs kept, and spans waiting for their root.
 pub(crate) struct Store {
     config: RecorderConfig,
-    traces: VecDeque<RecordedTrace>,
+    traces: VecDeque<StoredTrace>,
     /// The ids of `traces`, so that a child span finds out in O(1) whether its trace
     /// is already complete (most are not: children end before their root).
     complete: HashSet<[u8; 16]>,
     bytes: usize,
     /// Spans whose root has not ended yet, by trace id.
-    open: HashMap<[u8; 16], Vec<RecordedSpan>>,
+    open: HashMap<[u8; 16], Vec<SpanData>>,
+    /// The order `open` was filled in (with ids since completed, dropped lazily).
     open_order: VecDeque<[u8; 16]>,
-    logs: VecDeque<RecordedLog>,
+    logs: VecDeque<StoredLog>,
     log_bytes: usize,
     /// The sequence number the next log record gets (from 1).
     next_log_seq: u64,
@@ -45,62 +143,71 @@ impl Store {
     }
 
     /// Takes a finished span; a root span completes its trace.
-    pub(crate) fn span(&mut self, span: RecordedSpan, service: &str) {
-        let id = span.trace_id_bytes;
-        // A late child of a trace already complete joins it.
-        if !span.is_root {
-            let complete = self.complete.contains(&id);
-            if let Some(t) = complete
-                .then(|| {
-                    self.traces
-                        .iter_mut()
-                        .rev()
-                        .find(|t| t.trace_id_bytes == id)
-                })
-                .flatten()
-            {
-                self.bytes += span.bytes();
-                t.add(span);
-                self.fit();
-                return;
+    pub(crate) fn span(&mut self, span: SpanData) {
+        let id = span.span_context.trace_id().to_bytes();
+        if !is_root(&span) {
+            // A late child of a trace already complete joins it.
+            if self.complete.contains(&id) {
+                if let Some(t) = self.traces.iter_mut().rev().find(|t| t.trace_id() == id) {
+                    if t.children.len() + 1 < self.config.max_spans_per_trace {
+                        let bytes = span_bytes(&span);
+                        t.error |= is_error(&span);
+                        t.bytes += bytes;
+                        self.bytes += bytes;
+                        t.children.push(span);
+                        self.fit();
+                    }
+                    return;
+                }
             }
             let waiting = self.open.entry(id).or_insert_with(|| {
                 self.open_order.push_back(id);
                 Vec::new()
             });
-            if waiting.len() < self.config.max_spans_per_trace {
+            if waiting.len() + 1 < self.config.max_spans_per_trace {
                 waiting.push(span);
             }
             // Spans whose root never comes do not pile up.
-            while self.open_order.len() > self.config.max_traces.max(1) {
-                if let Some(old) = self.open_order.pop_front() {
-                    self.open.remove(&old);
+            while self.open.len() > self.config.max_traces.max(1) {
+                match self.open_order.pop_front() {
+                    Some(old) => {
+                        self.open.remove(&old);
+                    }
+                    None => break,
                 }
             }
             return;
         }
-        let mut spans = self.open.remove(&id).unwrap_or_default();
-        self.open_order.retain(|t| *t != id);
-        spans.truncate(self.config.max_spans_per_trace.saturating_sub(1));
-        spans.push(span);
-        let trace = RecordedTrace::new(spans, service);
-        self.bytes += trace.bytes;
-        self.complete.insert(trace.trace_id_bytes);
-        self.traces.push_back(trace);
+        let children = self.open.remove(&id).unwrap_or_default();
+        // Completed ids leave `open_order` in bulk, once they outnumber the open ones.
+        if self.open_order.len() > 2 * self.open.len() + 16 {
+            let open = &self.open;
+            self.open_order.retain(|t| open.contains_key(t));
+        }
+        let bytes = 128 + span_bytes(&span) + children.iter().map(span_bytes).sum::<usize>();
+        let error = is_error(&span) || children.iter().any(is_error);
+        self.bytes += bytes;
+        self.complete.insert(id);
+        self.traces.push_back(StoredTrace {
+            root: span,
+            children,
+            error,
+            bytes,
+        });
         self.fit();
     }
 
     /// Takes a log record; returns its sequence number.
-    pub(crate) fn log(&mut self, mut log: RecordedLog) -> u64 {
-        log.seq = self.next_log_seq;
+    pub(crate) fn log(&mut self, record: LogRecord) -> u64 {
+        let seq = self.next_log_seq;
         self.next_log_seq += 1;
-        let seq = log.seq;
-        self.log_bytes += log.bytes();
-        self.logs.push_back(log);
+        let bytes = log_bytes(&record);
+        self.log_bytes += bytes;
+        self.logs.push_back(StoredLog { seq, record, bytes });
         while self.logs.len() > self.config.max_logs || self.log_bytes > self.config.max_bytes / 4 {
             match self.logs.pop_front() {
                 Some(old) => {
-                    self.log_bytes = self.log_bytes.saturating_sub(old.bytes());
+                    self.log_bytes = self.log_bytes.saturating_sub(old.bytes);
                     self.evicted_logs += 1;
                 }
                 None => break,
@@ -131,10 +238,8 @@ impl Store {
         for (i, t) in std::mem::take(&mut self.traces).into_iter().enumerate() {
             let left = total - evicted;
             if !protected[i] && (left > count_goal || self.bytes > byte_goal) {
-                self.complete.remove(&t.trace_id_bytes);
-                self.bytes = self.bytes.saturating_sub(t.bytes);
+                self.forget(&t);
                 evicted += 1;
-                self.evicted_traces += 1;
             } else {
                 keep.push_back(t);
             }
@@ -142,14 +247,16 @@ impl Store {
         self.traces = keep;
         while self.traces.len() > count_goal || self.bytes > byte_goal {
             match self.traces.pop_front() {
-                Some(t) => {
-                    self.complete.remove(&t.trace_id_bytes);
-                    self.bytes = self.bytes.saturating_sub(t.bytes);
-                    self.evicted_traces += 1;
-                }
+                Some(t) => self.forget(&t),
                 None => break,
             }
         }
+    }
+
+    fn forget(&mut self, t: &StoredTrace) {
+        self.complete.remove(&t.trace_id());
+        self.bytes = self.bytes.saturating_sub(t.bytes);
+        self.evicted_traces += 1;
     }
 
     /// Which traces stay when others go: the newest error traces within their share,
@@ -169,26 +276,27 @@ impl Store {
                 kept += 1;
             }
         }
-        let mut slowest: HashMap<&str, usize> = HashMap::new();
+        let mut slowest: HashMap<&str, (usize, Duration)> = HashMap::new();
         for (i, t) in self.traces.iter().enumerate() {
-            let e = slowest.entry(t.name.as_str()).or_insert(i);
-            if self.traces[*e].duration_ns < t.duration_ns {
-                *e = i;
+            let d = t.duration();
+            let e = slowest.entry(&t.root.name).or_insert((i, d));
+            if e.1 < d {
+                *e = (i, d);
             }
         }
-        let mut slow: Vec<usize> = slowest.into_values().collect();
-        slow.sort_by_key(|&i| std::cmp::Reverse(self.traces[i].duration_ns));
-        for i in slow.into_iter().take(slow_cap) {
+        let mut slow: Vec<(usize, Duration)> = slowest.into_values().collect();
+        slow.sort_by_key(|&(_, d)| std::cmp::Reverse(d));
+        for (i, _) in slow.into_iter().take(slow_cap) {
             protected[i] = true;
         }
         protected
     }
 
-    pub(crate) fn traces(&self) -> impl DoubleEndedIterator<Item = &RecordedTrace> {
+    pub(crate) fn traces(&self) -> impl DoubleEndedIterator<Item = &StoredTrace> {
         self.traces.iter()
     }
 
-    pub(crate) fn logs(&self) -> impl DoubleEndedIterator<Item = &RecordedLog> {
+    pub(crate) fn logs(&self) -> impl DoubleEndedIterator<Item = &StoredLog> {
         self.logs.iter()
     }
 

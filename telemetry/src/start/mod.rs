@@ -10,17 +10,19 @@ use std::time::Duration;
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
+
+use crate::recorder::MetricsFeed;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::Resource;
 
 use crate::builder::{MeterHook, ProviderHook};
 use crate::config::Config;
-use crate::error::{BuildError, ConfigError, EnvIssue};
+use crate::error::{BuildError, EnvIssue};
 use crate::export::otlp::{Encoding, Logs, Metrics, OtlpTransport, Traces};
 use crate::export::{
     console_logs, console_metrics, BatchConfig, ConsoleExporter, CustomExporters, CustomTransport,
-    Discard, ExporterKind, MetricsToPipeline, Pipeline, Protocol, SignalPipeline, SpansToPipeline,
-    Stats, Transport,
+    Discard, ExporterKind, MetricsToPipeline, Pipeline, SignalPipeline, SpansToPipeline, Stats,
+    Transport,
 };
 use crate::export::{Tap, Tapped};
 use crate::layer::{EventMetrics, Outputs, SpanMetrics};
@@ -228,31 +230,7 @@ impl Telemetry {
                 ExporterKind::Statsd | ExporterKind::RemoteWrite
             ) && !config.discard
             {
-                let p =
-                    if config.exporter(Signal::Metrics) == ExporterKind::Statsd {
-                        Pipeline::start(
-                            Signal::Metrics,
-                            metric_batch,
-                            config.resilience,
-                            crate::export::StatsdTransport::new(config.statsd.clone()),
-                        )?
-                    } else {
-                        let rw = config.remote_write.clone().ok_or_else(|| {
-                            ConfigError::InvalidSetting {
-                                setting: "metrics exporter",
-                                value: "remote write".into(),
-                                expected: "a remote write URL".into(),
-                            }
-                        })?;
-                        let mut resilience = config.resilience;
-                        resilience.attempt_timeout = Some(rw.timeout);
-                        Pipeline::start(
-                            Signal::Metrics,
-                            metric_batch,
-                            resilience,
-                            crate::export::RemoteWriteTransport::new(rw),
-                        )?
-                    };
+                let p = start_beyond_otlp(&config, metric_batch)?;
                 metrics = Some(SignalPipeline::new(
                     p,
                     target_name(&config, Signal::Metrics),
@@ -281,30 +259,16 @@ impl Telemetry {
                 console_metrics_pipeline = Some(SignalPipeline::new(p, "console".to_string()));
             }
             let statsd = config.exporter(Signal::Metrics) == ExporterKind::Statsd;
-            // The flight recorder's metrics: the values a reader already keeps, so that
-            // it adds no aggregation to the application's measurements. The Prometheus
-            // reader is read on demand; a periodic reader with cumulative values shows
-            // the recorder each collection; only without either does it get its own.
+            // The flight recorder's metrics: the values a reader already keeps.
             let mut recorder_tap = None;
             if let Some(r) = &recorder {
-                if let Some(pull) = &pull_reader {
-                    r.read_metrics(pull.clone());
-                } else if !statsd
+                let periodic = !statsd
                     && config.temporality == crate::metrics::Temporality::Cumulative
-                    && (metrics.is_some() || console_metrics_pipeline.is_some())
-                {
-                    let r = r.clone();
-                    recorder_tap = Some(crate::export::MetricsTap(Arc::new(move |rm| {
-                        r.exported_metrics(rm)
-                    })));
-                } else {
-                    let reader = Arc::new(
-                        opentelemetry_sdk::metrics::ManualReader::builder()
-                            .with_temporality(opentelemetry_sdk::metrics::Temporality::Cumulative)
-                            .build(),
-                    );
-                    mp = mp.with_reader(crate::metrics::SharedReader(reader.clone()));
-                    r.read_metrics(reader);
+                    && (metrics.is_some() || console_metrics_pipeline.is_some());
+                match r.metrics_feed(pull_reader.as_ref(), periodic) {
+                    MetricsFeed::Tap(tap) => recorder_tap = Some(tap),
+                    MetricsFeed::Reader(reader) => mp = mp.with_reader(reader),
+                    MetricsFeed::Pull => {}
                 }
             }
             for m in metrics.iter().chain(&console_metrics_pipeline) {
@@ -506,18 +470,20 @@ impl Telemetry {
         };
         let address = format!("{host}:{port}");
         let addr: std::net::SocketAddr =
-            address.parse().map_err(|_| ConfigError::InvalidSetting {
-                setting: "prometheus address",
-                value: address.clone(),
-                expected: "an IP address and port, like 127.0.0.1:9464".into(),
-            })?;
+            address
+                .parse()
+                .map_err(|_| crate::error::ConfigError::InvalidSetting {
+                    setting: "prometheus address",
+                    value: address.clone(),
+                    expected: "an IP address and port, like 127.0.0.1:9464".into(),
+                })?;
         // The recorder's data (user data in attributes and logs) is never served off
         // loopback without a token.
         if self.inner.recorder.is_some()
             && !addr.ip().is_loopback()
             && self.inner.config.admin_token.is_none()
         {
-            return Err(ConfigError::InvalidSetting {
+            return Err(crate::error::ConfigError::InvalidSetting {
                 setting: "prometheus address",
                 value: address,
                 expected: "a loopback address (127.0.0.1) while the flight recorder is on, or \
@@ -540,76 +506,10 @@ impl Telemetry {
     }
 }
 
-/// The transport a target needs must be compiled in.
-fn check_transport(
-    config: &Config,
-    signal: Signal,
-    target: &crate::export::OtlpTarget,
-) -> Result<(), BuildError> {
-    if target.protocol == Protocol::Grpc && !cfg!(feature = "grpc") {
-        return Err(BuildError::FeatureDisabled {
-            what: "OTLP over gRPC",
-            feature: "grpc",
-        });
-    }
-    if target.endpoint.starts_with("https://") && !cfg!(feature = "tls") {
-        // Name the endpoint as the user wrote it, and the rule that made it https.
-        let written = config.otlp_signal[signal.index()]
-            .endpoint
-            .as_ref()
-            .or(config.otlp_generic.endpoint.as_ref())
-            .filter(|raw| !raw.contains("://"));
-        let (value, expected) = match written {
-            Some(raw) => (
-                raw.clone(),
-                format!(
-                    "a gRPC endpoint this build can reach: without a scheme, a gRPC endpoint \
-                     uses TLS (https://{raw}) unless OTEL_EXPORTER_OTLP_INSECURE=true, and this \
-                     build has no TLS (the `tls` feature of the telemetry crate is off); write \
-                     http://{raw} or set OTEL_EXPORTER_OTLP_INSECURE=true to send in plain text"
-                ),
-            ),
-            None => (
-                target.endpoint.clone(),
-                "an http:// endpoint: this build has no TLS (turn on the `tls` feature of the \
-                 telemetry crate)"
-                    .to_string(),
-            ),
-        };
-        return Err(ConfigError::InvalidSetting {
-            setting: "endpoint",
-            value,
-            expected,
-        }
-        .into());
-    }
-    Ok(())
-}
-
-/// How health names where a signal goes.
-fn target_name(config: &Config, signal: Signal) -> String {
-    if config.discard {
-        return "discard".to_string();
-    }
-    match config.exporter(signal) {
-        ExporterKind::Otlp => config
-            .otlp(signal)
-            .map(|t| format!("otlp {} {}", t.protocol.as_str(), t.endpoint))
-            .unwrap_or_else(|_| "otlp".to_string()),
-        ExporterKind::Console => "console".to_string(),
-        ExporterKind::Prometheus => "prometheus".to_string(),
-        ExporterKind::None => "none".to_string(),
-        ExporterKind::Custom => "custom".to_string(),
-        ExporterKind::Statsd => format!("statsd {}", config.statsd.address),
-        ExporterKind::RemoteWrite => config
-            .remote_write
-            .as_ref()
-            .map(|rw| format!("remote write {}", rw.url))
-            .unwrap_or_default(),
-    }
-}
-
 #[cfg(feature = "prometheus")]
 mod admin_source;
+mod targets;
+
+use targets::{check_transport, start_beyond_otlp, target_name};
 #[cfg(test)]
 mod tests;
