@@ -26,8 +26,11 @@ try {
   await page.click("#waterfall .row.span:last-child");
   const details = await page.textContent("#details");
   const logs = await page.$$eval("#logs tr", (rs) => rs.length);
+  // The running list may rightly be empty: wait a little, not forever.
+  await page.waitForSelector("#running tbody tr", { timeout: 3000 }).catch(() => {});
+  const running = await page.$$eval("#running tbody tr", (rs) => rs.map((r) => r.children[1].textContent));
   if (screenshot) await page.screenshot({ path: screenshot, fullPage: true });
-  console.log(JSON.stringify({ rows, spans, errorBars, details, logs, errors }));
+  console.log(JSON.stringify({ rows, spans, errorBars, details, logs, running, errors }));
 } finally {
   await browser.close();
 }

@@ -36,7 +36,14 @@ fn the_page_lists_the_traces_and_opens_one_as_a_waterfall() {
         .build()
         .unwrap();
     let subscriber = tracing_subscriber::registry().with(t.layer());
-    tracing::subscriber::with_default(subscriber, || {
+    let dispatch = tracing::Dispatch::new(subscriber);
+    // A span still running while the page loads.
+    let consumer = tracing::dispatcher::with_default(&dispatch, || {
+        let span = tracing::info_span!("consume orders");
+        span.in_scope(|| {});
+        span
+    });
+    tracing::dispatcher::with_default(&dispatch, || {
         tracing::info_span!("GET /orders", otel.kind = "server").in_scope(|| {});
         tracing::info_span!("POST /checkout", otel.kind = "server").in_scope(|| {
             tracing::info_span!("load_cart").in_scope(|| {});
@@ -79,6 +86,12 @@ fn the_page_lists_the_traces_and_opens_one_as_a_waterfall() {
     assert!(details.contains("amount = 42"), "{details}");
     assert!(details.contains("payment failed"), "{details}");
     assert!(seen["logs"].as_u64().unwrap() >= 1, "{seen}");
+    assert_eq!(
+        seen["running"],
+        serde_json::json!(["consume orders"]),
+        "{seen}"
+    );
     assert_eq!(seen["errors"].as_array().unwrap().len(), 0, "{seen}");
+    drop(consumer);
     let _ = t.shutdown();
 }

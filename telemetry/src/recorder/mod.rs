@@ -4,9 +4,12 @@
 //! It keeps the most recent finished traces (whole trees, with events and
 //! attributes) and log records, bounded by a count and by bytes, evicting the oldest
 //! first but keeping a share for traces with errors and for the slowest trace of each
-//! root name. It takes what the export pipelines already carry, on their threads: the
-//! application thread pays nothing more. Only sampled spans reach it (what head
-//! sampling drops is never built), and logs only while a log pipeline runs.
+//! root name. It takes what the export pipelines already carry, on their threads, and
+//! its metrics from a reader already there. Only sampled spans reach it (what head
+//! sampling drops is never built), and logs only while a log pipeline runs. It also
+//! lists the spans running now ([`Recorder::running`]): the one thing the application
+//! thread pays for, a slot of a lock-free table filled at the span's start and cleared
+//! at its close (about 170 instructions per span).
 //!
 //! ```
 //! use telemetry::recorder::{RecorderConfig, TraceQuery};
