@@ -138,6 +138,19 @@ fn main() {
     done.store(true, Ordering::Relaxed);
     let _ = progress.join();
 
+    if let Some(r) = telemetry.recorder() {
+        let s = r.stats();
+        eprintln!(
+            "load: the recorder holds {} traces and {} log records, {} bytes (estimated; bound {}), \
+             let go of {} traces and {} log records",
+            s.traces,
+            s.logs,
+            s.bytes,
+            telemetry::recorder::RecorderConfig::default().max_bytes,
+            s.evicted_traces,
+            s.evicted_logs
+        );
+    }
     match telemetry.shutdown() {
         Ok(_) => eprintln!("load: shut down cleanly"),
         Err(e) => eprintln!("load: shutdown: {e}"),

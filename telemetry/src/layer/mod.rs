@@ -214,13 +214,14 @@ where
         if let Some(off) = &self.off {
             return off.on_new_span(attrs, id, ctx);
         }
+        let (skipped, started) = match &self.outputs {
+            Some(outputs) => SpanState::insert_new(attrs, id, &ctx, outputs),
+            None => (false, None),
+        };
         if let Some(running) = &self.running {
-            running.opened(id, attrs.metadata());
+            // The span metric's start when there is one: one clock read per span.
+            running.opened(id, attrs.metadata(), started);
         }
-        let skipped = self
-            .outputs
-            .as_ref()
-            .is_some_and(|outputs| SpanState::insert_new(attrs, id, &ctx, outputs));
         // tracing-opentelemetry never sees a skipped span.
         if let Some(spans) = self.spans.as_ref().filter(|_| !skipped) {
             spans.on_new_span(attrs, id, ctx);

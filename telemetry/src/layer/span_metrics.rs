@@ -42,6 +42,11 @@ pub(crate) struct SpanTiming {
 }
 
 impl SpanTiming {
+    /// When the span started.
+    pub(crate) fn started(&self) -> Instant {
+        self.start
+    }
+
     /// Starts timing a new span of a callsite `metrics` measures, with the fields that
     /// decide its outcome.
     #[inline]

@@ -28,13 +28,13 @@ pub(crate) struct SpanState {
 
 impl SpanState {
     /// Keeps the state of the new span `id`, if the layer keeps any for it; returns
-    /// whether the span is skipped.
+    /// whether the span is skipped, and when it started if its timing began.
     pub(crate) fn insert_new<S>(
         attrs: &Attributes<'_>,
         id: &Id,
         ctx: &Context<'_, S>,
         outputs: &Outputs,
-    ) -> bool
+    ) -> (bool, Option<std::time::Instant>)
     where
         S: Subscriber + for<'span> LookupSpan<'span>,
     {
@@ -61,6 +61,7 @@ impl SpanState {
             })
         });
         let is_skipped = skipped.is_some();
+        let started = timing.as_ref().map(SpanTiming::started);
         if timing.is_some() || is_skipped || fields.is_some() {
             if let Some(span) = ctx.span(id) {
                 // Built in place: the one allocation of the span's state.
@@ -71,7 +72,7 @@ impl SpanState {
                 });
             }
         }
-        is_skipped
+        (is_skipped, started)
     }
 
     /// Takes in values recorded on the span after its creation.

@@ -179,20 +179,19 @@ impl Recorder {
 
     /// Records finished spans (on an export thread).
     pub(crate) fn spans(&self, batch: &[SpanData]) {
-        let spans = batch.to_vec();
+        // Cloned one at a time: no second copy of the batch in memory.
         let mut store = self.store();
-        for s in spans {
-            store.span(s);
+        for s in batch {
+            store.span(s.clone());
         }
     }
 
     /// Records log records (on an export thread).
     pub(crate) fn logs(&self, batch: &[crate::logs::LogRecord]) {
-        let logs = batch.to_vec();
         let mut store = self.store();
         let mut last = None;
-        for l in logs {
-            last = Some(store.log(l));
+        for l in batch {
+            last = Some(store.log(l.clone()));
         }
         drop(store);
         if let Some(seq) = last {

@@ -74,6 +74,8 @@ impl Running {
     /// A table of `slots` slots (at least [`PROBES`]).
     pub(crate) fn new(slots: usize) -> Running {
         let n = slots.max(PROBES);
+        // Fixed before any span starts, so that every start is after it.
+        let _ = anchor();
         Running {
             slots: (0..n).map(|_| Slot::default()).collect(),
             unlisted: AtomicI64::new(0),
@@ -95,9 +97,16 @@ impl Running {
 
     /// A span opened.
     #[inline]
-    pub(crate) fn opened(&self, id: &Id, meta: &'static Metadata<'static>) {
+    pub(crate) fn opened(
+        &self,
+        id: &Id,
+        meta: &'static Metadata<'static>,
+        started: Option<Instant>,
+    ) {
         let id = id.into_u64();
-        let start = u64::try_from(anchor().elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let started = started.unwrap_or_else(Instant::now);
+        let since = started.saturating_duration_since(anchor());
+        let start = u64::try_from(since.as_nanos()).unwrap_or(u64::MAX);
         for slot in self.run(id) {
             if slot
                 .id
@@ -228,7 +237,7 @@ mod tests {
         let table = Running::new(16);
         let ids: Vec<Id> = (1..=3).map(Id::from_u64).collect();
         for id in &ids {
-            table.opened(id, &META);
+            table.opened(id, &META, None);
         }
         let listed = table.list();
         assert_eq!(listed.len(), 3);
@@ -253,7 +262,7 @@ mod tests {
         let table = Running::new(PROBES);
         let ids: Vec<Id> = (1..=PROBES as u64 + 1).map(Id::from_u64).collect();
         for id in &ids {
-            table.opened(id, &META);
+            table.opened(id, &META, None);
         }
         assert_eq!(table.list().len(), PROBES);
         assert_eq!(table.unlisted(), 1);

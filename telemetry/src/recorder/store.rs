@@ -64,42 +64,73 @@ fn is_error(s: &SpanData) -> bool {
     matches!(s.status, Status::Error { .. })
 }
 
-fn value_bytes(v: &Value) -> usize {
-    match v {
-        Value::String(s) => s.as_str().len(),
-        Value::Array(_) => 64,
-        _ => 8,
+/// What the allocator takes beyond each allocation's bytes.
+const PER_ALLOCATION: usize = 16;
+
+/// Heap bytes of text: counted whether it is owned or shared, so the estimate errs
+/// high.
+fn text_bytes(len: usize) -> usize {
+    if len == 0 {
+        0
+    } else {
+        len + PER_ALLOCATION
     }
 }
 
-fn pairs_bytes(pairs: &[KeyValue]) -> usize {
-    pairs
-        .iter()
-        .map(|kv| 48 + kv.key.as_str().len() + value_bytes(&kv.value))
-        .sum()
+fn value_bytes(v: &Value) -> usize {
+    match v {
+        Value::String(s) => text_bytes(s.as_str().len()),
+        Value::Array(_) => 128,
+        _ => 0,
+    }
 }
 
-/// A span's estimated size in memory.
-fn span_bytes(s: &SpanData) -> usize {
-    256 + s.name.len()
-        + pairs_bytes(&s.attributes)
+/// Heap bytes of a list of attributes (the list and what its values hold).
+fn pairs_bytes(pairs: &[KeyValue], capacity: usize) -> usize {
+    capacity * size_of::<KeyValue>()
+        + PER_ALLOCATION
+        + pairs
+            .iter()
+            .map(|kv| text_bytes(kv.key.as_str().len()) + value_bytes(&kv.value))
+            .sum::<usize>()
+}
+
+/// A span's heap bytes beyond its own `SpanData` (which a list of spans holds inline).
+fn span_heap_bytes(s: &SpanData) -> usize {
+    text_bytes(s.name.len())
+        + pairs_bytes(&s.attributes, s.attributes.capacity())
+        + s.events.events.capacity() * size_of::<opentelemetry::trace::Event>()
         + s.events
             .iter()
-            .map(|e| 64 + e.name.len() + pairs_bytes(&e.attributes))
+            .map(|e| text_bytes(e.name.len()) + pairs_bytes(&e.attributes, e.attributes.capacity()))
             .sum::<usize>()
-        + s.links.len() * 64
+        + s.links.links.capacity() * size_of::<opentelemetry::trace::Link>()
+        + s.links
+            .iter()
+            .map(|l| pairs_bytes(&l.attributes, l.attributes.capacity()))
+            .sum::<usize>()
+}
+
+/// A span's estimated size in memory, counted generously (the bound is on this).
+fn span_bytes(s: &SpanData) -> usize {
+    size_of::<SpanData>() + span_heap_bytes(s)
 }
 
 fn log_bytes(r: &LogRecord) -> usize {
-    128 + r.message.as_str().len()
+    let spilled_message = r.message.as_str().len().saturating_sub(64);
+    let spilled_fields = if r.fields.spilled() {
+        r.fields.capacity() * size_of::<(&str, crate::fields::FieldValue)>() + PER_ALLOCATION
+    } else {
+        0
+    };
+    size_of::<StoredLog>()
+        + text_bytes(spilled_message)
+        + spilled_fields
         + r.fields
             .iter()
-            .map(|(k, v)| {
-                48 + k.len()
-                    + match v {
-                        crate::fields::FieldValue::Str(s) => s.len(),
-                        _ => 8,
-                    }
+            .map(|(_, v)| match v {
+                crate::fields::FieldValue::Str(s) => text_bytes(s.len()),
+                _ => 0,
             })
             .sum::<usize>()
 }
@@ -184,7 +215,11 @@ impl Store {
             let open = &self.open;
             self.open_order.retain(|t| open.contains_key(t));
         }
-        let bytes = 128 + span_bytes(&span) + children.iter().map(span_bytes).sum::<usize>();
+        let bytes = size_of::<StoredTrace>()
+            + span_heap_bytes(&span)
+            + children.capacity() * size_of::<SpanData>()
+            + PER_ALLOCATION
+            + children.iter().map(span_heap_bytes).sum::<usize>();
         let error = is_error(&span) || children.iter().any(is_error);
         self.bytes += bytes;
         self.complete.insert(id);
