@@ -166,7 +166,7 @@ fn a_stopped_metrics_export_thread_fails_flush_and_shutdown_and_shows_in_health(
 fn grpc_without_the_feature_names_the_feature() {
     let err = Telemetry::builder()
         .endpoint("http://127.0.0.1:4317")
-        .protocol(Protocol::Grpc)
+        .protocol(crate::export::Protocol::Grpc)
         .install_globals(false)
         .build()
         .unwrap_err();
