@@ -122,7 +122,7 @@ impl Setup {
 }
 
 /// Every setup, each next to what it is compared with.
-pub const NAMES: [&str; 13] = [
+pub const NAMES: [&str; 16] = [
     "no_subscriber",
     "level_filtered",
     "ours_disabled",
@@ -132,6 +132,9 @@ pub const NAMES: [&str; 13] = [
     "baseline_full",
     "ours_full",
     "ours_full_recorder",
+    "ours_full_native",
+    "ours_traces_native",
+    "ours_unsampled_native",
     "ours_unsampled",
     "ours_unsampled_logsampling",
     "ours_full_json_lines",
@@ -255,6 +258,14 @@ fn ours(name: &'static str) -> Setup {
                 enabled: false,
                 ..Default::default()
             }),
+        "ours_traces_native" => builder
+            .span_recorder(telemetry::SpanRecorder::Native)
+            .metrics_exporter(ExporterKind::None)
+            .logs_exporter(ExporterKind::None)
+            .span_metrics(telemetry::metrics::SpanMetricsConfig {
+                enabled: false,
+                ..Default::default()
+            }),
         "ours_full" => builder,
         // The same with the flight recorder on (it reads the export threads' batches).
         "ours_full_recorder" => builder
@@ -268,6 +279,11 @@ fn ours(name: &'static str) -> Setup {
                 .buffer(queue_size().unwrap_or(8192)),
         ),
         "ours_unsampled" => builder.sampler(Sampler::TraceIdRatio(0.0)),
+        // The same three setups on the native span path.
+        "ours_full_native" => builder.span_recorder(telemetry::SpanRecorder::Native),
+        "ours_unsampled_native" => builder
+            .span_recorder(telemetry::SpanRecorder::Native)
+            .sampler(Sampler::TraceIdRatio(0.0)),
         // The same, with trace-based log sampling: events of unsampled traces are not
         // logged (metrics still are).
         "ours_unsampled_logsampling" => builder
@@ -431,6 +447,9 @@ pub fn setup(name: &str) -> Setup {
         "ours_traces" => ours("ours_traces"),
         "ours_full" => ours("ours_full"),
         "ours_full_recorder" => ours("ours_full_recorder"),
+        "ours_full_native" => ours("ours_full_native"),
+        "ours_traces_native" => ours("ours_traces_native"),
+        "ours_unsampled_native" => ours("ours_unsampled_native"),
         "ours_unsampled" => ours("ours_unsampled"),
         "ours_unsampled_logsampling" => ours("ours_unsampled_logsampling"),
         "ours_full_json_lines" => ours("ours_full_json_lines"),

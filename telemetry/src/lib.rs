@@ -192,7 +192,7 @@ pub use error::{
 };
 pub use health::HealthReport;
 pub use ids::{current_span_id, current_trace_id};
-pub use layer::{OpenTelemetrySpanExt, TelemetryLayer};
+pub use layer::{OpenTelemetrySpanExt, SpanRecorder, TelemetryLayer};
 pub use telemetry::{Telemetry, TelemetryGuard};
 pub use telemetry_macros::{measure_performance, traced, track_errors};
 
@@ -216,7 +216,7 @@ pub mod env {
     };
     pub use crate::layer::{
         OTEL_ATTRIBUTE_COUNT_LIMIT, OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, OTEL_SPAN_EVENT_COUNT_LIMIT,
-        OTEL_SPAN_LINK_COUNT_LIMIT,
+        OTEL_SPAN_LINK_COUNT_LIMIT, TELEMETRY_SPAN_RECORDER,
     };
     pub use crate::metrics::{
         OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE, OTEL_EXPORTER_PROMETHEUS_HOST,

@@ -43,7 +43,7 @@ impl TelemetryBuilder {
                 (config, Vec::new())
             }
             (None, Some(vars)) => Config::from_vars_lossy(vars),
-            (None, None) => (Config::default(), Vec::new()),
+            (None, None) => (Config::code_defaults(), Vec::new()),
         };
         let overrides = std::mem::take(&mut self.overrides);
         // A bad variable that code overrides does not matter.

@@ -402,6 +402,14 @@ impl TelemetryBuilder {
         self
     }
 
+    /// Which code records spans: tracing-opentelemetry (the default) or the layer's
+    /// own recorder; see [`SpanRecorder`](crate::SpanRecorder). In the configuration
+    /// file: `telemetry.span_recorder: native`.
+    pub fn span_recorder(mut self, recorder: crate::layer::SpanRecorder) -> Self {
+        self.overrides.span_recorder = Some(recorder);
+        self
+    }
+
     /// The sampler. Default: `OTEL_TRACES_SAMPLER` / `_ARG`, else
     /// `parentbased_always_on`. A ratio outside 0..=1 fails `build()`.
     pub fn sampler(mut self, sampler: Sampler) -> Self {
@@ -527,9 +535,14 @@ impl TelemetryBuilder {
 
     /// Adds an OpenTelemetry SDK span processor beside the configured exporter (for
     /// example a custom exporter's processor). It sees every recorded span.
+    /// On the native span path ([`span_recorder`](Self::span_recorder)) it sees each
+    /// span when it ends (`on_end`), not when it starts: there is no SDK span.
     pub fn with_span_processor<P: SpanProcessor + 'static>(mut self, processor: P) -> Self {
-        self.hooks
-            .push(Box::new(move |b| b.with_span_processor(processor)));
+        let shared: std::sync::Arc<dyn SpanProcessor> = std::sync::Arc::new(processor);
+        self.custom.span_processors.push(shared.clone());
+        self.hooks.push(Box::new(move |b| {
+            b.with_span_processor(crate::export::SharedProcessor(shared))
+        }));
         self
     }
 

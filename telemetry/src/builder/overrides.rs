@@ -68,6 +68,7 @@ pub(super) struct Overrides {
     pub(super) prometheus: Option<SocketAddr>,
     pub(super) install_globals: Option<bool>,
     pub(super) span_details: Option<SpanDetails>,
+    pub(super) span_recorder: Option<crate::layer::SpanRecorder>,
     pub(super) sampler: Option<Sampler>,
     pub(super) propagators: Option<Vec<Propagator>>,
     pub(super) self_metrics: Option<bool>,
@@ -182,6 +183,7 @@ impl Overrides {
         }
         set(&mut c.install_globals, self.install_globals);
         set(&mut c.span_details, self.span_details);
+        set(&mut c.span_recorder, self.span_recorder);
         set(&mut c.sampler, self.sampler);
         set(&mut c.propagators, self.propagators);
         set(&mut c.self_metrics, self.self_metrics);
@@ -216,6 +218,10 @@ impl Overrides {
             set && all_otlp().iter().any(|v| field(v) == var)
         };
         names(self.enabled.is_some(), &[OTEL_SDK_DISABLED])
+            || names(
+                self.span_recorder.is_some(),
+                &[crate::layer::TELEMETRY_SPAN_RECORDER],
+            )
             || names(self.exporters[0].is_some(), &[OTEL_TRACES_EXPORTER])
             || names(self.exporters[1].is_some(), &[OTEL_METRICS_EXPORTER])
             || names(self.exporters[2].is_some(), &[OTEL_LOGS_EXPORTER])
@@ -303,6 +309,7 @@ impl Overrides {
         add(self.prometheus.is_some(), "prometheus_address");
         add(self.install_globals.is_some(), "install_globals");
         add(self.span_details.is_some(), "span_details");
+        add(self.span_recorder.is_some(), "span_recorder");
         add(self.sampler.is_some(), "sampler");
         add(self.propagators.is_some(), "propagators");
         add(self.self_metrics.is_some(), "self_metrics");

@@ -446,6 +446,17 @@ impl EnvReader {
         if let Some(disabled) = self.bool(OTEL_SDK_DISABLED, "enabled") {
             c.enabled = !disabled;
         }
+        if let Some(v) = self.get(crate::layer::TELEMETRY_SPAN_RECORDER) {
+            match crate::layer::SpanRecorder::parse(&v) {
+                Some(r) => c.span_recorder = r,
+                None => self.issue(
+                    crate::layer::TELEMETRY_SPAN_RECORDER,
+                    &v,
+                    "opentelemetry or native",
+                    "span recorder",
+                ),
+            }
+        }
         if let Some(attrs) = self.pairs(OTEL_RESOURCE_ATTRIBUTES, "resource") {
             for (k, v) in attrs {
                 match k.as_str() {

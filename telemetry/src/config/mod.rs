@@ -72,6 +72,8 @@ pub struct Config {
     pub(crate) install_globals: bool,
     pub(crate) discard: bool,
     pub(crate) span_details: SpanDetails,
+    /// Which code records spans.
+    pub(crate) span_recorder: crate::layer::SpanRecorder,
     pub(crate) logs_follow_sampling: bool,
     /// Whether the pipelines publish their own `telemetry.export.*` metrics.
     pub(crate) self_metrics: bool,
@@ -85,6 +87,27 @@ pub struct Config {
     pub(crate) recorder: Option<crate::recorder::RecorderConfig>,
     /// The bearer token that serves the recorder's data off loopback.
     pub(crate) admin_token: Option<crate::recorder::AdminToken>,
+}
+
+impl Config {
+    /// The defaults of a builder that reads no variables, but for the one every builder
+    /// reads: `TELEMETRY_SPAN_RECORDER`, which code records spans (code's
+    /// `span_recorder` still wins). A value it does not know is said once and left.
+    pub(crate) fn code_defaults() -> Config {
+        let mut c = Config::default();
+        if let Ok(v) = std::env::var(crate::layer::TELEMETRY_SPAN_RECORDER) {
+            match crate::layer::SpanRecorder::parse(&v) {
+                Some(r) => c.span_recorder = r,
+                None if v.trim().is_empty() => {}
+                None => crate::diagnostics::config_warning(format_args!(
+                    "{}={v:?} is not accepted: expected opentelemetry or native; spans are \
+                     recorded by tracing-opentelemetry",
+                    crate::layer::TELEMETRY_SPAN_RECORDER
+                )),
+            }
+        }
+        c
+    }
 }
 
 impl Default for Config {
@@ -114,6 +137,7 @@ impl Default for Config {
             install_globals: true,
             discard: false,
             span_details: SpanDetails::default(),
+            span_recorder: crate::layer::SpanRecorder::default(),
             logs_follow_sampling: false,
             self_metrics: true,
             statsd: crate::export::StatsdConfig::default(),

@@ -97,6 +97,31 @@ pub(crate) struct CustomExporters {
     pub(crate) spans: Option<Box<dyn Exporter<SpanData>>>,
     pub(crate) metrics: Option<Box<dyn Exporter<ExportMetricsServiceRequest>>>,
     pub(crate) logs: Option<Box<dyn Exporter<OtlpLogRecord>>>,
+    /// The SDK span processors added with `with_span_processor`, which the native span
+    /// path shows every ended span too.
+    pub(crate) span_processors: Vec<Arc<dyn opentelemetry_sdk::trace::SpanProcessor>>,
+}
+
+/// A span processor shared by the SDK provider and the native span path.
+#[derive(Debug)]
+pub(crate) struct SharedProcessor(pub(crate) Arc<dyn opentelemetry_sdk::trace::SpanProcessor>);
+
+impl opentelemetry_sdk::trace::SpanProcessor for SharedProcessor {
+    fn on_start(&self, span: &mut opentelemetry_sdk::trace::Span, cx: &opentelemetry::Context) {
+        self.0.on_start(span, cx);
+    }
+    fn on_end(&self, span: SpanData) {
+        self.0.on_end(span);
+    }
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.0.force_flush()
+    }
+    fn shutdown_with_timeout(
+        &self,
+        timeout: std::time::Duration,
+    ) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.0.shutdown_with_timeout(timeout)
+    }
 }
 
 /// A user's exporter as a transport of the pipeline carrying `T`; `convert` turns the

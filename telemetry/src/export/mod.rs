@@ -47,7 +47,7 @@ pub use circuit::{CircuitBreakerConfig, CircuitState};
 pub(crate) use console::render;
 pub(crate) use console::Style;
 pub(crate) use console::{console_logs, console_metrics, human, needs_quotes, ConsoleExporter};
-pub(crate) use custom::{CustomExporters, CustomTransport};
+pub(crate) use custom::{CustomExporters, CustomTransport, SharedProcessor};
 pub use custom::{ExportFailure, ExportMetricsServiceRequest, Exporter, OtlpLogRecord, SpanData};
 pub(crate) use engine::ResilienceConfig;
 pub(crate) use handle::SignalPipeline;

@@ -2,6 +2,7 @@
 
 mod callsites;
 mod event_metrics;
+mod native;
 mod settings;
 mod skip;
 mod span_events;
@@ -13,8 +14,9 @@ pub(crate) use self::event_metrics::EventMetrics;
 pub(crate) use self::span_metrics::SpanMetrics;
 pub(crate) use self::span_state::mark_error;
 
-pub use self::settings::SpanDetails;
+pub(crate) use self::native::NativeSpans;
 pub(crate) use self::settings::SpanLimits;
+pub use self::settings::{SpanDetails, SpanRecorder, TELEMETRY_SPAN_RECORDER};
 pub use self::settings::{
     OTEL_ATTRIBUTE_COUNT_LIMIT, OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, OTEL_SPAN_EVENT_COUNT_LIMIT,
     OTEL_SPAN_LINK_COUNT_LIMIT,
@@ -122,8 +124,11 @@ pub(crate) struct Outputs {
     /// spans skip tracing-opentelemetry (see [`Skipped`](skip::Skipped)). Under any
     /// other sampler every span goes through tracing-opentelemetry, which decides when
     /// the span starts, so that a parent given by `set_parent` before then, or a
-    /// context attached by hand, decides as it should.
+    /// context attached by hand, decides as it should. Also true on the native span
+    /// path, where every span is the layer's own.
     pub never_samples: bool,
+    /// The native span path, when chosen ([`SpanRecorder::Native`]).
+    pub native: Option<Arc<NativeSpans>>,
 }
 
 impl Outputs {
@@ -248,6 +253,9 @@ where
         if let Some(off) = &self.off {
             return off.on_follows_from(span, follows, ctx);
         }
+        if self.outputs.as_ref().is_some_and(|o| o.native.is_some()) {
+            return native_link(span, follows, &ctx);
+        }
         if let Some(spans) = &self.spans {
             spans.on_follows_from(span, follows, ctx);
         }
@@ -331,6 +339,24 @@ where
                 logs.record(event, fields, spans);
             }
         }
+        if outputs.native.is_some() && !metric_only && (is_error || outputs.span_events) {
+            if let Some(span) = ctx.event_span(event) {
+                let mut fields = Fields::new();
+                event.record(&mut fields);
+                let mut ext = span.extensions_mut();
+                let recording = ext
+                    .get_mut::<SpanState>()
+                    .and_then(|s| s.skipped.as_mut())
+                    .and_then(skip::Skipped::recording);
+                if let Some(recording) = recording {
+                    let mut errors = native::ErrorChains::default();
+                    if fields.has_error {
+                        event.record(&mut errors);
+                    }
+                    recording.event(meta, &fields, &errors);
+                }
+            }
+        }
         drop(current);
         if let Some(spans) = &self.spans {
             if is_error || (outputs.span_events && !metric_only && own == Route::Sdk) {
@@ -405,11 +431,16 @@ where
             .filter(|o| o.span_metrics.is_some() || o.never_samples)
         {
             if let Some(span) = ctx.span(&id) {
-                let ext = span.extensions();
-                if let Some(state) = ext.get::<SpanState>() {
+                let mut ext = span.extensions_mut();
+                if let Some(state) = ext.get_mut::<SpanState>() {
                     skipped = state.skipped.is_some();
                     if let (Some(m), Some(timing)) = (&outputs.span_metrics, &state.timing) {
                         m.record(span.metadata(), timing);
+                    }
+                    // The native path exports the span now.
+                    if let Some(own) = state.skipped.take().filter(|s| s.recording.is_some()) {
+                        drop(ext);
+                        own.end();
                     }
                 }
             }
@@ -487,6 +518,34 @@ where
             // SAFETY: the caller's contract is passed on unchanged.
             Some(spans) => unsafe { spans.downcast_raw(id) },
             None => None,
+        }
+    }
+}
+
+/// `span` follows from `follows`, on the native path: a link to its context.
+fn native_link<S>(span: &Id, follows: &Id, ctx: &Context<'_, S>)
+where
+    S: Subscriber + for<'span> LookupSpan<'span>,
+{
+    use opentelemetry::trace::TraceContextExt as _;
+    let Some(other) = ctx.span(follows) else {
+        return;
+    };
+    let to = {
+        let mut ext = other.extensions_mut();
+        let Some(own) = ext.get_mut::<SpanState>().and_then(|s| s.skipped.as_mut()) else {
+            return;
+        };
+        own.context().span().span_context().clone()
+    };
+    if let Some(this) = ctx.span(span) {
+        let mut ext = this.extensions_mut();
+        let recording = ext
+            .get_mut::<SpanState>()
+            .and_then(|s| s.skipped.as_mut())
+            .and_then(skip::Skipped::recording);
+        if let Some(recording) = recording {
+            recording.link(to, Vec::new());
         }
     }
 }

@@ -34,6 +34,43 @@ impl Default for SpanDetails {
     }
 }
 
+/// The variable that chooses the [`SpanRecorder`] (`opentelemetry` or `native`); not
+/// one of OpenTelemetry's. The builder's
+/// [`span_recorder`](crate::TelemetryBuilder::span_recorder) wins over it.
+pub const TELEMETRY_SPAN_RECORDER: &str = "TELEMETRY_SPAN_RECORDER";
+
+/// Which code records spans.
+///
+/// - `OpenTelemetry` (the default): tracing-opentelemetry's layer over the SDK tracer.
+///   Third-party crates that read span contexts through
+///   `tracing_opentelemetry::OpenTelemetrySpanExt` (reqwest-tracing,
+///   axum-tracing-opentelemetry, ...) need it: only its own layer answers them.
+/// - `Native`: the layer records spans itself, straight into the export pipeline
+///   (cheaper on the application thread, and `u64` fields stay integers). This
+///   crate's [`OpenTelemetrySpanExt`](crate::OpenTelemetrySpanExt) and
+///   `opentelemetry::Context::current()` work with it; tracing-opentelemetry's trait
+///   does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SpanRecorder {
+    /// tracing-opentelemetry over the SDK tracer.
+    #[default]
+    OpenTelemetry,
+    /// The layer's own span recorder.
+    Native,
+}
+
+impl SpanRecorder {
+    /// Reads `opentelemetry` or `native`.
+    pub fn parse(s: &str) -> Option<SpanRecorder> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "opentelemetry" | "tracing-opentelemetry" => Some(SpanRecorder::OpenTelemetry),
+            "native" => Some(SpanRecorder::Native),
+            _ => None,
+        }
+    }
+}
+
 /// Attributes, events and links kept per span, and attributes per event and per link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct SpanLimits {

@@ -10,6 +10,7 @@ use opentelemetry::trace::TraceContextExt as _;
 use tracing_core::span::{Attributes, Id};
 use tracing_opentelemetry::SetParentError;
 
+use super::native::Recording;
 use super::LayerKey;
 
 /// A span kept from tracing-opentelemetry because the sampler samples nothing. It still
@@ -17,8 +18,19 @@ use super::LayerKey;
 /// parent's trace, a span id of its own, "not sampled"): logs keep a trace id, outgoing
 /// requests say "not sampled", and [`OpenTelemetrySpanExt`](super::OpenTelemetrySpanExt)
 /// reads and re-parents it like any other span.
+///
+/// On the native span path every span is one of these, with a [`Recording`] of what it
+/// is: the sampler decides when the span starts, and a sampled span's recording is
+/// exported when it ends.
 #[derive(Debug)]
-pub(crate) enum Skipped {
+pub(crate) struct Skipped {
+    state: State,
+    /// What the span records, on the native path, while it may still be exported.
+    pub(crate) recording: Option<Box<Recording>>,
+}
+
+#[derive(Debug)]
+enum State {
     /// Not started yet, with what tracing-opentelemetry would take as the parent: the
     /// explicit parent's context, else the context current when the span was created;
     /// replaced by `set_parent` until the span starts.
@@ -32,34 +44,67 @@ impl Skipped {
     /// `explicit`, the own context of its explicit parent when that parent is skipped
     /// too; for a contextual span, OpenTelemetry's current context (the entered span's,
     /// or one attached by hand); else none.
-    pub(crate) fn new(attrs: &Attributes<'_>, explicit: Option<opentelemetry::Context>) -> Self {
-        Skipped::Pending(explicit.unwrap_or_else(|| {
+    pub(crate) fn new(
+        attrs: &Attributes<'_>,
+        explicit: Option<opentelemetry::Context>,
+        recording: Option<Box<Recording>>,
+    ) -> Self {
+        let parent = explicit.unwrap_or_else(|| {
             if attrs.is_contextual() {
                 opentelemetry::Context::current()
             } else {
                 opentelemetry::Context::new()
             }
-        }))
+        });
+        Skipped {
+            state: State::Pending(parent),
+            recording,
+        }
     }
 
     /// Makes `cx` the parent, unless the span has started (as tracing-opentelemetry).
     pub(crate) fn set_parent(&mut self, cx: opentelemetry::Context) -> Result<(), SetParentError> {
-        match self {
-            Skipped::Pending(parent) => {
+        match &mut self.state {
+            State::Pending(parent) => {
                 *parent = cx;
                 Ok(())
             }
-            Skipped::Started(_) => Err(SetParentError::AlreadyStarted),
+            State::Started(_) => Err(SetParentError::AlreadyStarted),
         }
     }
 
-    /// The span's own context, starting the span if it has not started.
+    /// The span's own context, starting the span if it has not started: with a
+    /// recording, as the sampler decides (a span it does not sample lets go of its
+    /// recording); without, not sampled.
     pub(crate) fn context(&mut self) -> &opentelemetry::Context {
-        if let Skipped::Pending(parent) = self {
-            *self = Skipped::Started(own_context(parent));
+        if let State::Pending(parent) = &self.state {
+            let own = match self.recording.as_mut() {
+                Some(recording) => {
+                    let (own, keep) = recording.start(parent);
+                    if !keep {
+                        self.recording = None;
+                    }
+                    own
+                }
+                None => own_context(parent),
+            };
+            self.state = State::Started(own);
         }
-        match self {
-            Skipped::Started(own) | Skipped::Pending(own) => own,
+        match &self.state {
+            State::Started(own) | State::Pending(own) => own,
+        }
+    }
+
+    /// The recording of a span that has started and is sampled, or has not started yet.
+    pub(crate) fn recording(&mut self) -> Option<&mut Recording> {
+        self.recording.as_deref_mut()
+    }
+
+    /// Ends the span: a recorded span is exported (started now if it never was).
+    pub(crate) fn end(mut self) {
+        let _ = self.context();
+        if let Some(recording) = self.recording.take() {
+            recording.end();
         }
     }
 }

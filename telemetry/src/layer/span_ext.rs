@@ -14,6 +14,7 @@ use opentelemetry::{Context, Key, KeyValue, Value};
 use tracing_opentelemetry::OpenTelemetrySpanExt as Inner;
 use tracing_opentelemetry::SetParentError;
 
+use super::native::Recording;
 use super::skip::Skipped;
 use super::span_state::WithSkipped;
 
@@ -106,9 +107,15 @@ fn with_skipped(span: &tracing::Span, f: &mut dyn FnMut(&mut Skipped)) -> bool {
     .unwrap_or(false)
 }
 
-/// Whether a telemetry layer keeps the span from tracing-opentelemetry.
-fn is_skipped(span: &tracing::Span) -> bool {
-    with_skipped(span, &mut |_| {})
+/// Calls `f` once with the span's native recording, if it has one; returns whether a
+/// telemetry layer keeps the span from tracing-opentelemetry (recording or not).
+fn with_recording(span: &tracing::Span, f: impl FnOnce(&mut Recording)) -> bool {
+    let mut f = Some(f);
+    with_skipped(span, &mut |s| {
+        if let (Some(r), Some(f)) = (s.recording(), f.take()) {
+            f(r);
+        }
+    })
 }
 
 impl OpenTelemetrySpanExt for tracing::Span {
@@ -127,13 +134,17 @@ impl OpenTelemetrySpanExt for tracing::Span {
     }
 
     fn add_link(&self, cx: SpanContext) {
-        if !is_skipped(self) {
-            Inner::add_link(self, cx);
-        }
+        OpenTelemetrySpanExt::add_link_with_attributes(self, cx, Vec::new());
     }
 
     fn add_link_with_attributes(&self, cx: SpanContext, attributes: Vec<KeyValue>) {
-        if !is_skipped(self) {
+        let mut args = Some((cx, attributes));
+        let own = with_recording(self, |r| {
+            if let Some((cx, attributes)) = args.take() {
+                r.link(cx, attributes);
+            }
+        });
+        if let Some((cx, attributes)) = args.filter(|_| !own) {
             Inner::add_link_with_attributes(self, cx, attributes);
         }
     }
@@ -149,21 +160,31 @@ impl OpenTelemetrySpanExt for tracing::Span {
     }
 
     fn set_attribute(&self, key: impl Into<Key>, value: impl Into<Value>) {
-        if !is_skipped(self) {
-            Inner::set_attribute(self, key, value);
+        let mut kv = Some(KeyValue::new(key, value));
+        let own = with_recording(self, |r| {
+            if let Some(kv) = kv.take() {
+                r.set_attribute(kv);
+            }
+        });
+        if let Some(kv) = kv.filter(|_| !own) {
+            Inner::set_attribute(self, kv.key, kv.value);
         }
     }
 
     fn set_status(&self, status: Status) {
-        if !is_skipped(self) {
-            Inner::set_status(self, status);
+        let mut status = Some(status);
+        let own = with_recording(self, |r| {
+            if let Some(s) = status.take() {
+                r.set_status(s);
+            }
+        });
+        if let Some(s) = status.filter(|_| !own) {
+            Inner::set_status(self, s);
         }
     }
 
     fn add_event(&self, name: impl Into<Cow<'static, str>>, attributes: Vec<KeyValue>) {
-        if !is_skipped(self) {
-            Inner::add_event(self, name, attributes);
-        }
+        OpenTelemetrySpanExt::add_event_with_timestamp(self, name, SystemTime::now(), attributes);
     }
 
     fn add_event_with_timestamp(
@@ -172,7 +193,13 @@ impl OpenTelemetrySpanExt for tracing::Span {
         timestamp: SystemTime,
         attributes: Vec<KeyValue>,
     ) {
-        if !is_skipped(self) {
+        let mut args = Some((name.into(), attributes));
+        let own = with_recording(self, |r| {
+            if let Some((name, attributes)) = args.take() {
+                r.add_event(name, timestamp, attributes);
+            }
+        });
+        if let Some((name, attributes)) = args.filter(|_| !own) {
             Inner::add_event_with_timestamp(self, name, timestamp, attributes);
         }
     }

@@ -40,9 +40,14 @@ impl SpanState {
     {
         // Under a sampler that samples nothing, tracing-opentelemetry never sees the
         // span: it costs only its metrics and logs (see `Skipped`).
-        let skipped = outputs
-            .never_samples
-            .then(|| Skipped::new(attrs, explicit_parent_context(attrs, ctx)));
+        let skipped = outputs.never_samples.then(|| {
+            let recording = outputs
+                .native
+                .as_ref()
+                .filter(|n| !n.samples_nothing)
+                .map(|n| super::native::Recording::new(n, attrs));
+            Skipped::new(attrs, explicit_parent_context(attrs, ctx), recording)
+        });
         let timing = outputs
             .span_metrics
             .as_ref()
@@ -79,6 +84,9 @@ impl SpanState {
     pub(crate) fn record(&mut self, values: &Record<'_>) {
         if let Some(timing) = &mut self.timing {
             timing.record(values);
+        }
+        if let Some(recording) = self.skipped.as_mut().and_then(Skipped::recording) {
+            recording.record(values);
         }
         if let Some(kept) = &mut self.fields {
             let mut fields = Fields::new();

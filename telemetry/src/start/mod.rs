@@ -135,6 +135,7 @@ impl Telemetry {
         let metric_overflow = Arc::new(AtomicU64::new(0));
         let mut provider = None;
         let mut tracer = None;
+        let mut native = None;
         let mut traces = None;
         let mut meter_provider = None;
         let mut metrics = None;
@@ -195,9 +196,28 @@ impl Telemetry {
                 builder = hook(builder);
             }
             let p = builder.build();
-            tracer = Some(RandomFlagTracer::new(
-                p.tracer_with_scope(crate::metrics::scope()),
-            ));
+            if config.span_recorder == crate::layer::SpanRecorder::Native {
+                // The layer records spans itself, straight onto the span pipelines.
+                native = Some(Arc::new(crate::layer::NativeSpans {
+                    sampler: crate::sampling::sdk_sampler(&config.sampler),
+                    pipelines: traces
+                        .iter()
+                        .chain(&console_traces)
+                        .map(|t| t.pipeline.clone())
+                        .collect(),
+                    processors: custom.span_processors.clone(),
+                    scope: crate::metrics::scope(),
+                    location: config.span_details.location,
+                    threads: config.span_details.threads,
+                    samples_nothing: matches!(config.sampler, Sampler::AlwaysOff)
+                        || matches!(config.sampler, Sampler::TraceIdRatio(r) if r <= 0.0),
+                    limits,
+                }));
+            } else {
+                tracer = Some(RandomFlagTracer::new(
+                    p.tracer_with_scope(crate::metrics::scope()),
+                ));
+            }
             provider = Some(p);
 
             // Metrics: the SDK aggregates; a periodic reader pushes into our pipeline, or
@@ -381,8 +401,10 @@ impl Telemetry {
                 event_metrics: Some(EventMetrics::new(meter)),
                 logs: log_sinks,
                 span_events: config.span_events.unwrap_or(!logs_to_backend),
-                never_samples: matches!(config.sampler, Sampler::AlwaysOff)
+                never_samples: native.is_some()
+                    || matches!(config.sampler, Sampler::AlwaysOff)
                     || matches!(config.sampler, Sampler::TraceIdRatio(r) if r <= 0.0),
+                native: native.clone(),
             }));
         }
         // Health checks: the file's, then code's (code wins for a name in both); on

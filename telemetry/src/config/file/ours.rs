@@ -46,6 +46,7 @@ const KEYS: &[&str] = &[
     "logs_follow_sampling",
     "self_metrics",
     "span_details",
+    "span_recorder",
     "shutdown_timeout",
     "health",
     "statsd",
@@ -160,6 +161,15 @@ impl Reader {
                     if let Some(on) = d.get(key).and_then(|v| self.bool(v, &d.at(key))) {
                         *slot = on;
                     }
+                }
+            }
+        }
+        if let Some(n) = o.get("span_recorder") {
+            let path = o.at("span_recorder");
+            if let Some(text) = self.string(n, &path) {
+                match crate::layer::SpanRecorder::parse(&text) {
+                    Some(r) => c.span_recorder = r,
+                    None => self.invalid(&path, n, "opentelemetry or native"),
                 }
             }
         }

@@ -1,0 +1,401 @@
+//! The native span path ([`SpanRecorder::Native`](super::SpanRecorder::Native)): spans
+//! recorded by the layer itself, without tracing-opentelemetry or the SDK's span
+//! object.
+//!
+//! Every span gets the state the layer already keeps for spans it holds back from
+//! tracing-opentelemetry ([`Skipped`](super::skip::Skipped): a context of its own,
+//! attached while the span is entered, re-parented by `set_parent` until it starts),
+//! and, beside it, a [`Recording`]: name, kind, start, attributes by callsite field
+//! (integers stay integers), events, links and status. The configured SDK sampler
+//! decides once, when the span starts (first entered, or first asked for its
+//! context), with the same inputs tracing-opentelemetry gives it; a span it drops
+//! lets go of its recording then. At the close a sampled span becomes the SDK's
+//! `SpanData`, pushed straight onto the span pipelines: everything after that (OTLP,
+//! the console, the recorder, custom exporters) is shared with the default path.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use opentelemetry::trace::{
+    Event, Link, SpanContext, SpanId, SpanKind, Status, TraceContextExt as _, TraceFlags,
+    TraceState,
+};
+use opentelemetry::{Context, InstrumentationScope, Key, KeyValue};
+use opentelemetry_sdk::trace::{
+    IdGenerator as _, RandomIdGenerator, SamplingDecision, ShouldSample, SpanData, SpanEvents,
+    SpanLinks,
+};
+use tracing_core::span::{Attributes, Record};
+use tracing_core::Metadata;
+
+use crate::export::Pipeline;
+use crate::fields::{FieldValue, Fields};
+
+/// What every native span shares: the sampler, the pipelines and the scope.
+pub(crate) struct NativeSpans {
+    pub(crate) sampler: Box<dyn ShouldSample>,
+    pub(crate) pipelines: Vec<Arc<Pipeline<SpanData>>>,
+    /// The SDK span processors added in code, shown each ended span.
+    pub(crate) processors: Vec<Arc<dyn opentelemetry_sdk::trace::SpanProcessor>>,
+    pub(crate) scope: InstrumentationScope,
+    /// `code.*` attributes from the callsite.
+    pub(crate) location: bool,
+    /// `thread.id` and `thread.name`.
+    pub(crate) threads: bool,
+    /// The sampler samples nothing, whatever the parent: no span needs a recording.
+    pub(crate) samples_nothing: bool,
+    pub(crate) limits: super::SpanLimits,
+}
+
+impl std::fmt::Debug for NativeSpans {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NativeSpans")
+            .field("pipelines", &self.pipelines.len())
+            .finish()
+    }
+}
+
+/// What a native span records until it ends.
+#[derive(Debug)]
+pub(crate) struct Recording {
+    native: Arc<NativeSpans>,
+    name: Cow<'static, str>,
+    kind: SpanKind,
+    start: SystemTime,
+    attributes: Vec<KeyValue>,
+    events: Vec<Event>,
+    links: Vec<Link>,
+    status: Status,
+    /// Set when the span starts: its context and its parent's span id (and whether the
+    /// parent is remote).
+    started: Option<(SpanContext, SpanId, bool)>,
+}
+
+/// A field of its own meaning on a span.
+fn special(recording: &mut Recording, key: &'static str, value: &FieldValue) -> bool {
+    let text = || match value {
+        FieldValue::Str(s) => s.clone(),
+        other => other.to_string(),
+    };
+    match key {
+        "otel.name" => recording.name = Cow::Owned(text()),
+        "otel.kind" => {
+            recording.kind = match text().to_ascii_lowercase().as_str() {
+                "server" => SpanKind::Server,
+                "client" => SpanKind::Client,
+                "producer" => SpanKind::Producer,
+                "consumer" => SpanKind::Consumer,
+                _ => SpanKind::Internal,
+            }
+        }
+        "otel.status_code" => match text().to_ascii_lowercase().as_str() {
+            "ok" => recording.status = Status::Ok,
+            "error" if !matches!(recording.status, Status::Error { .. }) => {
+                recording.status = Status::error("");
+            }
+            _ => {}
+        },
+        "otel.status_description" => recording.status = Status::error(text()),
+        _ => return false,
+    }
+    true
+}
+
+impl Recording {
+    /// The recording of a new span.
+    pub(crate) fn new(native: &Arc<NativeSpans>, attrs: &Attributes<'_>) -> Box<Recording> {
+        let meta = attrs.metadata();
+        let mut recording = Box::new(Recording {
+            native: native.clone(),
+            name: Cow::Borrowed(meta.name()),
+            kind: SpanKind::Internal,
+            start: SystemTime::now(),
+            attributes: Vec::with_capacity(meta.fields().len() + 3),
+            events: Vec::new(),
+            links: Vec::new(),
+            status: Status::Unset,
+            started: None,
+        });
+        if native.location {
+            location(&mut recording.attributes, meta);
+        }
+        if native.threads {
+            let thread = std::thread::current();
+            recording
+                .attributes
+                .push(KeyValue::new("thread.id", thread_number()));
+            if let Some(name) = thread.name() {
+                recording
+                    .attributes
+                    .push(KeyValue::new("thread.name", name.to_owned()));
+            }
+        }
+        recording
+            .attributes
+            .push(KeyValue::new("target", meta.target()));
+        let mut fields = Fields::new();
+        attrs.record(&mut fields);
+        recording.take(fields);
+        recording
+    }
+
+    /// Takes values recorded on the span after its creation (a value recorded again
+    /// replaces the earlier one).
+    pub(crate) fn record(&mut self, values: &Record<'_>) {
+        let mut fields = Fields::new();
+        values.record(&mut fields);
+        for (k, _) in fields.values.iter() {
+            self.attributes.retain(|kv| kv.key.as_str() != *k);
+        }
+        self.take(fields);
+    }
+
+    fn take(&mut self, fields: Fields) {
+        for (k, v) in fields.values {
+            if k.starts_with("otel.") && special(self, k, &v) {
+                continue;
+            }
+            if self.attributes.len() < self.native.limits.attributes as usize {
+                self.attributes
+                    .push(KeyValue::new(Key::from_static_str(k), v.into_otel()));
+            }
+        }
+    }
+
+    /// Starts the span under `parent`: the sampler decides; returns the span's own
+    /// context and whether it records.
+    pub(crate) fn start(&mut self, parent: &Context) -> (Context, bool) {
+        let ids = RandomIdGenerator::default();
+        let of_parent = parent
+            .has_active_span()
+            .then(|| parent.span().span_context().clone())
+            .filter(SpanContext::is_valid);
+        let (trace_id, parent_id, remote, random) = match &of_parent {
+            Some(sc) => (
+                sc.trace_id(),
+                sc.span_id(),
+                sc.is_remote(),
+                sc.trace_flags() & crate::propagation::RANDOM,
+            ),
+            None => (
+                ids.new_trace_id(),
+                SpanId::INVALID,
+                false,
+                crate::propagation::RANDOM,
+            ),
+        };
+        let result = self.native.sampler.should_sample(
+            Some(parent),
+            trace_id,
+            &self.name,
+            &self.kind,
+            &self.attributes,
+            &self.links,
+        );
+        let sampled = result.decision == SamplingDecision::RecordAndSample;
+        let records = result.decision != SamplingDecision::Drop;
+        self.attributes.extend(result.attributes);
+        let flags = if sampled {
+            TraceFlags::SAMPLED | random
+        } else {
+            random
+        };
+        let state = match &of_parent {
+            Some(_) => result.trace_state,
+            None => {
+                let s = result.trace_state;
+                if s.header().is_empty() {
+                    TraceState::default()
+                } else {
+                    s
+                }
+            }
+        };
+        let sc = SpanContext::new(trace_id, ids.new_span_id(), flags, false, state);
+        self.started = Some((sc.clone(), parent_id, remote));
+        (parent.with_remote_span_context(sc), records && sampled)
+    }
+
+    /// Adds an event written inside the span. `errors` are its `dyn Error` values
+    /// ([`ErrorChains`]): as tracing-opentelemetry records them, each is its message
+    /// and `<field>.chain` (its sources), the last also `exception.message` and
+    /// `exception.stacktrace` on the event and on the span.
+    pub(crate) fn event(
+        &mut self,
+        meta: &'static Metadata<'static>,
+        fields: &Fields,
+        errors: &ErrorChains,
+    ) {
+        if *meta.level() == tracing_core::Level::ERROR
+            && !matches!(self.status, Status::Error { .. })
+        {
+            self.status = Status::error("");
+        }
+        if let Some((_, message, chain)) = errors.0.last() {
+            self.set_attribute(KeyValue::new("exception.message", message.clone()));
+            self.set_attribute(KeyValue::new("exception.stacktrace", chain_value(chain)));
+        }
+        if self.events.len() >= self.native.limits.events as usize {
+            return;
+        }
+        let mut attributes = Vec::with_capacity(2 + fields.values.len());
+        attributes.push(KeyValue::new("level", meta.level().as_str()));
+        attributes.push(KeyValue::new("target", meta.target()));
+        for (k, v) in fields.values.iter() {
+            match errors.0.iter().find(|(name, _, _)| name == k) {
+                Some((_, message, chain)) => {
+                    attributes.push(KeyValue::new(Key::from_static_str(k), message.clone()));
+                    attributes.push(KeyValue::new(format!("{k}.chain"), chain_value(chain)));
+                }
+                None => attributes.push(KeyValue::new(Key::from_static_str(k), v.to_otel())),
+            }
+        }
+        if let Some((_, message, chain)) = errors.0.last() {
+            attributes.push(KeyValue::new("exception.message", message.clone()));
+            attributes.push(KeyValue::new("exception.stacktrace", chain_value(chain)));
+        }
+        if self.native.location {
+            location(&mut attributes, meta);
+        }
+        let name = match &fields.message {
+            Some(m) => Cow::Owned(m.as_str().to_owned()),
+            None => Cow::Borrowed(meta.name()),
+        };
+        self.events
+            .push(Event::new(name, SystemTime::now(), attributes, 0));
+    }
+
+    /// A link to the span of `to`.
+    pub(crate) fn link(&mut self, to: SpanContext, attributes: Vec<KeyValue>) {
+        if self.links.len() < self.native.limits.links as usize {
+            self.links.push(Link::new(to, attributes, 0));
+        }
+    }
+
+    /// Sets an attribute from code (a `tracing` field recorded later still wins).
+    pub(crate) fn set_attribute(&mut self, kv: KeyValue) {
+        self.attributes.retain(|a| a.key != kv.key);
+        self.attributes.push(kv);
+    }
+
+    /// Sets the status from code.
+    pub(crate) fn set_status(&mut self, status: Status) {
+        self.status = status;
+    }
+
+    /// Adds an event from code.
+    pub(crate) fn add_event(
+        &mut self,
+        name: Cow<'static, str>,
+        time: SystemTime,
+        attributes: Vec<KeyValue>,
+    ) {
+        if self.events.len() < self.native.limits.events as usize {
+            self.events.push(Event::new(name, time, attributes, 0));
+        }
+    }
+
+    /// Ends the span: a started span goes to the span pipelines.
+    pub(crate) fn end(self: Box<Self>) {
+        let Recording {
+            native,
+            name,
+            kind,
+            start,
+            attributes,
+            events,
+            links,
+            status,
+            started,
+        } = *self;
+        let Some((span_context, parent_span_id, parent_span_is_remote)) = started else {
+            return;
+        };
+        let mut span_events = SpanEvents::default();
+        span_events.events = events;
+        let mut span_links = SpanLinks::default();
+        span_links.links = links;
+        let data = SpanData {
+            span_context,
+            parent_span_id,
+            parent_span_is_remote,
+            span_kind: kind,
+            name,
+            start_time: start,
+            end_time: SystemTime::now(),
+            attributes,
+            dropped_attributes_count: 0,
+            events: span_events,
+            links: span_links,
+            status,
+            instrumentation_scope: native.scope.clone(),
+        };
+        for p in &native.processors {
+            p.on_end(data.clone());
+        }
+        match native.pipelines.as_slice() {
+            [] => {}
+            [only] => only.push(data),
+            [first, rest @ ..] => {
+                for p in rest {
+                    p.push(data.clone());
+                }
+                first.push(data);
+            }
+        }
+    }
+}
+
+/// The `dyn Error` values of an event: field name, message, and the messages of its
+/// sources.
+#[derive(Debug, Default)]
+pub(crate) struct ErrorChains(Vec<(&'static str, String, Vec<String>)>);
+
+impl tracing_core::field::Visit for ErrorChains {
+    fn record_error(
+        &mut self,
+        field: &tracing_core::Field,
+        value: &(dyn std::error::Error + 'static),
+    ) {
+        let mut chain = Vec::new();
+        let mut next = value.source();
+        while let Some(e) = next {
+            chain.push(e.to_string());
+            next = e.source();
+        }
+        self.0.push((field.name(), value.to_string(), chain));
+    }
+
+    fn record_debug(&mut self, _: &tracing_core::Field, _: &dyn std::fmt::Debug) {}
+}
+
+fn chain_value(chain: &[String]) -> opentelemetry::Value {
+    opentelemetry::Value::Array(opentelemetry::Array::String(
+        chain.iter().map(|s| s.clone().into()).collect(),
+    ))
+}
+
+/// This thread's number, counted from 1 in the order threads first record a span (as
+/// tracing-opentelemetry numbers them).
+fn thread_number() -> i64 {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static NEXT: AtomicI64 = AtomicI64::new(1);
+    thread_local! {
+        static NUMBER: i64 = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    NUMBER.with(|n| *n)
+}
+
+/// `code.file.path`, `code.module.name`, `code.line.number` of a callsite.
+fn location(attributes: &mut Vec<KeyValue>, meta: &'static Metadata<'static>) {
+    if let Some(file) = meta.file() {
+        attributes.push(KeyValue::new("code.file.path", file));
+    }
+    if let Some(module) = meta.module_path() {
+        attributes.push(KeyValue::new("code.module.name", module));
+    }
+    if let Some(line) = meta.line() {
+        attributes.push(KeyValue::new("code.line.number", i64::from(line)));
+    }
+}

@@ -1,0 +1,181 @@
+//! The native span path (`SpanRecorder::Native`): spans the layer records itself reach
+//! the collector as the default path sends them, and `u64` fields stay integers.
+//! (The rest of the span tests run against this path too: `.ci/run` runs them again
+//! with `TELEMETRY_SPAN_RECORDER=native`.)
+
+mod common;
+
+use std::time::Duration;
+
+use common::{FakeCollector, Wire};
+use opentelemetry::trace::TraceContextExt as _;
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use opentelemetry_proto::tonic::common::v1::KeyValue;
+use opentelemetry_proto::tonic::trace::v1::{span::SpanKind, status::StatusCode, Span};
+use telemetry::export::{BatchConfig, Protocol};
+use telemetry::{OpenTelemetrySpanExt as _, SpanRecorder, Telemetry};
+use tracing_subscriber::prelude::*;
+
+fn attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a Value> {
+    attrs
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| kv.value.as_ref())
+        .and_then(|v| v.value.as_ref())
+}
+
+fn by_name<'a>(spans: &'a [Span], name: &str) -> &'a Span {
+    spans
+        .iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("no span {name:?} in {spans:?}"))
+}
+
+fn native(collector: &FakeCollector) -> Telemetry {
+    Telemetry::builder()
+        .service_name("native")
+        .endpoint(collector.endpoint())
+        .protocol(Protocol::HttpProtobuf)
+        .span_recorder(SpanRecorder::Native)
+        .traces_batch(BatchConfig {
+            schedule_delay: Duration::from_millis(50),
+            ..BatchConfig::TRACES
+        })
+        .install_globals(false)
+        .shutdown_timeout(Duration::from_secs(5))
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn native_spans_reach_the_collector_with_integers_as_integers() {
+    let collector = FakeCollector::start(Wire::Http);
+    let t = native(&collector);
+    let subscriber = tracing_subscriber::registry().with(t.layer());
+    let (trace_in_root, trace_in_child) = tracing::subscriber::with_default(subscriber, || {
+        let root = tracing::info_span!(
+            "handle",
+            otel.name = "GET /orders/{id}",
+            otel.kind = "server",
+            order = 1001_u64,
+            huge = u64::MAX,
+            delta = -3_i64,
+            ok = true,
+        );
+        let _root = root.enter();
+        let in_root = opentelemetry::Context::current()
+            .span()
+            .span_context()
+            .clone();
+        let in_child = tracing::info_span!("charge", otel.kind = "client").in_scope(|| {
+            tracing::error!(code = 51_u64, "card declined");
+            opentelemetry::Context::current()
+                .span()
+                .span_context()
+                .clone()
+        });
+        root.record("order", 1002_u64);
+        root.set_attribute("from.code", 7_i64);
+        (in_root, in_child)
+    });
+    t.shutdown().unwrap();
+    let spans = collector.spans();
+    assert_eq!(spans.len(), 2, "{spans:?}");
+    let root = by_name(&spans, "GET /orders/{id}");
+    let child = by_name(&spans, "charge");
+    assert_eq!(root.kind, SpanKind::Server as i32);
+    assert_eq!(child.kind, SpanKind::Client as i32);
+    assert_eq!(
+        attr(&root.attributes, "order"),
+        Some(&Value::IntValue(1002))
+    );
+    assert_eq!(
+        attr(&root.attributes, "huge"),
+        Some(&Value::StringValue(u64::MAX.to_string())),
+        "above i64::MAX a u64 is text, as OTLP has no unsigned integers"
+    );
+    assert_eq!(attr(&root.attributes, "delta"), Some(&Value::IntValue(-3)));
+    assert_eq!(attr(&root.attributes, "ok"), Some(&Value::BoolValue(true)));
+    assert_eq!(
+        attr(&root.attributes, "from.code"),
+        Some(&Value::IntValue(7))
+    );
+    // One trace, the child under the root; the context current while entered is theirs.
+    assert_eq!(child.trace_id, root.trace_id);
+    assert_eq!(child.parent_span_id, root.span_id);
+    assert!(root.parent_span_id.is_empty());
+    assert_eq!(trace_in_root.trace_id().to_bytes().to_vec(), root.trace_id);
+    assert_eq!(trace_in_root.span_id().to_bytes().to_vec(), root.span_id);
+    assert_eq!(trace_in_child.span_id().to_bytes().to_vec(), child.span_id);
+    assert!(trace_in_root.is_sampled());
+    // The error event: status error, and the event with its integer field.
+    assert_eq!(
+        child.status.as_ref().map(|s| s.code),
+        Some(StatusCode::Error as i32)
+    );
+    let event = &child.events[0];
+    assert_eq!(event.name, "card declined");
+    assert_eq!(attr(&event.attributes, "code"), Some(&Value::IntValue(51)));
+    assert!(root.end_time_unix_nano >= child.end_time_unix_nano);
+    assert!(child.start_time_unix_nano >= root.start_time_unix_nano);
+}
+
+#[test]
+fn the_sampler_decides_at_the_root_and_a_remote_parent_counts() {
+    let collector = FakeCollector::start(Wire::Http);
+    let t = Telemetry::builder()
+        .service_name("native")
+        .endpoint(collector.endpoint())
+        .protocol(Protocol::HttpProtobuf)
+        .span_recorder(SpanRecorder::Native)
+        .install_globals(false)
+        .shutdown_timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let subscriber = tracing_subscriber::registry().with(t.layer());
+    let remote_sampled = opentelemetry::trace::SpanContext::new(
+        opentelemetry::trace::TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap(),
+        opentelemetry::trace::SpanId::from_hex("00f067aa0ba902b7").unwrap(),
+        opentelemetry::trace::TraceFlags::SAMPLED,
+        true,
+        Default::default(),
+    );
+    let remote_unsampled = opentelemetry::trace::SpanContext::new(
+        opentelemetry::trace::TraceId::from_hex("5bf92f3577b34da6a3ce929d0e0e4736").unwrap(),
+        opentelemetry::trace::SpanId::from_hex("10f067aa0ba902b7").unwrap(),
+        opentelemetry::trace::TraceFlags::default(),
+        true,
+        Default::default(),
+    );
+    tracing::subscriber::with_default(subscriber, || {
+        let span = tracing::info_span!("from a sampled caller");
+        span.set_parent(
+            opentelemetry::Context::new().with_remote_span_context(remote_sampled.clone()),
+        )
+        .unwrap();
+        span.in_scope(|| tracing::info_span!("inner").in_scope(|| {}));
+        let span = tracing::info_span!("from an unsampled caller");
+        span.set_parent(opentelemetry::Context::new().with_remote_span_context(remote_unsampled))
+            .unwrap();
+        let cx = span.in_scope(|| {
+            tracing::info_span!("inner too").in_scope(opentelemetry::Context::current)
+        });
+        assert!(!cx.span().span_context().is_sampled());
+        assert!(cx.span().span_context().is_valid());
+    });
+    t.shutdown().unwrap();
+    let spans = collector.spans();
+    let names: Vec<&str> = spans.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(spans.len(), 2, "only the sampled caller's trace: {names:?}");
+    let outer = by_name(&spans, "from a sampled caller");
+    assert_eq!(
+        outer.trace_id,
+        remote_sampled.trace_id().to_bytes().to_vec()
+    );
+    assert_eq!(
+        outer.parent_span_id,
+        remote_sampled.span_id().to_bytes().to_vec()
+    );
+    let inner = by_name(&spans, "inner");
+    assert_eq!(inner.parent_span_id, outer.span_id);
+}
