@@ -111,7 +111,13 @@ impl Recording {
             name: Cow::Borrowed(meta.name()),
             kind: SpanKind::Internal,
             start: SystemTime::now(),
-            attributes: Vec::with_capacity(meta.fields().len() + 3),
+            // Room for every field, `target`, the location and the thread: no growth.
+            attributes: Vec::with_capacity(
+                meta.fields().len()
+                    + 1
+                    + if native.location { 3 } else { 0 }
+                    + if native.threads { 2 } else { 0 },
+            ),
             events: Vec::new(),
             links: Vec::new(),
             status: Status::Unset,
@@ -134,32 +140,31 @@ impl Recording {
         recording
             .attributes
             .push(KeyValue::new("target", meta.target()));
-        let mut fields = Fields::new();
-        attrs.record(&mut fields);
-        recording.take(fields);
+        attrs.record(&mut SpanFields {
+            recording: &mut recording,
+            replace: false,
+        });
         recording
     }
 
     /// Takes values recorded on the span after its creation (a value recorded again
     /// replaces the earlier one).
     pub(crate) fn record(&mut self, values: &Record<'_>) {
-        let mut fields = Fields::new();
-        values.record(&mut fields);
-        for (k, _) in fields.values.iter() {
-            self.attributes.retain(|kv| kv.key.as_str() != *k);
-        }
-        self.take(fields);
+        values.record(&mut SpanFields {
+            recording: self,
+            replace: true,
+        });
     }
 
-    fn take(&mut self, fields: Fields) {
-        for (k, v) in fields.values {
-            if k.starts_with("otel.") && special(self, k, &v) {
-                continue;
-            }
-            if self.attributes.len() < self.native.limits.attributes as usize {
-                self.attributes
-                    .push(KeyValue::new(Key::from_static_str(k), v.into_otel()));
-            }
+    /// Adds an attribute within the limit (replacing one of the same key if `replace`).
+    #[inline]
+    fn push(&mut self, key: &'static str, value: opentelemetry::Value, replace: bool) {
+        if replace {
+            self.attributes.retain(|kv| kv.key.as_str() != key);
+        }
+        if self.attributes.len() < self.native.limits.attributes as usize {
+            self.attributes
+                .push(KeyValue::new(Key::from_static_str(key), value));
         }
     }
 
@@ -342,6 +347,74 @@ impl Recording {
                     p.push(data.clone());
                 }
                 first.push(data);
+            }
+        }
+    }
+}
+
+/// The visitor of a span's fields: each straight into an attribute of its type (a
+/// `u64` up to `i64::MAX` an integer), `otel.*` fields into the span's name, kind and
+/// status, a `dyn Error` as tracing-opentelemetry records one (its message, its
+/// `.chain`, and `exception.message` and `exception.stacktrace`).
+struct SpanFields<'a> {
+    recording: &'a mut Recording,
+    /// Values recorded after the span's creation replace earlier ones.
+    replace: bool,
+}
+
+impl SpanFields<'_> {
+    #[inline]
+    fn value(&mut self, field: &tracing_core::Field, value: FieldValue) {
+        let key = field.name();
+        if key.starts_with("otel.") && special(self.recording, key, &value) {
+            return;
+        }
+        self.recording.push(key, value.into_otel(), self.replace);
+    }
+}
+
+impl tracing_core::field::Visit for SpanFields<'_> {
+    fn record_f64(&mut self, field: &tracing_core::Field, value: f64) {
+        self.value(field, FieldValue::F64(value));
+    }
+    fn record_i64(&mut self, field: &tracing_core::Field, value: i64) {
+        self.value(field, FieldValue::I64(value));
+    }
+    fn record_u64(&mut self, field: &tracing_core::Field, value: u64) {
+        self.value(field, FieldValue::U64(value));
+    }
+    fn record_i128(&mut self, field: &tracing_core::Field, value: i128) {
+        self.value(field, FieldValue::from_i128(value));
+    }
+    fn record_u128(&mut self, field: &tracing_core::Field, value: u128) {
+        self.value(field, FieldValue::from_u128(value));
+    }
+    fn record_bool(&mut self, field: &tracing_core::Field, value: bool) {
+        self.value(field, FieldValue::Bool(value));
+    }
+    fn record_str(&mut self, field: &tracing_core::Field, value: &str) {
+        self.value(field, FieldValue::Str(value.to_owned()));
+    }
+    fn record_debug(&mut self, field: &tracing_core::Field, value: &dyn std::fmt::Debug) {
+        self.value(field, FieldValue::Str(format!("{value:?}")));
+    }
+    fn record_error(
+        &mut self,
+        field: &tracing_core::Field,
+        value: &(dyn std::error::Error + 'static),
+    ) {
+        let mut errors = ErrorChains::default();
+        errors.record_error(field, value);
+        if let Some((name, message, chain)) = errors.0.pop() {
+            let replace = self.replace;
+            let r = &mut *self.recording;
+            r.push("exception.message", message.clone().into(), true);
+            r.push("exception.stacktrace", chain_value(&chain), true);
+            r.push(name, message.into(), replace);
+            let key = format!("{name}.chain");
+            r.attributes.retain(|kv| kv.key.as_str() != key);
+            if r.attributes.len() < r.native.limits.attributes as usize {
+                r.attributes.push(KeyValue::new(key, chain_value(&chain)));
             }
         }
     }
