@@ -179,3 +179,65 @@ fn the_sampler_decides_at_the_root_and_a_remote_parent_counts() {
     let inner = by_name(&spans, "inner");
     assert_eq!(inner.parent_span_id, outer.span_id);
 }
+
+#[test]
+fn the_configuration_file_chooses_the_native_path_and_a_bad_value_is_named() {
+    let dir = std::env::temp_dir().join(format!("native-spans-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("good.yaml");
+    std::fs::write(
+        &good,
+        "file_format: \"1.0\"\ntelemetry:\n  span_recorder: native\n",
+    )
+    .unwrap();
+    let spans = telemetry::testing::InMemorySpans::default();
+    let t = Telemetry::from_config_file(&good)
+        .in_memory(&spans)
+        .install_globals(false)
+        .build()
+        .unwrap();
+    let subscriber = tracing_subscriber::registry().with(t.layer());
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::info_span!("job", count = 3_u64).in_scope(|| {});
+    });
+    let job = spans.span("job").expect("recorded");
+    // The native path keeps the integer (tracing-opentelemetry sends "3").
+    let count = job.attributes.iter().find(|kv| kv.key.as_str() == "count");
+    assert_eq!(
+        count.map(|kv| kv.value.clone()),
+        Some(opentelemetry::Value::I64(3))
+    );
+    let bad = dir.join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "file_format: \"1.0\"\ntelemetry:\n  span_recorder: fastest\n",
+    )
+    .unwrap();
+    let err = Telemetry::from_config_file(&bad)
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("telemetry.span_recorder"), "{err}");
+    assert!(err.contains("opentelemetry or native"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_variable_is_checked_strictly_by_from_env() {
+    let err = Telemetry::from_env()
+        .vars([("TELEMETRY_SPAN_RECORDER", "fastest")])
+        .install_globals(false)
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("TELEMETRY_SPAN_RECORDER"), "{err}");
+    assert!(err.contains("\"fastest\""), "{err}");
+    assert!(err.contains("opentelemetry or native"), "{err}");
+    // Code's choice wins over the variable, bad or not.
+    assert!(Telemetry::from_env()
+        .vars([("TELEMETRY_SPAN_RECORDER", "fastest")])
+        .span_recorder(SpanRecorder::OpenTelemetry)
+        .install_globals(false)
+        .build()
+        .is_ok());
+}

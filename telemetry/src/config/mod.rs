@@ -210,6 +210,7 @@ impl Config {
                 k.starts_with("OTEL_")
                     || k == crate::export::DD_AGENT_HOST
                     || k == crate::export::DD_DOGSTATSD_PORT
+                    || k == crate::layer::TELEMETRY_SPAN_RECORDER
             })
             .map(|(k, v)| (k.as_ref().to_string(), v.as_ref().to_string()))
             .collect();

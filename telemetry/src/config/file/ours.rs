@@ -17,6 +17,7 @@
 //!   logs_follow_sampling: false
 //!   self_metrics: true
 //!   span_details: { location: true, threads: false, inactivity: false }
+//!   span_recorder: native             # or opentelemetry (the default)
 //!   shutdown_timeout: 5000
 //!   statsd: { address: "127.0.0.1:8125", prefix: checkout }   # see push.rs
 //!   recorder: { max_traces: 1000 }    # the flight recorder on
