@@ -24,7 +24,7 @@ use axum::routing::get;
 use axum::Router;
 use opentelemetry::trace::TraceContextExt as _;
 use telemetry::http::{RequestBuilderExt as _, ServerLayer};
-use telemetry::OpenTelemetrySpanExt as _;
+use telemetry::TelemetrySpanExt as _;
 use tracing::{info, info_span, Instrument as _};
 
 /// The id of the trace the current span belongs to, as 32 hex digits.

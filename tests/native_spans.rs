@@ -13,7 +13,7 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::trace::v1::{span::SpanKind, status::StatusCode, Span};
 use telemetry::export::{BatchConfig, Protocol};
-use telemetry::{OpenTelemetrySpanExt as _, SpanRecorder, Telemetry};
+use telemetry::{SpanRecorder, Telemetry, TelemetrySpanExt as _};
 use tracing_subscriber::prelude::*;
 
 fn attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a Value> {

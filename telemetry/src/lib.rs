@@ -192,7 +192,10 @@ pub use error::{
 };
 pub use health::HealthReport;
 pub use ids::{current_span_id, current_trace_id};
-pub use layer::{OpenTelemetrySpanExt, SpanRecorder, TelemetryLayer};
+/// The former name of [`TelemetrySpanExt`] (the same trait): it named the trait as
+/// tracing-opentelemetry names its own, which a glob import then shadowed.
+pub use layer::TelemetrySpanExt as OpenTelemetrySpanExt;
+pub use layer::{SpanRecorder, TelemetryLayer, TelemetrySpanExt};
 pub use telemetry::{Telemetry, TelemetryGuard};
 pub use telemetry_macros::{measure_performance, traced, track_errors};
 
@@ -239,6 +242,6 @@ pub mod otel {
 /// What most programs import: `use telemetry::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        measure_performance, traced, track_errors, OpenTelemetrySpanExt, Telemetry, TelemetryGuard,
+        measure_performance, traced, track_errors, Telemetry, TelemetryGuard, TelemetrySpanExt,
     };
 }

@@ -523,10 +523,10 @@ impl Telemetry {
     /// Extracts the remote context of incoming HTTP headers, on top of OpenTelemetry's
     /// current context. Invalid headers are ignored (the context is returned
     /// unchanged). Make it a span's parent with
-    /// [`OpenTelemetrySpanExt::set_parent`](crate::OpenTelemetrySpanExt::set_parent).
+    /// [`TelemetrySpanExt::set_parent`](crate::TelemetrySpanExt::set_parent).
     ///
     /// ```
-    /// use telemetry::OpenTelemetrySpanExt as _;
+    /// use telemetry::TelemetrySpanExt as _;
     /// use opentelemetry::trace::TraceContextExt as _;
     ///
     /// let telemetry = telemetry::Telemetry::builder().build()?;

@@ -13,7 +13,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::metrics::ERROR_TYPE;
-use crate::OpenTelemetrySpanExt as _;
+use crate::TelemetrySpanExt as _;
 use opentelemetry::trace::Status;
 use opentelemetry::KeyValue;
 

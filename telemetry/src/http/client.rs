@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::task::{ready, Context as TaskContext, Poll};
 use std::time::Instant;
 
-use crate::OpenTelemetrySpanExt as _;
+use crate::TelemetrySpanExt as _;
 use opentelemetry::metrics::Histogram;
 use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry::KeyValue;

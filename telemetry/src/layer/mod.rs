@@ -21,7 +21,7 @@ pub use self::settings::{
     OTEL_ATTRIBUTE_COUNT_LIMIT, OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, OTEL_SPAN_EVENT_COUNT_LIMIT,
     OTEL_SPAN_LINK_COUNT_LIMIT,
 };
-pub use self::span_ext::OpenTelemetrySpanExt;
+pub use self::span_ext::TelemetrySpanExt;
 
 use std::any::TypeId;
 use std::fmt;
@@ -47,7 +47,7 @@ use tracing_subscriber::Layer;
 /// Spans become OpenTelemetry spans (parent/child from the span stack, fields as
 /// attributes, events as span events, `otel.name`, `otel.kind`, `otel.status_code`,
 /// `otel.status_description` honoured, error fields as exception events). It composes
-/// with other layers and per-layer filters, and [`OpenTelemetrySpanExt`] works through
+/// with other layers and per-layer filters, and [`TelemetrySpanExt`] works through
 /// it.
 ///
 /// When telemetry is disabled the layer does nothing at all: every callback returns at
@@ -489,7 +489,7 @@ where
     }
 
     // SAFETY: forwards to the inner layer, which returns pointers to itself only for
-    // the type ids it recognises (this is how `OpenTelemetrySpanExt` finds it).
+    // the type ids it recognises (this is how tracing-opentelemetry's `OpenTelemetrySpanExt` finds it).
     unsafe fn downcast_raw(&self, id: TypeId) -> Option<*const ()> {
         if id == TypeId::of::<Self>() {
             return Some(self as *const Self as *const ());

@@ -47,7 +47,7 @@ pub const TELEMETRY_SPAN_RECORDER: &str = "TELEMETRY_SPAN_RECORDER";
 ///   axum-tracing-opentelemetry, ...) need it: only its own layer answers them.
 /// - `Native`: the layer records spans itself, straight into the export pipeline
 ///   (cheaper on the application thread, and `u64` fields stay integers). This
-///   crate's [`OpenTelemetrySpanExt`](crate::OpenTelemetrySpanExt) and
+///   crate's [`TelemetrySpanExt`](crate::TelemetrySpanExt) and
 ///   `opentelemetry::Context::current()` work with it; tracing-opentelemetry's trait
 ///   does not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

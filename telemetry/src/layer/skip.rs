@@ -16,7 +16,7 @@ use super::LayerKey;
 /// A span kept from tracing-opentelemetry because the sampler samples nothing. It still
 /// has a non-recording context of its own, as the SDK gives a dropped span (the
 /// parent's trace, a span id of its own, "not sampled"): logs keep a trace id, outgoing
-/// requests say "not sampled", and [`OpenTelemetrySpanExt`](super::OpenTelemetrySpanExt)
+/// requests say "not sampled", and [`TelemetrySpanExt`](super::TelemetrySpanExt)
 /// reads and re-parents it like any other span.
 ///
 /// On the native span path every span is one of these, with a [`Recording`] of what it

@@ -1,4 +1,4 @@
-//! [`OpenTelemetrySpanExt`]: tracing-opentelemetry's extension trait, for every span the
+//! [`TelemetrySpanExt`]: tracing-opentelemetry's extension trait, for every span the
 //! layer records.
 //!
 //! Under a sampler that samples nothing, the layer keeps spans from tracing-opentelemetry
@@ -34,7 +34,7 @@ use super::span_state::WithSkipped;
 ///
 /// ```
 /// use opentelemetry::trace::TraceContextExt as _;
-/// use telemetry::OpenTelemetrySpanExt as _;
+/// use telemetry::TelemetrySpanExt as _;
 /// use tracing_subscriber::prelude::*;
 ///
 /// let telemetry = telemetry::Telemetry::builder()
@@ -49,7 +49,7 @@ use super::span_state::WithSkipped;
 /// });
 /// # Ok::<(), telemetry::Error>(())
 /// ```
-pub trait OpenTelemetrySpanExt: sealed::Sealed {
+pub trait TelemetrySpanExt: sealed::Sealed {
     /// Makes `cx` (typically a remote context extracted from a request or a message)
     /// the parent of this span. Call it before the span is first entered: the sampler
     /// decides when the span starts, with this parent.
@@ -118,7 +118,7 @@ fn with_recording(span: &tracing::Span, f: impl FnOnce(&mut Recording)) -> bool 
     })
 }
 
-impl OpenTelemetrySpanExt for tracing::Span {
+impl TelemetrySpanExt for tracing::Span {
     fn set_parent(&self, cx: Context) -> Result<(), SetParentError> {
         let mut cx = Some(cx);
         let mut result = Ok(());
@@ -134,7 +134,7 @@ impl OpenTelemetrySpanExt for tracing::Span {
     }
 
     fn add_link(&self, cx: SpanContext) {
-        OpenTelemetrySpanExt::add_link_with_attributes(self, cx, Vec::new());
+        TelemetrySpanExt::add_link_with_attributes(self, cx, Vec::new());
     }
 
     fn add_link_with_attributes(&self, cx: SpanContext, attributes: Vec<KeyValue>) {
@@ -184,7 +184,7 @@ impl OpenTelemetrySpanExt for tracing::Span {
     }
 
     fn add_event(&self, name: impl Into<Cow<'static, str>>, attributes: Vec<KeyValue>) {
-        OpenTelemetrySpanExt::add_event_with_timestamp(self, name, SystemTime::now(), attributes);
+        TelemetrySpanExt::add_event_with_timestamp(self, name, SystemTime::now(), attributes);
     }
 
     fn add_event_with_timestamp(

@@ -171,7 +171,7 @@ pub(crate) fn mark_error(dispatch: &Dispatch, id: &Id, kind: &'static str) {
     }
 }
 
-/// Lets [`OpenTelemetrySpanExt`](super::OpenTelemetrySpanExt) reach the spans the
+/// Lets [`TelemetrySpanExt`](super::TelemetrySpanExt) reach the spans the
 /// layer keeps from tracing-opentelemetry: calls the function with the span's
 /// [`Skipped`] state and returns true when `id` is such a span. Found through the
 /// dispatcher, as [`MarkError`]; offered only by a layer whose sampler samples nothing.

@@ -19,7 +19,7 @@
 use std::fmt;
 use std::future::Future;
 
-use crate::OpenTelemetrySpanExt as _;
+use crate::TelemetrySpanExt as _;
 use opentelemetry::propagation::{
     text_map_propagator::FieldIter, Extractor, Injector, TextMapCompositePropagator,
     TextMapPropagator,
@@ -203,7 +203,7 @@ pub fn inject_context(cx: &Context, injector: &mut dyn Injector) {
 /// OpenTelemetry's current context. Invalid headers are ignored.
 ///
 /// Make it the parent of a span with
-/// [`OpenTelemetrySpanExt::set_parent`](crate::OpenTelemetrySpanExt::set_parent) before
+/// [`TelemetrySpanExt::set_parent`](crate::TelemetrySpanExt::set_parent) before
 /// the span is first entered.
 pub fn extract(headers: &http::HeaderMap) -> Context {
     extract_from(&HeaderExtractor(headers))
