@@ -7,22 +7,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::{FakeCollector, Wire};
+use common::{attr, FakeCollector, Wire};
 use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
-use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::trace::v1::{span::SpanKind, status::StatusCode, Span};
 use telemetry::export::{BatchConfig, Protocol};
 use telemetry::{SpanRecorder, Telemetry, TelemetrySpanExt as _};
 use tracing_subscriber::prelude::*;
-
-fn attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a Value> {
-    attrs
-        .iter()
-        .find(|kv| kv.key == key)
-        .and_then(|kv| kv.value.as_ref())
-        .and_then(|v| v.value.as_ref())
-}
 
 fn by_name<'a>(spans: &'a [Span], name: &str) -> &'a Span {
     spans

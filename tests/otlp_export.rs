@@ -5,21 +5,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::{telemetry_for, FakeCollector, Wire};
+use common::{attr, telemetry_for, FakeCollector, Wire};
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::trace::v1::{span::SpanKind, status::StatusCode, Span};
 use telemetry::export::{Compression, Protocol};
 use telemetry::Telemetry;
 use tracing_subscriber::prelude::*;
-
-fn attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a Value> {
-    attrs
-        .iter()
-        .find(|kv| kv.key == key)
-        .and_then(|kv| kv.value.as_ref())
-        .and_then(|v| v.value.as_ref())
-}
 
 fn string_attr(attrs: &[KeyValue], key: &str) -> Option<String> {
     match attr(attrs, key)? {

@@ -23,6 +23,18 @@ fn quiet(config: RecorderConfig) -> TelemetryBuilder {
         .shutdown_timeout(Duration::from_secs(2))
 }
 
+/// The same, with a log pipeline (to nowhere) so that the recorder keeps logs.
+fn with_logs() -> Telemetry {
+    quiet(RecorderConfig::default())
+        .logs_exporter(ExporterKind::Console)
+        .log_output(telemetry::logs::LogOutput::writer(
+            std::io::sink(),
+            telemetry::logs::LogFormat::Pretty,
+        ))
+        .build()
+        .unwrap()
+}
+
 fn workload(t: &Telemetry) {
     let subscriber = tracing_subscriber::registry().with(t.layer());
     tracing::subscriber::with_default(subscriber, || {
@@ -151,14 +163,7 @@ fn it_is_off_by_default() {
 
 #[test]
 fn logs_are_searchable_when_a_log_pipeline_runs() {
-    let t = quiet(RecorderConfig::default())
-        .logs_exporter(ExporterKind::Console)
-        .log_output(telemetry::logs::LogOutput::writer(
-            std::io::sink(),
-            telemetry::logs::LogFormat::Pretty,
-        ))
-        .build()
-        .unwrap();
+    let t = with_logs();
     workload(&t);
     let r = t.recorder().unwrap();
     let warnings = r.logs_matching(&LogQuery {
@@ -374,14 +379,7 @@ fn running_spans_are_listed_until_they_close() {
 
 #[test]
 fn follow_mode_streams_the_tail_then_each_new_record() {
-    let t = quiet(RecorderConfig::default())
-        .logs_exporter(ExporterKind::Console)
-        .log_output(telemetry::logs::LogOutput::writer(
-            std::io::sink(),
-            telemetry::logs::LogFormat::Pretty,
-        ))
-        .build()
-        .unwrap();
+    let t = with_logs();
     let subscriber = tracing_subscriber::registry().with(t.layer());
     let dispatch = tracing::Dispatch::new(subscriber);
     tracing::dispatcher::with_default(&dispatch, || tracing::warn!("before following"));

@@ -16,19 +16,10 @@ fn cli() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_telemetry"))
 }
 
-fn run(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(cli()).args(args).output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-#[test]
-fn the_cli_searches_shows_tails_and_reports_health() {
-    let t = Telemetry::builder()
-        .service_name("cli-test")
+/// A service with the recorder and the admin endpoint on, logs kept, nothing exported.
+fn service(name: &str) -> Telemetry {
+    Telemetry::builder()
+        .service_name(name)
         .traces_exporter(ExporterKind::None)
         .metrics_exporter(ExporterKind::None)
         .logs_exporter(ExporterKind::Console)
@@ -41,7 +32,21 @@ fn the_cli_searches_shows_tails_and_reports_health() {
         .install_globals(false)
         .shutdown_timeout(Duration::from_secs(2))
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+fn run(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(cli()).args(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_cli_searches_shows_tails_and_reports_health() {
+    let t = service("cli-test");
     let subscriber = tracing_subscriber::registry().with(t.layer());
     tracing::subscriber::with_default(subscriber, || {
         tracing::info_span!("GET /orders", otel.kind = "server").in_scope(|| {});
@@ -142,21 +147,7 @@ fn nothing_listening_is_an_error_a_person_can_act_on() {
 #[test]
 fn logs_tail_follow_prints_new_records_as_they_come() {
     use std::io::BufRead as _;
-    let t = Telemetry::builder()
-        .service_name("cli-follow")
-        .traces_exporter(ExporterKind::None)
-        .metrics_exporter(ExporterKind::None)
-        .logs_exporter(ExporterKind::Console)
-        .log_output(telemetry::logs::LogOutput::writer(
-            std::io::sink(),
-            telemetry::logs::LogFormat::Pretty,
-        ))
-        .recorder(RecorderConfig::default())
-        .prometheus_address("127.0.0.1:0".parse().unwrap())
-        .install_globals(false)
-        .shutdown_timeout(Duration::from_secs(2))
-        .build()
-        .unwrap();
+    let t = service("cli-follow");
     let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(t.layer()));
     tracing::dispatcher::with_default(&dispatch, || tracing::warn!("first"));
     t.force_flush().unwrap();

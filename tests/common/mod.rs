@@ -764,6 +764,18 @@ async fn handle_http(
     })
 }
 
+/// The value of the attribute `key`, if there is one.
+pub fn attr<'a>(
+    attrs: &'a [opentelemetry_proto::tonic::common::v1::KeyValue],
+    key: &str,
+) -> Option<&'a opentelemetry_proto::tonic::common::v1::any_value::Value> {
+    attrs
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| kv.value.as_ref())
+        .and_then(|v| v.value.as_ref())
+}
+
 /// An address on 127.0.0.1 where nothing listens (yet).
 pub fn free_addr() -> SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

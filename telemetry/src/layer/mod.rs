@@ -344,11 +344,7 @@ where
                 let mut fields = Fields::new();
                 event.record(&mut fields);
                 let mut ext = span.extensions_mut();
-                let recording = ext
-                    .get_mut::<SpanState>()
-                    .and_then(|s| s.skipped.as_mut())
-                    .and_then(skip::Skipped::recording);
-                if let Some(recording) = recording {
+                if let Some(recording) = recording_of(&mut ext) {
                     let mut errors = native::ErrorChains::default();
                     if fields.has_error {
                         event.record(&mut errors);
@@ -539,13 +535,15 @@ where
         own.context().span().span_context().clone()
     };
     if let Some(this) = ctx.span(span) {
-        let mut ext = this.extensions_mut();
-        let recording = ext
-            .get_mut::<SpanState>()
-            .and_then(|s| s.skipped.as_mut())
-            .and_then(skip::Skipped::recording);
-        if let Some(recording) = recording {
+        if let Some(recording) = recording_of(&mut this.extensions_mut()) {
             recording.link(to, Vec::new());
         }
     }
+}
+
+/// The native recording of a span, if it has one.
+fn recording_of<'a>(
+    ext: &'a mut tracing_subscriber::registry::ExtensionsMut<'_>,
+) -> Option<&'a mut native::Recording> {
+    ext.get_mut::<SpanState>()?.skipped.as_mut()?.recording()
 }

@@ -461,7 +461,7 @@ fn thread_number() -> i64 {
 }
 
 /// `code.file.path`, `code.module.name`, `code.line.number` of a callsite.
-fn location(attributes: &mut Vec<KeyValue>, meta: &'static Metadata<'static>) {
+pub(crate) fn location(attributes: &mut Vec<KeyValue>, meta: &'static Metadata<'static>) {
     if let Some(file) = meta.file() {
         attributes.push(KeyValue::new("code.file.path", file));
     }

@@ -160,15 +160,7 @@ pub(crate) fn add(
         }
     }
     if location {
-        if let Some(file) = meta.file() {
-            attributes.push(KeyValue::new("code.file.path", file));
-        }
-        if let Some(module) = meta.module_path() {
-            attributes.push(KeyValue::new("code.module.name", module));
-        }
-        if let Some(line) = meta.line() {
-            attributes.push(KeyValue::new("code.line.number", i64::from(line)));
-        }
+        super::native::location(&mut attributes, meta);
     }
     let name: std::borrow::Cow<'static, str> = match message {
         Some(message) => message.as_str().to_owned().into(),
