@@ -8,7 +8,6 @@
 //! (before that, a root span has none yet).
 
 use std::sync::atomic::{AtomicI64, AtomicPtr, AtomicU64, Ordering};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
 use tracing_core::span::Id;
@@ -52,6 +51,8 @@ struct Slot {
 /// The table of running spans.
 pub(crate) struct Running {
     slots: Box<[Slot]>,
+    /// The instant start times count from.
+    anchor: Instant,
     /// Spans running now that found no free slot.
     unlisted: AtomicI64,
 }
@@ -64,20 +65,22 @@ impl std::fmt::Debug for Running {
     }
 }
 
-/// The instant start times count from.
-fn anchor() -> Instant {
-    static ANCHOR: OnceLock<Instant> = OnceLock::new();
-    *ANCHOR.get_or_init(Instant::now)
+/// Nanoseconds in `d`, saturating (a run of 584 years).
+#[inline]
+fn nanos_of(d: Duration) -> u64 {
+    d.as_secs()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::from(d.subsec_nanos()))
 }
 
 impl Running {
     /// A table of `slots` slots (at least [`PROBES`]).
     pub(crate) fn new(slots: usize) -> Running {
         let n = slots.max(PROBES);
-        // Fixed before any span starts, so that every start is after it.
-        let _ = anchor();
         Running {
             slots: (0..n).map(|_| Slot::default()).collect(),
+            // Fixed before any span starts, so that every start is after it.
+            anchor: Instant::now(),
             unlisted: AtomicI64::new(0),
         }
     }
@@ -105,8 +108,7 @@ impl Running {
     ) {
         let id = id.into_u64();
         let started = started.unwrap_or_else(Instant::now);
-        let since = started.saturating_duration_since(anchor());
-        let start = u64::try_from(since.as_nanos()).unwrap_or(u64::MAX);
+        let start = nanos_of(started.saturating_duration_since(self.anchor));
         for slot in self.run(id) {
             if slot
                 .id
@@ -114,6 +116,8 @@ impl Running {
                 .is_ok()
             {
                 slot.start.store(start, Ordering::Relaxed);
+                // The ids are written at the first enter (`entered` looks at `span`).
+                slot.span.store(0, Ordering::Relaxed);
                 slot.meta.store(
                     meta as *const Metadata<'static> as *mut Metadata<'static>,
                     Ordering::Release,
@@ -153,9 +157,6 @@ impl Running {
         match self.find(id.into_u64()) {
             Some(slot) => {
                 slot.meta.store(std::ptr::null_mut(), Ordering::Relaxed);
-                slot.span.store(0, Ordering::Relaxed);
-                slot.trace_hi.store(0, Ordering::Relaxed);
-                slot.trace_lo.store(0, Ordering::Relaxed);
                 slot.id.store(0, Ordering::Release);
             }
             None => {
@@ -166,7 +167,7 @@ impl Running {
 
     /// The spans running now, the longest running first.
     pub(crate) fn list(&self) -> Vec<RunningSpan> {
-        let now = anchor().elapsed();
+        let now = self.anchor.elapsed();
         let wall = SystemTime::now();
         let mut out = Vec::new();
         for slot in self.slots.iter() {
