@@ -19,7 +19,6 @@ use std::time::SystemTime;
 
 use opentelemetry::trace::{
     Event, Link, SpanContext, SpanId, SpanKind, Status, TraceContextExt as _, TraceFlags,
-    TraceState,
 };
 use opentelemetry::{Context, InstrumentationScope, Key, KeyValue};
 use opentelemetry_sdk::trace::{
@@ -198,28 +197,23 @@ impl Recording {
             &self.attributes,
             &self.links,
         );
+        // Only a sampled span is exported (`RecordOnly` records for nobody here).
         let sampled = result.decision == SamplingDecision::RecordAndSample;
-        let records = result.decision != SamplingDecision::Drop;
         self.attributes.extend(result.attributes);
         let flags = if sampled {
             TraceFlags::SAMPLED | random
         } else {
             random
         };
-        let state = match &of_parent {
-            Some(_) => result.trace_state,
-            None => {
-                let s = result.trace_state;
-                if s.header().is_empty() {
-                    TraceState::default()
-                } else {
-                    s
-                }
-            }
-        };
-        let sc = SpanContext::new(trace_id, ids.new_span_id(), flags, false, state);
+        let sc = SpanContext::new(
+            trace_id,
+            ids.new_span_id(),
+            flags,
+            false,
+            result.trace_state,
+        );
         self.started = Some((sc.clone(), parent_id, remote));
-        (parent.with_remote_span_context(sc), records && sampled)
+        (parent.with_remote_span_context(sc), sampled)
     }
 
     /// Adds an event written inside the span. `errors` are its `dyn Error` values
