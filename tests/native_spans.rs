@@ -232,3 +232,23 @@ fn the_variable_is_checked_strictly_by_from_env() {
         .build()
         .is_ok());
 }
+
+#[test]
+fn code_using_the_opentelemetry_api_directly_nests_under_the_entered_native_span() {
+    use opentelemetry::trace::{Tracer as _, TracerProvider as _};
+    let collector = FakeCollector::start(Wire::Http);
+    let t = native(&collector);
+    let tracer = t.tracer_provider().expect("a provider").tracer("direct");
+    let subscriber = tracing_subscriber::registry().with(t.layer());
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::info_span!("native parent").in_scope(|| {
+            tracer.in_span("sdk child", |_cx| {});
+        });
+    });
+    t.shutdown().unwrap();
+    let spans = collector.spans();
+    let parent = by_name(&spans, "native parent");
+    let child = by_name(&spans, "sdk child");
+    assert_eq!(child.trace_id, parent.trace_id);
+    assert_eq!(child.parent_span_id, parent.span_id);
+}
