@@ -313,7 +313,11 @@ where
         if self.fast_span_events && !is_error && !metric_only {
             own = span_events::route(self.key, event, ctx.current_span().id());
         }
-        if metric_event || log_this || own == Route::Here {
+        // The native path records the span event itself (errors always, the rest when
+        // events are span events).
+        let native_event =
+            outputs.native.is_some() && !metric_only && (is_error || outputs.span_events);
+        if metric_event || log_this || own == Route::Here || native_event {
             // One visit of the event's fields, for every output.
             let mut fields = Fields::new();
             event.record(&mut fields);
@@ -331,26 +335,22 @@ where
                     span_events::add(meta, message, &mut fields.values, to_logs, self.location);
                 }
             }
+            if native_event {
+                match &current {
+                    Some(span) => native_event_on(span, event, &fields),
+                    None => {
+                        if let Some(span) = ctx.event_span(event) {
+                            native_event_on(&span, event, &fields);
+                        }
+                    }
+                }
+            }
             if let Some(logs) = outputs.logs.as_ref().filter(|_| to_logs) {
                 let spans = match &current {
                     Some(span) if logs.wants_span_fields() => span_state::stack_fields(span),
                     _ => Vec::new(),
                 };
                 logs.record(event, fields, spans);
-            }
-        }
-        if outputs.native.is_some() && !metric_only && (is_error || outputs.span_events) {
-            if let Some(span) = ctx.event_span(event) {
-                let mut fields = Fields::new();
-                event.record(&mut fields);
-                let mut ext = span.extensions_mut();
-                if let Some(recording) = recording_of(&mut ext) {
-                    let mut errors = native::ErrorChains::default();
-                    if fields.has_error {
-                        event.record(&mut errors);
-                    }
-                    recording.event(meta, &fields, &errors);
-                }
             }
         }
         drop(current);
@@ -546,4 +546,23 @@ fn recording_of<'a>(
     ext: &'a mut tracing_subscriber::registry::ExtensionsMut<'_>,
 ) -> Option<&'a mut native::Recording> {
     ext.get_mut::<SpanState>()?.skipped.as_mut()?.recording()
+}
+
+/// Records `event` (its fields already read) on `span`'s native recording, if any.
+fn native_event_on<S>(
+    span: &tracing_subscriber::registry::SpanRef<'_, S>,
+    event: &Event<'_>,
+    fields: &Fields,
+) where
+    S: Subscriber + for<'span> LookupSpan<'span>,
+{
+    let mut ext = span.extensions_mut();
+    if let Some(recording) = recording_of(&mut ext) {
+        let mut errors = native::ErrorChains::default();
+        // The sources of a `dyn Error` value, which the field list keeps as one text.
+        if fields.has_error {
+            event.record(&mut errors);
+        }
+        recording.event(event.metadata(), fields, &errors);
+    }
 }
