@@ -173,35 +173,26 @@ fn series(request: &ExportMetricsServiceRequest) -> Vec<TimeSeries> {
         for sm in &rm.scope_metrics {
             for m in &sm.metrics {
                 match &m.data {
-                    Some(Data::Sum(sum)) => {
-                        let mut name = metric_name(&m.name, &m.unit, false);
-                        if sum.is_monotonic && !name.ends_with("_total") {
-                            name.push_str("_total");
-                        }
-                        for p in &sum.data_points {
-                            let Some(v) = point_value(p) else { continue };
-                            push(
-                                &mut out,
-                                name.clone(),
-                                &p.attributes,
-                                None,
-                                v,
-                                p.time_unix_nano,
-                            );
-                        }
-                    }
-                    Some(Data::Gauge(g)) => {
-                        let name = metric_name(&m.name, &m.unit, true);
-                        for p in &g.data_points {
-                            let Some(v) = point_value(p) else { continue };
-                            push(
-                                &mut out,
-                                name.clone(),
-                                &p.attributes,
-                                None,
-                                v,
-                                p.time_unix_nano,
-                            );
+                    // A sum and a gauge: one series per point.
+                    Some(Data::Sum(_) | Data::Gauge(_)) => {
+                        let (name, points) = match &m.data {
+                            Some(Data::Sum(sum)) => {
+                                let mut name = metric_name(&m.name, &m.unit, false);
+                                if sum.is_monotonic && !name.ends_with("_total") {
+                                    name.push_str("_total");
+                                }
+                                (name, &sum.data_points)
+                            }
+                            Some(Data::Gauge(g)) => {
+                                (metric_name(&m.name, &m.unit, true), &g.data_points)
+                            }
+                            _ => continue,
+                        };
+                        for p in points {
+                            if let Some(v) = point_value(p) {
+                                let t = p.time_unix_nano;
+                                push(&mut out, name.clone(), &p.attributes, None, v, t);
+                            }
                         }
                     }
                     Some(Data::Histogram(h)) => {
