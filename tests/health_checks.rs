@@ -5,10 +5,12 @@
 //! concurrent probes of `/readyz` are answered.
 
 use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+
+mod raw_http;
 
 use telemetry::checks::{CheckHealth, CheckStatus};
 use telemetry::export::ExporterKind;
@@ -304,23 +306,8 @@ fn a_custom_check_reports_what_it_observed_and_a_panic_is_a_failure() {
 }
 
 fn get(addr: SocketAddr, path: &str) -> (u16, String, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-    let status = head[9..12].parse().unwrap();
-    let content_type = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-type: "))
-        .unwrap_or_default()
-        .to_string();
-    (status, content_type, body.to_string())
+    let a = raw_http::get(addr, path, &[]);
+    (a.status, a.content_type, a.body)
 }
 
 fn json(body: &str) -> serde_json::Value {

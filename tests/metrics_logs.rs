@@ -3,6 +3,7 @@
 //! correlated with spans, local JSON output, processors and file rotation.
 
 mod common;
+mod raw_http;
 
 use std::io::{Read as _, Write as _};
 use std::net::SocketAddr;
@@ -322,26 +323,9 @@ fn metrics_are_pushed_over_otlp_with_names_units_buckets_and_attributes() {
 }
 
 fn get(addr: SocketAddr, path: &str, accept: Option<&str>) -> (u16, String, String) {
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let accept = accept
-        .map(|a| format!("Accept: {a}\r\n"))
-        .unwrap_or_default();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: test\r\n{accept}Connection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-    let status = head[9..12].parse().unwrap();
-    let content_type = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-type: "))
-        .unwrap_or_default()
-        .to_string();
-    (status, content_type, body.to_string())
+    let headers: Vec<(&str, &str)> = accept.map(|a| ("Accept", a)).into_iter().collect();
+    let a = raw_http::get(addr, path, &headers);
+    (a.status, a.content_type, a.body)
 }
 
 fn promtool(exposition: &str) -> (i32, String) {

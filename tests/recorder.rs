@@ -4,6 +4,8 @@
 
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
+
+mod raw_http;
 use std::time::Duration;
 
 use telemetry::export::ExporterKind;
@@ -184,17 +186,8 @@ fn logs_are_searchable_when_a_log_pipeline_runs() {
 }
 
 fn get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-    (head[9..12].parse().unwrap(), body.to_string())
+    let a = raw_http::get(addr, path, &[]);
+    (a.status, a.body)
 }
 
 #[test]
@@ -249,19 +242,11 @@ fn the_admin_endpoint_serves_the_recorder_as_json() {
 }
 
 fn get_with(addr: SocketAddr, path: &str, authorization: Option<&str>) -> u16 {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let auth = authorization
-        .map(|a| format!("Authorization: {a}\r\n"))
-        .unwrap_or_default();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: test\r\n{auth}Connection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    raw[9..12].parse().unwrap()
+    let headers: Vec<(&str, &str)> = authorization
+        .map(|a| ("Authorization", a))
+        .into_iter()
+        .collect();
+    raw_http::get(addr, path, &headers).status
 }
 
 #[test]
