@@ -89,26 +89,30 @@ fn resolve(body: &str, vars: &BTreeMap<String, String>) -> Option<String> {
     })
 }
 
+/// The environment of the specification's table of substitutions, for the tests.
+#[cfg(test)]
+pub(super) const SPEC_VARS: &[(&str, &str)] = &[
+    ("STRING_VALUE", "value"),
+    ("BOOL_VALUE", "true"),
+    ("INT_VALUE", "1"),
+    ("FLOAT_VALUE", "1.1"),
+    ("HEX_VALUE", "0xdeadbeef"),
+    ("INVALID_MAP_VALUE", "value\nkey:value"),
+    ("DO_NOT_REPLACE_ME", "Never use this value"),
+    ("REPLACE_ME", "${DO_NOT_REPLACE_ME}"),
+    ("VALUE_WITH_ESCAPE", "value$$"),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn vars() -> BTreeMap<String, String> {
-        [
-            ("STRING_VALUE", "value"),
-            ("BOOL_VALUE", "true"),
-            ("INT_VALUE", "1"),
-            ("FLOAT_VALUE", "1.1"),
-            ("HEX_VALUE", "0xdeadbeef"),
-            ("INVALID_MAP_VALUE", "value\nkey:value"),
-            ("DO_NOT_REPLACE_ME", "Never use this value"),
-            ("REPLACE_ME", "${DO_NOT_REPLACE_ME}"),
-            ("VALUE_WITH_ESCAPE", "value$$"),
-            ("EMPTY", ""),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+        SPEC_VARS
+            .iter()
+            .chain(&[("EMPTY", "")])
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]

@@ -33,17 +33,7 @@ fn issues(yaml: &str) -> Vec<FileIssue> {
 
 /// The spec's environment for its table of substitutions.
 fn spec_vars() -> BTreeMap<String, String> {
-    vars(&[
-        ("STRING_VALUE", "value"),
-        ("BOOL_VALUE", "true"),
-        ("INT_VALUE", "1"),
-        ("FLOAT_VALUE", "1.1"),
-        ("HEX_VALUE", "0xdeadbeef"),
-        ("INVALID_MAP_VALUE", "value\nkey:value"),
-        ("DO_NOT_REPLACE_ME", "Never use this value"),
-        ("REPLACE_ME", "${DO_NOT_REPLACE_ME}"),
-        ("VALUE_WITH_ESCAPE", "value$$"),
-    ])
+    vars(super::substitute::SPEC_VARS)
 }
 
 #[test]
