@@ -52,7 +52,7 @@ pub use custom::{ExportFailure, ExportMetricsServiceRequest, Exporter, OtlpLogRe
 pub(crate) use engine::ResilienceConfig;
 pub(crate) use handle::SignalPipeline;
 pub use otlp::{Compression, OtlpTarget, Protocol, TlsFiles};
-pub(crate) use pipeline::Pipeline;
+pub(crate) use pipeline::{Deferred, Pipeline};
 pub use remote_write::RemoteWriteConfig;
 pub(crate) use remote_write::RemoteWriteTransport;
 pub use retry::RetryConfig;

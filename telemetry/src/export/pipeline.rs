@@ -46,9 +46,22 @@ const SHUT_DOWN: u8 = 1;
 /// The export thread stopped (panicked or exited) and takes nothing more.
 const STOPPED: u8 = 2;
 
+/// An item whose last step is left to the export thread: the application pushes it
+/// already boxed (a pointer's move instead of the item's), and the export thread makes
+/// the item from it, and frees what it held, off the application's thread. The native
+/// span path pushes its recordings so.
+pub(crate) trait Deferred<T>: Send {
+    /// The item, made on the export thread.
+    fn finish(self: Box<Self>) -> T;
+}
+
 /// The queue between the application and the export thread.
 struct Shared<T> {
     queue: ArrayQueue<T>,
+    /// Deferred items ([`Deferred`]), in a queue of their own of the same bound, made
+    /// at the first of them (only the native span path pushes any).
+    deferred: std::sync::OnceLock<ArrayQueue<Box<dyn Deferred<T>>>>,
+    queue_size: usize,
     wake: Notify,
     wake_pending: AtomicBool,
     /// [`OPEN`] until the export thread takes its last item ([`SHUT_DOWN`]) or stops
@@ -56,6 +69,16 @@ struct Shared<T> {
     /// after each push: a push the last drain missed sees the queue closed.
     state: AtomicU8,
     batch_size: usize,
+}
+
+impl<T> Shared<T> {
+    /// Takes one item from either queue (a deferred one made now).
+    fn pop(&self) -> Option<T> {
+        if let Some(item) = self.queue.pop() {
+            return Some(item);
+        }
+        Some(self.deferred.get()?.pop()?.finish())
+    }
 }
 
 /// The application-side handle of a pipeline.
@@ -85,6 +108,8 @@ impl<T: Send + 'static> Pipeline<T> {
     ) -> Result<Pipeline<T>, BuildError> {
         let shared = Arc::new(Shared {
             queue: ArrayQueue::new(batch.max_queue_size.max(1)),
+            deferred: std::sync::OnceLock::new(),
+            queue_size: batch.max_queue_size.max(1),
             wake: Notify::new(),
             wake_pending: AtomicBool::new(false),
             state: AtomicU8::new(OPEN),
@@ -172,6 +197,37 @@ impl<T: Send + 'static> Pipeline<T> {
         }
     }
 
+    /// Enqueues one deferred item ([`Deferred`]), as [`push`](Self::push) does an
+    /// item, and counted the same.
+    pub(crate) fn push_deferred(&self, item: Box<dyn Deferred<T>>) {
+        self.stats.received.fetch_add(1, Ordering::SeqCst);
+        if self.shared.state.load(Ordering::Acquire) != OPEN {
+            self.refused();
+            return;
+        }
+        let deferred = self
+            .shared
+            .deferred
+            .get_or_init(|| ArrayQueue::new(self.shared.queue_size));
+        match deferred.push(item) {
+            Ok(()) => {
+                // As in `push`.
+                if self.shared.state.load(Ordering::SeqCst) != OPEN {
+                    self.take_back();
+                    return;
+                }
+                if deferred.len() >= self.shared.batch_size
+                    && !self.shared.wake_pending.swap(true, Ordering::AcqRel)
+                {
+                    self.shared.wake.notify_one();
+                }
+            }
+            Err(_) => {
+                self.stats.dropped_queue_full.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
+
     /// Counts an item the closed queue did not take.
     #[cold]
     fn refused(&self) {
@@ -188,7 +244,7 @@ impl<T: Send + 'static> Pipeline<T> {
     /// not there to take.
     #[cold]
     fn take_back(&self) {
-        if self.shared.queue.pop().is_some() {
+        if self.shared.pop().is_some() {
             self.refused();
         }
     }
@@ -298,7 +354,7 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
 fn stopped<T>(signal: Signal, shared: &Shared<T>, stats: &Stats, reason: String) {
     shared.state.store(STOPPED, Ordering::SeqCst);
     let mut left = 0u64;
-    while shared.queue.pop().is_some() {
+    while shared.pop().is_some() {
         left = left.saturating_add(1);
     }
     stats
@@ -363,7 +419,7 @@ impl<T: Send + 'static, X: Transport<T>> ExportThread<T, X> {
                 .saturating_sub(self.batch.len());
             let mut taken = 0u64;
             while taken < room as u64 {
-                match self.shared.queue.pop() {
+                match self.shared.pop() {
                     Some(item) => {
                         self.batch.push(item);
                         taken = taken.saturating_add(1);

@@ -434,9 +434,11 @@ where
                         m.record(span.metadata(), timing);
                     }
                     // The native path exports the span now.
-                    if let Some(own) = state.skipped.take().filter(|s| s.recording.is_some()) {
-                        drop(ext);
-                        own.end();
+                    if let Some(native) = &outputs.native {
+                        if let Some(own) = state.skipped.take().filter(|s| s.recording.is_some()) {
+                            drop(ext);
+                            own.end(native);
+                        }
                     }
                 }
             }

@@ -28,7 +28,7 @@ use opentelemetry_sdk::trace::{
 use tracing_core::span::{Attributes, Record};
 use tracing_core::Metadata;
 
-use crate::export::Pipeline;
+use crate::export::{Deferred, Pipeline};
 use crate::fields::{FieldValue, Fields};
 
 /// What every native span shares: the sampler, the pipelines and the scope.
@@ -62,6 +62,8 @@ pub(crate) struct Recording {
     name: Cow<'static, str>,
     kind: SpanKind,
     start: SystemTime,
+    /// Set when the span ends.
+    end: SystemTime,
     attributes: Vec<KeyValue>,
     events: Vec<Event>,
     links: Vec<Link>,
@@ -110,6 +112,7 @@ impl Recording {
             name: Cow::Borrowed(meta.name()),
             kind: SpanKind::Internal,
             start: SystemTime::now(),
+            end: SystemTime::UNIX_EPOCH,
             // Room for every field, `target`, the location and the thread: no growth.
             attributes: Vec::with_capacity(
                 meta.fields().len()
@@ -295,41 +298,19 @@ impl Recording {
         }
     }
 
-    /// Ends the span: a started span goes to the span pipelines.
-    pub(crate) fn end(self: Box<Self>) {
-        let Recording {
-            native,
-            name,
-            kind,
-            start,
-            attributes,
-            events,
-            links,
-            status,
-            started,
-        } = *self;
-        let Some((span_context, parent_span_id, parent_span_is_remote)) = started else {
+    /// Ends the span: a started span goes to the span pipelines. With one pipeline
+    /// and no SDK span processor (the usual case), the recording goes as it is, and
+    /// the export thread makes its `SpanData` ([`Deferred`]): the application thread
+    /// moves a pointer rather than building and copying the span.
+    pub(crate) fn end(mut self: Box<Self>, native: &NativeSpans) {
+        if self.started.is_none() {
             return;
-        };
-        let mut span_events = SpanEvents::default();
-        span_events.events = events;
-        let mut span_links = SpanLinks::default();
-        span_links.links = links;
-        let data = SpanData {
-            span_context,
-            parent_span_id,
-            parent_span_is_remote,
-            span_kind: kind,
-            name,
-            start_time: start,
-            end_time: SystemTime::now(),
-            attributes,
-            dropped_attributes_count: 0,
-            events: span_events,
-            links: span_links,
-            status,
-            instrumentation_scope: native.scope.clone(),
-        };
+        }
+        self.end = SystemTime::now();
+        if let ([only], []) = (native.pipelines.as_slice(), native.processors.as_slice()) {
+            return only.push_deferred(self);
+        }
+        let data = self.into_data();
         for p in &native.processors {
             p.on_end(data.clone());
         }
@@ -343,6 +324,50 @@ impl Recording {
                 first.push(data);
             }
         }
+    }
+
+    /// The SDK's `SpanData` of an ended span.
+    fn into_data(self: Box<Self>) -> SpanData {
+        let Recording {
+            native,
+            name,
+            kind,
+            start,
+            end,
+            attributes,
+            events,
+            links,
+            status,
+            started,
+        } = *self;
+        // Always set: only a started span is ended into data.
+        let (span_context, parent_span_id, parent_span_is_remote) =
+            started.unwrap_or((SpanContext::empty_context(), SpanId::INVALID, false));
+        let mut span_events = SpanEvents::default();
+        span_events.events = events;
+        let mut span_links = SpanLinks::default();
+        span_links.links = links;
+        SpanData {
+            span_context,
+            parent_span_id,
+            parent_span_is_remote,
+            span_kind: kind,
+            name,
+            start_time: start,
+            end_time: end,
+            attributes,
+            dropped_attributes_count: 0,
+            events: span_events,
+            links: span_links,
+            status,
+            instrumentation_scope: native.scope.clone(),
+        }
+    }
+}
+
+impl Deferred<SpanData> for Recording {
+    fn finish(self: Box<Self>) -> SpanData {
+        self.into_data()
     }
 }
 

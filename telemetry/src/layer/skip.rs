@@ -101,10 +101,10 @@ impl Skipped {
     }
 
     /// Ends the span: a recorded span is exported (started now if it never was).
-    pub(crate) fn end(mut self) {
+    pub(crate) fn end(mut self, native: &super::NativeSpans) {
         let _ = self.context();
         if let Some(recording) = self.recording.take() {
-            recording.end();
+            recording.end(native);
         }
     }
 }

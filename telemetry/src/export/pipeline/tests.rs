@@ -128,6 +128,95 @@ fn counters_cannot_underflow_even_when_the_books_are_already_wrong() {
     assert_eq!(r.dropped_by_reason.thread_stopped, 1);
 }
 
+/// A deferred item: the export thread makes the `u64`.
+struct Later(u64, Arc<AtomicUsize>);
+
+impl Deferred<u64> for Later {
+    fn finish(self: Box<Self>) -> u64 {
+        self.1.fetch_add(1, Ordering::SeqCst);
+        self.0
+    }
+}
+
+/// A transport that keeps what it is sent.
+#[derive(Clone, Default)]
+struct Keep(Arc<std::sync::Mutex<Vec<u64>>>);
+
+impl Transport<u64> for Keep {
+    type Payload = u64;
+    fn encode(&mut self, batch: Vec<u64>) -> Result<Encoded<u64>, ExportError> {
+        let items = batch.len() as u64;
+        self.0.lock().unwrap().extend(batch);
+        Ok(Encoded::one(items, items))
+    }
+    fn size(&self, payload: &u64) -> u64 {
+        *payload
+    }
+    fn send(&mut self, _payload: &u64) -> BoxFuture<'static, Result<Delivered, ExportError>> {
+        Box::pin(async { Ok(Delivered::default()) })
+    }
+    fn target(&self) -> &str {
+        "keep"
+    }
+}
+
+#[test]
+fn deferred_items_are_made_on_the_export_thread_and_counted_like_the_others() {
+    let kept = Keep::default();
+    let p = Pipeline::start(
+        Signal::Traces,
+        batch(4),
+        ResilienceConfig::default(),
+        kept.clone(),
+    )
+    .unwrap();
+    let made = Arc::new(AtomicUsize::new(0));
+    for i in 0..10 {
+        p.push_deferred(Box::new(Later(100 + i, made.clone())));
+        p.push(i);
+    }
+    p.flush(Duration::from_secs(5)).unwrap();
+    assert_eq!(made.load(Ordering::SeqCst), 10);
+    let mut got = kept.0.lock().unwrap().clone();
+    got.sort_unstable();
+    let mut want: Vec<u64> = (0..10).chain(100..110).collect();
+    want.sort_unstable();
+    assert_eq!(got, want);
+    let r = report(&p);
+    assert_eq!((r.received, r.exported, r.dropped), (20, 20, 0), "{r:?}");
+
+    // After shutdown a deferred item is refused and counted, never made.
+    p.shutdown(Duration::from_secs(5)).unwrap();
+    p.push_deferred(Box::new(Later(7, made.clone())));
+    let r = report(&p);
+    assert_eq!((r.received, r.dropped), (21, 1), "{r:?}");
+    assert_eq!(made.load(Ordering::SeqCst), 10);
+    assert_balanced(&r);
+}
+
+#[test]
+fn a_full_deferred_queue_drops_and_counts() {
+    let p = Pipeline::start(
+        Signal::Traces,
+        BatchConfig {
+            max_queue_size: 3,
+            ..batch(1000)
+        },
+        ResilienceConfig::default(),
+        Discard,
+    )
+    .unwrap();
+    let made = Arc::new(AtomicUsize::new(0));
+    for i in 0..5 {
+        p.push_deferred(Box::new(Later(i, made.clone())));
+    }
+    let r = report(&p);
+    assert_eq!((r.received, r.dropped), (5, 2), "{r:?}");
+    p.shutdown(Duration::from_secs(5)).unwrap();
+    let r = report(&p);
+    assert_eq!((r.exported, r.dropped, r.pending), (3, 2, 0), "{r:?}");
+}
+
 #[test]
 fn pushes_racing_shutdown_leave_nothing_pending() {
     const THREADS: usize = 4;
@@ -146,6 +235,7 @@ fn pushes_racing_shutdown_leave_nothing_pending() {
         let pushers: Vec<_> = (0..THREADS)
             .map(|_| {
                 let (p, started, stop) = (p.clone(), started.clone(), stop.clone());
+                let made = Arc::new(AtomicUsize::new(0));
                 std::thread::spawn(move || {
                     started.fetch_add(1, Ordering::SeqCst);
                     // A bounded burst that gives the CPU up now and then: on a machine
@@ -155,7 +245,12 @@ fn pushes_racing_shutdown_leave_nothing_pending() {
                         if stop.load(Ordering::Relaxed) {
                             break;
                         }
-                        p.push(i);
+                        // Both queues: items, and deferred items.
+                        if i % 2 == 0 {
+                            p.push(i);
+                        } else {
+                            p.push_deferred(Box::new(Later(i, made.clone())));
+                        }
                         if i % 128 == 0 {
                             std::thread::yield_now();
                         }
