@@ -49,7 +49,10 @@ pub const TELEMETRY_SPAN_RECORDER: &str = "TELEMETRY_SPAN_RECORDER";
 ///   (cheaper on the application thread, and `u64` fields stay integers). This
 ///   crate's [`TelemetrySpanExt`](crate::TelemetrySpanExt) and
 ///   `opentelemetry::Context::current()` work with it; tracing-opentelemetry's trait
-///   does not.
+///   does not. A finished span reaches the export thread as its recording, in a queue
+///   of its own with the traces batch's `max_queue_size` (beside the one for spans
+///   started through the OpenTelemetry API), and the export thread makes its
+///   `SpanData`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum SpanRecorder {
