@@ -79,6 +79,12 @@ impl<T> Shared<T> {
         }
         Some(self.deferred.get()?.pop()?.finish())
     }
+
+    /// Takes one item from either queue and lets it go (a deferred one is not made);
+    /// false when both are empty.
+    fn discard_one(&self) -> bool {
+        self.queue.pop().is_some() || self.deferred.get().is_some_and(|d| d.pop().is_some())
+    }
 }
 
 /// The application-side handle of a pipeline.
@@ -244,7 +250,7 @@ impl<T: Send + 'static> Pipeline<T> {
     /// not there to take.
     #[cold]
     fn take_back(&self) {
-        if self.shared.pop().is_some() {
+        if self.shared.discard_one() {
             self.refused();
         }
     }
@@ -354,7 +360,7 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
 fn stopped<T>(signal: Signal, shared: &Shared<T>, stats: &Stats, reason: String) {
     shared.state.store(STOPPED, Ordering::SeqCst);
     let mut left = 0u64;
-    while shared.pop().is_some() {
+    while shared.discard_one() {
         left = left.saturating_add(1);
     }
     stats
