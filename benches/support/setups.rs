@@ -122,7 +122,7 @@ impl Setup {
 }
 
 /// Every setup, each next to what it is compared with.
-pub const NAMES: [&str; 16] = [
+pub const NAMES: [&str; 18] = [
     "no_subscriber",
     "level_filtered",
     "ours_disabled",
@@ -137,6 +137,8 @@ pub const NAMES: [&str; 16] = [
     "ours_unsampled_native",
     "ours_unsampled",
     "ours_unsampled_logsampling",
+    "ours_ratio",
+    "ours_ratio_native",
     "ours_full_json_lines",
     "experiment_sdk_direct",
 ];
@@ -284,6 +286,11 @@ fn ours(name: &'static str) -> Setup {
         "ours_unsampled_native" => builder
             .span_recorder(telemetry::SpanRecorder::Native)
             .sampler(Sampler::TraceIdRatio(0.0)),
+        // A production-like sampler: one trace in ten, the rest decided at the start.
+        "ours_ratio" => builder.sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatio(0.1)))),
+        "ours_ratio_native" => builder
+            .span_recorder(telemetry::SpanRecorder::Native)
+            .sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatio(0.1)))),
         // The same, with trace-based log sampling: events of unsampled traces are not
         // logged (metrics still are).
         "ours_unsampled_logsampling" => builder
@@ -452,6 +459,8 @@ pub fn setup(name: &str) -> Setup {
         "ours_unsampled_native" => ours("ours_unsampled_native"),
         "ours_unsampled" => ours("ours_unsampled"),
         "ours_unsampled_logsampling" => ours("ours_unsampled_logsampling"),
+        "ours_ratio" => ours("ours_ratio"),
+        "ours_ratio_native" => ours("ours_ratio_native"),
         "ours_full_json_lines" => ours("ours_full_json_lines"),
         "ours_disabled" => ours("ours_disabled"),
         "experiment_sdk_direct" => experiment(),
