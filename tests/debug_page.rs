@@ -4,11 +4,11 @@
 //! spans as a waterfall, with details on click.
 
 use std::process::Command;
-use std::time::Duration;
 
-use telemetry::export::ExporterKind;
-use telemetry::recorder::RecorderConfig;
-use telemetry::Telemetry;
+#[path = "../telemetry/tests/recorded_service/mod.rs"]
+mod recorded_service;
+
+use recorded_service::recorded_service;
 use tracing_subscriber::prelude::*;
 
 #[test]
@@ -20,21 +20,7 @@ fn the_page_lists_the_traces_and_opens_one_as_a_waterfall() {
             && std::path::Path::new("/usr/bin/chromium").exists(),
         "the browser test needs Debian's `chromium` and `npm install --prefix .ci playwright-core` (.ci/run does both)"
     );
-    let t = Telemetry::builder()
-        .service_name("page-test")
-        .traces_exporter(ExporterKind::None)
-        .metrics_exporter(ExporterKind::None)
-        .logs_exporter(ExporterKind::Console)
-        .log_output(telemetry::logs::LogOutput::writer(
-            std::io::sink(),
-            telemetry::logs::LogFormat::Pretty,
-        ))
-        .recorder(RecorderConfig::default())
-        .prometheus_address("127.0.0.1:0".parse().unwrap())
-        .install_globals(false)
-        .shutdown_timeout(Duration::from_secs(2))
-        .build()
-        .unwrap();
+    let t = recorded_service("page-test");
     let subscriber = tracing_subscriber::registry().with(t.layer());
     let dispatch = tracing::Dispatch::new(subscriber);
     // A span still running while the page loads.

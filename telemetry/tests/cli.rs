@@ -6,33 +6,14 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use telemetry::export::ExporterKind;
-use telemetry::recorder::RecorderConfig;
-use telemetry::Telemetry;
+mod recorded_service;
+
+use recorded_service::recorded_service;
 use tracing_subscriber::prelude::*;
 
 /// The `telemetry` binary, which cargo builds for this test (feature `cli`).
 fn cli() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_telemetry"))
-}
-
-/// A service with the recorder and the admin endpoint on, logs kept, nothing exported.
-fn service(name: &str) -> Telemetry {
-    Telemetry::builder()
-        .service_name(name)
-        .traces_exporter(ExporterKind::None)
-        .metrics_exporter(ExporterKind::None)
-        .logs_exporter(ExporterKind::Console)
-        .log_output(telemetry::logs::LogOutput::writer(
-            std::io::sink(),
-            telemetry::logs::LogFormat::Pretty,
-        ))
-        .recorder(RecorderConfig::default())
-        .prometheus_address("127.0.0.1:0".parse().unwrap())
-        .install_globals(false)
-        .shutdown_timeout(Duration::from_secs(2))
-        .build()
-        .unwrap()
 }
 
 fn run(args: &[&str]) -> (bool, String, String) {
@@ -46,7 +27,7 @@ fn run(args: &[&str]) -> (bool, String, String) {
 
 #[test]
 fn the_cli_searches_shows_tails_and_reports_health() {
-    let t = service("cli-test");
+    let t = recorded_service("cli-test");
     let subscriber = tracing_subscriber::registry().with(t.layer());
     tracing::subscriber::with_default(subscriber, || {
         tracing::info_span!("GET /orders", otel.kind = "server").in_scope(|| {});
@@ -147,7 +128,7 @@ fn nothing_listening_is_an_error_a_person_can_act_on() {
 #[test]
 fn logs_tail_follow_prints_new_records_as_they_come() {
     use std::io::BufRead as _;
-    let t = service("cli-follow");
+    let t = recorded_service("cli-follow");
     let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(t.layer()));
     tracing::dispatcher::with_default(&dispatch, || tracing::warn!("first"));
     t.force_flush().unwrap();
