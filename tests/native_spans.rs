@@ -171,6 +171,106 @@ fn the_sampler_decides_at_the_root_and_a_remote_parent_counts() {
     assert_eq!(inner.parent_span_id, outer.span_id);
 }
 
+/// Ended and dropped recordings are emptied and reused by later spans (see `Spares`): no
+/// attribute, event, link, status, kind or parent of one span shows on the next.
+#[test]
+fn reused_recordings_carry_nothing_from_one_span_to_the_next() {
+    let collector = FakeCollector::start(Wire::Http);
+    let t = native(&collector);
+    let subscriber = tracing_subscriber::registry().with(t.layer());
+    let remote_unsampled = opentelemetry::trace::SpanContext::new(
+        opentelemetry::trace::TraceId::from_hex("5bf92f3577b34da6a3ce929d0e0e4736").unwrap(),
+        opentelemetry::trace::SpanId::from_hex("10f067aa0ba902b7").unwrap(),
+        opentelemetry::trace::TraceFlags::default(),
+        true,
+        Default::default(),
+    );
+    tracing::subscriber::with_default(subscriber, || {
+        for round in 0..20_u64 {
+            let other = tracing::info_span!("linked");
+            let full = tracing::info_span!(
+                "full",
+                otel.kind = "client",
+                round,
+                wide = "a value",
+                flag = true,
+                otel.status_code = "error",
+            );
+            full.follows_from(&other);
+            full.set_attribute("from.code", 7_i64);
+            full.in_scope(|| tracing::error!(why = "boom", "failed"));
+            drop(full);
+            drop(other);
+            // Dropped by the sampler (its caller did not sample): its recording is
+            // emptied at once, for the next span.
+            let dropped = tracing::info_span!("dropped", secret = "not for the next");
+            dropped
+                .set_parent(
+                    opentelemetry::Context::new()
+                        .with_remote_span_context(remote_unsampled.clone()),
+                )
+                .unwrap();
+            dropped.in_scope(|| {});
+            drop(dropped);
+            // Let the export thread make the spans and hand their recordings back.
+            t.force_flush().unwrap();
+            tracing::info_span!("plain", round).in_scope(|| {});
+            t.force_flush().unwrap();
+        }
+    });
+    t.shutdown().unwrap();
+    let spans = collector.spans();
+    assert_eq!(spans.len(), 60, "full, linked and plain, 20 times");
+    assert!(spans.iter().all(|s| s.name != "dropped"));
+    for plain in spans.iter().filter(|s| s.name == "plain") {
+        let mut keys: Vec<&str> = plain.attributes.iter().map(|a| a.key.as_str()).collect();
+        keys.sort_unstable();
+        assert!(
+            !keys
+                .iter()
+                .any(|k| ["wide", "flag", "from.code", "secret"].contains(k)),
+            "{keys:?}"
+        );
+        assert_eq!(
+            keys.iter().filter(|k| **k == "round").count(),
+            1,
+            "{keys:?}"
+        );
+        assert_eq!(plain.kind, SpanKind::Internal as i32);
+        assert!(plain.events.is_empty(), "{:?}", plain.events);
+        assert!(plain.links.is_empty(), "{:?}", plain.links);
+        assert_ne!(
+            plain.status.as_ref().map_or(0, |s| s.code),
+            StatusCode::Error as i32
+        );
+        assert!(plain.parent_span_id.is_empty());
+        assert!(plain.start_time_unix_nano <= plain.end_time_unix_nano);
+    }
+    for full in spans.iter().filter(|s| s.name == "full") {
+        assert_eq!(full.kind, SpanKind::Client as i32);
+        assert_eq!(full.links.len(), 1);
+        assert_eq!(full.events.len(), 1);
+        assert_eq!(
+            attr(&full.attributes, "flag"),
+            Some(&Value::BoolValue(true))
+        );
+        assert_eq!(
+            full.status.as_ref().map(|s| s.code),
+            Some(StatusCode::Error as i32)
+        );
+    }
+    let mut rounds: Vec<i64> = spans
+        .iter()
+        .filter(|s| s.name == "plain")
+        .filter_map(|s| match attr(&s.attributes, "round") {
+            Some(Value::IntValue(r)) => Some(*r),
+            _ => None,
+        })
+        .collect();
+    rounds.sort_unstable();
+    assert_eq!(rounds, (0..20).collect::<Vec<_>>());
+}
+
 #[test]
 fn the_configuration_file_chooses_the_native_path_and_a_bad_value_is_named() {
     let dir = std::env::temp_dir().join(format!("native-spans-{}", std::process::id()));

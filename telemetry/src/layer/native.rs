@@ -45,6 +45,31 @@ pub(crate) struct NativeSpans {
     /// The sampler samples nothing, whatever the parent: no span needs a recording.
     pub(crate) samples_nothing: bool,
     pub(crate) limits: super::SpanLimits,
+    /// Recordings of ended spans, emptied, for new spans to reuse.
+    pub(crate) spares: Spares,
+}
+
+/// Emptied recordings, handed back by the export thread (or by the sampler's "no") for
+/// the next spans: a new span takes one instead of allocating its recording and its
+/// attribute list on the application thread, whose allocations the export thread would
+/// free. Bounded: beyond [`Spares::CAPACITY`], ended recordings are freed as usual.
+pub(crate) struct Spares(crossbeam_queue::ArrayQueue<Box<Recording>>);
+
+impl Spares {
+    /// Recordings kept at most.
+    pub(crate) const CAPACITY: usize = 512;
+}
+
+impl Default for Spares {
+    fn default() -> Self {
+        Spares(crossbeam_queue::ArrayQueue::new(Self::CAPACITY))
+    }
+}
+
+impl std::fmt::Debug for Spares {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Spares").field(&self.0.len()).finish()
+    }
 }
 
 impl std::fmt::Debug for NativeSpans {
@@ -58,7 +83,10 @@ impl std::fmt::Debug for NativeSpans {
 /// What a native span records until it ends.
 #[derive(Debug)]
 pub(crate) struct Recording {
-    native: Arc<NativeSpans>,
+    /// What the span shares with the others; `None` only while the recording waits
+    /// among the [`Spares`] (a spare holds nothing that holds the spares).
+    native: Option<Arc<NativeSpans>>,
+    limits: super::SpanLimits,
     name: Cow<'static, str>,
     kind: SpanKind,
     start: SystemTime,
@@ -104,27 +132,39 @@ fn special(recording: &mut Recording, key: &'static str, value: &FieldValue) -> 
 }
 
 impl Recording {
-    /// The recording of a new span.
+    /// The recording of a new span: a spare one when there is one.
     pub(crate) fn new(native: &Arc<NativeSpans>, attrs: &Attributes<'_>) -> Box<Recording> {
         let meta = attrs.metadata();
-        let mut recording = Box::new(Recording {
-            native: native.clone(),
-            name: Cow::Borrowed(meta.name()),
-            kind: SpanKind::Internal,
-            start: SystemTime::now(),
-            end: SystemTime::UNIX_EPOCH,
-            // Room for every field, `target`, the location and the thread: no growth.
-            attributes: Vec::with_capacity(
-                meta.fields().len()
-                    + 1
-                    + if native.location { 3 } else { 0 }
-                    + if native.threads { 2 } else { 0 },
-            ),
-            events: Vec::new(),
-            links: Vec::new(),
-            status: Status::Unset,
-            started: None,
-        });
+        // Room for every field, `target`, the location and the thread: no growth.
+        let room = meta.fields().len()
+            + 1
+            + if native.location { 3 } else { 0 }
+            + if native.threads { 2 } else { 0 };
+        let mut recording = match native.spares.0.pop() {
+            Some(mut spare) => {
+                // Emptied when it was handed back (see `empty`): only the span's own
+                // values are set.
+                spare.native = Some(native.clone());
+                spare.limits = native.limits;
+                spare.name = Cow::Borrowed(meta.name());
+                spare.start = SystemTime::now();
+                spare.attributes.reserve(room);
+                spare
+            }
+            None => Box::new(Recording {
+                native: Some(native.clone()),
+                limits: native.limits,
+                name: Cow::Borrowed(meta.name()),
+                kind: SpanKind::Internal,
+                start: SystemTime::now(),
+                end: SystemTime::UNIX_EPOCH,
+                attributes: Vec::with_capacity(room),
+                events: Vec::new(),
+                links: Vec::new(),
+                status: Status::Unset,
+                started: None,
+            }),
+        };
         if native.location {
             location(&mut recording.attributes, meta);
         }
@@ -164,7 +204,7 @@ impl Recording {
         if replace {
             self.attributes.retain(|kv| kv.key.as_str() != key);
         }
-        if self.attributes.len() < self.native.limits.attributes as usize {
+        if self.attributes.len() < self.limits.attributes as usize {
             self.attributes
                 .push(KeyValue::new(Key::from_static_str(key), value));
         }
@@ -173,6 +213,10 @@ impl Recording {
     /// Starts the span under `parent`: the sampler decides; returns the span's own
     /// context and whether it records.
     pub(crate) fn start(&mut self, parent: &Context) -> (Context, bool) {
+        let Some(native) = self.native.as_deref() else {
+            // A spare is never started (it belongs to no span).
+            return (parent.clone(), false);
+        };
         let ids = RandomIdGenerator::default();
         let of_parent = parent
             .has_active_span()
@@ -192,7 +236,7 @@ impl Recording {
                 crate::propagation::RANDOM,
             ),
         };
-        let result = self.native.sampler.should_sample(
+        let result = native.sampler.should_sample(
             Some(parent),
             trace_id,
             &self.name,
@@ -238,7 +282,7 @@ impl Recording {
             self.set_attribute(KeyValue::new("exception.message", message.clone()));
             self.set_attribute(KeyValue::new("exception.stacktrace", chain_value(chain)));
         }
-        if self.events.len() >= self.native.limits.events as usize {
+        if self.events.len() >= self.limits.events as usize {
             return;
         }
         let mut attributes = Vec::with_capacity(2 + fields.values.len());
@@ -257,7 +301,7 @@ impl Recording {
             attributes.push(KeyValue::new("exception.message", message.clone()));
             attributes.push(KeyValue::new("exception.stacktrace", chain_value(chain)));
         }
-        if self.native.location {
+        if self.native.as_ref().is_some_and(|n| n.location) {
             location(&mut attributes, meta);
         }
         let name = match &fields.message {
@@ -270,7 +314,7 @@ impl Recording {
 
     /// A link to the span of `to`.
     pub(crate) fn link(&mut self, to: SpanContext, attributes: Vec<KeyValue>) {
-        if self.links.len() < self.native.limits.links as usize {
+        if self.links.len() < self.limits.links as usize {
             self.links.push(Link::new(to, attributes, 0));
         }
     }
@@ -293,7 +337,7 @@ impl Recording {
         time: SystemTime,
         attributes: Vec<KeyValue>,
     ) {
-        if self.events.len() < self.native.limits.events as usize {
+        if self.events.len() < self.limits.events as usize {
             self.events.push(Event::new(name, time, attributes, 0));
         }
     }
@@ -326,42 +370,72 @@ impl Recording {
         }
     }
 
-    /// The SDK's `SpanData` of an ended span.
-    fn into_data(self: Box<Self>) -> SpanData {
-        let Recording {
-            native,
-            name,
-            kind,
-            start,
-            end,
-            attributes,
-            events,
-            links,
-            status,
-            started,
-        } = *self;
+    /// The SDK's `SpanData` of an ended span; the emptied recording goes to the spares.
+    fn into_data(mut self: Box<Self>) -> SpanData {
+        let native = self.native.take();
         // Always set: only a started span is ended into data.
-        let (span_context, parent_span_id, parent_span_is_remote) =
-            started.unwrap_or((SpanContext::empty_context(), SpanId::INVALID, false));
-        let mut span_events = SpanEvents::default();
-        span_events.events = events;
-        let mut span_links = SpanLinks::default();
-        span_links.links = links;
-        SpanData {
+        let (span_context, parent_span_id, parent_span_is_remote) = self
+            .started
+            .take()
+            .unwrap_or((SpanContext::empty_context(), SpanId::INVALID, false));
+        let mut events = SpanEvents::default();
+        events.events = std::mem::take(&mut self.events);
+        let mut links = SpanLinks::default();
+        links.links = std::mem::take(&mut self.links);
+        let data = SpanData {
             span_context,
             parent_span_id,
             parent_span_is_remote,
-            span_kind: kind,
-            name,
-            start_time: start,
-            end_time: end,
-            attributes,
+            span_kind: std::mem::replace(&mut self.kind, SpanKind::Internal),
+            name: std::mem::replace(&mut self.name, Cow::Borrowed("")),
+            start_time: self.start,
+            end_time: self.end,
+            // The list goes with the data; the spare gets one as roomy, allocated here.
+            attributes: std::mem::take(&mut self.attributes),
             dropped_attributes_count: 0,
-            events: span_events,
-            links: span_links,
-            status,
-            instrumentation_scope: native.scope.clone(),
+            events,
+            links,
+            status: std::mem::replace(&mut self.status, Status::Unset),
+            instrumentation_scope: native.as_ref().map(|n| n.scope.clone()).unwrap_or_default(),
+        };
+        if let Some(native) = native {
+            let room = data.attributes.capacity();
+            native.spares.keep(self, room);
         }
+        data
+    }
+
+    /// Lets go of the recording of a span the sampler dropped: it goes to the spares.
+    pub(crate) fn discard(mut self: Box<Self>) {
+        if let Some(native) = self.native.take() {
+            self.empty();
+            native.spares.keep(self, 0);
+        }
+    }
+
+    /// Empties the recording of its span's values, keeping its attribute list's room.
+    fn empty(&mut self) {
+        self.kind = SpanKind::Internal;
+        self.name = Cow::Borrowed("");
+        self.attributes.clear();
+        self.events.clear();
+        self.links.clear();
+        self.status = Status::Unset;
+        self.started = None;
+    }
+}
+
+impl Spares {
+    /// Keeps an emptied recording (with room for `room` attributes), unless enough are
+    /// kept already.
+    fn keep(&self, mut spare: Box<Recording>, room: usize) {
+        if self.0.is_full() {
+            return;
+        }
+        if spare.attributes.capacity() < room {
+            spare.attributes = Vec::with_capacity(room);
+        }
+        let _ = self.0.push(spare);
     }
 }
 
@@ -432,7 +506,7 @@ impl tracing_core::field::Visit for SpanFields<'_> {
             r.push(name, message.into(), replace);
             let key = format!("{name}.chain");
             r.attributes.retain(|kv| kv.key.as_str() != key);
-            if r.attributes.len() < r.native.limits.attributes as usize {
+            if r.attributes.len() < r.limits.attributes as usize {
                 r.attributes.push(KeyValue::new(key, chain_value(&chain)));
             }
         }
@@ -491,3 +565,7 @@ pub(crate) fn location(attributes: &mut Vec<KeyValue>, meta: &'static Metadata<'
         attributes.push(KeyValue::new("code.line.number", i64::from(line)));
     }
 }
+
+#[cfg(test)]
+#[path = "native_spares_tests.rs"]
+mod spares_tests;

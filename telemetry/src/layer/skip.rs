@@ -82,7 +82,9 @@ impl Skipped {
                 Some(recording) => {
                     let (own, keep) = recording.start(parent);
                     if !keep {
-                        self.recording = None;
+                        if let Some(dropped) = self.recording.take() {
+                            dropped.discard();
+                        }
                     }
                     own
                 }

@@ -212,6 +212,7 @@ impl Telemetry {
                     samples_nothing: matches!(config.sampler, Sampler::AlwaysOff)
                         || matches!(config.sampler, Sampler::TraceIdRatio(r) if r <= 0.0),
                     limits,
+                    spares: Default::default(),
                 }));
             } else {
                 tracer = Some(RandomFlagTracer::new(

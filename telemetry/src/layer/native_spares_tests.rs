@@ -1,0 +1,175 @@
+//! The spares of the native path: a recording handed back is emptied, reused by the
+//! next span with nothing of the last one, holds nothing that holds the spares, and
+//! their number is bounded.
+
+use std::sync::Arc;
+
+use opentelemetry::trace::{SpanContext, Status};
+use opentelemetry::{Context, KeyValue, Value};
+use tracing_core::callsite::DefaultCallsite;
+use tracing_core::span::Attributes;
+use tracing_core::{Kind, Level, Metadata};
+
+use super::{NativeSpans, Recording, Spares};
+
+static FIRST_SITE: DefaultCallsite = DefaultCallsite::new(&FIRST);
+static FIRST: Metadata<'static> = tracing_core::metadata! {
+    name: "first",
+    target: "spares",
+    level: Level::INFO,
+    fields: &["a", "b", "c", "otel.status_code"],
+    callsite: &FIRST_SITE,
+    kind: Kind::SPAN,
+};
+
+static SECOND_SITE: DefaultCallsite = DefaultCallsite::new(&SECOND);
+static SECOND: Metadata<'static> = tracing_core::metadata! {
+    name: "second",
+    target: "spares",
+    level: Level::INFO,
+    fields: &["d"],
+    callsite: &SECOND_SITE,
+    kind: Kind::SPAN,
+};
+
+fn native() -> Arc<NativeSpans> {
+    Arc::new(NativeSpans {
+        sampler: Box::new(opentelemetry_sdk::trace::Sampler::AlwaysOn),
+        pipelines: Vec::new(),
+        processors: Vec::new(),
+        scope: crate::metrics::scope(),
+        location: false,
+        threads: false,
+        samples_nothing: false,
+        limits: Default::default(),
+        spares: Spares::default(),
+    })
+}
+
+/// A started recording of `first`, with three fields, an error status, an event and a
+/// link.
+fn first(native: &Arc<NativeSpans>) -> Box<Recording> {
+    let fields = FIRST.fields();
+    let (a, b, c, status) = (
+        fields.field("a").unwrap(),
+        fields.field("b").unwrap(),
+        fields.field("c").unwrap(),
+        fields.field("otel.status_code").unwrap(),
+    );
+    let values = [
+        (&a, Some(&1_u64 as &dyn tracing_core::field::Value)),
+        (&b, Some(&"two" as &dyn tracing_core::field::Value)),
+        (&c, Some(&true as &dyn tracing_core::field::Value)),
+        (&status, Some(&"error" as &dyn tracing_core::field::Value)),
+    ];
+    let values = fields.value_set(&values);
+    let mut recording = Recording::new(native, &Attributes::new(&FIRST, &values));
+    recording.add_event("happened".into(), std::time::SystemTime::now(), Vec::new());
+    recording.link(SpanContext::empty_context(), vec![KeyValue::new("l", 1)]);
+    let (_, sampled) = recording.start(&Context::new());
+    assert!(sampled);
+    recording
+}
+
+fn second(native: &Arc<NativeSpans>) -> Box<Recording> {
+    let fields = SECOND.fields();
+    let d = fields.field("d").unwrap();
+    let values = [(&d, Some(&4_i64 as &dyn tracing_core::field::Value))];
+    let values = fields.value_set(&values);
+    Recording::new(native, &Attributes::new(&SECOND, &values))
+}
+
+fn keys(attributes: &[KeyValue]) -> Vec<&str> {
+    attributes.iter().map(|kv| kv.key.as_str()).collect()
+}
+
+#[test]
+fn an_ended_recording_is_its_span_and_then_a_spare_holding_nothing() {
+    let native = native();
+    let data = first(&native).into_data();
+    assert_eq!(data.name, "first");
+    assert_eq!(keys(&data.attributes), ["target", "a", "b", "c"]);
+    assert_eq!(data.attributes[2].value, Value::from("two"));
+    assert!(matches!(data.status, Status::Error { .. }));
+    assert_eq!(data.events.events.len(), 1);
+    assert_eq!(data.links.links.len(), 1);
+    assert!(data.span_context.is_valid());
+    assert_eq!(native.spares.0.len(), 1);
+    // The spare holds no reference to what holds the spares: no cycle.
+    assert_eq!(Arc::strong_count(&native), 1);
+    let spare = native.spares.0.pop().unwrap();
+    assert!(spare.native.is_none());
+    assert!(spare.attributes.is_empty());
+    assert!(spare.attributes.capacity() >= 4, "the room is kept");
+    assert!(spare.events.is_empty() && spare.links.is_empty());
+    assert!(spare.started.is_none());
+    assert_eq!(spare.status, Status::Unset);
+}
+
+#[test]
+fn the_next_span_takes_the_spare_with_nothing_of_the_last_one() {
+    let native = native();
+    let _ = first(&native).into_data();
+    assert_eq!(native.spares.0.len(), 1);
+    let mut next = second(&native);
+    assert_eq!(native.spares.0.len(), 0, "the spare was taken");
+    assert_eq!(
+        Arc::strong_count(&native),
+        2,
+        "the span holds what it shares"
+    );
+    assert_eq!(next.name, "second");
+    assert_eq!(keys(&next.attributes), ["target", "d"]);
+    assert!(next.events.is_empty() && next.links.is_empty());
+    assert_eq!(next.status, Status::Unset);
+    assert!(next.started.is_none());
+    let (_, sampled) = next.start(&Context::new());
+    assert!(sampled);
+    next.end = std::time::SystemTime::now();
+    let data = next.into_data();
+    assert_eq!(data.name, "second");
+    assert_eq!(data.span_kind, opentelemetry::trace::SpanKind::Internal);
+    assert_eq!(data.status, Status::Unset);
+    assert!(data.events.events.is_empty() && data.links.links.is_empty());
+    assert!(data.parent_span_id == opentelemetry::trace::SpanId::INVALID);
+    assert!(data.start_time <= data.end_time);
+}
+
+#[test]
+fn a_discarded_recording_is_emptied_into_the_spares() {
+    let native = native();
+    let recording = first(&native);
+    recording.discard();
+    assert_eq!(Arc::strong_count(&native), 1);
+    let spare = native.spares.0.pop().unwrap();
+    assert!(spare.native.is_none() && spare.attributes.is_empty());
+    assert!(spare.attributes.capacity() >= 4);
+    assert!(spare.started.is_none() && spare.events.is_empty());
+    assert_eq!(spare.name, "");
+}
+
+#[test]
+fn spares_are_bounded() {
+    let native = native();
+    for _ in 0..Spares::CAPACITY + 10 {
+        second(&native).discard();
+    }
+    // Each new span took the one spare back: only one was ever kept.
+    assert_eq!(native.spares.0.len(), 1);
+    let many: Vec<_> = (0..Spares::CAPACITY + 10)
+        .map(|_| second(&native))
+        .collect();
+    for recording in many {
+        recording.discard();
+    }
+    assert_eq!(native.spares.0.len(), Spares::CAPACITY);
+    assert_eq!(Arc::strong_count(&native), 1);
+}
+
+#[test]
+fn a_recording_dropped_as_it_is_lets_go_of_what_it_shares() {
+    let native = native();
+    drop(first(&native));
+    assert_eq!(Arc::strong_count(&native), 1);
+    assert_eq!(native.spares.0.len(), 0);
+}
