@@ -53,6 +53,9 @@ const STOPPED: u8 = 2;
 pub(crate) trait Deferred<T>: Send {
     /// The item, made on the export thread.
     fn finish(self: Box<Self>) -> T;
+    /// Lets go of an item that will not be made (the queue was full, or closed): by
+    /// default dropped; the native span path keeps its recording for reuse.
+    fn discard(self: Box<Self>) {}
 }
 
 /// The queue between the application and the export thread.
@@ -83,7 +86,13 @@ impl<T> Shared<T> {
     /// Takes one item from either queue and lets it go (a deferred one is not made);
     /// false when both are empty.
     fn discard_one(&self) -> bool {
-        self.queue.pop().is_some() || self.deferred.get().is_some_and(|d| d.pop().is_some())
+        self.queue.pop().is_some()
+            || self
+                .deferred
+                .get()
+                .and_then(ArrayQueue::pop)
+                .map(Deferred::discard)
+                .is_some()
     }
 }
 
@@ -210,6 +219,7 @@ impl<T: Send + 'static> Pipeline<T> {
         self.stats.received.fetch_add(1, Ordering::SeqCst);
         if self.shared.state.load(Ordering::Acquire) != OPEN {
             self.refused();
+            item.discard();
             return;
         }
         let deferred = self
@@ -229,8 +239,9 @@ impl<T: Send + 'static> Pipeline<T> {
                     self.shared.wake.notify_one();
                 }
             }
-            Err(_) => {
+            Err(item) => {
                 self.stats.dropped_queue_full.fetch_add(1, Ordering::SeqCst);
+                item.discard();
             }
         }
     }

@@ -443,6 +443,10 @@ impl Deferred<SpanData> for Recording {
     fn finish(self: Box<Self>) -> SpanData {
         self.into_data()
     }
+
+    fn discard(self: Box<Self>) {
+        Recording::discard(self);
+    }
 }
 
 /// The visitor of a span's fields: each straight into an attribute of its type (a

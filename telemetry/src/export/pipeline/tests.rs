@@ -194,6 +194,49 @@ fn deferred_items_are_made_on_the_export_thread_and_counted_like_the_others() {
     assert_balanced(&r);
 }
 
+/// A deferred item that counts how it ends: made, or let go unmade.
+struct Counted(Arc<AtomicUsize>, Arc<AtomicUsize>);
+
+impl Deferred<u64> for Counted {
+    fn finish(self: Box<Self>) -> u64 {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        1
+    }
+    fn discard(self: Box<Self>) {
+        self.1.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_deferred_item_refused_by_a_full_or_closed_queue_is_let_go_unmade() {
+    let p = Pipeline::start(
+        Signal::Traces,
+        BatchConfig {
+            max_queue_size: 3,
+            ..batch(1000)
+        },
+        ResilienceConfig::default(),
+        Discard,
+    )
+    .unwrap();
+    let (made, discarded) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    for _ in 0..5 {
+        p.push_deferred(Box::new(Counted(made.clone(), discarded.clone())));
+    }
+    // The queue holds 3: the other 2 were let go through `discard`, not made.
+    assert_eq!(discarded.load(Ordering::SeqCst), 2);
+    assert_eq!(made.load(Ordering::SeqCst), 0);
+    p.shutdown(Duration::from_secs(5)).unwrap();
+    assert_eq!(made.load(Ordering::SeqCst), 3);
+    // Closed: refused, counted and let go.
+    p.push_deferred(Box::new(Counted(made.clone(), discarded.clone())));
+    assert_eq!(discarded.load(Ordering::SeqCst), 3);
+    assert_eq!(made.load(Ordering::SeqCst), 3);
+    let r = report(&p);
+    assert_eq!((r.received, r.exported, r.dropped), (6, 3, 3), "{r:?}");
+    assert_balanced(&r);
+}
+
 #[test]
 fn a_full_deferred_queue_drops_and_counts() {
     let p = Pipeline::start(
