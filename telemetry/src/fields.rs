@@ -107,6 +107,8 @@ impl FieldValue {
     }
 
     /// As a JSON value: numbers stay numbers (a non-finite `F64` becomes its text).
+    /// (JSON lines are written through this type's `Serialize`; tests compare the two.)
+    #[cfg(test)]
     pub(crate) fn to_json(&self) -> serde_json::Value {
         match self {
             FieldValue::Str(s) => serde_json::Value::String(s.clone()),

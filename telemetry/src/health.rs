@@ -282,28 +282,70 @@ impl HealthReport {
     }
 }
 
-/// `2026-11-21T19:31:02.123Z`.
+/// `t` in RFC 3339, UTC, to the millisecond (`2026-11-22T19:44:22.123Z`).
 pub(crate) fn rfc3339(t: SystemTime) -> String {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs();
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        d.subsec_millis()
-    )
+    Rfc3339::of(t).as_str().to_owned()
+}
+
+/// A time written as [`rfc3339`] writes it, on the stack: log lines take it without an
+/// allocation or the formatting machinery.
+pub(crate) struct Rfc3339 {
+    text: [u8; 24],
+    /// Past year 9999 the text does not fit: then it is made the slow way.
+    long: Option<String>,
+}
+
+impl Rfc3339 {
+    pub(crate) fn of(t: SystemTime) -> Rfc3339 {
+        let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+        let secs = d.as_secs();
+        let (days, rem) = (secs / 86_400, secs % 86_400);
+        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+        let z = days as i64 + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z.rem_euclid(146_097);
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        let (hour, minute, second) = (rem / 3600, rem % 3600 / 60, rem % 60);
+        let millis = d.subsec_millis();
+        if year > 9999 {
+            return Rfc3339 {
+                text: [0; 24],
+                long: Some(format!(
+                    "{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{millis:03}Z"
+                )),
+            };
+        }
+        let mut text = *b"0000-00-00T00:00:00.000Z";
+        let mut put = |at: usize, width: usize, mut n: u64| {
+            for i in (at..at + width).rev() {
+                if let Some(b) = text.get_mut(i) {
+                    *b = b'0' + (n % 10) as u8;
+                }
+                n /= 10;
+            }
+        };
+        put(0, 4, year.unsigned_abs());
+        put(5, 2, month.unsigned_abs());
+        put(8, 2, day.unsigned_abs());
+        put(11, 2, hour);
+        put(14, 2, minute);
+        put(17, 2, second);
+        put(20, 3, u64::from(millis));
+        Rfc3339 { text, long: None }
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        match &self.long {
+            Some(long) => long,
+            // ASCII digits and separators only.
+            None => std::str::from_utf8(&self.text).unwrap_or_default(),
+        }
+    }
 }
 
 /// What [`Telemetry::shutdown`](crate::Telemetry::shutdown) delivered, per signal.
@@ -360,6 +402,19 @@ mod tests {
         assert_eq!(
             rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)),
             "2000-02-29T00:00:00.000Z"
+        );
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_millis(253_402_300_799_999)),
+            "9999-12-31T23:59:59.999Z"
+        );
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_secs(253_402_300_800)),
+            "10000-01-01T00:00:00.000Z"
+        );
+        assert_eq!(
+            rfc3339(UNIX_EPOCH - Duration::from_secs(1)),
+            "1970-01-01T00:00:00.000Z",
+            "before the epoch: the epoch"
         );
     }
 

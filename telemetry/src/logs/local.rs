@@ -232,15 +232,25 @@ impl LocalOutput {
 fn run_writer(shared: &Shared, mut writer: Box<dyn LineWriter>) {
     let mut done: u64 = 0;
     let mut line = String::with_capacity(256);
+    let mut json = Vec::with_capacity(256);
     loop {
         let mut wrote = false;
         while let Some(record) = shared.queue.pop() {
-            line.clear();
             match shared.format {
-                LogFormat::Pretty => pretty_line(&record, &mut line),
-                LogFormat::Json => json_line(&record, &mut line),
+                LogFormat::Pretty => {
+                    line.clear();
+                    pretty_line(&record, &mut line);
+                    writer.write_line(&line);
+                }
+                LogFormat::Json => {
+                    json.clear();
+                    json_line(&record, &mut json);
+                    // serde_json writes UTF-8 only.
+                    if let Ok(text) = std::str::from_utf8(&json) {
+                        writer.write_line(text);
+                    }
+                }
             }
-            writer.write_line(&line);
             done = done.saturating_add(1);
             wrote = true;
         }
