@@ -1,7 +1,8 @@
 //! Throughput under load: 2 threads record span lifecycles as fast as they can for 3 s
 //! through `baseline_full` (tracing-opentelemetry with the SDK's batch processors, the
-//! MetricsLayer and the appender-tracing bridge) and through `ours_full`, each in its
-//! own process so that peak memory is its own.
+//! MetricsLayer and the appender-tracing bridge), through `ours_full` and through
+//! `ours_full_native` (the same on the native span path), each in its own process so
+//! that peak memory is its own.
 //!
 //! ```text
 //! cargo run --release --example throughput [-- --threads 2 --seconds 3 --rounds 3]
@@ -113,7 +114,7 @@ fn main() {
         }
     };
     let rounds = arg("--rounds", 3).max(1);
-    let setups = ["baseline_full", "ours_full"];
+    let setups = ["baseline_full", "ours_full", "ours_full_native"];
     let mut rates: Vec<Vec<f64>> = vec![Vec::new(); setups.len()];
     for round in 1..=rounds {
         for (name, rates) in setups.iter().zip(rates.iter_mut()) {
@@ -156,5 +157,9 @@ fn main() {
     println!(
         "ours_full / baseline_full: {:.2} x",
         medians[1] / medians[0].max(1.0)
+    );
+    println!(
+        "ours_full_native / ours_full: {:.2} x",
+        medians[2] / medians[1].max(1.0)
     );
 }

@@ -7,6 +7,13 @@
 #   bash scripts/callgrind.sh [setup ...]        # default: every setup
 #   KEEP=1 bash scripts/callgrind.sh ours_full   # keep the profiles for callgrind_annotate
 #   SHAPE=tree bash scripts/callgrind.sh         # a root with three children per iteration
+#   FAIR=0 bash scripts/callgrind.sh             # valgrind's own (unfair) thread scheduling
+#
+# Threads are scheduled fairly (`--fair-sched=yes`): valgrind runs one thread at a time,
+# and with its default lock the recording thread takes it back at once, so the export
+# threads would only run when the recording ends, behind a backlog of every item. On a
+# real machine they run beside it; fair scheduling comes closer to that, for every
+# setup alike.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "valgrind is needed: apt-get install valgrind" >&2; exit 1; }
@@ -31,7 +38,7 @@ setups=("$@")
 count() { # setup n -> "app all"
     local dir="$out/$1-$2"
     mkdir -p "$dir"
-    valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$dir/cg.out" \
+    valgrind --tool=callgrind $([ "${FAIR:-1}" = 0 ] || echo --fair-sched=yes) --separate-threads=yes --callgrind-out-file="$dir/cg.out" \
         "$bin" "$1" "$2" ${SHAPE:-} >/dev/null 2>&1
     local app all=0
     app=$(grep -h '^summary:' "$dir"/cg.out-01 | awk '{print $2}')
