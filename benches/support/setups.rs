@@ -122,7 +122,7 @@ impl Setup {
 }
 
 /// Every setup, each next to what it is compared with.
-pub const NAMES: [&str; 18] = [
+pub const NAMES: [&str; 20] = [
     "no_subscriber",
     "level_filtered",
     "ours_disabled",
@@ -137,6 +137,8 @@ pub const NAMES: [&str; 18] = [
     "ours_unsampled_native",
     "ours_unsampled",
     "ours_unsampled_logsampling",
+    "ours_unsampled_traces",
+    "ours_unsampled_traces_native",
     "ours_ratio",
     "ours_ratio_native",
     "ours_full_json_lines",
@@ -281,6 +283,25 @@ fn ours(name: &'static str) -> Setup {
                 .buffer(queue_size().unwrap_or(8192)),
         ),
         "ours_unsampled" => builder.sampler(Sampler::TraceIdRatio(0.0)),
+        // Unsampled spans alone (no metrics, no logs): what the span path itself costs
+        // a span that is not sampled.
+        "ours_unsampled_traces" => builder
+            .sampler(Sampler::TraceIdRatio(0.0))
+            .metrics_exporter(ExporterKind::None)
+            .logs_exporter(ExporterKind::None)
+            .span_metrics(telemetry::metrics::SpanMetricsConfig {
+                enabled: false,
+                ..Default::default()
+            }),
+        "ours_unsampled_traces_native" => builder
+            .span_recorder(telemetry::SpanRecorder::Native)
+            .sampler(Sampler::TraceIdRatio(0.0))
+            .metrics_exporter(ExporterKind::None)
+            .logs_exporter(ExporterKind::None)
+            .span_metrics(telemetry::metrics::SpanMetricsConfig {
+                enabled: false,
+                ..Default::default()
+            }),
         // The same three setups on the native span path.
         "ours_full_native" => builder.span_recorder(telemetry::SpanRecorder::Native),
         "ours_unsampled_native" => builder
@@ -459,6 +480,8 @@ pub fn setup(name: &str) -> Setup {
         "ours_unsampled_native" => ours("ours_unsampled_native"),
         "ours_unsampled" => ours("ours_unsampled"),
         "ours_unsampled_logsampling" => ours("ours_unsampled_logsampling"),
+        "ours_unsampled_traces" => ours("ours_unsampled_traces"),
+        "ours_unsampled_traces_native" => ours("ours_unsampled_traces_native"),
         "ours_ratio" => ours("ours_ratio"),
         "ours_ratio_native" => ours("ours_ratio_native"),
         "ours_full_json_lines" => ours("ours_full_json_lines"),

@@ -276,7 +276,7 @@ where
         let is_error = *meta.level() == tracing_core::Level::ERROR;
         // The span lookup is only paid for when something needs it.
         let needs_span = is_error || outputs.logs.as_ref().is_some_and(|l| l.wants_span_fields());
-        let current = if needs_span {
+        let mut current = if needs_span {
             ctx.event_span(event)
         } else {
             None
@@ -314,9 +314,19 @@ where
             own = span_events::route(self.key, event, ctx.current_span().id());
         }
         // The native path records the span event itself (errors always, the rest when
-        // events are span events).
-        let native_event =
-            outputs.native.is_some() && !metric_only && (is_error || outputs.span_events);
+        // events are span events), when the event's span still has a recording: not
+        // under a sampler that samples nothing, nor once the sampler dropped the span.
+        let native_event = outputs.native.as_ref().is_some_and(|n| !n.samples_nothing)
+            && !metric_only
+            && (is_error || outputs.span_events)
+            && {
+                if current.is_none() {
+                    current = ctx.event_span(event);
+                }
+                current
+                    .as_ref()
+                    .is_some_and(|span| recording_of(&mut span.extensions_mut()).is_some())
+            };
         if metric_event || log_this || own == Route::Here || native_event {
             // One visit of the event's fields, for every output.
             let mut fields = Fields::new();
@@ -336,13 +346,8 @@ where
                 }
             }
             if native_event {
-                match &current {
-                    Some(span) => native_event_on(span, event, &fields),
-                    None => {
-                        if let Some(span) = ctx.event_span(event) {
-                            native_event_on(&span, event, &fields);
-                        }
-                    }
+                if let Some(span) = &current {
+                    native_event_on(span, event, &fields);
                 }
             }
             if let Some(logs) = outputs.logs.as_ref().filter(|_| to_logs) {
