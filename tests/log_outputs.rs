@@ -274,6 +274,46 @@ fn pretty_lines_read_like_fmt_and_leave_out_the_library_fields() {
     assert!(lines.iter().all(|l| l.chars().count() < 240), "{lines:?}");
 }
 
+/// A line shows the span's fields as they were when its event was written: a value
+/// recorded on the span later shows in later lines only, in both formats, whether or not
+/// the writer thread has written the earlier line yet.
+#[test]
+fn a_value_recorded_on_a_span_later_shows_in_later_lines_only() {
+    for format in [LogFormat::Pretty, LogFormat::Json] {
+        let kept = Kept::default();
+        let t = Telemetry::builder()
+            .traces_exporter(ExporterKind::None)
+            .metrics_exporter(ExporterKind::None)
+            .logs_exporter(ExporterKind::None)
+            .log_output(LogOutput::writer(kept.clone(), format))
+            .install_globals(false)
+            .build()
+            .unwrap();
+        let subscriber = tracing_subscriber::registry().with(t.layer());
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("job", step = 1, state = tracing::field::Empty);
+            let _in = span.enter();
+            for step in 1..=50_u64 {
+                tracing::info!("working");
+                span.record("step", step + 1);
+                span.record("state", "moved on");
+            }
+        });
+        t.shutdown().unwrap();
+        let lines = kept.lines();
+        assert_eq!(lines.len(), 50);
+        for (i, line) in lines.iter().enumerate() {
+            let step = i + 1;
+            let (want, moved) = match format {
+                LogFormat::Json => (format!("\"step\":{step}"), "\"state\":\"moved on\""),
+                _ => (format!("step={step}"), "state=\"moved on\""),
+            };
+            assert!(line.contains(&want), "line {i}: {line}");
+            assert_eq!(line.contains(moved), i > 0, "line {i}: {line}");
+        }
+    }
+}
+
 #[test]
 fn with_a_stdout_output_the_console_log_exporter_steps_aside() {
     let with_stdout = Telemetry::builder()

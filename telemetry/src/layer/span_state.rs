@@ -3,6 +3,8 @@
 //! skipped-span state, and the fields local log outputs show. Also how code outside the
 //! layer reaches it through the dispatcher ([`MarkError`], [`WithSkipped`]).
 
+use std::sync::Arc;
+
 use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::{Dispatch, Subscriber};
 use tracing_subscriber::layer::Context;
@@ -21,9 +23,10 @@ pub(crate) struct SpanState {
     pub(crate) timing: Option<SpanTiming>,
     /// Set when tracing-opentelemetry never sees the span.
     pub(crate) skipped: Option<Skipped>,
-    /// The span's name and fields, when a local log output shows them (boxed: the
-    /// state of every other span stays small).
-    pub(crate) fields: Option<Box<SpanFields>>,
+    /// The span's name and fields, when a local log output shows them: shared with the
+    /// log records of the events written in the span (and boxed, so the state of every
+    /// other span stays small).
+    pub(crate) fields: Option<Arc<SpanFields>>,
 }
 
 impl SpanState {
@@ -60,7 +63,7 @@ impl SpanState {
         let fields = keep_fields.then(|| {
             let mut fields = Fields::new();
             attrs.record(&mut fields);
-            Box::new(SpanFields {
+            Arc::new(SpanFields {
                 name: attrs.metadata().name(),
                 fields: fields.values.into_vec(),
             })
@@ -91,6 +94,8 @@ impl SpanState {
         if let Some(kept) = &mut self.fields {
             let mut fields = Fields::new();
             values.record(&mut fields);
+            // Records already written keep the values they were written with.
+            let kept = Arc::make_mut(kept);
             for (k, v) in fields.values {
                 kept.fields.retain(|(key, _)| *key != k);
                 kept.fields.push((k, v));
@@ -116,14 +121,14 @@ where
 /// The name and fields of `span` and its ancestors that local log outputs show,
 /// outermost first.
 #[inline(never)]
-pub(crate) fn stack_fields<S>(span: &SpanRef<'_, S>) -> Vec<SpanFields>
+pub(crate) fn stack_fields<S>(span: &SpanRef<'_, S>) -> Vec<Arc<SpanFields>>
 where
     S: Subscriber + for<'span> LookupSpan<'span>,
 {
     span.scope()
         .from_root()
         .filter_map(|s| {
-            Some(SpanFields::clone(
+            Some(Arc::clone(
                 s.extensions().get::<SpanState>()?.fields.as_ref()?,
             ))
         })

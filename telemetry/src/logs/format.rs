@@ -236,7 +236,7 @@ impl serde::Serialize for NameOrField<'_> {
 }
 
 /// The span stack, outermost first: each span its name and fields.
-struct JsonSpans<'a>(&'a [super::SpanFields]);
+struct JsonSpans<'a>(&'a [std::sync::Arc<super::SpanFields>]);
 
 impl serde::Serialize for JsonSpans<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -315,6 +315,7 @@ mod tests {
     };
 
     fn record(fields: Vec<(&'static str, FieldValue)>, spans: Vec<SpanFields>) -> LogRecord {
+        let spans = spans.into_iter().map(std::sync::Arc::new).collect();
         LogRecord {
             time: std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_764_612_345_678),
             meta: &META,

@@ -19,8 +19,8 @@ pub(crate) struct LogRecord {
     pub span_id: Option<SpanId>,
     pub sampled: bool,
     /// The current span stack, outermost first, with each span's fields (only kept
-    /// when a local output wants them).
-    pub spans: Vec<SpanFields>,
+    /// when a local output wants them), shared with the spans' own state.
+    pub spans: Vec<std::sync::Arc<SpanFields>>,
 }
 
 impl LogRecord {

@@ -29,7 +29,12 @@ impl LogSinks {
     /// Builds the record for `event`, with the `fields` of its one visit, and hands it
     /// to every sink. `spans` is the span stack when a local output wants it.
     #[inline]
-    pub(crate) fn record(&self, event: &Event<'_>, fields: Fields, spans: Vec<SpanFields>) {
+    pub(crate) fn record(
+        &self,
+        event: &Event<'_>,
+        fields: Fields,
+        spans: Vec<std::sync::Arc<SpanFields>>,
+    ) {
         let meta = event.metadata();
         let (trace_id, span_id, sampled) = opentelemetry::Context::map_current(|cx| {
             let span = cx.span();
