@@ -52,7 +52,8 @@ pub const TELEMETRY_SPAN_RECORDER: &str = "TELEMETRY_SPAN_RECORDER";
 ///   does not. A finished span reaches the export thread as its recording, in a queue
 ///   of its own with the traces batch's `max_queue_size` (beside the one for spans
 ///   started through the OpenTelemetry API), and the export thread makes its
-///   `SpanData`.
+///   `SpanData`. Emptied recordings are kept for new spans to reuse, at most 512 per
+///   [`Telemetry`](crate::Telemetry).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum SpanRecorder {
