@@ -22,6 +22,30 @@ fn by_name<'a>(spans: &'a [Span], name: &str) -> &'a Span {
         .unwrap_or_else(|| panic!("no span {name:?} in {spans:?}"))
 }
 
+/// The context of a caller in another process, sampled or not.
+fn remote(sampled: bool) -> opentelemetry::trace::SpanContext {
+    let (trace, span, flags) = if sampled {
+        (
+            "4bf92f3577b34da6a3ce929d0e0e4736",
+            "00f067aa0ba902b7",
+            opentelemetry::trace::TraceFlags::SAMPLED,
+        )
+    } else {
+        (
+            "5bf92f3577b34da6a3ce929d0e0e4736",
+            "10f067aa0ba902b7",
+            opentelemetry::trace::TraceFlags::default(),
+        )
+    };
+    opentelemetry::trace::SpanContext::new(
+        opentelemetry::trace::TraceId::from_hex(trace).unwrap(),
+        opentelemetry::trace::SpanId::from_hex(span).unwrap(),
+        flags,
+        true,
+        Default::default(),
+    )
+}
+
 fn native(collector: &FakeCollector) -> Telemetry {
     Telemetry::builder()
         .service_name("native")
@@ -124,20 +148,8 @@ fn the_sampler_decides_at_the_root_and_a_remote_parent_counts() {
         .build()
         .unwrap();
     let subscriber = tracing_subscriber::registry().with(t.layer());
-    let remote_sampled = opentelemetry::trace::SpanContext::new(
-        opentelemetry::trace::TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap(),
-        opentelemetry::trace::SpanId::from_hex("00f067aa0ba902b7").unwrap(),
-        opentelemetry::trace::TraceFlags::SAMPLED,
-        true,
-        Default::default(),
-    );
-    let remote_unsampled = opentelemetry::trace::SpanContext::new(
-        opentelemetry::trace::TraceId::from_hex("5bf92f3577b34da6a3ce929d0e0e4736").unwrap(),
-        opentelemetry::trace::SpanId::from_hex("10f067aa0ba902b7").unwrap(),
-        opentelemetry::trace::TraceFlags::default(),
-        true,
-        Default::default(),
-    );
+    let remote_sampled = remote(true);
+    let remote_unsampled = remote(false);
     tracing::subscriber::with_default(subscriber, || {
         let span = tracing::info_span!("from a sampled caller");
         span.set_parent(
@@ -178,13 +190,7 @@ fn reused_recordings_carry_nothing_from_one_span_to_the_next() {
     let collector = FakeCollector::start(Wire::Http);
     let t = native(&collector);
     let subscriber = tracing_subscriber::registry().with(t.layer());
-    let remote_unsampled = opentelemetry::trace::SpanContext::new(
-        opentelemetry::trace::TraceId::from_hex("5bf92f3577b34da6a3ce929d0e0e4736").unwrap(),
-        opentelemetry::trace::SpanId::from_hex("10f067aa0ba902b7").unwrap(),
-        opentelemetry::trace::TraceFlags::default(),
-        true,
-        Default::default(),
-    );
+    let remote_unsampled = remote(false);
     tracing::subscriber::with_default(subscriber, || {
         for round in 0..20_u64 {
             let other = tracing::info_span!("linked");

@@ -254,22 +254,25 @@ fn ours(name: &'static str) -> Setup {
                 ..telemetry::export::BatchConfig::LOGS
             });
     }
-    let builder = match name {
-        "ours_traces" => builder
-            .metrics_exporter(ExporterKind::None)
+    // Each `_native` setup is its twin on the native span path.
+    let (base, native) = match name.strip_suffix("_native") {
+        Some(base) => (base, true),
+        None => (name, false),
+    };
+    if native {
+        builder = builder.span_recorder(telemetry::SpanRecorder::Native);
+    }
+    // Spans only: no metrics, no logs.
+    let traces_only = |b: telemetry::TelemetryBuilder| {
+        b.metrics_exporter(ExporterKind::None)
             .logs_exporter(ExporterKind::None)
             .span_metrics(telemetry::metrics::SpanMetricsConfig {
                 enabled: false,
                 ..Default::default()
-            }),
-        "ours_traces_native" => builder
-            .span_recorder(telemetry::SpanRecorder::Native)
-            .metrics_exporter(ExporterKind::None)
-            .logs_exporter(ExporterKind::None)
-            .span_metrics(telemetry::metrics::SpanMetricsConfig {
-                enabled: false,
-                ..Default::default()
-            }),
+            })
+    };
+    let builder = match base {
+        "ours_traces" => traces_only(builder),
         "ours_full" => builder,
         // The same with the flight recorder on (it reads the export threads' batches).
         "ours_full_recorder" => builder
@@ -283,35 +286,11 @@ fn ours(name: &'static str) -> Setup {
                 .buffer(queue_size().unwrap_or(8192)),
         ),
         "ours_unsampled" => builder.sampler(Sampler::TraceIdRatio(0.0)),
-        // Unsampled spans alone (no metrics, no logs): what the span path itself costs
-        // a span that is not sampled.
-        "ours_unsampled_traces" => builder
-            .sampler(Sampler::TraceIdRatio(0.0))
-            .metrics_exporter(ExporterKind::None)
-            .logs_exporter(ExporterKind::None)
-            .span_metrics(telemetry::metrics::SpanMetricsConfig {
-                enabled: false,
-                ..Default::default()
-            }),
-        "ours_unsampled_traces_native" => builder
-            .span_recorder(telemetry::SpanRecorder::Native)
-            .sampler(Sampler::TraceIdRatio(0.0))
-            .metrics_exporter(ExporterKind::None)
-            .logs_exporter(ExporterKind::None)
-            .span_metrics(telemetry::metrics::SpanMetricsConfig {
-                enabled: false,
-                ..Default::default()
-            }),
-        // The same three setups on the native span path.
-        "ours_full_native" => builder.span_recorder(telemetry::SpanRecorder::Native),
-        "ours_unsampled_native" => builder
-            .span_recorder(telemetry::SpanRecorder::Native)
-            .sampler(Sampler::TraceIdRatio(0.0)),
+        // Unsampled spans alone: what the span path itself costs a span that is not
+        // sampled.
+        "ours_unsampled_traces" => traces_only(builder.sampler(Sampler::TraceIdRatio(0.0))),
         // A production-like sampler: one trace in ten, the rest decided at the start.
         "ours_ratio" => builder.sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatio(0.1)))),
-        "ours_ratio_native" => builder
-            .span_recorder(telemetry::SpanRecorder::Native)
-            .sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatio(0.1)))),
         // The same, with trace-based log sampling: events of unsampled traces are not
         // logged (metrics still are).
         "ours_unsampled_logsampling" => builder
