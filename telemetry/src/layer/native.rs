@@ -405,7 +405,8 @@ impl Recording {
         data
     }
 
-    /// Lets go of the recording of a span the sampler dropped: it goes to the spares.
+    /// Lets go of a recording that will not be exported (the sampler dropped its span,
+    /// or a queue refused it): emptied, it goes to the spares.
     pub(crate) fn discard(mut self: Box<Self>) {
         if let Some(native) = self.native.take() {
             self.empty();
