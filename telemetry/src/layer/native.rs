@@ -370,7 +370,8 @@ impl Recording {
         }
     }
 
-    /// The SDK's `SpanData` of an ended span; the emptied recording goes to the spares.
+    /// The SDK's `SpanData` of an ended span (its values taken out); the recording goes
+    /// to the spares.
     fn into_data(mut self: Box<Self>) -> SpanData {
         let native = self.native.take();
         // Always set: only a started span is ended into data.
@@ -409,7 +410,6 @@ impl Recording {
     /// or a queue refused it): emptied, it goes to the spares.
     pub(crate) fn discard(mut self: Box<Self>) {
         if let Some(native) = self.native.take() {
-            self.empty();
             native.spares.keep(self, 0);
         }
     }
@@ -427,12 +427,13 @@ impl Recording {
 }
 
 impl Spares {
-    /// Keeps an emptied recording (with room for `room` attributes), unless enough are
-    /// kept already.
+    /// Keeps a recording, emptied here (the one place that makes a spare), with room for
+    /// `room` attributes, unless enough are kept already.
     fn keep(&self, mut spare: Box<Recording>, room: usize) {
         if self.0.is_full() {
             return;
         }
+        spare.empty();
         if spare.attributes.capacity() < room {
             spare.attributes = Vec::with_capacity(room);
         }
