@@ -8,7 +8,7 @@ use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::InstrumentationScope;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
-use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData};
+use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::Resource;
 use tracing_core::Subscriber;
 use tracing_subscriber::registry::LookupSpan;
@@ -51,9 +51,9 @@ pub(crate) struct Inner {
     pub(crate) resource: Resource,
     pub(crate) provider: Option<SdkTracerProvider>,
     pub(crate) tracer: Option<RandomFlagTracer>,
-    pub(crate) traces: Option<SignalPipeline<SpanData>>,
+    pub(crate) traces: Option<SignalPipeline<crate::export::Span>>,
     /// The console's span pipeline beside another exporter (`otlp,console`).
-    pub(crate) console_traces: Option<SignalPipeline<SpanData>>,
+    pub(crate) console_traces: Option<SignalPipeline<crate::export::Span>>,
     pub(crate) meter_provider: Option<SdkMeterProvider>,
     pub(crate) metrics: Option<SignalPipeline<ExportMetricsServiceRequest>>,
     /// The console's metric pipeline beside another exporter (`otlp,console`).

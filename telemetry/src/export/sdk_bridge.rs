@@ -19,7 +19,7 @@ use crate::error::ShutdownError;
 /// pipeline's queue, never blocking.
 #[derive(Debug)]
 pub(crate) struct SpansToPipeline {
-    pub pipeline: Arc<Pipeline<SpanData>>,
+    pub pipeline: Arc<Pipeline<super::Span>>,
     pub flush_timeout: Duration,
 }
 
@@ -29,7 +29,7 @@ impl SpanProcessor for SpansToPipeline {
     fn on_end(&self, span: SpanData) {
         // After shutdown the pipeline counts the span as dropped (`shutdown`).
         if span.span_context.is_sampled() {
-            self.pipeline.push(span);
+            self.pipeline.push(super::Span::Sdk(span));
         }
     }
 

@@ -34,8 +34,6 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
-use opentelemetry_sdk::trace::SpanData;
-
 mod query;
 mod records;
 mod render;
@@ -178,11 +176,11 @@ impl Recorder {
     }
 
     /// Records finished spans (on an export thread).
-    pub(crate) fn spans(&self, batch: &[SpanData]) {
-        // Cloned one at a time: no second copy of the batch in memory.
+    pub(crate) fn spans(&self, batch: &[crate::export::Span]) {
+        // Copied one at a time: no second copy of the batch in memory.
         let mut store = self.store();
         for s in batch {
-            store.span(s.clone());
+            store.span(s.to_sdk());
         }
     }
 

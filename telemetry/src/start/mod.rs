@@ -167,12 +167,10 @@ impl Telemetry {
                 ConsoleExporter::default,
                 custom
                     .spans
-                    .map(|e| CustomTransport::new(e, std::convert::identity)),
+                    .map(|e| CustomTransport::new(e, crate::export::Span::into_sdk)),
                 recorder
                     .clone()
-                    .map(|r| -> Tap<opentelemetry_sdk::trace::SpanData> {
-                        Arc::new(move |batch| r.spans(batch))
-                    }),
+                    .map(|r| -> Tap<crate::export::Span> { Arc::new(move |batch| r.spans(batch)) }),
             )?;
             // `OTEL_TRACES_EXPORTER=otlp,console`: the console shows the trees too.
             if config.shows_console_too(Signal::Traces) {

@@ -35,11 +35,18 @@ pub(crate) struct ConsoleExporter {
 /// is taken out of its cell when sent.
 pub(crate) type ConsolePayload = Arc<Mutex<Vec<SpanData>>>;
 
-impl Transport<SpanData> for ConsoleExporter {
+impl Transport<crate::export::Span> for ConsoleExporter {
     type Payload = ConsolePayload;
 
-    fn encode(&mut self, batch: Vec<SpanData>) -> Result<Encoded<ConsolePayload>, ExportError> {
+    fn encode(
+        &mut self,
+        batch: Vec<crate::export::Span>,
+    ) -> Result<Encoded<ConsolePayload>, ExportError> {
         let items = batch.len() as u64;
+        let batch = batch
+            .into_iter()
+            .map(crate::export::Span::into_sdk)
+            .collect();
         Ok(Encoded::one(Arc::new(Mutex::new(batch)), items))
     }
 

@@ -15,11 +15,12 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord as ProtoLogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
+use opentelemetry_proto::tonic::trace::v1::ScopeSpans;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
-use opentelemetry_sdk::trace::SpanData;
 
 use super::Encoding;
 use crate::export::transport::Delivered;
+use crate::export::Span;
 
 /// Splits a two-level OTLP request (resources, then scopes, then items) into two
 /// halves by items, each keeping its resource and scope.
@@ -85,18 +86,58 @@ fn partial_success(rejected: i64, message: &str) -> Delivered {
 pub(crate) struct Traces;
 
 impl Encoding for Traces {
-    type Item = SpanData;
+    type Item = Span;
     const GRPC_PATH: &'static str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
     type Request = ExportTraceServiceRequest;
     type Response = ExportTraceServiceResponse;
 
-    fn request(items: Vec<SpanData>, resource: &ResourceAttributesWithSchema) -> Self::Request {
-        ExportTraceServiceRequest {
-            resource_spans:
-                opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope(
-                    items, resource,
-                ),
+    /// The SDK's spans through its own transform; native spans straight from their
+    /// recordings (which go back to the spares when the batch is dropped), under their
+    /// scope.
+    fn request(items: Vec<Span>, resource: &ResourceAttributesWithSchema) -> Self::Request {
+        let mut sdk = Vec::new();
+        // Native spans by scope (in practice one: every native span of a `Telemetry`
+        // has the same).
+        let mut native: Vec<(opentelemetry::InstrumentationScope, ScopeSpans)> = Vec::new();
+        for item in items {
+            let mut ended = match item {
+                Span::Sdk(data) => {
+                    sdk.push(data);
+                    continue;
+                }
+                Span::Native(ended) => ended,
+            };
+            let span = ended.to_proto();
+            let scope = ended.scope().cloned().unwrap_or_default();
+            match native.iter_mut().find(|(s, _)| *s == scope) {
+                Some((_, spans)) => spans.spans.push(span),
+                None => {
+                    let spans = ScopeSpans {
+                        scope: Some((&scope, None).into()),
+                        schema_url: scope.schema_url().unwrap_or_default().to_owned(),
+                        spans: vec![span],
+                    };
+                    native.push((scope, spans));
+                }
+            }
         }
+        let mut resource_spans =
+            opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope(
+                sdk, resource,
+            );
+        if let Some(resource) = resource_spans.first_mut() {
+            for (_, spans) in native {
+                match resource
+                    .scope_spans
+                    .iter_mut()
+                    .find(|s| s.scope == spans.scope && s.schema_url == spans.schema_url)
+                {
+                    Some(s) => s.spans.extend(spans.spans),
+                    None => resource.scope_spans.push(spans),
+                }
+            }
+        }
+        ExportTraceServiceRequest { resource_spans }
     }
 
     fn halve(request: Self::Request) -> Result<[(Self::Request, u64); 2], Self::Request> {

@@ -10,7 +10,7 @@ use tracing_core::callsite::DefaultCallsite;
 use tracing_core::span::Attributes;
 use tracing_core::{Kind, Level, Metadata};
 
-use super::{NativeSpans, Recording, Spares};
+use super::{Ended, NativeSpans, Recording, Spares};
 
 static FIRST_SITE: DefaultCallsite = DefaultCallsite::new(&FIRST);
 static FIRST: Metadata<'static> = tracing_core::metadata! {
@@ -86,7 +86,7 @@ fn keys(attributes: &[KeyValue]) -> Vec<&str> {
 #[test]
 fn an_ended_recording_is_its_span_and_then_a_spare_holding_nothing() {
     let native = native();
-    let data = first(&native).into_data();
+    let data = Ended::new(first(&native)).into_sdk();
     assert_eq!(data.name, "first");
     assert_eq!(keys(&data.attributes), ["target", "a", "b", "c"]);
     assert_eq!(data.attributes[2].value, Value::from("two"));
@@ -109,7 +109,7 @@ fn an_ended_recording_is_its_span_and_then_a_spare_holding_nothing() {
 #[test]
 fn the_next_span_takes_the_spare_with_nothing_of_the_last_one() {
     let native = native();
-    let _ = first(&native).into_data();
+    let _ = Ended::new(first(&native)).into_sdk();
     assert_eq!(native.spares.0.len(), 1);
     let mut next = second(&native);
     assert_eq!(native.spares.0.len(), 0, "the spare was taken");
@@ -126,7 +126,7 @@ fn the_next_span_takes_the_spare_with_nothing_of_the_last_one() {
     let (_, sampled) = next.start(&Context::new());
     assert!(sampled);
     next.end = std::time::SystemTime::now();
-    let data = next.into_data();
+    let data = Ended::new(next).into_sdk();
     assert_eq!(data.name, "second");
     assert_eq!(data.span_kind, opentelemetry::trace::SpanKind::Internal);
     assert_eq!(data.status, Status::Unset);
@@ -172,4 +172,58 @@ fn a_recording_dropped_as_it_is_lets_go_of_what_it_shares() {
     drop(first(&native));
     assert_eq!(Arc::strong_count(&native), 1);
     assert_eq!(native.spares.0.len(), 0);
+}
+
+/// Two started recordings of `first` with the same ids, times and trace state, the
+/// parent remote.
+fn twins(native: &Arc<NativeSpans>) -> (Box<Recording>, Box<Recording>) {
+    let (mut one, mut two) = (first(native), first(native));
+    let (sc, _, _) = one.started.clone().unwrap();
+    let state = opentelemetry::trace::TraceState::from_key_value([("k", "v")]).unwrap();
+    let sc = SpanContext::new(sc.trace_id(), sc.span_id(), sc.trace_flags(), false, state);
+    let parent = opentelemetry::trace::SpanId::from_bytes(7_u64.to_be_bytes());
+    let t = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_nanos(1_234_567);
+    for r in [&mut one, &mut two] {
+        r.started = Some((sc.clone(), parent, true));
+        r.start = t;
+        r.end = t + std::time::Duration::from_millis(3);
+        r.events[0].timestamp = t;
+        r.status = Status::error("it failed");
+    }
+    (one, two)
+}
+
+#[test]
+fn an_ended_recording_encodes_as_its_sdk_span_would() {
+    use opentelemetry_proto::tonic::trace::v1::Span as ProtoSpan;
+    let native = native();
+    let (one, two) = twins(&native);
+    let mut ended = Ended::new(one);
+    let direct = ended.to_proto();
+    let through_sdk = ProtoSpan::from(Ended::new(two).into_sdk());
+    assert_eq!(direct, through_sdk);
+    assert_eq!(direct.trace_state, "k=v");
+    assert_eq!(direct.parent_span_id, 7_u64.to_be_bytes());
+    assert_eq!(direct.attributes.len(), 4);
+    assert_eq!(direct.status.as_ref().unwrap().message, "it failed");
+    // Encoded, the recording keeps its lists' room and, dropped, becomes a spare.
+    drop(ended);
+    assert_eq!(native.spares.0.len(), 2);
+    let spare = native.spares.0.pop().unwrap();
+    assert!(spare.attributes.is_empty() && spare.attributes.capacity() >= 4);
+    assert!(spare.native.is_none() && spare.started.is_none());
+}
+
+#[test]
+fn a_copy_for_the_recorder_leaves_the_recording_as_it_is() {
+    let native = native();
+    let (one, two) = twins(&native);
+    let ended = Ended::new(one);
+    let copy = ended.to_sdk();
+    let made = Ended::new(two).into_sdk();
+    assert_eq!(format!("{copy:?}"), format!("{made:?}"));
+    let mut ended = ended;
+    let proto = ended.to_proto();
+    assert_eq!(proto.name, "first");
+    assert_eq!(proto.events.len(), 1);
 }

@@ -22,19 +22,25 @@ use opentelemetry::trace::{
 };
 use opentelemetry::{Context, InstrumentationScope, Key, KeyValue};
 use opentelemetry_sdk::trace::{
-    IdGenerator as _, RandomIdGenerator, SamplingDecision, ShouldSample, SpanData, SpanEvents,
-    SpanLinks,
+    IdGenerator as _, RandomIdGenerator, SamplingDecision, ShouldSample,
 };
 use tracing_core::span::{Attributes, Record};
 use tracing_core::Metadata;
 
-use crate::export::{Deferred, Pipeline};
-use crate::fields::{FieldValue, Fields};
+use crate::export::{Deferred, Pipeline, Span};
+use crate::fields::Fields;
+
+mod ended;
+mod visit;
+
+pub(crate) use self::ended::Ended;
+use self::visit::{chain_value, thread_number, SpanFields};
+pub(crate) use self::visit::{location, ErrorChains};
 
 /// What every native span shares: the sampler, the pipelines and the scope.
 pub(crate) struct NativeSpans {
     pub(crate) sampler: Box<dyn ShouldSample>,
-    pub(crate) pipelines: Vec<Arc<Pipeline<SpanData>>>,
+    pub(crate) pipelines: Vec<Arc<Pipeline<Span>>>,
     /// The SDK span processors added in code, shown each ended span.
     pub(crate) processors: Vec<Arc<dyn opentelemetry_sdk::trace::SpanProcessor>>,
     pub(crate) scope: InstrumentationScope,
@@ -99,36 +105,6 @@ pub(crate) struct Recording {
     /// Set when the span starts: its context and its parent's span id (and whether the
     /// parent is remote).
     started: Option<(SpanContext, SpanId, bool)>,
-}
-
-/// A field of its own meaning on a span.
-fn special(recording: &mut Recording, key: &'static str, value: &FieldValue) -> bool {
-    let text = || match value {
-        FieldValue::Str(s) => s.clone(),
-        other => other.to_string(),
-    };
-    match key {
-        "otel.name" => recording.name = Cow::Owned(text()),
-        "otel.kind" => {
-            recording.kind = match text().to_ascii_lowercase().as_str() {
-                "server" => SpanKind::Server,
-                "client" => SpanKind::Client,
-                "producer" => SpanKind::Producer,
-                "consumer" => SpanKind::Consumer,
-                _ => SpanKind::Internal,
-            }
-        }
-        "otel.status_code" => match text().to_ascii_lowercase().as_str() {
-            "ok" => recording.status = Status::Ok,
-            "error" if !matches!(recording.status, Status::Error { .. }) => {
-                recording.status = Status::error("");
-            }
-            _ => {}
-        },
-        "otel.status_description" => recording.status = Status::error(text()),
-        _ => return false,
-    }
-    true
 }
 
 impl Recording {
@@ -343,9 +319,9 @@ impl Recording {
     }
 
     /// Ends the span: a started span goes to the span pipelines. With one pipeline
-    /// and no SDK span processor (the usual case), the recording goes as it is, and
-    /// the export thread makes its `SpanData` ([`Deferred`]): the application thread
-    /// moves a pointer rather than building and copying the span.
+    /// and no SDK span processor (the usual case), the recording goes as it is
+    /// ([`Deferred`]): the application thread moves a pointer rather than building and
+    /// copying the span, and the export thread encodes it ([`Ended`]).
     pub(crate) fn end(mut self: Box<Self>, native: &NativeSpans) {
         if self.started.is_none() {
             return;
@@ -354,63 +330,32 @@ impl Recording {
         if let ([only], []) = (native.pipelines.as_slice(), native.processors.as_slice()) {
             return only.push_deferred(self);
         }
-        let data = self.into_data();
+        let data = Ended::new(self).into_sdk();
         for p in &native.processors {
             p.on_end(data.clone());
         }
         match native.pipelines.as_slice() {
             [] => {}
-            [only] => only.push(data),
+            [only] => only.push(Span::Sdk(data)),
             [first, rest @ ..] => {
                 for p in rest {
-                    p.push(data.clone());
+                    p.push(Span::Sdk(data.clone()));
                 }
-                first.push(data);
+                first.push(Span::Sdk(data));
             }
         }
     }
 
-    /// The SDK's `SpanData` of an ended span (its values taken out); the recording goes
-    /// to the spares.
-    fn into_data(mut self: Box<Self>) -> SpanData {
-        let native = self.native.take();
-        // Always set: only a started span is ended into data.
-        let (span_context, parent_span_id, parent_span_is_remote) = self
-            .started
-            .take()
-            .unwrap_or((SpanContext::empty_context(), SpanId::INVALID, false));
-        let mut events = SpanEvents::default();
-        events.events = std::mem::take(&mut self.events);
-        let mut links = SpanLinks::default();
-        links.links = std::mem::take(&mut self.links);
-        let data = SpanData {
-            span_context,
-            parent_span_id,
-            parent_span_is_remote,
-            span_kind: std::mem::replace(&mut self.kind, SpanKind::Internal),
-            name: std::mem::replace(&mut self.name, Cow::Borrowed("")),
-            start_time: self.start,
-            end_time: self.end,
-            // The list goes with the data; the spare gets one as roomy, allocated here.
-            attributes: std::mem::take(&mut self.attributes),
-            dropped_attributes_count: 0,
-            events,
-            links,
-            status: std::mem::replace(&mut self.status, Status::Unset),
-            instrumentation_scope: native.as_ref().map(|n| n.scope.clone()).unwrap_or_default(),
-        };
-        if let Some(native) = native {
-            let room = data.attributes.capacity();
-            native.spares.keep(self, room);
-        }
-        data
+    /// Lets go of a recording that will not be exported (the sampler dropped its span,
+    /// a queue refused it, or it was exported): emptied, it goes to the spares.
+    pub(crate) fn discard(self: Box<Self>) {
+        self.recycle(0);
     }
 
-    /// Lets go of a recording that will not be exported (the sampler dropped its span,
-    /// or a queue refused it): emptied, it goes to the spares.
-    pub(crate) fn discard(mut self: Box<Self>) {
+    /// Hands the recording to the spares, with room for `room` attributes.
+    fn recycle(mut self: Box<Self>, room: usize) {
         if let Some(native) = self.native.take() {
-            native.spares.keep(self, 0);
+            native.spares.keep(self, room);
         }
     }
 
@@ -441,9 +386,9 @@ impl Spares {
     }
 }
 
-impl Deferred<SpanData> for Recording {
-    fn finish(self: Box<Self>) -> SpanData {
-        self.into_data()
+impl Deferred<Span> for Recording {
+    fn finish(self: Box<Self>) -> Span {
+        Span::Native(Ended::new(self))
     }
 
     fn discard(self: Box<Self>) {
@@ -451,127 +396,5 @@ impl Deferred<SpanData> for Recording {
     }
 }
 
-/// The visitor of a span's fields: each straight into an attribute of its type (a
-/// `u64` up to `i64::MAX` an integer), `otel.*` fields into the span's name, kind and
-/// status, a `dyn Error` as tracing-opentelemetry records one (its message, its
-/// `.chain`, and `exception.message` and `exception.stacktrace`).
-struct SpanFields<'a> {
-    recording: &'a mut Recording,
-    /// Values recorded after the span's creation replace earlier ones.
-    replace: bool,
-}
-
-impl SpanFields<'_> {
-    #[inline]
-    fn value(&mut self, field: &tracing_core::Field, value: FieldValue) {
-        let key = field.name();
-        if key.starts_with("otel.") && special(self.recording, key, &value) {
-            return;
-        }
-        self.recording.push(key, value.into_otel(), self.replace);
-    }
-}
-
-impl tracing_core::field::Visit for SpanFields<'_> {
-    fn record_f64(&mut self, field: &tracing_core::Field, value: f64) {
-        self.value(field, FieldValue::F64(value));
-    }
-    fn record_i64(&mut self, field: &tracing_core::Field, value: i64) {
-        self.value(field, FieldValue::I64(value));
-    }
-    fn record_u64(&mut self, field: &tracing_core::Field, value: u64) {
-        self.value(field, FieldValue::U64(value));
-    }
-    fn record_i128(&mut self, field: &tracing_core::Field, value: i128) {
-        self.value(field, FieldValue::from_i128(value));
-    }
-    fn record_u128(&mut self, field: &tracing_core::Field, value: u128) {
-        self.value(field, FieldValue::from_u128(value));
-    }
-    fn record_bool(&mut self, field: &tracing_core::Field, value: bool) {
-        self.value(field, FieldValue::Bool(value));
-    }
-    fn record_str(&mut self, field: &tracing_core::Field, value: &str) {
-        self.value(field, FieldValue::Str(value.to_owned()));
-    }
-    fn record_debug(&mut self, field: &tracing_core::Field, value: &dyn std::fmt::Debug) {
-        self.value(field, FieldValue::Str(format!("{value:?}")));
-    }
-    fn record_error(
-        &mut self,
-        field: &tracing_core::Field,
-        value: &(dyn std::error::Error + 'static),
-    ) {
-        let mut errors = ErrorChains::default();
-        errors.record_error(field, value);
-        if let Some((name, message, chain)) = errors.0.pop() {
-            let replace = self.replace;
-            let r = &mut *self.recording;
-            r.push("exception.message", message.clone().into(), true);
-            r.push("exception.stacktrace", chain_value(&chain), true);
-            r.push(name, message.into(), replace);
-            let key = format!("{name}.chain");
-            r.attributes.retain(|kv| kv.key.as_str() != key);
-            if r.attributes.len() < r.limits.attributes as usize {
-                r.attributes.push(KeyValue::new(key, chain_value(&chain)));
-            }
-        }
-    }
-}
-
-/// The `dyn Error` values of an event: field name, message, and the messages of its
-/// sources.
-#[derive(Debug, Default)]
-pub(crate) struct ErrorChains(Vec<(&'static str, String, Vec<String>)>);
-
-impl tracing_core::field::Visit for ErrorChains {
-    fn record_error(
-        &mut self,
-        field: &tracing_core::Field,
-        value: &(dyn std::error::Error + 'static),
-    ) {
-        let mut chain = Vec::new();
-        let mut next = value.source();
-        while let Some(e) = next {
-            chain.push(e.to_string());
-            next = e.source();
-        }
-        self.0.push((field.name(), value.to_string(), chain));
-    }
-
-    fn record_debug(&mut self, _: &tracing_core::Field, _: &dyn std::fmt::Debug) {}
-}
-
-fn chain_value(chain: &[String]) -> opentelemetry::Value {
-    opentelemetry::Value::Array(opentelemetry::Array::String(
-        chain.iter().map(|s| s.clone().into()).collect(),
-    ))
-}
-
-/// This thread's number, counted from 1 in the order threads first record a span (as
-/// tracing-opentelemetry numbers them).
-fn thread_number() -> i64 {
-    use std::sync::atomic::{AtomicI64, Ordering};
-    static NEXT: AtomicI64 = AtomicI64::new(1);
-    thread_local! {
-        static NUMBER: i64 = NEXT.fetch_add(1, Ordering::Relaxed);
-    }
-    NUMBER.with(|n| *n)
-}
-
-/// `code.file.path`, `code.module.name`, `code.line.number` of a callsite.
-pub(crate) fn location(attributes: &mut Vec<KeyValue>, meta: &'static Metadata<'static>) {
-    if let Some(file) = meta.file() {
-        attributes.push(KeyValue::new("code.file.path", file));
-    }
-    if let Some(module) = meta.module_path() {
-        attributes.push(KeyValue::new("code.module.name", module));
-    }
-    if let Some(line) = meta.line() {
-        attributes.push(KeyValue::new("code.line.number", i64::from(line)));
-    }
-}
-
 #[cfg(test)]
-#[path = "native_spares_tests.rs"]
 mod spares_tests;
