@@ -198,6 +198,7 @@ impl Telemetry {
                 // The layer records spans itself, straight onto the span pipelines.
                 native = Some(Arc::new(crate::layer::NativeSpans {
                     sampler: crate::sampling::sdk_sampler(&config.sampler),
+                    shortcut: crate::layer::Shortcut::of(&config.sampler),
                     pipelines: traces
                         .iter()
                         .chain(&console_traces)

@@ -66,6 +66,7 @@ impl Ended {
         let Some(r) = self.0.as_deref_mut() else {
             return ProtoSpan::default();
         };
+        r.settle();
         // Always set: only a started span ends.
         let (sc, parent, remote) = r.started.take().unwrap_or(NOT_STARTED);
         let status = std::mem::replace(&mut r.status, Status::Unset);
@@ -115,6 +116,7 @@ impl Ended {
         let Some(mut r) = self.0.take() else {
             return data(Parts::default(), InstrumentationScope::default());
         };
+        r.settle();
         let scope = r
             .native
             .as_ref()
@@ -140,21 +142,10 @@ impl Ended {
     /// A copy of the span as the SDK's `SpanData`, the recording left as it is (for
     /// the flight recorder, which keeps spans as it sees them go by).
     pub(crate) fn to_sdk(&self) -> SpanData {
-        let Some(r) = self.0.as_deref() else {
-            return data(Parts::default(), InstrumentationScope::default());
-        };
-        let parts = Parts {
-            started: r.started.clone(),
-            kind: r.kind.clone(),
-            name: r.name.clone(),
-            start: r.start,
-            end: r.end,
-            attributes: r.attributes.clone(),
-            events: r.events.clone(),
-            links: r.links.clone(),
-            status: r.status.clone(),
-        };
-        data(parts, self.scope().cloned().unwrap_or_default())
+        match self.0.as_deref() {
+            Some(r) => Ended::new(Box::new(r.clone())).into_sdk(),
+            None => data(Parts::default(), InstrumentationScope::default()),
+        }
     }
 }
 

@@ -31,15 +31,21 @@ use crate::export::{Deferred, Pipeline, Span};
 use crate::fields::Fields;
 
 mod ended;
+mod late;
+mod sampling;
 mod visit;
 
 pub(crate) use self::ended::Ended;
-use self::visit::{chain_value, thread_number, SpanFields};
-pub(crate) use self::visit::{location, ErrorChains};
+pub(crate) use self::late::code as location;
+pub(crate) use self::sampling::Shortcut;
+pub(crate) use self::visit::ErrorChains;
+use self::visit::{chain_value, SpanFields};
 
 /// What every native span shares: the sampler, the pipelines and the scope.
 pub(crate) struct NativeSpans {
     pub(crate) sampler: Box<dyn ShouldSample>,
+    /// The sampler's decisions without calling it, when it has a [`Shortcut`].
+    pub(crate) shortcut: Shortcut,
     pub(crate) pipelines: Vec<Arc<Pipeline<Span>>>,
     /// The SDK span processors added in code, shown each ended span.
     pub(crate) processors: Vec<Arc<dyn opentelemetry_sdk::trace::SpanProcessor>>,
@@ -87,7 +93,7 @@ impl std::fmt::Debug for NativeSpans {
 }
 
 /// What a native span records until it ends.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Recording {
     /// What the span shares with the others; `None` only while the recording waits
     /// among the [`Spares`] (a spare holds nothing that holds the spares).
@@ -105,17 +111,26 @@ pub(crate) struct Recording {
     /// Set when the span starts: its context and its parent's span id (and whether the
     /// parent is remote).
     started: Option<(SpanContext, SpanId, bool)>,
+    /// The span's callsite, until its own attributes are added ([`late`]).
+    site: Option<&'static Metadata<'static>>,
+    /// The thread that made the span, when spans say so.
+    thread: Option<late::Thread>,
+    /// How many attributes are still to be added from the callsite and thread (counted
+    /// against the limit).
+    late: usize,
+    /// Each event's callsite, until its own attributes are added ([`late`]); `None`
+    /// for events added from code.
+    event_sites: Vec<Option<&'static Metadata<'static>>>,
 }
 
 impl Recording {
     /// The recording of a new span: a spare one when there is one.
     pub(crate) fn new(native: &Arc<NativeSpans>, attrs: &Attributes<'_>) -> Box<Recording> {
         let meta = attrs.metadata();
-        // Room for every field, `target`, the location and the thread: no growth.
-        let room = meta.fields().len()
-            + 1
-            + if native.location { 3 } else { 0 }
-            + if native.threads { 2 } else { 0 };
+        let thread = native.threads.then(late::this_thread);
+        let late = late::count(meta, native.location, thread.as_ref());
+        // Room for every field and those added later: no growth.
+        let room = meta.fields().len() + late;
         let mut recording = match native.spares.0.pop() {
             Some(mut spare) => {
                 // Emptied when it was handed back (see `empty`): only the span's own
@@ -125,6 +140,9 @@ impl Recording {
                 spare.name = Cow::Borrowed(meta.name());
                 spare.start = SystemTime::now();
                 spare.attributes.reserve(room);
+                spare.site = Some(meta);
+                spare.thread = thread;
+                spare.late = late;
                 spare
             }
             None => Box::new(Recording {
@@ -139,25 +157,12 @@ impl Recording {
                 links: Vec::new(),
                 status: Status::Unset,
                 started: None,
+                site: Some(meta),
+                thread,
+                late,
+                event_sites: Vec::new(),
             }),
         };
-        if native.location {
-            location(&mut recording.attributes, meta);
-        }
-        if native.threads {
-            let thread = std::thread::current();
-            recording
-                .attributes
-                .push(KeyValue::new("thread.id", thread_number()));
-            if let Some(name) = thread.name() {
-                recording
-                    .attributes
-                    .push(KeyValue::new("thread.name", name.to_owned()));
-            }
-        }
-        recording
-            .attributes
-            .push(KeyValue::new("target", meta.target()));
         attrs.record(&mut SpanFields {
             recording: &mut recording,
             replace: false,
@@ -178,12 +183,19 @@ impl Recording {
     #[inline]
     fn push(&mut self, key: &'static str, value: opentelemetry::Value, replace: bool) {
         if replace {
-            self.attributes.retain(|kv| kv.key.as_str() != key);
+            self.unset(key);
         }
-        if self.attributes.len() < self.limits.attributes as usize {
+        if self.attributes.len() + self.late < self.limits.attributes as usize {
             self.attributes
                 .push(KeyValue::new(Key::from_static_str(key), value));
         }
+    }
+
+    /// Removes the attribute `key` (before a new value replaces it).
+    #[inline(never)]
+    fn unset(&mut self, key: &str) {
+        self.replacing(key);
+        self.attributes.retain(|kv| kv.key.as_str() != key);
     }
 
     /// Starts the span under `parent`: the sampler decides; returns the span's own
@@ -212,29 +224,31 @@ impl Recording {
                 crate::propagation::RANDOM,
             ),
         };
-        let result = native.sampler.should_sample(
-            Some(parent),
-            trace_id,
-            &self.name,
-            &self.kind,
-            &self.attributes,
-            &self.links,
-        );
-        // Only a sampled span is exported (`RecordOnly` records for nobody here).
-        let sampled = result.decision == SamplingDecision::RecordAndSample;
-        self.attributes.extend(result.attributes);
+        let (sampled, trace_state) = match native.shortcut.decide(parent, of_parent.as_ref()) {
+            Some(decided) => decided,
+            None => {
+                let result = native.sampler.should_sample(
+                    Some(parent),
+                    trace_id,
+                    &self.name,
+                    &self.kind,
+                    &self.attributes,
+                    &self.links,
+                );
+                self.attributes.extend(result.attributes);
+                // Only a sampled span is exported (`RecordOnly` records for nobody here).
+                (
+                    result.decision == SamplingDecision::RecordAndSample,
+                    result.trace_state,
+                )
+            }
+        };
         let flags = if sampled {
             TraceFlags::SAMPLED | random
         } else {
             random
         };
-        let sc = SpanContext::new(
-            trace_id,
-            ids.new_span_id(),
-            flags,
-            false,
-            result.trace_state,
-        );
+        let sc = SpanContext::new(trace_id, ids.new_span_id(), flags, false, trace_state);
         self.started = Some((sc.clone(), parent_id, remote));
         (parent.with_remote_span_context(sc), sampled)
     }
@@ -261,9 +275,18 @@ impl Recording {
         if self.events.len() >= self.limits.events as usize {
             return;
         }
-        let mut attributes = Vec::with_capacity(2 + fields.values.len());
-        attributes.push(KeyValue::new("level", meta.level().as_str()));
-        attributes.push(KeyValue::new("target", meta.target()));
+        let location = self.native.as_ref().is_some_and(|n| n.location);
+        // Room for `level`, `target` and the location, added on the export thread
+        // ([`late`]), and for an error's attributes.
+        let room = 2
+            + fields.values.len()
+            + if location { 3 } else { 0 }
+            + if errors.0.is_empty() {
+                0
+            } else {
+                2 + errors.0.len()
+            };
+        let mut attributes = Vec::with_capacity(room);
         for (k, v) in fields.values.iter() {
             match errors.0.iter().find(|(name, _, _)| name == k) {
                 Some((_, message, chain)) => {
@@ -277,15 +300,14 @@ impl Recording {
             attributes.push(KeyValue::new("exception.message", message.clone()));
             attributes.push(KeyValue::new("exception.stacktrace", chain_value(chain)));
         }
-        if self.native.as_ref().is_some_and(|n| n.location) {
-            location(&mut attributes, meta);
-        }
         let name = match &fields.message {
             Some(m) => Cow::Owned(m.as_str().to_owned()),
             None => Cow::Borrowed(meta.name()),
         };
         self.events
             .push(Event::new(name, SystemTime::now(), attributes, 0));
+        self.align_event_sites();
+        self.event_sites.push(Some(meta));
     }
 
     /// A link to the span of `to`.
@@ -297,6 +319,7 @@ impl Recording {
 
     /// Sets an attribute from code (a `tracing` field recorded later still wins).
     pub(crate) fn set_attribute(&mut self, kv: KeyValue) {
+        self.replacing(kv.key.as_str());
         self.attributes.retain(|a| a.key != kv.key);
         self.attributes.push(kv);
     }
@@ -368,6 +391,10 @@ impl Recording {
         self.links.clear();
         self.status = Status::Unset;
         self.started = None;
+        self.site = None;
+        self.thread = None;
+        self.late = 0;
+        self.event_sites.clear();
     }
 }
 

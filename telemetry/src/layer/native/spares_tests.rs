@@ -35,6 +35,7 @@ static SECOND: Metadata<'static> = tracing_core::metadata! {
 fn native() -> Arc<NativeSpans> {
     Arc::new(NativeSpans {
         sampler: Box::new(opentelemetry_sdk::trace::Sampler::AlwaysOn),
+        shortcut: super::Shortcut::None,
         pipelines: Vec::new(),
         processors: Vec::new(),
         scope: crate::metrics::scope(),
@@ -119,7 +120,9 @@ fn the_next_span_takes_the_spare_with_nothing_of_the_last_one() {
         "the span holds what it shares"
     );
     assert_eq!(next.name, "second");
-    assert_eq!(keys(&next.attributes), ["target", "d"]);
+    // `target` is added on the export thread.
+    assert_eq!(keys(&next.attributes), ["d"]);
+    assert_eq!(next.late, 1);
     assert!(next.events.is_empty() && next.links.is_empty());
     assert_eq!(next.status, Status::Unset);
     assert!(next.started.is_none());
@@ -128,6 +131,7 @@ fn the_next_span_takes_the_spare_with_nothing_of_the_last_one() {
     next.end = std::time::SystemTime::now();
     let data = Ended::new(next).into_sdk();
     assert_eq!(data.name, "second");
+    assert_eq!(keys(&data.attributes), ["target", "d"]);
     assert_eq!(data.span_kind, opentelemetry::trace::SpanKind::Internal);
     assert_eq!(data.status, Status::Unset);
     assert!(data.events.events.is_empty() && data.links.links.is_empty());
@@ -226,4 +230,80 @@ fn a_copy_for_the_recorder_leaves_the_recording_as_it_is() {
     let proto = ended.to_proto();
     assert_eq!(proto.name, "first");
     assert_eq!(proto.events.len(), 1);
+}
+
+/// `first` with `code.*` and `thread.*` attributes on, and an event from a callsite.
+fn located(limit: u32) -> (Arc<NativeSpans>, Box<Recording>) {
+    let mut native = native();
+    let n = Arc::get_mut(&mut native).unwrap();
+    n.location = true;
+    n.threads = true;
+    n.limits.attributes = limit;
+    let mut recording = first(&native);
+    let mut fields = crate::fields::Fields::new();
+    fields.values.push(("x", crate::fields::FieldValue::U64(1)));
+    recording.event(&FIRST, &fields, &super::ErrorChains::default());
+    (native, recording)
+}
+
+#[test]
+fn callsite_and_thread_attributes_come_first_when_the_span_is_encoded() {
+    let (_native, recording) = located(128);
+    assert_eq!(keys(&recording.attributes), ["a", "b", "c"]);
+    let data = Ended::new(recording).into_sdk();
+    assert_eq!(
+        keys(&data.attributes),
+        [
+            "code.file.path",
+            "code.module.name",
+            "code.line.number",
+            "thread.id",
+            "thread.name",
+            "target",
+            "a",
+            "b",
+            "c"
+        ]
+    );
+    let thread = std::thread::current();
+    let name = data
+        .attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == "thread.name")
+        .map(|kv| kv.value.to_string());
+    assert_eq!(name.as_deref(), thread.name());
+    // The span's own event (the one from code carries nothing more).
+    let event = data
+        .events
+        .events
+        .iter()
+        .find(|e| e.name == "first")
+        .unwrap();
+    assert_eq!(
+        keys(&event.attributes),
+        [
+            "level",
+            "target",
+            "x",
+            "code.file.path",
+            "code.module.name",
+            "code.line.number"
+        ]
+    );
+}
+
+#[test]
+fn attributes_added_later_count_against_the_limit_and_are_replaced_not_doubled() {
+    // Limit 6: the location, the thread and `target` leave no room for a field.
+    let (_native, mut recording) = located(6);
+    assert!(recording.attributes.is_empty(), "no room for fields");
+    recording.set_attribute(KeyValue::new("target", "mine"));
+    let data = Ended::new(recording).into_sdk();
+    let targets: Vec<String> = data
+        .attributes
+        .iter()
+        .filter(|kv| kv.key.as_str() == "target")
+        .map(|kv| kv.value.to_string())
+        .collect();
+    assert_eq!(targets, ["mine"]);
 }

@@ -6,7 +6,6 @@ use std::borrow::Cow;
 
 use opentelemetry::trace::{SpanKind, Status};
 use opentelemetry::KeyValue;
-use tracing_core::Metadata;
 
 use super::Recording;
 use crate::fields::FieldValue;
@@ -52,7 +51,8 @@ pub(super) struct SpanFields<'a> {
 }
 
 impl SpanFields<'_> {
-    #[inline]
+    /// A value through [`FieldValue`], for an `otel.*` field (which may mean something
+    /// of its own) and the rarer types.
     fn value(&mut self, field: &tracing_core::Field, value: FieldValue) {
         let key = field.name();
         if key.starts_with("otel.") && special(self.recording, key, &value) {
@@ -60,17 +60,39 @@ impl SpanFields<'_> {
         }
         self.recording.push(key, value.into_otel(), self.replace);
     }
+
+    /// A value straight into an attribute, unless its field is an `otel.*` one.
+    #[inline]
+    fn plain(
+        &mut self,
+        field: &tracing_core::Field,
+        value: impl FnOnce() -> opentelemetry::Value,
+        or: impl FnOnce() -> FieldValue,
+    ) {
+        let key = field.name();
+        if key.starts_with("otel.") {
+            return self.value(field, or());
+        }
+        self.recording.push(key, value(), self.replace);
+    }
 }
 
 impl tracing_core::field::Visit for SpanFields<'_> {
     fn record_f64(&mut self, field: &tracing_core::Field, value: f64) {
-        self.value(field, FieldValue::F64(value));
+        self.plain(field, || value.into(), || FieldValue::F64(value));
     }
     fn record_i64(&mut self, field: &tracing_core::Field, value: i64) {
-        self.value(field, FieldValue::I64(value));
+        self.plain(field, || value.into(), || FieldValue::I64(value));
     }
     fn record_u64(&mut self, field: &tracing_core::Field, value: u64) {
-        self.value(field, FieldValue::U64(value));
+        self.plain(
+            field,
+            || match i64::try_from(value) {
+                Ok(i) => i.into(),
+                Err(_) => value.to_string().into(),
+            },
+            || FieldValue::U64(value),
+        );
     }
     fn record_i128(&mut self, field: &tracing_core::Field, value: i128) {
         self.value(field, FieldValue::from_i128(value));
@@ -79,10 +101,14 @@ impl tracing_core::field::Visit for SpanFields<'_> {
         self.value(field, FieldValue::from_u128(value));
     }
     fn record_bool(&mut self, field: &tracing_core::Field, value: bool) {
-        self.value(field, FieldValue::Bool(value));
+        self.plain(field, || value.into(), || FieldValue::Bool(value));
     }
     fn record_str(&mut self, field: &tracing_core::Field, value: &str) {
-        self.value(field, FieldValue::Str(value.to_owned()));
+        self.plain(
+            field,
+            || value.to_owned().into(),
+            || FieldValue::Str(value.to_owned()),
+        );
     }
     fn record_debug(&mut self, field: &tracing_core::Field, value: &dyn std::fmt::Debug) {
         self.value(field, FieldValue::Str(format!("{value:?}")));
@@ -136,28 +162,4 @@ pub(super) fn chain_value(chain: &[String]) -> opentelemetry::Value {
     opentelemetry::Value::Array(opentelemetry::Array::String(
         chain.iter().map(|s| s.clone().into()).collect(),
     ))
-}
-
-/// This thread's number, counted from 1 in the order threads first record a span (as
-/// tracing-opentelemetry numbers them).
-pub(super) fn thread_number() -> i64 {
-    use std::sync::atomic::{AtomicI64, Ordering};
-    static NEXT: AtomicI64 = AtomicI64::new(1);
-    thread_local! {
-        static NUMBER: i64 = NEXT.fetch_add(1, Ordering::Relaxed);
-    }
-    NUMBER.with(|n| *n)
-}
-
-/// `code.file.path`, `code.module.name`, `code.line.number` of a callsite.
-pub(crate) fn location(attributes: &mut Vec<KeyValue>, meta: &'static Metadata<'static>) {
-    if let Some(file) = meta.file() {
-        attributes.push(KeyValue::new("code.file.path", file));
-    }
-    if let Some(module) = meta.module_path() {
-        attributes.push(KeyValue::new("code.module.name", module));
-    }
-    if let Some(line) = meta.line() {
-        attributes.push(KeyValue::new("code.line.number", i64::from(line)));
-    }
 }

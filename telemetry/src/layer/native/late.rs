@@ -1,0 +1,138 @@
+//! Attributes a native span and its events take from their callsite and thread
+//! (`target`, `code.*`, `thread.*`, an event's `level`), added on the export thread
+//! when the span is encoded ([`Recording::settle`]), not on the application's: the
+//! recording keeps only the callsite and the thread. They come first (an event's
+//! `code.*` last), in the order tracing-opentelemetry gives them.
+
+use std::sync::Arc;
+
+use opentelemetry::KeyValue;
+use tracing_core::Metadata;
+
+use super::Recording;
+
+/// The recording thread: its number (counted from 1 in the order threads first record
+/// a span, as tracing-opentelemetry numbers them) and its name.
+pub(super) type Thread = (i64, Option<Arc<str>>);
+
+/// This thread's [`Thread`], made once per thread.
+pub(super) fn this_thread() -> Thread {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static NEXT: AtomicI64 = AtomicI64::new(1);
+    thread_local! {
+        static THIS: Thread = (
+            NEXT.fetch_add(1, Ordering::Relaxed),
+            std::thread::current().name().map(Arc::from),
+        );
+    }
+    THIS.with(Clone::clone)
+}
+
+/// How many attributes [`span_attributes`] adds for `meta`.
+pub(super) fn count(meta: &Metadata<'_>, location: bool, thread: Option<&Thread>) -> usize {
+    let located = if location {
+        usize::from(meta.file().is_some())
+            + usize::from(meta.module_path().is_some())
+            + usize::from(meta.line().is_some())
+    } else {
+        0
+    };
+    let threaded = thread.map_or(0, |(_, name)| 1 + usize::from(name.is_some()));
+    located + threaded + 1
+}
+
+/// Puts the span's own attributes first in `attributes`: its location, its thread,
+/// its target.
+pub(super) fn span_attributes(
+    attributes: &mut Vec<KeyValue>,
+    meta: &'static Metadata<'static>,
+    location: bool,
+    thread: Option<&Thread>,
+) {
+    let before = attributes.len();
+    if location {
+        code(attributes, meta);
+    }
+    if let Some((number, name)) = thread {
+        attributes.push(KeyValue::new("thread.id", *number));
+        if let Some(name) = name {
+            attributes.push(KeyValue::new("thread.name", name.clone()));
+        }
+    }
+    attributes.push(KeyValue::new("target", meta.target()));
+    let added = attributes.len() - before;
+    attributes.rotate_right(added);
+}
+
+/// Puts an event's `level` and `target` first in `attributes`, its location last.
+pub(super) fn event_attributes(
+    attributes: &mut Vec<KeyValue>,
+    meta: &'static Metadata<'static>,
+    location: bool,
+) {
+    attributes.push(KeyValue::new("level", meta.level().as_str()));
+    attributes.push(KeyValue::new("target", meta.target()));
+    attributes.rotate_right(2);
+    if location {
+        code(attributes, meta);
+    }
+}
+
+/// `code.file.path`, `code.module.name`, `code.line.number` of a callsite.
+pub(crate) fn code(attributes: &mut Vec<KeyValue>, meta: &'static Metadata<'static>) {
+    if let Some(file) = meta.file() {
+        attributes.push(KeyValue::new("code.file.path", file));
+    }
+    if let Some(module) = meta.module_path() {
+        attributes.push(KeyValue::new("code.module.name", module));
+    }
+    if let Some(line) = meta.line() {
+        attributes.push(KeyValue::new("code.line.number", i64::from(line)));
+    }
+}
+
+/// Whether `key` is one of the attributes this module adds to a span.
+fn is_late(key: &str) -> bool {
+    matches!(
+        key,
+        "target"
+            | "thread.id"
+            | "thread.name"
+            | "code.file.path"
+            | "code.module.name"
+            | "code.line.number"
+    )
+}
+
+impl Recording {
+    /// Before an attribute `key` replaces any earlier one: if it is one of this
+    /// module's, they are added now, so that it replaces them as it would have.
+    pub(super) fn replacing(&mut self, key: &str) {
+        if self.site.is_some() && is_late(key) {
+            self.settle();
+        }
+    }
+
+    /// Gives every event but the last a callsite entry (`None` for those added from
+    /// code), so that the last event's is pushed in its place.
+    pub(super) fn align_event_sites(&mut self) {
+        let before = self.events.len().saturating_sub(1);
+        self.event_sites.resize(before, None);
+    }
+
+    /// Adds the attributes left to the export thread (this module's), to the span
+    /// and to its events: before the span is encoded or made into a `SpanData`, and
+    /// before code replaces an attribute (so that it replaces these too).
+    pub(super) fn settle(&mut self) {
+        let location = self.native.as_ref().is_some_and(|n| n.location);
+        if let Some(site) = self.site.take() {
+            span_attributes(&mut self.attributes, site, location, self.thread.as_ref());
+            self.late = 0;
+        }
+        for (event, site) in self.events.iter_mut().zip(self.event_sites.iter_mut()) {
+            if let Some(site) = site.take() {
+                event_attributes(&mut event.attributes, site, location);
+            }
+        }
+    }
+}
