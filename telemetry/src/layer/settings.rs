@@ -51,8 +51,9 @@ pub const TELEMETRY_SPAN_RECORDER: &str = "TELEMETRY_SPAN_RECORDER";
 ///   `opentelemetry::Context::current()` work with it; tracing-opentelemetry's trait
 ///   does not. A finished span reaches the export thread as its recording, in a queue
 ///   of its own with the traces batch's `max_queue_size` (beside the one for spans
-///   started through the OpenTelemetry API), and the export thread makes its
-///   `SpanData`. Emptied recordings are kept for new spans to reuse, at most 512 per
+///   started through the OpenTelemetry API); the OTLP exporter encodes it from the
+///   recording, and the other exporters get a `SpanData` made from it on the export
+///   thread. Emptied recordings are kept for new spans to reuse, at most 512 per
 ///   [`Telemetry`](crate::Telemetry).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
