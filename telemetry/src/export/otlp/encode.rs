@@ -107,7 +107,7 @@ impl Encoding for Traces {
                 }
                 Span::Native(ended) => ended,
             };
-            let span = ended.to_proto();
+            let span = ended.take_proto();
             let scope = ended.scope().cloned().unwrap_or_default();
             match native.iter_mut().find(|(s, _)| *s == scope) {
                 Some((_, spans)) => spans.spans.push(span),

@@ -62,7 +62,7 @@ impl Ended {
     /// The span as OTLP's, its values taken out of the recording (which keeps its
     /// lists' room for the next span). The same span as the SDK's `SpanData` would
     /// encode to (tested).
-    pub(crate) fn to_proto(&mut self) -> ProtoSpan {
+    pub(crate) fn take_proto(&mut self) -> ProtoSpan {
         let Some(r) = self.0.as_deref_mut() else {
             return ProtoSpan::default();
         };

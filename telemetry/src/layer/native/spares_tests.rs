@@ -203,7 +203,7 @@ fn an_ended_recording_encodes_as_its_sdk_span_would() {
     let native = native();
     let (one, two) = twins(&native);
     let mut ended = Ended::new(one);
-    let direct = ended.to_proto();
+    let direct = ended.take_proto();
     let through_sdk = ProtoSpan::from(Ended::new(two).into_sdk());
     assert_eq!(direct, through_sdk);
     assert_eq!(direct.trace_state, "k=v");
@@ -227,7 +227,7 @@ fn a_copy_for_the_recorder_leaves_the_recording_as_it_is() {
     let made = Ended::new(two).into_sdk();
     assert_eq!(format!("{copy:?}"), format!("{made:?}"));
     let mut ended = ended;
-    let proto = ended.to_proto();
+    let proto = ended.take_proto();
     assert_eq!(proto.name, "first");
     assert_eq!(proto.events.len(), 1);
 }
