@@ -1,9 +1,12 @@
-//! Attributes a native span and its events take from their callsite and thread
-//! (`target`, `code.*`, `thread.*`, an event's `level`), added on the export thread
-//! when the span is encoded ([`Recording::settle`]), not on the application's: the
-//! recording keeps only the callsite and the thread. They come first (an event's
-//! `code.*` last), in the order tracing-opentelemetry gives them.
+//! What a native span is given on the export thread, when it is encoded
+//! ([`Recording::settle`]), rather than on the application's: the attributes it and its
+//! events take from their callsite and thread (`target`, `code.*`, `thread.*`, an
+//! event's `level`), of which the recording keeps only the callsite and the thread, and
+//! which come first (an event's `code.*` last), in the order tracing-opentelemetry gives
+//! them; and its string values and event messages, which wait in one buffer of the
+//! recording instead of an allocation each.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use opentelemetry::KeyValue;
@@ -91,6 +94,18 @@ pub(crate) fn code(attributes: &mut Vec<KeyValue>, meta: &'static Metadata<'stat
     }
 }
 
+/// The value of a string field's attribute until [`Recording::settle`] gives it its
+/// text: an empty string.
+#[inline]
+pub(super) fn pending() -> opentelemetry::Value {
+    opentelemetry::Value::String("".into())
+}
+
+/// Whether `value` is [`pending`]'s.
+fn is_pending(value: &opentelemetry::Value) -> bool {
+    matches!(value, opentelemetry::Value::String(s) if s.as_str().is_empty())
+}
+
 /// Whether `key` is one of the attributes this module adds to a span.
 fn is_late(key: &str) -> bool {
     matches!(
@@ -124,6 +139,21 @@ impl Recording {
     /// and to its events: before the span is encoded or made into a `SpanData`, and
     /// before code replaces an attribute (so that it replaces these too).
     pub(super) fn settle(&mut self) {
+        for (key, range) in self.texts.drain(..) {
+            let text = self.text.get(range).unwrap_or_default();
+            if let Some(kv) = self
+                .attributes
+                .iter_mut()
+                .find(|kv| kv.key.as_str() == key && is_pending(&kv.value))
+            {
+                kv.value = opentelemetry::Value::String(text.to_owned().into());
+            }
+        }
+        for (index, range) in self.event_names.drain(..) {
+            if let Some(event) = self.events.get_mut(index) {
+                event.name = Cow::Owned(self.text.get(range).unwrap_or_default().to_owned());
+            }
+        }
         let location = self.native.as_ref().is_some_and(|n| n.location);
         if let Some(site) = self.site.take() {
             span_attributes(&mut self.attributes, site, location, self.thread.as_ref());

@@ -121,6 +121,16 @@ pub(crate) struct Recording {
     /// Each event's callsite, until its own attributes are added ([`late`]); `None`
     /// for events added from code.
     event_sites: Vec<Option<&'static Metadata<'static>>>,
+    /// The span's string field values, one after another, until the span is encoded
+    /// ([`late`]): copied here rather than each into an allocation of its own, which the
+    /// export thread would free (this buffer is kept, with its room, for the next span).
+    text: String,
+    /// Where each of them is in `text`, by key; its attribute holds an empty string
+    /// until then.
+    texts: Vec<(&'static str, std::ops::Range<usize>)>,
+    /// Where each event's message is in `text`, by the event's index; its name is empty
+    /// until then.
+    event_names: Vec<(usize, std::ops::Range<usize>)>,
 }
 
 impl Recording {
@@ -161,6 +171,9 @@ impl Recording {
                 thread,
                 late,
                 event_sites: Vec::new(),
+                text: String::new(),
+                texts: Vec::new(),
+                event_names: Vec::new(),
             }),
         };
         attrs.record(&mut SpanFields {
@@ -196,6 +209,23 @@ impl Recording {
     fn unset(&mut self, key: &str) {
         self.replacing(key);
         self.attributes.retain(|kv| kv.key.as_str() != key);
+        self.texts.retain(|(k, _)| *k != key);
+    }
+
+    /// Adds a string attribute within the limit, its value copied into `text` (see
+    /// there), replacing one of the same key if `replace`.
+    #[inline]
+    fn push_text(&mut self, key: &'static str, value: &str, replace: bool) {
+        if replace {
+            self.unset(key);
+        }
+        if self.attributes.len() + self.late < self.limits.attributes as usize {
+            let start = self.text.len();
+            self.text.push_str(value);
+            self.texts.push((key, start..self.text.len()));
+            self.attributes
+                .push(KeyValue::new(Key::from_static_str(key), late::pending()));
+        }
     }
 
     /// Starts the span under `parent`: the sampler decides; returns the span's own
@@ -301,7 +331,13 @@ impl Recording {
             attributes.push(KeyValue::new("exception.stacktrace", chain_value(chain)));
         }
         let name = match &fields.message {
-            Some(m) => Cow::Owned(m.as_str().to_owned()),
+            Some(m) => {
+                let start = self.text.len();
+                self.text.push_str(m.as_str());
+                self.event_names
+                    .push((self.events.len(), start..self.text.len()));
+                Cow::Borrowed("")
+            }
             None => Cow::Borrowed(meta.name()),
         };
         self.events
@@ -321,6 +357,7 @@ impl Recording {
     pub(crate) fn set_attribute(&mut self, kv: KeyValue) {
         self.replacing(kv.key.as_str());
         self.attributes.retain(|a| a.key != kv.key);
+        self.texts.retain(|(k, _)| *k != kv.key.as_str());
         self.attributes.push(kv);
     }
 
@@ -395,6 +432,9 @@ impl Recording {
         self.thread = None;
         self.late = 0;
         self.event_sites.clear();
+        self.text.clear();
+        self.texts.clear();
+        self.event_names.clear();
     }
 }
 

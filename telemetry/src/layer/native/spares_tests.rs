@@ -307,3 +307,46 @@ fn attributes_added_later_count_against_the_limit_and_are_replaced_not_doubled()
         .collect();
     assert_eq!(targets, ["mine"]);
 }
+
+#[test]
+fn string_values_wait_in_one_buffer_and_are_replaced_like_any_other() {
+    let native = native();
+    let mut recording = first(&native);
+    assert_eq!(recording.text, "two", "copied into the span's buffer");
+    let fields = FIRST.fields();
+    let b = fields.field("b").unwrap();
+    let values = [(&b, Some(&"three" as &dyn tracing_core::field::Value))];
+    let values = fields.value_set(&values);
+    recording.record(&tracing_core::span::Record::new(&values));
+    recording.set_attribute(KeyValue::new("a", "from code"));
+    let data = Ended::new(recording).into_sdk();
+    let of = |key: &str| -> Vec<String> {
+        data.attributes
+            .iter()
+            .filter(|kv| kv.key.as_str() == key)
+            .map(|kv| kv.value.to_string())
+            .collect()
+    };
+    assert_eq!(of("b"), ["three"]);
+    assert_eq!(of("a"), ["from code"]);
+    assert_eq!(of("c"), ["true"]);
+    let spare = native.spares.0.pop().unwrap();
+    assert!(spare.text.is_empty() && spare.texts.is_empty());
+    assert!(
+        spare.text.capacity() >= "twothree".len(),
+        "the room is kept"
+    );
+}
+
+#[test]
+fn an_event_message_waits_in_the_buffer_and_names_its_event() {
+    let native = native();
+    let mut recording = first(&native);
+    let mut fields = crate::fields::Fields::new();
+    fields.message = Some("it happened".into());
+    recording.event(&FIRST, &fields, &super::ErrorChains::default());
+    assert!(recording.text.ends_with("it happened"));
+    let data = Ended::new(recording).into_sdk();
+    let names: Vec<&str> = data.events.events.iter().map(|e| e.name.as_ref()).collect();
+    assert_eq!(names, ["happened", "it happened"]);
+}

@@ -104,11 +104,11 @@ impl tracing_core::field::Visit for SpanFields<'_> {
         self.plain(field, || value.into(), || FieldValue::Bool(value));
     }
     fn record_str(&mut self, field: &tracing_core::Field, value: &str) {
-        self.plain(
-            field,
-            || value.to_owned().into(),
-            || FieldValue::Str(value.to_owned()),
-        );
+        let key = field.name();
+        if key.starts_with("otel.") {
+            return self.value(field, FieldValue::Str(value.to_owned()));
+        }
+        self.recording.push_text(key, value, self.replace);
     }
     fn record_debug(&mut self, field: &tracing_core::Field, value: &dyn std::fmt::Debug) {
         self.value(field, FieldValue::Str(format!("{value:?}")));
