@@ -350,3 +350,36 @@ fn an_event_message_waits_in_the_buffer_and_names_its_event() {
     let names: Vec<&str> = data.events.events.iter().map(|e| e.name.as_ref()).collect();
     assert_eq!(names, ["happened", "it happened"]);
 }
+
+#[test]
+fn a_batch_of_native_and_sdk_spans_encodes_each_under_its_scope() {
+    use crate::export::otlp::{Encoding as _, Traces};
+    use crate::export::Span;
+    let native = native();
+    let (one, two) = twins(&native);
+    let same_scope = Ended::new(two).into_sdk();
+    let mut other_scope = same_scope.clone();
+    other_scope.instrumentation_scope =
+        opentelemetry::InstrumentationScope::builder("other").build();
+    let batch = vec![
+        Span::Native(Ended::new(one)),
+        Span::Sdk(same_scope),
+        Span::Sdk(other_scope),
+        Span::Native(Ended::new(first(&native))),
+    ];
+    let resource = (&opentelemetry_sdk::Resource::builder_empty().build()).into();
+    let request = Traces::request(batch, &resource);
+    assert_eq!(request.resource_spans.len(), 1);
+    let scopes: Vec<(String, usize)> = request.resource_spans[0]
+        .scope_spans
+        .iter()
+        .map(|s| (s.scope.as_ref().unwrap().name.clone(), s.spans.len()))
+        .collect();
+    let ours = crate::metrics::scope().name().to_string();
+    assert_eq!(scopes.len(), 2, "{scopes:?}");
+    assert!(scopes.contains(&(ours, 3)), "{scopes:?}");
+    assert!(scopes.contains(&("other".to_string(), 1)), "{scopes:?}");
+    // Encoded, both native recordings went back to the spares (the one `two` left
+    // there was taken by the last span).
+    assert_eq!(native.spares.0.len(), 2);
+}
