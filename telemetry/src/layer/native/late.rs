@@ -135,9 +135,10 @@ impl Recording {
         self.event_sites.resize(before, None);
     }
 
-    /// Adds the attributes left to the export thread (this module's), to the span
-    /// and to its events: before the span is encoded or made into a `SpanData`, and
-    /// before code replaces an attribute (so that it replaces these too).
+    /// Gives the span what was left to the export thread (this module's): its string
+    /// values, its events' messages, and its and its events' own attributes. Before
+    /// the span is encoded or made into a `SpanData`, and before code replaces one of
+    /// those attributes (so that it replaces them as it would have).
     pub(super) fn settle(&mut self) {
         for (key, range) in self.texts.drain(..) {
             let text = self.text.get(range).unwrap_or_default();

@@ -9,9 +9,11 @@
 //! (integers stay integers), events, links and status. The configured SDK sampler
 //! decides once, when the span starts (first entered, or first asked for its
 //! context), with the same inputs tracing-opentelemetry gives it; a span it drops
-//! lets go of its recording then. At the close a sampled span becomes the SDK's
-//! `SpanData`, pushed straight onto the span pipelines: everything after that (OTLP,
-//! the console, the recorder, custom exporters) is shared with the default path.
+//! lets go of its recording then. At the close a sampled span's recording goes onto the
+//! span pipelines as it is ([`Ended`]): the OTLP exporter encodes it, the console, the
+//! recorder and custom exporters get a `SpanData` made from it, on the export thread;
+//! everything else there is shared with the default path. What can wait for the export
+//! thread does ([`late`]), and an emptied recording is reused ([`Spares`]).
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -213,11 +215,13 @@ impl Recording {
     }
 
     /// Adds a string attribute within the limit, its value copied into `text` (see
-    /// there), replacing one of the same key if `replace`.
+    /// there); a value recorded later replaces one of the same key.
     #[inline]
     fn push_text(&mut self, key: &'static str, value: &str, replace: bool) {
         if replace {
-            self.unset(key);
+            // Recorded after the span's creation (perhaps over and over in a long
+            // span): an allocation of its own, as the buffer only grows.
+            return self.push(key, value.to_owned().into(), true);
         }
         if self.attributes.len() + self.late < self.limits.attributes as usize {
             let start = self.text.len();

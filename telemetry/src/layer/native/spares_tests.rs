@@ -318,6 +318,13 @@ fn string_values_wait_in_one_buffer_and_are_replaced_like_any_other() {
     let values = [(&b, Some(&"three" as &dyn tracing_core::field::Value))];
     let values = fields.value_set(&values);
     recording.record(&tracing_core::span::Record::new(&values));
+    for _ in 0..100 {
+        recording.record(&tracing_core::span::Record::new(&values));
+    }
+    assert_eq!(
+        recording.text, "two",
+        "values recorded later do not grow the buffer"
+    );
     recording.set_attribute(KeyValue::new("a", "from code"));
     let data = Ended::new(recording).into_sdk();
     let of = |key: &str| -> Vec<String> {
