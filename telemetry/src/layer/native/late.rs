@@ -67,18 +67,17 @@ pub(super) fn span_attributes(
     attributes.rotate_right(added);
 }
 
-/// Puts an event's `level` and `target` first in `attributes`, its location last.
-pub(super) fn event_attributes(
-    attributes: &mut Vec<KeyValue>,
-    meta: &'static Metadata<'static>,
-    location: bool,
-) {
-    attributes.push(KeyValue::new("level", meta.level().as_str()));
-    attributes.push(KeyValue::new("target", meta.target()));
-    attributes.rotate_right(2);
-    if location {
-        code(attributes, meta);
-    }
+/// What an event written inside a span leaves to the export thread.
+#[derive(Debug, Clone)]
+pub(super) struct PendingEvent {
+    /// Its index among the span's events.
+    pub(super) index: usize,
+    pub(super) site: &'static Metadata<'static>,
+    /// How many of the recording's `event_attributes` are its own (they follow those
+    /// of the events before it).
+    pub(super) attributes: usize,
+    /// Where its message, its name, is in the recording's `text`.
+    pub(super) message: Option<std::ops::Range<usize>>,
 }
 
 /// `code.file.path`, `code.module.name`, `code.line.number` of a callsite.
@@ -128,13 +127,6 @@ impl Recording {
         }
     }
 
-    /// Gives every event but the last a callsite entry (`None` for those added from
-    /// code), so that the last event's is pushed in its place.
-    pub(super) fn align_event_sites(&mut self) {
-        let before = self.events.len().saturating_sub(1);
-        self.event_sites.resize(before, None);
-    }
-
     /// Gives the span what was left to the export thread (this module's): its string
     /// values, its events' messages, and its and its events' own attributes. Before
     /// the span is encoded or made into a `SpanData`, and before code replaces one of
@@ -150,19 +142,30 @@ impl Recording {
                 kv.value = opentelemetry::Value::String(text.to_owned().into());
             }
         }
-        for (index, range) in self.event_names.drain(..) {
-            if let Some(event) = self.events.get_mut(index) {
-                event.name = Cow::Owned(self.text.get(range).unwrap_or_default().to_owned());
-            }
-        }
         let location = self.native.as_ref().is_some_and(|n| n.location);
         if let Some(site) = self.site.take() {
             span_attributes(&mut self.attributes, site, location, self.thread.as_ref());
             self.late = 0;
         }
-        for (event, site) in self.events.iter_mut().zip(self.event_sites.iter_mut()) {
-            if let Some(site) = site.take() {
-                event_attributes(&mut event.attributes, site, location);
+        // Each event's attribute list, made here (as a rule on the export thread, which
+        // frees it): `level`, `target`, its own, its location.
+        let mut waiting = self.event_attributes.drain(..);
+        for p in self.pending_events.drain(..) {
+            let Some(event) = self.events.get_mut(p.index) else {
+                waiting.by_ref().take(p.attributes).for_each(drop);
+                continue;
+            };
+            let mut attributes =
+                Vec::with_capacity(2 + p.attributes + if location { 3 } else { 0 });
+            attributes.push(KeyValue::new("level", p.site.level().as_str()));
+            attributes.push(KeyValue::new("target", p.site.target()));
+            attributes.extend(waiting.by_ref().take(p.attributes));
+            if location {
+                code(&mut attributes, p.site);
+            }
+            event.attributes = attributes;
+            if let Some(range) = p.message {
+                event.name = Cow::Owned(self.text.get(range).unwrap_or_default().to_owned());
             }
         }
     }

@@ -120,9 +120,13 @@ pub(crate) struct Recording {
     /// How many attributes are still to be added from the callsite and thread (counted
     /// against the limit).
     late: usize,
-    /// Each event's callsite, until its own attributes are added ([`late`]); `None`
-    /// for events added from code.
-    event_sites: Vec<Option<&'static Metadata<'static>>>,
+    /// What each event written inside the span leaves to the export thread
+    /// ([`late`]), in order.
+    pending_events: Vec<late::PendingEvent>,
+    /// Those events' attributes, one event's after another's, until then: a list kept
+    /// with its room for the next span, rather than one allocated per event that the
+    /// export thread would free.
+    event_attributes: Vec<KeyValue>,
     /// The span's string field values, one after another, until the span is encoded
     /// ([`late`]): copied here rather than each into an allocation of its own, which the
     /// export thread would free (this buffer is kept, with its room, for the next span).
@@ -130,9 +134,6 @@ pub(crate) struct Recording {
     /// Where each of them is in `text`, by key; its attribute holds an empty string
     /// until then.
     texts: Vec<(&'static str, std::ops::Range<usize>)>,
-    /// Where each event's message is in `text`, by the event's index; its name is empty
-    /// until then.
-    event_names: Vec<(usize, std::ops::Range<usize>)>,
 }
 
 impl Recording {
@@ -172,10 +173,10 @@ impl Recording {
                 site: Some(meta),
                 thread,
                 late,
-                event_sites: Vec::new(),
+                pending_events: Vec::new(),
+                event_attributes: Vec::new(),
                 text: String::new(),
                 texts: Vec::new(),
-                event_names: Vec::new(),
             }),
         };
         attrs.record(&mut SpanFields {
@@ -309,18 +310,10 @@ impl Recording {
         if self.events.len() >= self.limits.events as usize {
             return;
         }
-        let location = self.native.as_ref().is_some_and(|n| n.location);
-        // Room for `level`, `target` and the location, added on the export thread
-        // ([`late`]), and for an error's attributes.
-        let room = 2
-            + fields.values.len()
-            + if location { 3 } else { 0 }
-            + if errors.0.is_empty() {
-                0
-            } else {
-                2 + errors.0.len()
-            };
-        let mut attributes = Vec::with_capacity(room);
+        // Its attributes wait in `event_attributes`; `level`, `target` and the location
+        // are added on the export thread ([`late`]).
+        let before = self.event_attributes.len();
+        let attributes = &mut self.event_attributes;
         for (k, v) in fields.values.iter() {
             match errors.0.iter().find(|(name, _, _)| name == k) {
                 Some((_, message, chain)) => {
@@ -334,20 +327,23 @@ impl Recording {
             attributes.push(KeyValue::new("exception.message", message.clone()));
             attributes.push(KeyValue::new("exception.stacktrace", chain_value(chain)));
         }
-        let name = match &fields.message {
+        let own = self.event_attributes.len() - before;
+        let (name, message) = match &fields.message {
             Some(m) => {
                 let start = self.text.len();
                 self.text.push_str(m.as_str());
-                self.event_names
-                    .push((self.events.len(), start..self.text.len()));
-                Cow::Borrowed("")
+                (Cow::Borrowed(""), Some(start..self.text.len()))
             }
-            None => Cow::Borrowed(meta.name()),
+            None => (Cow::Borrowed(meta.name()), None),
         };
+        self.pending_events.push(late::PendingEvent {
+            index: self.events.len(),
+            site: meta,
+            attributes: own,
+            message,
+        });
         self.events
-            .push(Event::new(name, SystemTime::now(), attributes, 0));
-        self.align_event_sites();
-        self.event_sites.push(Some(meta));
+            .push(Event::new(name, SystemTime::now(), Vec::new(), 0));
     }
 
     /// A link to the span of `to`.
@@ -435,10 +431,10 @@ impl Recording {
         self.site = None;
         self.thread = None;
         self.late = 0;
-        self.event_sites.clear();
+        self.pending_events.clear();
+        self.event_attributes.clear();
         self.text.clear();
         self.texts.clear();
-        self.event_names.clear();
     }
 }
 
