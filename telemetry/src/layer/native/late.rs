@@ -149,6 +149,12 @@ impl Recording {
         }
         // Each event's attribute list, made here (as a rule on the export thread, which
         // frees it): `level`, `target`, its own, its location.
+        for (place, range) in self.event_texts.drain(..) {
+            if let Some(kv) = self.event_attributes.get_mut(place) {
+                let text = self.text.get(range).unwrap_or_default();
+                kv.value = opentelemetry::Value::String(text.to_owned().into());
+            }
+        }
         let mut waiting = self.event_attributes.drain(..);
         for p in self.pending_events.drain(..) {
             let Some(event) = self.events.get_mut(p.index) else {

@@ -127,6 +127,9 @@ pub(crate) struct Recording {
     /// with its room for the next span, rather than one allocated per event that the
     /// export thread would free.
     event_attributes: Vec<KeyValue>,
+    /// Where the string values among them are in `text`, by their place in
+    /// `event_attributes`.
+    event_texts: Vec<(usize, std::ops::Range<usize>)>,
     /// The span's string field values, one after another, until the span is encoded
     /// ([`late`]): copied here rather than each into an allocation of its own, which the
     /// export thread would free (this buffer is kept, with its room, for the next span).
@@ -175,6 +178,7 @@ impl Recording {
                 late,
                 pending_events: Vec::new(),
                 event_attributes: Vec::new(),
+                event_texts: Vec::new(),
                 text: String::new(),
                 texts: Vec::new(),
             }),
@@ -320,7 +324,19 @@ impl Recording {
                     attributes.push(KeyValue::new(Key::from_static_str(k), message.clone()));
                     attributes.push(KeyValue::new(format!("{k}.chain"), chain_value(chain)));
                 }
-                None => attributes.push(KeyValue::new(Key::from_static_str(k), v.to_otel())),
+                // A string waits in `text`, as the span's own do.
+                None => match v {
+                    crate::fields::FieldValue::Str(s) => {
+                        let start = self.text.len();
+                        self.text.push_str(s);
+                        self.event_texts
+                            .push((attributes.len(), start..self.text.len()));
+                        attributes.push(KeyValue::new(Key::from_static_str(k), late::pending()));
+                    }
+                    other => {
+                        attributes.push(KeyValue::new(Key::from_static_str(k), other.to_otel()))
+                    }
+                },
             }
         }
         if let Some((_, message, chain)) = errors.0.last() {
@@ -433,6 +449,7 @@ impl Recording {
         self.late = 0;
         self.pending_events.clear();
         self.event_attributes.clear();
+        self.event_texts.clear();
         self.text.clear();
         self.texts.clear();
     }

@@ -351,11 +351,45 @@ fn an_event_message_waits_in_the_buffer_and_names_its_event() {
     let mut recording = first(&native);
     let mut fields = crate::fields::Fields::new();
     fields.message = Some("it happened".into());
+    fields
+        .values
+        .push(("who", crate::fields::FieldValue::Str("bob".into())));
+    fields.values.push(("n", crate::fields::FieldValue::U64(3)));
     recording.event(&FIRST, &fields, &super::ErrorChains::default());
-    assert!(recording.text.ends_with("it happened"));
+    let mut second = crate::fields::Fields::new();
+    second
+        .values
+        .push(("who", crate::fields::FieldValue::Str("alice".into())));
+    recording.event(&FIRST, &second, &super::ErrorChains::default());
+    assert!(recording.text.ends_with("bobit happenedalice"));
     let data = Ended::new(recording).into_sdk();
     let names: Vec<&str> = data.events.events.iter().map(|e| e.name.as_ref()).collect();
-    assert_eq!(names, ["happened", "it happened"]);
+    assert_eq!(names, ["happened", "it happened", "first"]);
+    let values = |i: usize| -> Vec<(String, String)> {
+        data.events.events[i]
+            .attributes
+            .iter()
+            .map(|kv| (kv.key.to_string(), kv.value.to_string()))
+            .collect()
+    };
+    let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+    assert_eq!(
+        values(1),
+        [
+            pair("level", "INFO"),
+            pair("target", "spares"),
+            pair("who", "bob"),
+            pair("n", "3")
+        ]
+    );
+    assert_eq!(
+        values(2),
+        [
+            pair("level", "INFO"),
+            pair("target", "spares"),
+            pair("who", "alice")
+        ]
+    );
 }
 
 #[test]
