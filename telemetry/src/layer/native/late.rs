@@ -28,7 +28,9 @@ pub(super) fn this_thread() -> Thread {
             std::thread::current().name().map(Arc::from),
         );
     }
-    THIS.with(Clone::clone)
+    // While the thread's locals are being torn down (a span made in another local's
+    // destructor), the thread is numbered 0 and has no name, rather than panicking.
+    THIS.try_with(Clone::clone).unwrap_or((0, None))
 }
 
 /// How many attributes [`span_attributes`] adds for `meta`.
