@@ -371,9 +371,7 @@ impl Recording {
 
     /// Sets an attribute from code (a `tracing` field recorded later still wins).
     pub(crate) fn set_attribute(&mut self, kv: KeyValue) {
-        self.replacing(kv.key.as_str());
-        self.attributes.retain(|a| a.key != kv.key);
-        self.texts.retain(|(k, _)| *k != kv.key.as_str());
+        self.unset(kv.key.as_str());
         self.attributes.push(kv);
     }
 

@@ -87,9 +87,9 @@ impl tracing_core::field::Visit for SpanFields<'_> {
     fn record_u64(&mut self, field: &tracing_core::Field, value: u64) {
         self.plain(
             field,
-            || match i64::try_from(value) {
+            || match crate::fields::signed_or_text(value) {
                 Ok(i) => i.into(),
-                Err(_) => value.to_string().into(),
+                Err(text) => text.into(),
             },
             || FieldValue::U64(value),
         );
