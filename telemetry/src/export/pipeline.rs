@@ -185,7 +185,7 @@ impl<T: Send + 'static> Pipeline<T> {
 
     /// Enqueues one item; never blocks. A full queue drops the item and counts it, and
     /// so does a closed one (reason `shutdown`, or `thread_stopped`).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push(&self, item: T) {
         self.stats.received.fetch_add(1, Ordering::SeqCst);
         if self.shared.state.load(Ordering::Acquire) != OPEN {

@@ -62,11 +62,18 @@ impl EventMetrics {
     }
 
     /// Whether events of this callsite carry metric fields (cached per thread).
+    #[inline]
     pub(crate) fn interested(&self, meta: &'static Metadata<'static>) -> bool {
         let key = key(meta);
-        if let Some(known) = local_get(&EVENT_SITES, self.instance, key, |v| *v) {
-            return known;
+        match local_get(&EVENT_SITES, self.instance, key, |v| *v) {
+            Some(known) => known,
+            None => self.learn(meta, key),
         }
+    }
+
+    /// Whether events of a callsite this thread has no copy of carry metric fields.
+    #[inline(never)]
+    fn learn(&self, meta: &'static Metadata<'static>, key: usize) -> bool {
         let shared = self
             .callsites
             .read()

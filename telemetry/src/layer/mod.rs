@@ -435,14 +435,25 @@ where
                 let mut ext = span.extensions_mut();
                 if let Some(state) = ext.get_mut::<SpanState>() {
                     skipped = state.skipped.is_some();
-                    if let (Some(m), Some(timing)) = (&outputs.span_metrics, &state.timing) {
-                        m.record(span.metadata(), timing);
+                    // One clock reading for the span's end and its duration metric.
+                    let recorded = outputs.native.as_ref().filter(|_| {
+                        state
+                            .skipped
+                            .as_ref()
+                            .is_some_and(|s| s.recording.is_some())
+                    });
+                    let now = (state.timing.is_some() || recorded.is_some())
+                        .then(std::time::Instant::now);
+                    if let (Some(m), Some(timing), Some(now)) =
+                        (&outputs.span_metrics, &state.timing, now)
+                    {
+                        m.record(span.metadata(), timing, now);
                     }
                     // The native path exports the span now.
-                    if let Some(native) = &outputs.native {
-                        if let Some(own) = state.skipped.take().filter(|s| s.recording.is_some()) {
+                    if let (Some(native), Some(now)) = (recorded, now) {
+                        if let Some(own) = state.skipped.take() {
                             drop(ext);
-                            own.end(native);
+                            own.end(native, now);
                         }
                     }
                 }

@@ -102,11 +102,12 @@ impl Skipped {
         self.recording.as_deref_mut()
     }
 
-    /// Ends the span: a recorded span is exported (started now if it never was).
-    pub(crate) fn end(mut self, native: &super::NativeSpans) {
+    /// Ends the span at `end`: a recorded span is exported (started now if it never
+    /// was).
+    pub(crate) fn end(mut self, native: &super::NativeSpans, end: std::time::Instant) {
         let _ = self.context();
         if let Some(recording) = self.recording.take() {
-            recording.end(native);
+            recording.end(native, end);
         }
     }
 }

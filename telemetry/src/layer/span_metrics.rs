@@ -50,12 +50,12 @@ impl SpanTiming {
     /// Starts timing a new span of a callsite `metrics` measures, with the fields that
     /// decide its outcome.
     #[inline]
-    pub(crate) fn start(metrics: &SpanMetrics, attrs: &Attributes<'_>) -> SpanTiming {
+    pub(crate) fn start(metrics: &SpanMetrics, attrs: &Attributes<'_>, now: Instant) -> SpanTiming {
         let site = metrics.callsite(attrs.metadata());
         // A known callsite without outcome fields needs no visit.
         let visit = site.as_ref().is_none_or(|site| site.reads_fields);
         let mut timing = SpanTiming {
-            start: Instant::now(),
+            start: now,
             error_type: None,
             error: false,
             site,
@@ -200,19 +200,31 @@ impl SpanMetrics {
 
     /// The bound series of a callsite seen before (`None` for a new one): from this
     /// thread's copy, else from the shared map (copied to this thread for next time).
+    #[inline]
     fn callsite(&self, meta: &'static Metadata<'static>) -> Option<Arc<CallsiteAttrs>> {
         let key = key(meta);
-        if let Some(site) = local_get(&SPAN_SITES, self.instance, key, Arc::clone) {
-            return Some(site);
+        match local_get(&SPAN_SITES, self.instance, key, Arc::clone) {
+            Some(site) => Some(site),
+            None => self.shared_callsite(key),
         }
+    }
+
+    /// The bound series of a callsite this thread has no copy of, from the shared map.
+    #[inline(never)]
+    fn shared_callsite(&self, key: usize) -> Option<Arc<CallsiteAttrs>> {
         let shared = self.cache.read().ok().and_then(|c| c.get(&key).cloned())?;
         local_put(&SPAN_SITES, self.instance, key, shared.clone());
         Some(shared)
     }
 
     /// Records the duration of a closed span of callsite `meta`.
-    pub(crate) fn record(&self, meta: &'static Metadata<'static>, timing: &SpanTiming) {
-        let seconds = timing.start.elapsed().as_secs_f64();
+    pub(crate) fn record(
+        &self,
+        meta: &'static Metadata<'static>,
+        timing: &SpanTiming,
+        end: Instant,
+    ) {
+        let seconds = end.saturating_duration_since(timing.start).as_secs_f64();
         if let Some(site) = &timing.site {
             return self.record_into(site, timing, seconds);
         }

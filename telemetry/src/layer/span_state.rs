@@ -43,19 +43,25 @@ impl SpanState {
     {
         // Under a sampler that samples nothing, tracing-opentelemetry never sees the
         // span: it costs only its metrics and logs (see `Skipped`).
-        let skipped = outputs.never_samples.then(|| {
-            let recording = outputs
-                .native
-                .as_ref()
-                .filter(|n| !n.samples_nothing)
-                .map(|n| super::native::Recording::new(n, attrs));
-            Skipped::new(attrs, explicit_parent_context(attrs, ctx), recording)
-        });
-        let timing = outputs
+        let native = outputs
+            .native
+            .as_ref()
+            .filter(|n| outputs.never_samples && !n.samples_nothing);
+        let measure = outputs
             .span_metrics
             .as_ref()
-            .filter(|m| m.wants(attrs.metadata()))
-            .map(|m| SpanTiming::start(m, attrs));
+            .filter(|m| m.wants(attrs.metadata()));
+        // One clock reading for the span's start and its duration metric.
+        let now = (native.is_some() || measure.is_some()).then(std::time::Instant::now);
+        let skipped = outputs.never_samples.then(|| {
+            let recording = native
+                .zip(now)
+                .map(|(n, now)| super::native::Recording::new(n, attrs, now));
+            Skipped::new(attrs, explicit_parent_context(attrs, ctx), recording)
+        });
+        let timing = measure
+            .zip(now)
+            .map(|(m, now)| SpanTiming::start(m, attrs, now));
         let keep_fields = outputs
             .logs
             .as_ref()

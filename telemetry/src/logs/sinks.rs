@@ -28,7 +28,7 @@ impl LogSinks {
 
     /// Builds the record for `event`, with the `fields` of its one visit, and hands it
     /// to every sink. `spans` is the span stack when a local output wants it.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn record(
         &self,
         event: &Event<'_>,

@@ -83,8 +83,8 @@ impl Ended {
             name: std::mem::replace(&mut r.name, Cow::Borrowed("")).into_owned(),
             kind: proto_span::SpanKind::from(std::mem::replace(&mut r.kind, SpanKind::Internal))
                 as i32,
-            start_time_unix_nano: nanos(r.start),
-            end_time_unix_nano: nanos(r.end),
+            start_time_unix_nano: super::clock::nanos(r.start),
+            end_time_unix_nano: super::clock::nanos(r.end),
             attributes: Attributes::from(r.attributes.drain(..)).0,
             dropped_attributes_count: 0,
             events: r
@@ -126,8 +126,8 @@ impl Ended {
             started: r.started.take(),
             kind: std::mem::replace(&mut r.kind, SpanKind::Internal),
             name: std::mem::replace(&mut r.name, Cow::Borrowed("")),
-            start: r.start,
-            end: r.end,
+            start: super::clock::wall(r.start),
+            end: super::clock::wall(r.end),
             // The list goes with the data; the spare gets one as roomy.
             attributes: std::mem::take(&mut r.attributes),
             events: std::mem::take(&mut r.events),

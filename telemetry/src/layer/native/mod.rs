@@ -17,7 +17,7 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use opentelemetry::trace::{
     Event, Link, SpanContext, SpanId, SpanKind, Status, TraceContextExt as _, TraceFlags,
@@ -32,6 +32,7 @@ use tracing_core::Metadata;
 use crate::export::{Deferred, Pipeline, Span};
 use crate::fields::Fields;
 
+mod clock;
 mod ended;
 mod late;
 mod sampling;
@@ -103,9 +104,11 @@ pub(crate) struct Recording {
     limits: super::SpanLimits,
     name: Cow<'static, str>,
     kind: SpanKind,
-    start: SystemTime,
+    /// When the span was made, on the monotonic clock (its wall-clock time is worked out
+    /// when it is encoded: [`clock`]).
+    start: Instant,
     /// Set when the span ends.
-    end: SystemTime,
+    end: Instant,
     attributes: Vec<KeyValue>,
     events: Vec<Event>,
     links: Vec<Link>,
@@ -140,8 +143,12 @@ pub(crate) struct Recording {
 }
 
 impl Recording {
-    /// The recording of a new span: a spare one when there is one.
-    pub(crate) fn new(native: &Arc<NativeSpans>, attrs: &Attributes<'_>) -> Box<Recording> {
+    /// The recording of a new span made at `start`: a spare one when there is one.
+    pub(crate) fn new(
+        native: &Arc<NativeSpans>,
+        attrs: &Attributes<'_>,
+        start: Instant,
+    ) -> Box<Recording> {
         let meta = attrs.metadata();
         let thread = native.threads.then(late::this_thread);
         let late = late::count(meta, native.location, thread.as_ref());
@@ -154,7 +161,8 @@ impl Recording {
                 spare.native = Some(native.clone());
                 spare.limits = native.limits;
                 spare.name = Cow::Borrowed(meta.name());
-                spare.start = SystemTime::now();
+                spare.start = start;
+                spare.end = start;
                 spare.attributes.reserve(room);
                 spare.site = Some(meta);
                 spare.thread = thread;
@@ -166,8 +174,8 @@ impl Recording {
                 limits: native.limits,
                 name: Cow::Borrowed(meta.name()),
                 kind: SpanKind::Internal,
-                start: SystemTime::now(),
-                end: SystemTime::UNIX_EPOCH,
+                start,
+                end: start,
                 attributes: Vec::with_capacity(room),
                 events: Vec::new(),
                 links: Vec::new(),
@@ -396,11 +404,11 @@ impl Recording {
     /// and no SDK span processor (the usual case), the recording goes as it is
     /// ([`Deferred`]): the application thread moves a pointer rather than building and
     /// copying the span, and the export thread encodes it ([`Ended`]).
-    pub(crate) fn end(mut self: Box<Self>, native: &NativeSpans) {
+    pub(crate) fn end(mut self: Box<Self>, native: &NativeSpans, end: Instant) {
         if self.started.is_none() {
             return;
         }
-        self.end = SystemTime::now();
+        self.end = end;
         if let ([only], []) = (native.pipelines.as_slice(), native.processors.as_slice()) {
             return only.push_deferred(self);
         }

@@ -3,6 +3,7 @@
 //! their number is bounded.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use opentelemetry::trace::{SpanContext, Status};
 use opentelemetry::{Context, KeyValue, Value};
@@ -64,7 +65,7 @@ fn first(native: &Arc<NativeSpans>) -> Box<Recording> {
         (&status, Some(&"error" as &dyn tracing_core::field::Value)),
     ];
     let values = fields.value_set(&values);
-    let mut recording = Recording::new(native, &Attributes::new(&FIRST, &values));
+    let mut recording = Recording::new(native, &Attributes::new(&FIRST, &values), Instant::now());
     recording.add_event("happened".into(), std::time::SystemTime::now(), Vec::new());
     recording.link(SpanContext::empty_context(), vec![KeyValue::new("l", 1)]);
     let (_, sampled) = recording.start(&Context::new());
@@ -77,7 +78,7 @@ fn second(native: &Arc<NativeSpans>) -> Box<Recording> {
     let d = fields.field("d").unwrap();
     let values = [(&d, Some(&4_i64 as &dyn tracing_core::field::Value))];
     let values = fields.value_set(&values);
-    Recording::new(native, &Attributes::new(&SECOND, &values))
+    Recording::new(native, &Attributes::new(&SECOND, &values), Instant::now())
 }
 
 fn keys(attributes: &[KeyValue]) -> Vec<&str> {
@@ -128,7 +129,7 @@ fn the_next_span_takes_the_spare_with_nothing_of_the_last_one() {
     assert!(next.started.is_none());
     let (_, sampled) = next.start(&Context::new());
     assert!(sampled);
-    next.end = std::time::SystemTime::now();
+    next.end = Instant::now();
     let data = Ended::new(next).into_sdk();
     assert_eq!(data.name, "second");
     assert_eq!(keys(&data.attributes), ["target", "d"]);
@@ -187,10 +188,11 @@ fn twins(native: &Arc<NativeSpans>) -> (Box<Recording>, Box<Recording>) {
     let sc = SpanContext::new(sc.trace_id(), sc.span_id(), sc.trace_flags(), false, state);
     let parent = opentelemetry::trace::SpanId::from_bytes(7_u64.to_be_bytes());
     let t = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_nanos(1_234_567);
+    let start = Instant::now();
     for r in [&mut one, &mut two] {
         r.started = Some((sc.clone(), parent, true));
-        r.start = t;
-        r.end = t + std::time::Duration::from_millis(3);
+        r.start = start;
+        r.end = start + std::time::Duration::from_millis(3);
         r.events[0].timestamp = t;
         r.status = Status::error("it failed");
     }
@@ -207,6 +209,11 @@ fn an_ended_recording_encodes_as_its_sdk_span_would() {
     let through_sdk = ProtoSpan::from(Ended::new(two).into_sdk());
     assert_eq!(direct, through_sdk);
     assert_eq!(direct.trace_state, "k=v");
+    // Read on the monotonic clock: the duration is exactly the instants' distance.
+    assert_eq!(
+        direct.end_time_unix_nano - direct.start_time_unix_nano,
+        3_000_000
+    );
     assert_eq!(direct.parent_span_id, 7_u64.to_be_bytes());
     assert_eq!(direct.attributes.len(), 4);
     assert_eq!(direct.status.as_ref().unwrap().message, "it failed");
