@@ -14,7 +14,7 @@ pub(crate) use self::event_metrics::EventMetrics;
 pub(crate) use self::span_metrics::SpanMetrics;
 pub(crate) use self::span_state::mark_error;
 
-pub(crate) use self::native::{Ended, NativeSpans, Shortcut};
+pub(crate) use self::native::{Ended, NativeSpans, Shortcut, Spares};
 pub(crate) use self::settings::SpanLimits;
 pub use self::settings::{SpanDetails, SpanRecorder, TELEMETRY_SPAN_RECORDER};
 pub use self::settings::{

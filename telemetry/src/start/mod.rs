@@ -211,7 +211,9 @@ impl Telemetry {
                     samples_nothing: matches!(config.sampler, Sampler::AlwaysOff)
                         || matches!(config.sampler, Sampler::TraceIdRatio(r) if r <= 0.0),
                     limits,
-                    spares: Default::default(),
+                    spares: crate::layer::Spares::for_batches(
+                        config.traces_batch.max_export_batch_size,
+                    ),
                 }));
             } else {
                 tracer = Some(RandomFlagTracer::new(

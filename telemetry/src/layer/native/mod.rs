@@ -67,17 +67,17 @@ pub(crate) struct NativeSpans {
 /// Emptied recordings, handed back by the export thread (or by the sampler's "no") for
 /// the next spans: a new span takes one instead of allocating its recording and its
 /// attribute list on the application thread, whose allocations the export thread would
-/// free. Bounded: beyond [`Spares::CAPACITY`], ended recordings are freed as usual.
+/// free. Bounded (see [`Spares::for_batches`]): beyond that, ended recordings are freed as usual.
 pub(crate) struct Spares(crossbeam_queue::ArrayQueue<Box<Recording>>);
 
 impl Spares {
-    /// Recordings kept at most.
-    pub(crate) const CAPACITY: usize = 512;
-}
-
-impl Default for Spares {
-    fn default() -> Self {
-        Spares(crossbeam_queue::ArrayQueue::new(Self::CAPACITY))
+    /// Spares for span pipelines that export `batch` spans at a time: room for two
+    /// batches (the one being exported comes back whole while the next one fills), at
+    /// least 64 and at most 8,192.
+    pub(crate) fn for_batches(batch: usize) -> Spares {
+        Spares(crossbeam_queue::ArrayQueue::new(
+            batch.saturating_mul(2).clamp(64, 8192),
+        ))
     }
 }
 

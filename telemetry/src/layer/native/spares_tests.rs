@@ -44,7 +44,7 @@ fn native() -> Arc<NativeSpans> {
         threads: false,
         samples_nothing: false,
         limits: Default::default(),
-        spares: Spares::default(),
+        spares: Spares::for_batches(100),
     })
 }
 
@@ -154,20 +154,27 @@ fn a_discarded_recording_is_emptied_into_the_spares() {
 }
 
 #[test]
+fn spares_hold_two_batches() {
+    assert_eq!(Spares::for_batches(512).0.capacity(), 1024);
+    assert_eq!(Spares::for_batches(1).0.capacity(), 64);
+    assert_eq!(Spares::for_batches(usize::MAX).0.capacity(), 8192);
+}
+
+#[test]
 fn spares_are_bounded() {
     let native = native();
-    for _ in 0..Spares::CAPACITY + 10 {
+    for _ in 0..native.spares.0.capacity() + 10 {
         second(&native).discard();
     }
     // Each new span took the one spare back: only one was ever kept.
     assert_eq!(native.spares.0.len(), 1);
-    let many: Vec<_> = (0..Spares::CAPACITY + 10)
+    let many: Vec<_> = (0..native.spares.0.capacity() + 10)
         .map(|_| second(&native))
         .collect();
     for recording in many {
         recording.discard();
     }
-    assert_eq!(native.spares.0.len(), Spares::CAPACITY);
+    assert_eq!(native.spares.0.len(), 200);
     assert_eq!(Arc::strong_count(&native), 1);
 }
 
