@@ -36,9 +36,18 @@ pub(crate) fn nanos(t: Instant) -> u64 {
         .unwrap_or_else(|_| before_or_on(read(), t))
 }
 
-/// The wall-clock time at the instant `t`.
-pub(crate) fn wall(t: Instant) -> SystemTime {
-    SystemTime::UNIX_EPOCH + Duration::from_nanos(nanos(t))
+/// [`nanos`] of a span's start and end, against one anchor: the end is converted first,
+/// so the start (never after it) cannot renew the anchor between the two.
+pub(crate) fn span_nanos(start: Instant, end: Instant) -> (u64, u64) {
+    let end = nanos(end);
+    (nanos(start), end)
+}
+
+/// The wall-clock times of a span's start and end (see [`span_nanos`]).
+pub(crate) fn span_wall(start: Instant, end: Instant) -> (SystemTime, SystemTime) {
+    let (start, end) = span_nanos(start, end);
+    let wall = |n| SystemTime::UNIX_EPOCH + Duration::from_nanos(n);
+    (wall(start), wall(end))
 }
 
 /// Both clocks, now.
@@ -97,16 +106,21 @@ mod tests {
             n + slack >= before && n <= after + slack,
             "{n} not near [{before}, {after}]"
         );
-        assert_eq!(wall(t), SystemTime::UNIX_EPOCH + Duration::from_nanos(n));
+        let (start, end) = span_wall(t, t);
+        assert_eq!(start, SystemTime::UNIX_EPOCH + Duration::from_nanos(n));
+        assert_eq!(start, end);
     }
 
     #[test]
-    fn instants_keep_their_distance() {
+    fn a_span_keeps_its_duration() {
         let start = Instant::now();
-        let end = start + Duration::from_millis(3);
-        assert_eq!(nanos(end) - nanos(start), 3_000_000);
+        // Past any anchor: the end renews it, and the start is read against the same.
+        let end = start + RENEW * 2 + Duration::from_millis(3);
+        let (s, e) = span_nanos(start, end);
+        assert_eq!(e - s, 2_003_000_000);
         if let Some(earlier) = start.checked_sub(Duration::from_secs(10)) {
-            assert_eq!(nanos(start) - nanos(earlier), 10_000_000_000);
+            let (s, e) = span_nanos(earlier, start);
+            assert_eq!(e - s, 10_000_000_000);
         }
     }
 

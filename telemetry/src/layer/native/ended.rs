@@ -70,6 +70,7 @@ impl Ended {
         // Always set: only a started span ends.
         let (sc, parent, remote) = r.started.take().unwrap_or(NOT_STARTED);
         let status = std::mem::replace(&mut r.status, Status::Unset);
+        let (start, end) = super::clock::span_nanos(r.start, r.end);
         ProtoSpan {
             trace_id: sc.trace_id().to_bytes().to_vec(),
             span_id: sc.span_id().to_bytes().to_vec(),
@@ -83,8 +84,8 @@ impl Ended {
             name: std::mem::replace(&mut r.name, Cow::Borrowed("")).into_owned(),
             kind: proto_span::SpanKind::from(std::mem::replace(&mut r.kind, SpanKind::Internal))
                 as i32,
-            start_time_unix_nano: super::clock::nanos(r.start),
-            end_time_unix_nano: super::clock::nanos(r.end),
+            start_time_unix_nano: start,
+            end_time_unix_nano: end,
             attributes: Attributes::from(r.attributes.drain(..)).0,
             dropped_attributes_count: 0,
             events: r
@@ -122,12 +123,13 @@ impl Ended {
             .as_ref()
             .map(|n| n.scope.clone())
             .unwrap_or_default();
+        let (start, end) = super::clock::span_wall(r.start, r.end);
         let parts = Parts {
             started: r.started.take(),
             kind: std::mem::replace(&mut r.kind, SpanKind::Internal),
             name: std::mem::replace(&mut r.name, Cow::Borrowed("")),
-            start: super::clock::wall(r.start),
-            end: super::clock::wall(r.end),
+            start,
+            end,
             // The list goes with the data; the spare gets one as roomy.
             attributes: std::mem::take(&mut r.attributes),
             events: std::mem::take(&mut r.events),
