@@ -53,8 +53,8 @@ pub const TELEMETRY_SPAN_RECORDER: &str = "TELEMETRY_SPAN_RECORDER";
 ///   of its own with the traces batch's `max_queue_size` (beside the one for spans
 ///   started through the OpenTelemetry API); the OTLP exporter encodes it from the
 ///   recording, and the other exporters get a `SpanData` made from it on the export
-///   thread. Emptied recordings are kept for new spans to reuse, at most 512 per
-///   [`Telemetry`](crate::Telemetry).
+///   thread. Emptied recordings are kept for new spans to reuse, at most two traces
+///   batches' worth per [`Telemetry`](crate::Telemetry) (1,024 by default).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum SpanRecorder {

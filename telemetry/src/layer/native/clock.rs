@@ -4,7 +4,8 @@
 //! export thread: against an anchor, an instant and the wall-clock time read beside it.
 //! Each thread renews its anchor once the instants it converts run a second past it, so
 //! a step of the system clock reaches span times within a second of it, and a span's end
-//! is never before its start.
+//! is never before its start. A span's events are read on the same clock and converted
+//! after its end, against the same anchor: they fall within the span.
 
 use std::cell::Cell;
 use std::time::{Duration, Instant, SystemTime};
@@ -36,6 +37,11 @@ pub(crate) fn nanos(t: Instant) -> u64 {
         .unwrap_or_else(|_| before_or_on(read(), t))
 }
 
+/// The wall-clock time at the instant `t`.
+pub(crate) fn wall(t: Instant) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_nanos(nanos(t))
+}
+
 /// [`nanos`] of a span's start and end, against one anchor: the end is converted first,
 /// so the start (never after it) cannot renew the anchor between the two.
 pub(crate) fn span_nanos(start: Instant, end: Instant) -> (u64, u64) {
@@ -46,8 +52,8 @@ pub(crate) fn span_nanos(start: Instant, end: Instant) -> (u64, u64) {
 /// The wall-clock times of a span's start and end (see [`span_nanos`]).
 pub(crate) fn span_wall(start: Instant, end: Instant) -> (SystemTime, SystemTime) {
     let (start, end) = span_nanos(start, end);
-    let wall = |n| SystemTime::UNIX_EPOCH + Duration::from_nanos(n);
-    (wall(start), wall(end))
+    let at = |n| SystemTime::UNIX_EPOCH + Duration::from_nanos(n);
+    (at(start), at(end))
 }
 
 /// Both clocks, now.

@@ -66,11 +66,12 @@ impl Ended {
         let Some(r) = self.0.as_deref_mut() else {
             return ProtoSpan::default();
         };
+        // The end first (see `clock::span_nanos`), then the events' times in `settle`.
+        let (start, end) = super::clock::span_nanos(r.start, r.end);
         r.settle();
         // Always set: only a started span ends.
         let (sc, parent, remote) = r.started.take().unwrap_or(NOT_STARTED);
         let status = std::mem::replace(&mut r.status, Status::Unset);
-        let (start, end) = super::clock::span_nanos(r.start, r.end);
         ProtoSpan {
             trace_id: sc.trace_id().to_bytes().to_vec(),
             span_id: sc.span_id().to_bytes().to_vec(),
@@ -117,13 +118,14 @@ impl Ended {
         let Some(mut r) = self.0.take() else {
             return data(Parts::default(), InstrumentationScope::default());
         };
+        // The end first (see `clock::span_nanos`), then the events' times in `settle`.
+        let (start, end) = super::clock::span_wall(r.start, r.end);
         r.settle();
         let scope = r
             .native
             .as_ref()
             .map(|n| n.scope.clone())
             .unwrap_or_default();
-        let (start, end) = super::clock::span_wall(r.start, r.end);
         let parts = Parts {
             started: r.started.take(),
             kind: std::mem::replace(&mut r.kind, SpanKind::Internal),

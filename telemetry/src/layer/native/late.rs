@@ -80,6 +80,8 @@ pub(super) struct PendingEvent {
     pub(super) attributes: usize,
     /// Where its message, its name, is in the recording's `text`.
     pub(super) message: Option<std::ops::Range<usize>>,
+    /// When it happened, on the span's clock ([`super::clock`]).
+    pub(super) at: std::time::Instant,
 }
 
 /// `code.file.path`, `code.module.name`, `code.line.number` of a callsite.
@@ -172,6 +174,7 @@ impl Recording {
                 code(&mut attributes, p.site);
             }
             event.attributes = attributes;
+            event.timestamp = super::clock::wall(p.at);
             if let Some(range) = p.message {
                 event.name = Cow::Owned(self.text.get(range).unwrap_or_default().to_owned());
             }

@@ -79,6 +79,19 @@ impl Spares {
             batch.saturating_mul(2).clamp(64, 8192),
         ))
     }
+
+    /// Keeps a recording, emptied here (the one place that makes a spare), with room for
+    /// `room` attributes, unless enough are kept already.
+    fn keep(&self, mut spare: Box<Recording>, room: usize) {
+        if self.0.is_full() {
+            return;
+        }
+        spare.empty();
+        if spare.attributes.capacity() < room {
+            spare.attributes = Vec::with_capacity(room);
+        }
+        let _ = self.0.push(spare);
+    }
 }
 
 impl std::fmt::Debug for Spares {
@@ -365,9 +378,11 @@ impl Recording {
             site: meta,
             attributes: own,
             message,
+            at: Instant::now(),
         });
+        // Its time too is given on the export thread, from `at`.
         self.events
-            .push(Event::new(name, SystemTime::now(), Vec::new(), 0));
+            .push(Event::new(name, SystemTime::UNIX_EPOCH, Vec::new(), 0));
     }
 
     /// A link to the span of `to`.
@@ -458,21 +473,6 @@ impl Recording {
         self.event_texts.clear();
         self.text.clear();
         self.texts.clear();
-    }
-}
-
-impl Spares {
-    /// Keeps a recording, emptied here (the one place that makes a spare), with room for
-    /// `room` attributes, unless enough are kept already.
-    fn keep(&self, mut spare: Box<Recording>, room: usize) {
-        if self.0.is_full() {
-            return;
-        }
-        spare.empty();
-        if spare.attributes.capacity() < room {
-            spare.attributes = Vec::with_capacity(room);
-        }
-        let _ = self.0.push(spare);
     }
 }
 

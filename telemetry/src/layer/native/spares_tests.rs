@@ -407,6 +407,29 @@ fn an_event_message_waits_in_the_buffer_and_names_its_event() {
 }
 
 #[test]
+fn an_event_takes_its_time_from_the_span_s_clock_and_falls_within_the_span() {
+    let native = native();
+    let mut recording = first(&native);
+    let start = Instant::now();
+    recording.start = start;
+    let fields = crate::fields::Fields::new();
+    recording.event(&FIRST, &fields, &super::ErrorChains::default());
+    let pending = recording.pending_events.last_mut().unwrap();
+    assert!(
+        pending.at >= start,
+        "read on the span's clock when it happened"
+    );
+    // Set apart from the span's start and end, where no wall-clock reading would land
+    // to the nanosecond.
+    pending.at = start + std::time::Duration::from_millis(5);
+    recording.end = start + std::time::Duration::from_millis(9);
+    let proto = Ended::new(recording).take_proto();
+    let event = proto.events.iter().find(|e| e.name == "first").unwrap();
+    assert_eq!(event.time_unix_nano - proto.start_time_unix_nano, 5_000_000);
+    assert_eq!(proto.end_time_unix_nano - event.time_unix_nano, 4_000_000);
+}
+
+#[test]
 fn a_batch_of_native_and_sdk_spans_encodes_each_under_its_scope() {
     use crate::export::otlp::{Encoding as _, Traces};
     use crate::export::Span;
