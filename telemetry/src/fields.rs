@@ -177,7 +177,7 @@ pub(crate) trait Select {
 }
 
 /// Every field, each value as its type (see [`Select`]).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct All;
 
 impl Select for All {
@@ -186,7 +186,7 @@ impl Select for All {
 
 /// The field visitor: collects the fields of an event or span (those `S` selects), the
 /// `message` apart, the rest in order.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Fields<S = All> {
     /// The `message` field, as text.
     pub message: Option<Text>,
@@ -221,6 +221,13 @@ impl<S> Fields<S> {
             has_error: false,
             select: PhantomData,
         }
+    }
+
+    /// Empties the visitor for another visit (the field list keeps its room).
+    pub(crate) fn clear(&mut self) {
+        self.message = None;
+        self.values.clear();
+        self.has_error = false;
     }
 
     #[inline(always)]

@@ -1,4 +1,5 @@
-//! The ids of the current trace and span, for log lines, error pages and tickets.
+//! The ids of the current trace and span, for log lines, error pages and tickets; and
+//! the new random ids of the spans the layer starts itself.
 
 /// The trace id of the current span (the span the layer records, else OpenTelemetry's
 /// current context), for log lines, error pages and support tickets; `None` outside
@@ -35,4 +36,48 @@ fn current_span_context() -> Option<opentelemetry::trace::SpanContext> {
     let cx = crate::propagation::current_context();
     let sc = cx.span().span_context().clone();
     sc.is_valid().then_some(sc)
+}
+
+/// A new random trace id for a span the layer starts (the native path, spans that are
+/// never sampled): from a per-thread generator (`fastrand`'s wyrand), never the
+/// invalid all-zero id.
+#[inline]
+pub(crate) fn new_trace_id() -> opentelemetry::trace::TraceId {
+    loop {
+        let id = fastrand::u128(..);
+        if id != 0 {
+            return opentelemetry::trace::TraceId::from(id);
+        }
+    }
+}
+
+/// A new random span id (see [`new_trace_id`]), never the invalid all-zero id.
+#[inline]
+pub(crate) fn new_span_id() -> opentelemetry::trace::SpanId {
+    loop {
+        let id = fastrand::u64(..);
+        if id != 0 {
+            return opentelemetry::trace::SpanId::from(id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    #[test]
+    fn new_ids_are_valid_and_differ() {
+        let traces: HashSet<_> = (0..1000).map(|_| super::new_trace_id()).collect();
+        let spans: HashSet<_> = (0..1000).map(|_| super::new_span_id()).collect();
+        assert_eq!((traces.len(), spans.len()), (1000, 1000));
+        assert!(!traces.contains(&opentelemetry::trace::TraceId::INVALID));
+        assert!(!spans.contains(&opentelemetry::trace::SpanId::INVALID));
+        // Other threads draw other ids.
+        let other =
+            std::thread::spawn(|| (0..1000).map(|_| super::new_span_id()).collect::<Vec<_>>())
+                .join()
+                .unwrap();
+        assert!(other.iter().all(|id| !spans.contains(id)));
+    }
 }

@@ -165,6 +165,7 @@ mod ids;
 mod layer;
 pub mod logs;
 pub mod metrics;
+mod pool;
 pub mod propagation;
 pub mod recorder;
 pub mod resource;

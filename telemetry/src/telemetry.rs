@@ -19,7 +19,7 @@ use crate::export::ExporterKind;
 use crate::export::SignalPipeline;
 use crate::health::{HealthReport, ShutdownReport, SignalReport};
 use crate::layer::{Outputs, TelemetryLayer};
-use crate::logs::{LocalOutput, LogRecord};
+use crate::logs::{LocalOutput, PooledLog};
 use crate::propagation::{Propagators, RandomFlagTracer};
 use crate::signal::Signal;
 
@@ -58,7 +58,7 @@ pub(crate) struct Inner {
     pub(crate) metrics: Option<SignalPipeline<ExportMetricsServiceRequest>>,
     /// The console's metric pipeline beside another exporter (`otlp,console`).
     pub(crate) console_metrics: Option<SignalPipeline<ExportMetricsServiceRequest>>,
-    pub(crate) logs: Option<SignalPipeline<LogRecord>>,
+    pub(crate) logs: Option<SignalPipeline<PooledLog>>,
     pub(crate) local_logs: Vec<Arc<LocalOutput>>,
     pub(crate) lost_log_lines: Arc<AtomicU64>,
     pub(crate) metric_overflow: Arc<AtomicU64>,

@@ -328,12 +328,22 @@ where
                     .is_some_and(|span| recording_of(&mut span.extensions_mut()).is_some())
             };
         if metric_event || log_this || own == Route::Here || native_event {
-            // One visit of the event's fields, for every output.
-            let mut fields = Fields::new();
-            event.record(&mut fields);
+            // One visit of the event's fields, for every output: straight into the log
+            // record when there is one.
+            let logs = outputs.logs.as_ref().filter(|_| to_logs);
+            let mut record = logs.map(|l| l.blank(meta));
+            let mut alone;
+            let fields = match &mut record {
+                Some(record) => &mut record.read,
+                None => {
+                    alone = Fields::new();
+                    &mut alone
+                }
+            };
+            event.record(fields);
             if metric_event {
                 if let Some(m) = &outputs.event_metrics {
-                    m.record(&fields);
+                    m.record(fields);
                 }
             }
             if own == Route::Here {
@@ -347,15 +357,15 @@ where
             }
             if native_event {
                 if let Some(span) = &current {
-                    native_event_on(span, event, &fields);
+                    native_event_on(span, event, fields);
                 }
             }
-            if let Some(logs) = outputs.logs.as_ref().filter(|_| to_logs) {
+            if let (Some(logs), Some(record)) = (logs, record) {
                 let spans = match &current {
                     Some(span) if logs.wants_span_fields() => span_state::stack_fields(span),
                     _ => Vec::new(),
                 };
-                logs.record(event, fields, spans);
+                logs.record(record, spans);
             }
         }
         drop(current);

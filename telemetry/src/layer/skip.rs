@@ -115,8 +115,6 @@ impl Skipped {
 /// The context of a span that is not sampled, under `parent`: the parent's trace and
 /// trace state (a new trace without a valid parent), a new span id, not sampled.
 fn own_context(parent: &opentelemetry::Context) -> opentelemetry::Context {
-    use opentelemetry_sdk::trace::IdGenerator as _;
-    let ids = opentelemetry_sdk::trace::RandomIdGenerator::default();
     let of_parent = parent
         .has_active_span()
         .then(|| parent.span().span_context().clone())
@@ -129,13 +127,18 @@ fn own_context(parent: &opentelemetry::Context) -> opentelemetry::Context {
             sc.trace_flags() & crate::propagation::RANDOM,
         ),
         None => (
-            ids.new_trace_id(),
+            crate::ids::new_trace_id(),
             opentelemetry::trace::TraceState::default(),
             crate::propagation::RANDOM,
         ),
     };
-    let sc =
-        opentelemetry::trace::SpanContext::new(trace_id, ids.new_span_id(), flags, false, state);
+    let sc = opentelemetry::trace::SpanContext::new(
+        trace_id,
+        crate::ids::new_span_id(),
+        flags,
+        false,
+        state,
+    );
     parent.with_remote_span_context(sc)
 }
 

@@ -47,11 +47,15 @@ impl SpanTiming {
         self.start
     }
 
-    /// Starts timing a new span of a callsite `metrics` measures, with the fields that
-    /// decide its outcome.
+    /// Starts timing a new span of a callsite measured, with its bound series `site`
+    /// when it was seen before ([`SpanMetrics::measures`]) and the fields that decide
+    /// its outcome.
     #[inline]
-    pub(crate) fn start(metrics: &SpanMetrics, attrs: &Attributes<'_>, now: Instant) -> SpanTiming {
-        let site = metrics.callsite(attrs.metadata());
+    pub(crate) fn start(
+        site: Option<Arc<CallsiteAttrs>>,
+        attrs: &Attributes<'_>,
+        now: Instant,
+    ) -> SpanTiming {
         // A known callsite without outcome fields needs no visit.
         let visit = site.as_ref().is_none_or(|site| site.reads_fields);
         let mut timing = SpanTiming {
@@ -182,7 +186,7 @@ impl SpanMetrics {
     }
 
     /// Whether spans of this callsite are measured.
-    pub(crate) fn wants(&self, meta: &Metadata<'_>) -> bool {
+    fn wants(&self, meta: &Metadata<'_>) -> bool {
         // HTTP spans have their own duration histograms (`http.server.request.duration`,
         // `http.client.request.duration`) with the route and status.
         if meta.target().starts_with("telemetry::http") {
@@ -196,6 +200,31 @@ impl SpanMetrics {
                 .any(|p| meta.target().starts_with(p.as_str())),
             SpanFilter::Instrumented => meta.fields().field("code.function.name").is_some(),
         }
+    }
+
+    /// Whether spans of this callsite are measured (`None` when not), with its bound
+    /// series when the callsite was seen before. A callsite this thread has a copy of
+    /// is measured: only those are ever bound.
+    #[inline]
+    pub(crate) fn measures(
+        &self,
+        meta: &'static Metadata<'static>,
+    ) -> Option<Option<Arc<CallsiteAttrs>>> {
+        let key = key(meta);
+        match local_get(&SPAN_SITES, self.instance, key, Arc::clone) {
+            Some(site) => Some(Some(site)),
+            None => self.measures_new(meta, key),
+        }
+    }
+
+    /// [`measures`](Self::measures) for a callsite this thread has no copy of.
+    #[inline(never)]
+    fn measures_new(
+        &self,
+        meta: &'static Metadata<'static>,
+        key: usize,
+    ) -> Option<Option<Arc<CallsiteAttrs>>> {
+        self.wants(meta).then(|| self.shared_callsite(key))
     }
 
     /// The bound series of a callsite seen before (`None` for a new one): from this

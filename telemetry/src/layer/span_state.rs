@@ -50,7 +50,7 @@ impl SpanState {
         let measure = outputs
             .span_metrics
             .as_ref()
-            .filter(|m| m.wants(attrs.metadata()));
+            .and_then(|m| m.measures(attrs.metadata()));
         // One clock reading for the span's start and its duration metric.
         let now = (native.is_some() || measure.is_some()).then(std::time::Instant::now);
         let skipped = outputs.never_samples.then(|| {
@@ -61,7 +61,7 @@ impl SpanState {
         });
         let timing = measure
             .zip(now)
-            .map(|(m, now)| SpanTiming::start(m, attrs, now));
+            .map(|(site, now)| SpanTiming::start(site, attrs, now));
         let keep_fields = outputs
             .logs
             .as_ref()

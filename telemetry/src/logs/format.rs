@@ -65,8 +65,8 @@ fn line(r: &LogRecord, out: &mut String, short_trace: bool) {
         }
         out.push(':');
     }
-    let _ = write!(out, " {}", r.message);
-    for (k, v) in &r.fields {
+    let _ = write!(out, " {}", r.message());
+    for (k, v) in &r.read.values {
         let _ = write!(out, " {k}=");
         write_value(out, v);
     }
@@ -141,9 +141,9 @@ pub(crate) fn json_line(r: &LogRecord, out: &mut Vec<u8>) {
         if let Some(line) = r.line() {
             map.serialize_entry("code.line.number", &line)?;
         }
-        map.serialize_entry("fields", &JsonFields(None, &r.fields))?;
+        map.serialize_entry("fields", &JsonFields(None, &r.read.values))?;
         map.serialize_entry("level", severity(r.level()).1)?;
-        map.serialize_entry("message", r.message.as_str())?;
+        map.serialize_entry("message", r.message())?;
         let ids = r.trace_id.zip(r.span_id);
         let (mut trace_hex, mut span_hex) = ([0u8; 32], [0u8; 16]);
         if let Some((trace, span)) = ids {
@@ -263,9 +263,9 @@ mod tests {
         obj.insert("timestamp".into(), rfc3339(r.time).into());
         obj.insert("level".into(), severity(r.level()).1.into());
         obj.insert("target".into(), r.target().into());
-        obj.insert("message".into(), r.message.as_str().into());
+        obj.insert("message".into(), r.message().into());
         let mut fields = serde_json::Map::new();
-        for (k, v) in &r.fields {
+        for (k, v) in &r.read.values {
             fields.insert((*k).to_string(), v.to_json());
         }
         obj.insert("fields".into(), fields.into());
@@ -316,16 +316,15 @@ mod tests {
 
     fn record(fields: Vec<(&'static str, FieldValue)>, spans: Vec<SpanFields>) -> LogRecord {
         let spans = spans.into_iter().map(std::sync::Arc::new).collect();
-        LogRecord {
-            time: std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_764_612_345_678),
-            meta: &META,
-            message: "card \"declined\"\tfor ünïcode \u{1F600}".into(),
-            fields: fields.into_iter().collect(),
-            trace_id: Some(TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap()),
-            span_id: Some(SpanId::from_hex("00f067aa0ba902b7").unwrap()),
-            sampled: true,
-            spans,
-        }
+        let mut r = LogRecord::blank(&META);
+        r.time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_764_612_345_678);
+        r.read.message = Some("card \"declined\"\tfor ünïcode \u{1F600}".into());
+        r.read.values = fields.into_iter().collect();
+        r.trace_id = Some(TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap());
+        r.span_id = Some(SpanId::from_hex("00f067aa0ba902b7").unwrap());
+        r.sampled = true;
+        r.spans = spans;
+        r
     }
 
     #[test]

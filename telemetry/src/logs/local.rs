@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_queue::ArrayQueue;
 
-use super::{json_line, pretty_line, Destination, LogFormat, LogOutput, LogRecord};
+use super::{json_line, pretty_line, Destination, LogFormat, LogOutput, PooledLog};
 
 /// A writer of the user's, shared by the clones of its [`LogOutput`]; only the output's
 /// writer thread writes to it.
@@ -72,7 +72,7 @@ impl std::fmt::Debug for LocalOutput {
 /// What the application threads and the writer thread share.
 struct Shared {
     format: LogFormat,
-    queue: ArrayQueue<LogRecord>,
+    queue: ArrayQueue<PooledLog>,
     lost: Arc<AtomicU64>,
     /// Records accepted into the queue so far.
     accepted: AtomicU64,
@@ -168,7 +168,7 @@ impl LocalOutput {
 
     /// Hands a record to the writer thread, or counts it lost when the buffer is full
     /// or the output has shut down. Never waits.
-    pub(crate) fn write(&self, record: LogRecord) {
+    pub(crate) fn write(&self, record: PooledLog) {
         let shared = &*self.shared;
         if shared.closed.load(Ordering::Acquire) || shared.queue.push(record).is_err() {
             shared.lost.fetch_add(1, Ordering::Relaxed);

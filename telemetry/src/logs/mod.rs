@@ -55,7 +55,7 @@ pub(crate) use format::{console_line, json_line, pretty_line};
 pub(crate) use local::LocalOutput;
 use local::SharedWriter;
 pub(crate) use processors::LogProcessors;
-pub(crate) use record::{severity, LogRecord, SpanFields};
+pub(crate) use record::{severity, LogRecord, PooledLog, SpanFields};
 pub(crate) use sinks::LogSinks;
 
 /// How a local output formats lines.

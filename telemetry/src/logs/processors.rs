@@ -12,10 +12,20 @@ pub(crate) struct LogProcessors {
 
 impl LogProcessors {
     /// Applies the processors; false means drop the record.
+    #[inline]
     pub(crate) fn apply(&self, record: &mut LogRecord) -> bool {
+        if self.drop_where.is_empty() && self.static_fields.is_empty() {
+            return true;
+        }
+        self.apply_all(record)
+    }
+
+    #[inline(never)]
+    fn apply_all(&self, record: &mut LogRecord) -> bool {
         for (field, value) in &self.drop_where {
             let matches = record
-                .fields
+                .read
+                .values
                 .iter()
                 .chain(record.spans.iter().flat_map(|s| s.fields.iter()))
                 .any(|(k, v)| k == field && v.to_string() == *value);
@@ -24,7 +34,10 @@ impl LogProcessors {
             }
         }
         if !self.static_fields.is_empty() {
-            record.fields.extend(self.static_fields.iter().cloned());
+            record
+                .read
+                .values
+                .extend(self.static_fields.iter().cloned());
         }
         true
     }

@@ -6,19 +6,20 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use opentelemetry::trace::TraceContextExt as _;
-use tracing_core::Event;
 
-use super::{LocalOutput, LogProcessors, LogRecord, SpanFields};
+use super::{LocalOutput, LogProcessors, LogRecord, PooledLog, SpanFields};
 use crate::export::Pipeline;
-use crate::fields::Fields;
+use crate::pool::{Pool, Pooled};
 
 /// Where the layer sends log records.
 pub(crate) struct LogSinks {
-    pub pipeline: Option<Arc<Pipeline<LogRecord>>>,
+    pub pipeline: Option<Arc<Pipeline<PooledLog>>>,
     pub local: Vec<Arc<LocalOutput>>,
     pub processors: Arc<LogProcessors>,
     /// Drop the events of unsampled traces (trace-based log sampling).
     pub follow_sampling: bool,
+    /// The records handed back by the sinks, for the next events.
+    pub pool: Arc<Pool<LogRecord>>,
 }
 
 impl LogSinks {
@@ -26,16 +27,19 @@ impl LogSinks {
         !self.local.is_empty()
     }
 
-    /// Builds the record for `event`, with the `fields` of its one visit, and hands it
-    /// to every sink. `spans` is the span stack when a local output wants it.
+    /// An empty record for an event of `meta`, for its fields to be read into (then
+    /// [`record`](Self::record)).
     #[inline(always)]
-    pub(crate) fn record(
-        &self,
-        event: &Event<'_>,
-        fields: Fields,
-        spans: Vec<std::sync::Arc<SpanFields>>,
-    ) {
-        let meta = event.metadata();
+    pub(crate) fn blank(&self, meta: &'static tracing_core::Metadata<'static>) -> PooledLog {
+        let mut record = Pooled::take_or(&self.pool, || LogRecord::blank(meta));
+        record.meta = meta;
+        record
+    }
+
+    /// Completes `record`, the fields of its event read into it, and hands it to every
+    /// sink. `spans` is the span stack when a local output wants it.
+    #[inline(always)]
+    pub(crate) fn record(&self, mut record: PooledLog, spans: Vec<Arc<SpanFields>>) {
         let (trace_id, span_id, sampled) = opentelemetry::Context::map_current(|cx| {
             let span = cx.span();
             let sc = span.span_context();
@@ -45,16 +49,11 @@ impl LogSinks {
                 (None, None, false)
             }
         });
-        let mut record = LogRecord {
-            time: SystemTime::now(),
-            meta,
-            message: fields.message.unwrap_or_default(),
-            fields: fields.values,
-            trace_id,
-            span_id,
-            sampled,
-            spans,
-        };
+        record.time = SystemTime::now();
+        record.trace_id = trace_id;
+        record.span_id = span_id;
+        record.sampled = sampled;
+        record.spans = spans;
         if !self.processors.apply(&mut record) {
             return;
         }

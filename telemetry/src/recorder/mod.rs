@@ -185,11 +185,11 @@ impl Recorder {
     }
 
     /// Records log records (on an export thread).
-    pub(crate) fn logs(&self, batch: &[crate::logs::LogRecord]) {
+    pub(crate) fn logs(&self, batch: &[crate::logs::PooledLog]) {
         let mut store = self.store();
         let mut last = None;
         for l in batch {
-            last = Some(store.log(l.clone()));
+            last = Some(store.log(crate::logs::LogRecord::clone(l)));
         }
         drop(store);
         if let Some(seq) = last {

@@ -174,7 +174,7 @@ impl LogMatcher<'_> {
                 .is_none_or(|t| r.target().starts_with(t.as_str()))
             && q.contains
                 .as_ref()
-                .is_none_or(|c| r.message.as_str().contains(c.as_str()))
+                .is_none_or(|c| r.message().contains(c.as_str()))
             && self.trace_id.is_none_or(|t| t.is_some() && r.trace_id == t)
             && q.since.is_none_or(|s| r.time >= s)
     }

@@ -231,9 +231,9 @@ impl RecordedLog {
             time: crate::health::rfc3339(r.time),
             level: r.level().as_str(),
             target: r.target().to_string(),
-            message: r.message.to_string(),
+            message: r.message().to_string(),
             fields: r
-                .fields
+                .fields()
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),

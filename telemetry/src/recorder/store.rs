@@ -117,16 +117,17 @@ fn span_bytes(s: &SpanData) -> usize {
 }
 
 fn log_bytes(r: &LogRecord) -> usize {
-    let spilled_message = r.message.as_str().len().saturating_sub(64);
-    let spilled_fields = if r.fields.spilled() {
-        r.fields.capacity() * size_of::<(&str, crate::fields::FieldValue)>() + PER_ALLOCATION
+    let spilled_message = r.message().len().saturating_sub(64);
+    let spilled_fields = if r.read.values.spilled() {
+        r.read.values.capacity() * size_of::<(&str, crate::fields::FieldValue)>() + PER_ALLOCATION
     } else {
         0
     };
     size_of::<StoredLog>()
         + text_bytes(spilled_message)
         + spilled_fields
-        + r.fields
+        + r.read
+            .values
             .iter()
             .map(|(_, v)| match v {
                 crate::fields::FieldValue::Str(s) => text_bytes(s.len()),

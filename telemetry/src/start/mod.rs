@@ -26,7 +26,7 @@ use crate::export::{
 };
 use crate::export::{Tap, Tapped};
 use crate::layer::{EventMetrics, Outputs, SpanMetrics};
-use crate::logs::{LocalOutput, LogOutput, LogRecord, LogSinks};
+use crate::logs::{LocalOutput, LogOutput, LogSinks, PooledLog};
 use crate::metrics::InstanceMetrics;
 use crate::propagation::{Propagators, RandomFlagTracer};
 use crate::sampling::Sampler;
@@ -340,13 +340,13 @@ impl Telemetry {
                     &resource,
                     console_logs,
                     custom.logs.map(|e| {
-                        CustomTransport::new(e, |r: LogRecord| {
+                        CustomTransport::new(e, |r: PooledLog| {
                             crate::export::otlp::log_to_proto(&r)
                         })
                     }),
                     recorder
                         .clone()
-                        .map(|r| -> Tap<LogRecord> { Arc::new(move |batch| r.logs(batch)) }),
+                        .map(|r| -> Tap<PooledLog> { Arc::new(move |batch| r.logs(batch)) }),
                 )?;
             }
 
@@ -388,10 +388,13 @@ impl Telemetry {
             let log_sinks = (logs.is_some() || !local_logs.is_empty()).then(|| LogSinks {
                 pipeline: logs
                     .as_ref()
-                    .map(|l: &SignalPipeline<LogRecord>| l.pipeline.clone()),
+                    .map(|l: &SignalPipeline<PooledLog>| l.pipeline.clone()),
                 local: local_logs.clone(),
                 processors: Arc::new(config.log_processors.clone()),
                 follow_sampling: config.logs_follow_sampling,
+                pool: Arc::new(crate::pool::Pool::for_batches(
+                    config.logs_batch.max_export_batch_size,
+                )),
             });
             // Events also become span events unless logs already carry them to a backend
             // (the console shows in-span events in the trace tree instead).

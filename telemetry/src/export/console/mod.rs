@@ -12,7 +12,7 @@ use opentelemetry_sdk::trace::SpanData;
 
 use super::transport::{BoxFuture, Delivered, Encoded, Transport};
 use super::ExportError;
-use crate::logs::{console_line, LogRecord};
+use crate::logs::{console_line, PooledLog};
 
 mod metrics;
 mod tree;
@@ -173,7 +173,7 @@ pub(crate) fn console_metrics() -> Printer<ExportMetricsServiceRequest> {
 /// Prints every log record as it comes, as a compact line naming its trace by a short
 /// id (events inside a span also appear in the trace's tree, in another form, when it
 /// ends): a request that hangs still shows what it did so far.
-pub(crate) fn console_logs() -> Printer<LogRecord> {
+pub(crate) fn console_logs() -> Printer<PooledLog> {
     Printer(|batch| {
         let mut out = String::new();
         for record in &batch {

@@ -197,7 +197,7 @@ impl Encoding for Metrics {
 pub(crate) struct Logs;
 
 impl Encoding for Logs {
-    type Item = crate::logs::LogRecord;
+    type Item = crate::logs::PooledLog;
     const GRPC_PATH: &'static str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
     type Request = ExportLogsServiceRequest;
     type Response = ExportLogsServiceResponse;
@@ -207,7 +207,7 @@ impl Encoding for Logs {
     }
 
     fn request(
-        items: Vec<crate::logs::LogRecord>,
+        items: Vec<crate::logs::PooledLog>,
         resource: &ResourceAttributesWithSchema,
     ) -> Self::Request {
         let mut scopes: Vec<ScopeLogs> = Vec::new();
@@ -267,7 +267,7 @@ pub(crate) fn log_to_proto(r: &crate::logs::LogRecord) -> ProtoLogRecord {
         .unwrap_or(0);
     let (severity_number, severity_text) = crate::logs::severity(r.level());
     let mut attributes: Vec<KeyValue> = r
-        .fields
+        .fields()
         .iter()
         .map(|(k, v)| KeyValue {
             key: (*k).to_string(),
@@ -307,7 +307,7 @@ pub(crate) fn log_to_proto(r: &crate::logs::LogRecord) -> ProtoLogRecord {
         observed_time_unix_nano: nanos,
         severity_number,
         severity_text: severity_text.to_string(),
-        body: Some(any_string(r.message.to_string())),
+        body: Some(any_string(r.message().to_string())),
         attributes,
         dropped_attributes_count: 0,
         flags: u32::from(r.sampled),

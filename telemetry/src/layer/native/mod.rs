@@ -23,9 +23,7 @@ use opentelemetry::trace::{
     Event, Link, SpanContext, SpanId, SpanKind, Status, TraceContextExt as _, TraceFlags,
 };
 use opentelemetry::{Context, InstrumentationScope, Key, KeyValue};
-use opentelemetry_sdk::trace::{
-    IdGenerator as _, RandomIdGenerator, SamplingDecision, ShouldSample,
-};
+use opentelemetry_sdk::trace::{SamplingDecision, ShouldSample};
 use tracing_core::span::{Attributes, Record};
 use tracing_core::Metadata;
 
@@ -67,38 +65,9 @@ pub(crate) struct NativeSpans {
 /// Emptied recordings, handed back by the export thread (or by the sampler's "no") for
 /// the next spans: a new span takes one instead of allocating its recording and its
 /// attribute list on the application thread, whose allocations the export thread would
-/// free. Bounded (see [`Spares::for_batches`]): beyond that, ended recordings are freed as usual.
-pub(crate) struct Spares(crossbeam_queue::ArrayQueue<Box<Recording>>);
-
-impl Spares {
-    /// Spares for span pipelines that export `batch` spans at a time: room for two
-    /// batches (the one being exported comes back whole while the next one fills), at
-    /// least 64 and at most 8,192.
-    pub(crate) fn for_batches(batch: usize) -> Spares {
-        Spares(crossbeam_queue::ArrayQueue::new(
-            batch.saturating_mul(2).clamp(64, 8192),
-        ))
-    }
-
-    /// Keeps a recording, emptied here (the one place that makes a spare), with room for
-    /// `room` attributes, unless enough are kept already.
-    fn keep(&self, mut spare: Box<Recording>, room: usize) {
-        if self.0.is_full() {
-            return;
-        }
-        spare.empty();
-        if spare.attributes.capacity() < room {
-            spare.attributes = Vec::with_capacity(room);
-        }
-        let _ = self.0.push(spare);
-    }
-}
-
-impl std::fmt::Debug for Spares {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("Spares").field(&self.0.len()).finish()
-    }
-}
+/// free. Bounded (see [`Pool::for_batches`](crate::pool::Pool::for_batches)): beyond
+/// that, ended recordings are freed as usual.
+pub(crate) type Spares = crate::pool::Pool<Recording>;
 
 impl std::fmt::Debug for NativeSpans {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -167,7 +136,7 @@ impl Recording {
         let late = late::count(meta, native.location, thread.as_ref());
         // Room for every field and those added later: no growth.
         let room = meta.fields().len() + late;
-        let mut recording = match native.spares.0.pop() {
+        let mut recording = match native.spares.take() {
             Some(mut spare) => {
                 // Emptied when it was handed back (see `empty`): only the span's own
                 // values are set.
@@ -265,7 +234,6 @@ impl Recording {
             // A spare is never started (it belongs to no span).
             return (parent.clone(), false);
         };
-        let ids = RandomIdGenerator::default();
         let of_parent = parent
             .has_active_span()
             .then(|| parent.span().span_context().clone())
@@ -278,7 +246,7 @@ impl Recording {
                 sc.trace_flags() & crate::propagation::RANDOM,
             ),
             None => (
-                ids.new_trace_id(),
+                crate::ids::new_trace_id(),
                 SpanId::INVALID,
                 false,
                 crate::propagation::RANDOM,
@@ -308,7 +276,13 @@ impl Recording {
         } else {
             random
         };
-        let sc = SpanContext::new(trace_id, ids.new_span_id(), flags, false, trace_state);
+        let sc = SpanContext::new(
+            trace_id,
+            crate::ids::new_span_id(),
+            flags,
+            false,
+            trace_state,
+        );
         self.started = Some((sc.clone(), parent_id, remote));
         (parent.with_remote_span_context(sc), sampled)
     }
@@ -452,10 +426,15 @@ impl Recording {
     /// Hands the recording to the spares, with room for `room` attributes.
     fn recycle(mut self: Box<Self>, room: usize) {
         if let Some(native) = self.native.take() {
-            native.spares.keep(self, room);
+            if self.attributes.capacity() < room {
+                self.attributes = Vec::with_capacity(room);
+            }
+            native.spares.keep(self);
         }
     }
+}
 
+impl crate::pool::Reuse for Recording {
     /// Empties the recording of its span's values, keeping its attribute list's room.
     fn empty(&mut self) {
         self.kind = SpanKind::Internal;

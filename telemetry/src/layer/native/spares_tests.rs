@@ -96,10 +96,10 @@ fn an_ended_recording_is_its_span_and_then_a_spare_holding_nothing() {
     assert_eq!(data.events.events.len(), 1);
     assert_eq!(data.links.links.len(), 1);
     assert!(data.span_context.is_valid());
-    assert_eq!(native.spares.0.len(), 1);
+    assert_eq!(native.spares.len(), 1);
     // The spare holds no reference to what holds the spares: no cycle.
     assert_eq!(Arc::strong_count(&native), 1);
-    let spare = native.spares.0.pop().unwrap();
+    let spare = native.spares.take().unwrap();
     assert!(spare.native.is_none());
     assert!(spare.attributes.is_empty());
     assert!(spare.attributes.capacity() >= 4, "the room is kept");
@@ -112,9 +112,9 @@ fn an_ended_recording_is_its_span_and_then_a_spare_holding_nothing() {
 fn the_next_span_takes_the_spare_with_nothing_of_the_last_one() {
     let native = native();
     let _ = Ended::new(first(&native)).into_sdk();
-    assert_eq!(native.spares.0.len(), 1);
+    assert_eq!(native.spares.len(), 1);
     let mut next = second(&native);
-    assert_eq!(native.spares.0.len(), 0, "the spare was taken");
+    assert_eq!(native.spares.len(), 0, "the spare was taken");
     assert_eq!(
         Arc::strong_count(&native),
         2,
@@ -146,7 +146,7 @@ fn a_discarded_recording_is_emptied_into_the_spares() {
     let recording = first(&native);
     recording.discard();
     assert_eq!(Arc::strong_count(&native), 1);
-    let spare = native.spares.0.pop().unwrap();
+    let spare = native.spares.take().unwrap();
     assert!(spare.native.is_none() && spare.attributes.is_empty());
     assert!(spare.attributes.capacity() >= 4);
     assert!(spare.started.is_none() && spare.events.is_empty());
@@ -155,26 +155,26 @@ fn a_discarded_recording_is_emptied_into_the_spares() {
 
 #[test]
 fn spares_hold_two_batches() {
-    assert_eq!(Spares::for_batches(512).0.capacity(), 1024);
-    assert_eq!(Spares::for_batches(1).0.capacity(), 64);
-    assert_eq!(Spares::for_batches(usize::MAX).0.capacity(), 8192);
+    assert_eq!(Spares::for_batches(512).capacity(), 1024);
+    assert_eq!(Spares::for_batches(1).capacity(), 64);
+    assert_eq!(Spares::for_batches(usize::MAX).capacity(), 8192);
 }
 
 #[test]
 fn spares_are_bounded() {
     let native = native();
-    for _ in 0..native.spares.0.capacity() + 10 {
+    for _ in 0..native.spares.capacity() + 10 {
         second(&native).discard();
     }
     // Each new span took the one spare back: only one was ever kept.
-    assert_eq!(native.spares.0.len(), 1);
-    let many: Vec<_> = (0..native.spares.0.capacity() + 10)
+    assert_eq!(native.spares.len(), 1);
+    let many: Vec<_> = (0..native.spares.capacity() + 10)
         .map(|_| second(&native))
         .collect();
     for recording in many {
         recording.discard();
     }
-    assert_eq!(native.spares.0.len(), 200);
+    assert_eq!(native.spares.len(), 200);
     assert_eq!(Arc::strong_count(&native), 1);
 }
 
@@ -183,7 +183,7 @@ fn a_recording_dropped_as_it_is_lets_go_of_what_it_shares() {
     let native = native();
     drop(first(&native));
     assert_eq!(Arc::strong_count(&native), 1);
-    assert_eq!(native.spares.0.len(), 0);
+    assert_eq!(native.spares.len(), 0);
 }
 
 /// Two started recordings of `first` with the same ids, times and trace state, the
@@ -226,8 +226,8 @@ fn an_ended_recording_encodes_as_its_sdk_span_would() {
     assert_eq!(direct.status.as_ref().unwrap().message, "it failed");
     // Encoded, the recording keeps its lists' room and, dropped, becomes a spare.
     drop(ended);
-    assert_eq!(native.spares.0.len(), 2);
-    let spare = native.spares.0.pop().unwrap();
+    assert_eq!(native.spares.len(), 2);
+    let spare = native.spares.take().unwrap();
     assert!(spare.attributes.is_empty() && spare.attributes.capacity() >= 4);
     assert!(spare.native.is_none() && spare.started.is_none());
 }
@@ -351,7 +351,7 @@ fn string_values_wait_in_one_buffer_and_are_replaced_like_any_other() {
     assert_eq!(of("b"), ["three"]);
     assert_eq!(of("a"), ["from code"]);
     assert_eq!(of("c"), ["true"]);
-    let spare = native.spares.0.pop().unwrap();
+    let spare = native.spares.take().unwrap();
     assert!(spare.text.is_empty() && spare.texts.is_empty());
     assert!(
         spare.text.capacity() >= "twothree".len(),
@@ -459,5 +459,5 @@ fn a_batch_of_native_and_sdk_spans_encodes_each_under_its_scope() {
     assert!(scopes.contains(&("other".to_string(), 1)), "{scopes:?}");
     // Encoded, both native recordings went back to the spares (the one `two` left
     // there was taken by the last span).
-    assert_eq!(native.spares.0.len(), 2);
+    assert_eq!(native.spares.len(), 2);
 }
