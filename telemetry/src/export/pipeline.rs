@@ -3,7 +3,8 @@
 //! current-thread tokio runtime and drives the retry [`Engine`].
 //!
 //! Pushing an item costs a counter increment and a compare-and-swap; the export thread
-//! is woken only when a full batch is waiting (or by its timer), never per item.
+//! is woken only when a full batch is waiting (seen within an eighth of a batch), or by
+//! its timer, never per item.
 //!
 //! Every item offered is accounted for at every interleaving: the export thread
 //! closes the queue before its last drain, and a push that lands after that drain
@@ -72,6 +73,20 @@ struct Shared<T> {
     /// after each push: a push the last drain missed sees the queue closed.
     state: AtomicU8,
     batch_size: usize,
+    /// Whether a full batch waits is looked at once every `wake_mask + 1` items
+    /// offered (a power of two, about an eighth of a batch): a full batch then wakes
+    /// the export thread at most that many items late, and most pushes skip the
+    /// queue's length (a loop over two shared counters).
+    wake_mask: u64,
+}
+
+/// The `wake_mask` of a pipeline exporting `batch_size` items at a time: every item
+/// for batches under 16, else every `batch_size / 8` items or fewer.
+fn wake_mask(batch_size: usize) -> u64 {
+    let every = (batch_size / 8).max(1);
+    // The largest power of two not above `every`.
+    let every = 1_u64 << (usize::BITS - 1 - every.leading_zeros());
+    every - 1
 }
 
 impl<T> Shared<T> {
@@ -129,6 +144,7 @@ impl<T: Send + 'static> Pipeline<T> {
             wake_pending: AtomicBool::new(false),
             state: AtomicU8::new(OPEN),
             batch_size: batch.max_export_batch_size.max(1),
+            wake_mask: wake_mask(batch.max_export_batch_size),
         });
         let (ctl, ctl_rx) = mpsc::unbounded_channel();
         let stats = Arc::new(Stats::default());
@@ -187,7 +203,7 @@ impl<T: Send + 'static> Pipeline<T> {
     /// so does a closed one (reason `shutdown`, or `thread_stopped`).
     #[inline(always)]
     pub(crate) fn push(&self, item: T) {
-        self.stats.received.fetch_add(1, Ordering::SeqCst);
+        let offered = self.stats.received.fetch_add(1, Ordering::SeqCst);
         if self.shared.state.load(Ordering::Acquire) != OPEN {
             self.refused();
             return;
@@ -201,7 +217,8 @@ impl<T: Send + 'static> Pipeline<T> {
                     self.take_back();
                     return;
                 }
-                if self.shared.queue.len() >= self.shared.batch_size
+                if offered & self.shared.wake_mask == 0
+                    && self.shared.queue.len() >= self.shared.batch_size
                     && !self.shared.wake_pending.swap(true, Ordering::AcqRel)
                 {
                     self.shared.wake.notify_one();
@@ -216,7 +233,7 @@ impl<T: Send + 'static> Pipeline<T> {
     /// Enqueues one deferred item ([`Deferred`]), as [`push`](Self::push) does an
     /// item, and counted the same.
     pub(crate) fn push_deferred(&self, item: Box<dyn Deferred<T>>) {
-        self.stats.received.fetch_add(1, Ordering::SeqCst);
+        let offered = self.stats.received.fetch_add(1, Ordering::SeqCst);
         if self.shared.state.load(Ordering::Acquire) != OPEN {
             self.refused();
             item.discard();
@@ -233,7 +250,8 @@ impl<T: Send + 'static> Pipeline<T> {
                     self.take_back();
                     return;
                 }
-                if deferred.len() >= self.shared.batch_size
+                if offered & self.shared.wake_mask == 0
+                    && deferred.len() >= self.shared.batch_size
                     && !self.shared.wake_pending.swap(true, Ordering::AcqRel)
                 {
                     self.shared.wake.notify_one();

@@ -296,3 +296,45 @@ fn pushes_racing_shutdown_leave_nothing_pending() {
         assert_eq!(r.pending, 0, "round {round}: {r:?}");
     }
 }
+
+#[test]
+fn a_full_batch_is_looked_for_every_eighth_of_a_batch() {
+    assert_eq!(super::wake_mask(0), 0);
+    assert_eq!(super::wake_mask(15), 0);
+    assert_eq!(super::wake_mask(16), 1);
+    assert_eq!(super::wake_mask(512), 63);
+    assert_eq!(super::wake_mask(1000), 63);
+    assert_eq!(super::wake_mask(usize::MAX), (1 << 60) - 1);
+}
+
+#[test]
+fn a_full_batch_wakes_the_export_thread_long_before_its_timer() {
+    // Batches of 64, looked for every 8 items; the timer is an hour away.
+    for deferred in [false, true] {
+        let kept = Keep::default();
+        let p = Pipeline::start(
+            Signal::Traces,
+            batch(64),
+            ResilienceConfig::default(),
+            kept.clone(),
+        )
+        .unwrap();
+        let made = Arc::new(AtomicUsize::new(0));
+        for i in 0..64 + 7 {
+            if deferred {
+                p.push_deferred(Box::new(Later(i, made.clone())));
+            } else {
+                p.push(i);
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while kept.0.lock().unwrap().len() < 64 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(
+            kept.0.lock().unwrap().len() >= 64,
+            "a full batch waited for the timer (deferred: {deferred})"
+        );
+        p.shutdown(Duration::from_secs(5)).unwrap();
+    }
+}
