@@ -43,21 +43,22 @@ fn current_span_context() -> Option<opentelemetry::trace::SpanContext> {
 /// invalid all-zero id.
 #[inline]
 pub(crate) fn new_trace_id() -> opentelemetry::trace::TraceId {
-    loop {
-        let id = fastrand::u128(..);
-        if id != 0 {
-            return opentelemetry::trace::TraceId::from(id);
-        }
-    }
+    opentelemetry::trace::TraceId::from(nonzero(|| fastrand::u128(..)))
 }
 
 /// A new random span id (see [`new_trace_id`]), never the invalid all-zero id.
 #[inline]
 pub(crate) fn new_span_id() -> opentelemetry::trace::SpanId {
+    opentelemetry::trace::SpanId::from(nonzero(|| fastrand::u64(..)))
+}
+
+/// The first value `draw` gives that is not zero.
+#[inline]
+fn nonzero<T: Default + PartialEq>(draw: impl Fn() -> T) -> T {
     loop {
-        let id = fastrand::u64(..);
-        if id != 0 {
-            return opentelemetry::trace::SpanId::from(id);
+        let v = draw();
+        if v != T::default() {
+            return v;
         }
     }
 }
