@@ -26,7 +26,7 @@ pub(crate) struct LogRecord {
 }
 
 /// A log record in a box of the log sinks' pool: the event's fields are read straight
-/// into it, the queues move the box rather than copying the record (about 350 bytes)
+/// into it, the queues move the box rather than copying the record (368 bytes)
 /// at every step, and the export thread hands it back emptied for the next event.
 pub(crate) type PooledLog = Pooled<LogRecord>;
 
