@@ -152,7 +152,7 @@ impl<T: Send + 'static> Pipeline<T> {
                     return;
                 }
                 if offered & self.shared.wake_mask == 0
-                    && self.shared.queue.len() >= self.shared.batch_size
+                    && self.shared.waiting() >= self.shared.batch_size
                     && !self.shared.wake_pending.swap(true, Ordering::AcqRel)
                 {
                     self.shared.wake.notify_one();
@@ -185,7 +185,7 @@ impl<T: Send + 'static> Pipeline<T> {
                     return;
                 }
                 if offered & self.shared.wake_mask == 0
-                    && deferred.len() >= self.shared.batch_size
+                    && self.shared.waiting() >= self.shared.batch_size
                     && !self.shared.wake_pending.swap(true, Ordering::AcqRel)
                 {
                     self.shared.wake.notify_one();

@@ -40,10 +40,11 @@ pub(super) struct Shared<T> {
     /// after each push: a push the last drain missed sees the queue closed.
     pub(super) state: AtomicU8,
     pub(super) batch_size: usize,
-    /// Whether a full batch waits is looked at once every `wake_mask + 1` items
-    /// offered (a power of two, about an eighth of a batch): a full batch then wakes
-    /// the export thread at most that many items late, and most pushes skip the
-    /// queue's length (a loop over two shared counters).
+    /// Whether a full batch waits (items of both queues) is looked at once every
+    /// `wake_mask + 1` items offered, whichever queue they go to (a power of two, about
+    /// an eighth of a batch): a full batch then wakes the export thread at most that
+    /// many items late, and most pushes skip the queues' lengths (each a loop over two
+    /// shared counters).
     pub(super) wake_mask: u64,
 }
 
@@ -63,6 +64,11 @@ impl<T> Shared<T> {
             return Some(item);
         }
         Some(self.deferred.get()?.pop()?.finish())
+    }
+
+    /// How many items wait, in both queues.
+    pub(super) fn waiting(&self) -> usize {
+        self.queue.len() + self.deferred.get().map_or(0, ArrayQueue::len)
     }
 
     /// Takes one item from either queue and lets it go (a deferred one is not made);

@@ -338,3 +338,31 @@ fn a_full_batch_wakes_the_export_thread_long_before_its_timer() {
         p.shutdown(Duration::from_secs(5)).unwrap();
     }
 }
+
+#[test]
+fn items_of_both_queues_make_a_full_batch_whichever_queue_is_looked_at() {
+    // Plain and deferred items in turn: the deferred ones are never the items at which
+    // a full batch is looked for (every 8th), and neither queue alone holds a batch.
+    let kept = Keep::default();
+    let p = Pipeline::start(
+        Signal::Traces,
+        batch(64),
+        ResilienceConfig::default(),
+        kept.clone(),
+    )
+    .unwrap();
+    let made = Arc::new(AtomicUsize::new(0));
+    for i in 0..36 {
+        p.push(i);
+        p.push_deferred(Box::new(Later(100 + i, made.clone())));
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while kept.0.lock().unwrap().len() < 64 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(
+        kept.0.lock().unwrap().len() >= 64,
+        "72 items waited for the timer"
+    );
+    p.shutdown(Duration::from_secs(5)).unwrap();
+}
