@@ -12,7 +12,7 @@ use std::convert::Infallible;
 use std::io::Read as _;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
@@ -175,6 +175,19 @@ impl FakeCollector {
     /// The TLS handshakes that failed, with the collector's reason.
     pub fn handshake_failures(&self) -> Vec<String> {
         self.state.handshake_failures.lock().unwrap().clone()
+    }
+
+    /// The TLS handshakes that failed, once there is one (or `timeout` has passed): the
+    /// client can learn of a refused handshake before the collector's side has noted it.
+    pub fn handshake_failures_within(&self, timeout: Duration) -> Vec<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let failures = self.handshake_failures();
+            if !failures.is_empty() || Instant::now() >= deadline {
+                return failures;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// Starts an always-`Ok` collector that refuses requests over `max_request_size`
