@@ -36,11 +36,17 @@ impl<T: Reuse> Pool<T> {
         self.0.pop()
     }
 
+    /// Whether the pool keeps no more boxes (one handed back would be freed).
+    #[inline]
+    pub(crate) fn is_full(&self) -> bool {
+        self.0.is_full()
+    }
+
     /// Keeps `item`, emptied here (the one place that empties a box for reuse), unless
     /// the pool is full.
     #[inline]
     pub(crate) fn keep(&self, mut item: Box<T>) {
-        if self.0.is_full() {
+        if self.is_full() {
             return;
         }
         item.empty();

@@ -426,7 +426,8 @@ impl Recording {
     /// Hands the recording to the spares, with room for `room` attributes.
     fn recycle(mut self: Box<Self>, room: usize) {
         if let Some(native) = self.native.take() {
-            if self.attributes.capacity() < room {
+            // No new list for a recording the full spares would free.
+            if self.attributes.capacity() < room && !native.spares.is_full() {
                 self.attributes = Vec::with_capacity(room);
             }
             native.spares.keep(self);
