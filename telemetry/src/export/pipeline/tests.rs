@@ -307,18 +307,33 @@ fn a_full_batch_is_looked_for_every_eighth_of_a_batch() {
     assert_eq!(super::wake_mask(usize::MAX), (1 << 60) - 1);
 }
 
+/// A pipeline exporting batches of 64 into a [`Keep`], its timer an hour away.
+fn keeping_batches_of_64() -> (Keep, Pipeline<u64>) {
+    let kept = Keep::default();
+    let p = Pipeline::start(
+        Signal::Traces,
+        batch(64),
+        ResilienceConfig::default(),
+        kept.clone(),
+    )
+    .unwrap();
+    (kept, p)
+}
+
+/// Whether `kept` holds `n` items within 20 seconds.
+fn exported_soon(kept: &Keep, n: usize) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while kept.0.lock().unwrap().len() < n && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    kept.0.lock().unwrap().len() >= n
+}
+
 #[test]
 fn a_full_batch_wakes_the_export_thread_long_before_its_timer() {
-    // Batches of 64, looked for every 8 items; the timer is an hour away.
+    // Looked for every 8 items.
     for deferred in [false, true] {
-        let kept = Keep::default();
-        let p = Pipeline::start(
-            Signal::Traces,
-            batch(64),
-            ResilienceConfig::default(),
-            kept.clone(),
-        )
-        .unwrap();
+        let (kept, p) = keeping_batches_of_64();
         let made = Arc::new(AtomicUsize::new(0));
         for i in 0..64 + 7 {
             if deferred {
@@ -327,12 +342,8 @@ fn a_full_batch_wakes_the_export_thread_long_before_its_timer() {
                 p.push(i);
             }
         }
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while kept.0.lock().unwrap().len() < 64 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
-        }
         assert!(
-            kept.0.lock().unwrap().len() >= 64,
+            exported_soon(&kept, 64),
             "a full batch waited for the timer (deferred: {deferred})"
         );
         p.shutdown(Duration::from_secs(5)).unwrap();
@@ -343,26 +354,12 @@ fn a_full_batch_wakes_the_export_thread_long_before_its_timer() {
 fn items_of_both_queues_make_a_full_batch_whichever_queue_is_looked_at() {
     // Plain and deferred items in turn: the deferred ones are never the items at which
     // a full batch is looked for (every 8th), and neither queue alone holds a batch.
-    let kept = Keep::default();
-    let p = Pipeline::start(
-        Signal::Traces,
-        batch(64),
-        ResilienceConfig::default(),
-        kept.clone(),
-    )
-    .unwrap();
+    let (kept, p) = keeping_batches_of_64();
     let made = Arc::new(AtomicUsize::new(0));
     for i in 0..36 {
         p.push(i);
         p.push_deferred(Box::new(Later(100 + i, made.clone())));
     }
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while kept.0.lock().unwrap().len() < 64 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    assert!(
-        kept.0.lock().unwrap().len() >= 64,
-        "72 items waited for the timer"
-    );
+    assert!(exported_soon(&kept, 64), "72 items waited for the timer");
     p.shutdown(Duration::from_secs(5)).unwrap();
 }
