@@ -252,25 +252,26 @@ impl Recording {
                 crate::propagation::RANDOM,
             ),
         };
-        let (sampled, trace_state) = match native.shortcut.decide(parent, of_parent.as_ref()) {
-            Some(decided) => decided,
-            None => {
-                let result = native.sampler.should_sample(
-                    Some(parent),
-                    trace_id,
-                    &self.name,
-                    &self.kind,
-                    &self.attributes,
-                    &self.links,
-                );
-                self.attributes.extend(result.attributes);
-                // Only a sampled span is exported (`RecordOnly` records for nobody here).
-                (
-                    result.decision == SamplingDecision::RecordAndSample,
-                    result.trace_state,
-                )
-            }
-        };
+        let (sampled, trace_state) =
+            match native.shortcut.decide(parent, of_parent.as_ref(), trace_id) {
+                Some(decided) => decided,
+                None => {
+                    let result = native.sampler.should_sample(
+                        Some(parent),
+                        trace_id,
+                        &self.name,
+                        &self.kind,
+                        &self.attributes,
+                        &self.links,
+                    );
+                    self.attributes.extend(result.attributes);
+                    // Only a sampled span is exported (`RecordOnly` records for nobody here).
+                    (
+                        result.decision == SamplingDecision::RecordAndSample,
+                        result.trace_state,
+                    )
+                }
+            };
         let flags = if sampled {
             TraceFlags::SAMPLED | random
         } else {
