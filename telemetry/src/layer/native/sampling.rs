@@ -69,7 +69,7 @@ impl Leaf {
 impl Shortcut {
     /// The shortcut of a configured sampler, if it has one.
     pub(crate) fn of(sampler: &Sampler) -> Shortcut {
-        let branches = match sampler {
+        let shortcut = match sampler {
             Sampler::ParentBased(root) => Leaf::of(root).map(|root| Shortcut::ParentBased {
                 root,
                 remote_sampled: Leaf::On,
@@ -88,7 +88,7 @@ impl Shortcut {
             })(),
             other => Leaf::of(other).map(Shortcut::Always),
         };
-        branches.unwrap_or(Shortcut::None)
+        shortcut.unwrap_or(Shortcut::None)
     }
 
     /// Whether a span of `trace_id` under `parent` (whose valid span context is
