@@ -7,7 +7,7 @@
 use opentelemetry::trace::{SpanContext, TraceContextExt as _, TraceId, TraceState};
 use opentelemetry::Context;
 
-use crate::sampling::Sampler;
+use crate::sampling::{ParentBranches, Sampler};
 
 /// How a native span's sampling is decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,25 +70,23 @@ impl Shortcut {
     /// The shortcut of a configured sampler, if it has one.
     pub(crate) fn of(sampler: &Sampler) -> Shortcut {
         let shortcut = match sampler {
-            Sampler::ParentBased(root) => Leaf::of(root).map(|root| Shortcut::ParentBased {
-                root,
-                remote_sampled: Leaf::On,
-                remote_not_sampled: Leaf::Off,
-                local_sampled: Leaf::On,
-                local_not_sampled: Leaf::Off,
-            }),
-            Sampler::ParentBasedBranches(b) => (|| {
-                Some(Shortcut::ParentBased {
-                    root: Leaf::of(&b.root)?,
-                    remote_sampled: Leaf::of(&b.remote_parent_sampled)?,
-                    remote_not_sampled: Leaf::of(&b.remote_parent_not_sampled)?,
-                    local_sampled: Leaf::of(&b.local_parent_sampled)?,
-                    local_not_sampled: Leaf::of(&b.local_parent_not_sampled)?,
-                })
-            })(),
+            // The specification's defaults for the four parent cases, as the SDK has them.
+            Sampler::ParentBased(root) => Self::branches(&ParentBranches::new((**root).clone())),
+            Sampler::ParentBasedBranches(b) => Self::branches(b),
             other => Leaf::of(other).map(Shortcut::Always),
         };
         shortcut.unwrap_or(Shortcut::None)
+    }
+
+    /// A parent-based sampler's shortcut, when each of its five samplers is a leaf.
+    fn branches(b: &ParentBranches) -> Option<Shortcut> {
+        Some(Shortcut::ParentBased {
+            root: Leaf::of(&b.root)?,
+            remote_sampled: Leaf::of(&b.remote_parent_sampled)?,
+            remote_not_sampled: Leaf::of(&b.remote_parent_not_sampled)?,
+            local_sampled: Leaf::of(&b.local_parent_sampled)?,
+            local_not_sampled: Leaf::of(&b.local_parent_not_sampled)?,
+        })
     }
 
     /// Whether a span of `trace_id` under `parent` (whose valid span context is
@@ -212,13 +210,14 @@ mod tests {
             let shortcut = Shortcut::of(&sampler);
             assert_ne!(shortcut, Shortcut::None, "{sampler:?}");
             let sdk = crate::sampling::sdk_sampler(&sampler);
+            let parents = parents();
             let mut sampled_count = 0;
-            for parent in parents() {
+            for parent in &parents {
                 let of_parent =
                     Some(parent.span().span_context().clone()).filter(|sc| sc.is_valid());
                 for &trace_id in &ids {
                     let result = sdk.should_sample(
-                        Some(&parent),
+                        Some(parent),
                         trace_id,
                         "name",
                         &SpanKind::Internal,
@@ -226,7 +225,7 @@ mod tests {
                         &[],
                     );
                     let (sampled, state) = shortcut
-                        .decide(&parent, of_parent.as_ref(), trace_id)
+                        .decide(parent, of_parent.as_ref(), trace_id)
                         .unwrap();
                     assert_eq!(
                         sampled,
@@ -242,7 +241,10 @@ mod tests {
             // A ratio strictly between 0 and 1 both samples and drops among these ids.
             if let Sampler::TraceIdRatio(r) = sampler {
                 if r > 1e-6 && r < 0.99 {
-                    assert!(sampled_count > 0 && sampled_count < ids.len() * 5, "{r}");
+                    assert!(
+                        sampled_count > 0 && sampled_count < ids.len() * parents.len(),
+                        "{r}"
+                    );
                 }
             }
         }
